@@ -1,0 +1,218 @@
+"""Async client for the WhatsApp Cloud API (Graph API) with typed errors and retries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from itertools import count
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from runtime.whatsapp.errors import WhatsAppError, error_from_response
+from runtime.whatsapp.models import PhoneNumberInfo, SendResult, TemplateInfo
+from runtime.whatsapp.pacing import Pacer
+from runtime.whatsapp.retry import Backoff, parse_retry_after
+
+MediaKind = Literal["image", "document", "audio", "video"]
+Sleep = Callable[[float], Awaitable[None]]
+
+PHONE_NUMBER_FIELDS = (
+    "id,verified_name,display_phone_number,quality_rating,"
+    "whatsapp_business_manager_messaging_limit,throughput"
+)
+TEMPLATE_FIELDS = "id,name,language,status,category,components"
+
+
+class CloudAPIClient:
+    """Graph API client; the access token is passed per call (one client serves all tenants).
+
+    Failed calls raise a :class:`~runtime.whatsapp.errors.WhatsAppError` subclass. Retryable
+    failures (5xx, 429, transient codes, connection errors) are retried up to ``max_retries``
+    times with :class:`~runtime.whatsapp.retry.Backoff`; sends are paced by ``pacer`` if given.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "https://graph.facebook.com",
+        api_version: str = "v25.0",
+        http: httpx.AsyncClient | None = None,
+        *,
+        max_retries: int = 3,
+        backoff: Backoff | None = None,
+        sleep: Sleep = asyncio.sleep,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self._root = f"{base_url.rstrip('/')}/{api_version}"
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=30.0)
+        self._max_retries = max_retries
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._pacer = pacer
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this instance created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> CloudAPIClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def send_text(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        body: str,
+        preview_url: bool = False,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        """Send a free-form text message (only inside the customer-service window)."""
+        text = {"preview_url": preview_url, "body": body}
+        return await self._send(phone_number_id, token, to, "text", text, reply_to)
+
+    async def send_template(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        name: str,
+        language: str,
+        components: Sequence[dict[str, Any]] = (),
+    ) -> SendResult:
+        """Send an approved template; ``components`` carry the parameters."""
+        template: dict[str, Any] = {
+            "name": name,
+            "language": {"policy": "deterministic", "code": language},
+        }
+        if components:
+            template["components"] = list(components)
+        return await self._send(phone_number_id, token, to, "template", template)
+
+    async def send_media(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        kind: MediaKind,
+        media_id: str | None = None,
+        link: str | None = None,
+        caption: str | None = None,
+        filename: str | None = None,
+    ) -> SendResult:
+        """Send an image, document, audio or video by uploaded media id or by link."""
+        if (media_id is None) == (link is None):
+            raise ValueError("pass exactly one of media_id or link")
+        media = {
+            key: value
+            for key, value in (
+                ("id", media_id),
+                ("link", link),
+                ("caption", caption),
+                ("filename", filename),
+            )
+            if value is not None
+        }
+        return await self._send(phone_number_id, token, to, kind, media)
+
+    async def mark_read(self, phone_number_id: str, token: str, message_id: str) -> bool:
+        """Mark an inbound message (and earlier ones) as read."""
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+        data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)
+        return bool(data.get("success"))
+
+    async def list_templates(
+        self, waba_id: str, token: str, *, page_size: int = 100
+    ) -> list[TemplateInfo]:
+        """All templates of a WABA, following Graph paging."""
+        params: dict[str, Any] | None = {"fields": TEMPLATE_FIELDS, "limit": page_size}
+        url: str | None = f"{waba_id}/message_templates"
+        templates: list[TemplateInfo] = []
+        while url is not None:
+            page = await self._request("GET", url, token, params=params)
+            templates.extend(TemplateInfo.from_json(item) for item in page.get("data", ()))
+            url, params = page.get("paging", {}).get("next"), None
+        return templates
+
+    async def phone_number_info(self, phone_number_id: str, token: str) -> PhoneNumberInfo:
+        """Verified name, display number, quality rating, messaging limit and throughput."""
+        data = await self._request(
+            "GET", phone_number_id, token, params={"fields": PHONE_NUMBER_FIELDS}
+        )
+        return PhoneNumberInfo.from_json(data)
+
+    async def _send(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        reply_to: str | None = None,
+    ) -> SendResult:
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": kind,
+            kind: content,
+        }
+        if reply_to is not None:
+            body["context"] = {"message_id": reply_to}
+        if self._pacer is not None:
+            await self._pacer.acquire(phone_number_id, to)
+        data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)
+        return SendResult.from_json(data)
+
+    async def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        token: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One Graph call with retries; ``path_or_url`` is relative to the version root."""
+        url = path_or_url if "://" in path_or_url else f"{self._root}/{path_or_url}"
+        headers = {"Authorization": f"Bearer {token}"}
+        for attempt in count():
+            error: WhatsAppError | None = None
+            try:
+                response = await self._http.request(
+                    method, url, json=json, params=params, headers=headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                # The request never reached Meta, so repeating it cannot duplicate a send.
+                if attempt >= self._max_retries:
+                    raise
+            else:
+                if response.is_success:
+                    result: dict[str, Any] = response.json()
+                    return result
+                error = error_from_response(
+                    response.status_code,
+                    _json_or_none(response),
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+                if not error.retryable or attempt >= self._max_retries:
+                    raise error
+            await self._sleep(self._backoff.delay(attempt, error))
+        raise AssertionError("unreachable")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
