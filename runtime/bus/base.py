@@ -1,0 +1,46 @@
+"""The bus contract shared by the embedded and the RabbitMQ implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class BusEvent:
+    """One outbox event as it travels: the per-tenant cursor, type, payload and audience."""
+
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    audience: tuple[str, ...]
+
+
+# Called with (tenant slug, events) for every batch a subscription receives.
+Handler = Callable[[str, list[BusEvent]], None]
+
+
+class Subscription(Protocol):
+    """One pod's consumer for one tenant (a queue, in RabbitMQ terms)."""
+
+    async def bind(self, keys: Iterable[str]) -> None:
+        """Start receiving these routing keys; returns once the broker confirmed."""
+
+    async def unbind(self, keys: Iterable[str]) -> None:
+        """Stop receiving these routing keys; returns once the broker confirmed."""
+
+    async def close(self) -> None:
+        """Stop consuming and delete the queue."""
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
+        """Publish a batch of one tenant's events; returns once the broker confirmed all."""
+
+    async def subscribe(self, tenant: str, pod: str, handler: Handler) -> Subscription:
+        """Create (or reuse) this pod's queue for ``tenant``; ``handler`` runs per batch."""

@@ -1,0 +1,153 @@
+"""RabbitMQ bus: per-tenant exchange, per-(tenant, pod) queue, publisher confirms, batching."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from runtime.bus.base import BusEvent, Handler
+from runtime.bus.codec import decode_batch, encode_batch
+from runtime.bus.naming import exchange_name, queue_name
+from runtime.bus.routing import Mode, split_batch
+
+log = logging.getLogger(__name__)
+
+_EXCHANGE_TYPES = {"fanout": aio_pika.ExchangeType.FANOUT, "routed": aio_pika.ExchangeType.DIRECT}
+
+
+class RabbitSubscription:
+    """One pod's durable queue for one tenant; bindings survive reconnects (robust queue)."""
+
+    def __init__(
+        self, queue: AbstractQueue, exchange: AbstractExchange, mode: Mode, consumer_tag: str
+    ) -> None:
+        self._queue = queue
+        self._exchange = exchange
+        self._mode = mode
+        self._tag = consumer_tag
+
+    async def bind(self, keys: Iterable[str]) -> None:
+        if self._mode == "routed":
+            for key in keys:
+                await self._queue.bind(self._exchange, key)
+
+    async def unbind(self, keys: Iterable[str]) -> None:
+        if self._mode == "routed":
+            for key in keys:
+                await self._queue.unbind(self._exchange, key)
+
+    async def close(self) -> None:
+        await self._queue.cancel(self._tag)
+        await self._queue.delete(if_unused=False, if_empty=False)
+
+
+class RabbitBus:
+    """aio-pika robust connection; ``publish`` returns once every message is confirmed."""
+
+    def __init__(
+        self,
+        url: str,
+        mode: Mode,
+        *,
+        connection_name: str,
+        max_events_per_message: int = 200,
+        queue_expires_ms: int = 30 * 60 * 1000,
+        prefetch: int = 64,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        self.mode = mode
+        self._url = url
+        self._name = connection_name
+        self._max_per_message = max_events_per_message
+        self._queue_expires_ms = queue_expires_ms
+        self._prefetch = prefetch
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._consume_channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._channel_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url,
+            client_properties={"connection_name": self._name},
+            reconnect_interval=self._reconnect_interval,
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = None
+
+    async def _channels(self) -> tuple[AbstractChannel, AbstractChannel]:
+        """The publishing (confirming) and consuming channels, opened on first use."""
+        async with self._channel_lock:
+            if self._connection is None:
+                raise RuntimeError("RabbitBus.start() was not awaited")
+            if self._publish_channel is None:
+                self._publish_channel = await self._connection.channel(publisher_confirms=True)
+            if self._consume_channel is None:
+                self._consume_channel = await self._connection.channel()
+                await self._consume_channel.set_qos(prefetch_count=self._prefetch)
+            return self._publish_channel, self._consume_channel
+
+    async def _exchange(self, channel: AbstractChannel, tenant: str) -> AbstractExchange:
+        return await channel.declare_exchange(
+            exchange_name(tenant, self.mode), _EXCHANGE_TYPES[self.mode], durable=True
+        )
+
+    async def publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
+        exchange = self._exchanges.get(tenant)
+        if exchange is None:
+            publish_channel, _ = await self._channels()
+            exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
+        messages = split_batch(events, self.mode, self._max_per_message)
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        encode_batch(chunk),
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=key,
+                    mandatory=False,
+                )
+                for key, chunk in messages
+            )
+        )
+
+    async def subscribe(self, tenant: str, pod: str, handler: Handler) -> RabbitSubscription:
+        _, channel = await self._channels()
+        exchange = await self._exchange(channel, tenant)
+        queue = await channel.declare_queue(
+            queue_name(tenant, pod),
+            durable=True,
+            arguments={"x-expires": self._queue_expires_ms},
+        )
+        if self.mode == "fanout":
+            await queue.bind(exchange, "")
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                events = decode_batch(message.body)
+            except (ValueError, TypeError):
+                log.exception("dropping undecodable message on %s", queue.name)
+                await message.reject()
+                return
+            handler(tenant, events)
+            await message.ack()
+
+        tag = await queue.consume(on_message)
+        return RabbitSubscription(queue, exchange, self.mode, tag)
