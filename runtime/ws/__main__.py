@@ -1,0 +1,3 @@
+from runtime.ws.server import main
+
+main()

@@ -1,0 +1,26 @@
+"""Running the ws service under uvicorn (``python -m runtime.ws``, ``scrm ws``)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from runtime.settings import get_settings
+from runtime.ws.app import create_ws_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scrm ws", description="Serve agent websockets")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    uvicorn.run(
+        create_ws_app(get_settings()),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_per_message_deflate=False,  # ~14 KiB instead of ~64 KiB per idle socket
+        timeout_graceful_shutdown=10,
+    )
