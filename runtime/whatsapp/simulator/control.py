@@ -1,0 +1,193 @@
+"""Control API under ``/_sim/``: seed state, trigger Meta-side events, inspect results."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from runtime.whatsapp.simulator.engine import Simulator, Tier
+from runtime.whatsapp.simulator.faults import GraphFault
+from runtime.whatsapp.simulator.state import PhoneNumber
+from runtime.whatsapp.webhooks import StatusName
+
+router = APIRouter(prefix="/_sim")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PhoneNumberIn(BaseModel):
+    id: str
+    display_phone_number: str
+    waba_id: str
+    access_token: str
+    verified_name: str
+    quality_rating: Literal["GREEN", "YELLOW", "RED"] = "GREEN"
+    messaging_limit_tier: Tier = "TIER_250"
+    throughput_level: Literal["STANDARD", "HIGH"] = "STANDARD"
+
+
+class TemplateIn(BaseModel):
+    waba_id: str
+    name: str
+    language: str = "en_US"
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"] = "UTILITY"
+    status: str = "APPROVED"
+    components: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CustomerMessageIn(BaseModel):
+    phone_number_id: str
+    type: Literal["text", "image", "unsupported"] = "text"
+    text: str | None = None
+    caption: str | None = None
+    name: str | None = None
+    reply_to: str | None = None
+
+
+class QualityIn(BaseModel):
+    quality_rating: Literal["GREEN", "YELLOW", "RED"] | None = None
+    messaging_limit_tier: Tier | None = None
+    event: str | None = None
+
+
+class TemplateStatusIn(BaseModel):
+    status: str
+    reason: str | None = "NONE"
+
+
+class StatusesIn(BaseModel):
+    statuses: list[StatusName]
+    error_code: int = 131026
+
+
+class ClockIn(BaseModel):
+    seconds: float
+
+
+class FaultIn(BaseModel):
+    code: int = 131000
+    http_status: int | None = None
+    times: int = 1
+    retry_after: float | None = None
+
+
+def _sim(request: Request) -> Simulator:
+    sim: Simulator = request.app.state.simulator
+    return sim
+
+
+def _lookup(mapping: dict[K, V], key: K, what: str) -> V:
+    if key not in mapping:
+        raise HTTPException(404, f"unknown {what} {key}")
+    return mapping[key]
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/phone_numbers", status_code=201)
+async def add_phone_number(body: PhoneNumberIn, request: Request) -> dict[str, Any]:
+    number = PhoneNumber(**body.model_dump())
+    _sim(request).state.phone_numbers[number.id] = number
+    return number.graph_fields()
+
+
+@router.post("/phone_numbers/{phone_number_id}/quality")
+async def set_quality(phone_number_id: str, body: QualityIn, request: Request) -> dict[str, Any]:
+    sim = _sim(request)
+    number = _lookup(sim.state.phone_numbers, phone_number_id, "phone number")
+    delivery = sim.set_quality(number, **body.model_dump())
+    return {"delivery_id": delivery.id, "phone_number": number.graph_fields()}
+
+
+@router.post("/templates", status_code=201)
+async def add_template(body: TemplateIn, request: Request) -> dict[str, Any]:
+    return _sim(request).add_template(**body.model_dump()).graph_fields()
+
+
+@router.post("/templates/{template_id}/status")
+async def set_template_status(
+    template_id: int, body: TemplateStatusIn, request: Request
+) -> dict[str, Any]:
+    sim = _sim(request)
+    template = _lookup(sim.state.templates, template_id, "template")
+    return {"delivery_id": sim.set_template_status(template, body.status, body.reason).id}
+
+
+@router.post("/customers/{wa_id}/messages")
+async def customer_message(wa_id: str, body: CustomerMessageIn, request: Request) -> dict[str, Any]:
+    sim = _sim(request)
+    number = _lookup(sim.state.phone_numbers, body.phone_number_id, "phone number")
+    message_id, delivery = sim.customer_message(
+        number,
+        wa_id,
+        kind=body.type,
+        name=body.name,
+        text=body.text,
+        caption=body.caption,
+        reply_to=body.reply_to,
+    )
+    return {"message_id": message_id, "delivery_id": delivery.id}
+
+
+@router.post("/clock/advance")
+async def advance_clock(body: ClockIn, request: Request) -> dict[str, Any]:
+    clock = _sim(request).state.clock
+    clock.offset += body.seconds
+    return {"now": clock.timestamp(), "offset": clock.offset}
+
+
+@router.get("/messages")
+async def list_messages(
+    request: Request, phone_number_id: str | None = None, to: str | None = None
+) -> dict[str, Any]:
+    messages = _sim(request).state.sent.values()
+    return {
+        "data": [
+            m.to_json()
+            for m in messages
+            if phone_number_id in (None, m.phone_number_id) and to in (None, m.wa_id)
+        ]
+    }
+
+
+@router.get("/messages/{message_id}")
+async def get_message(message_id: str, request: Request) -> dict[str, Any]:
+    return _lookup(_sim(request).state.sent, message_id, "message").to_json()
+
+
+@router.post("/messages/{message_id}/statuses")
+async def emit_statuses(message_id: str, body: StatusesIn, request: Request) -> dict[str, Any]:
+    """Send the given statuses now, in the given order (e.g. ``["read", "delivered"]``)."""
+    sim = _sim(request)
+    message = _lookup(sim.state.sent, message_id, "message")
+    deliveries = [
+        sim.emit_status(message, status, error_code=body.error_code) for status in body.statuses
+    ]
+    return {"delivery_ids": [d.id for d in deliveries]}
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request) -> dict[str, Any]:
+    return {"data": [d.to_json() for d in _sim(request).outbox.deliveries]}
+
+
+@router.post("/webhooks/{delivery_id}/redeliver")
+async def redeliver(delivery_id: int, request: Request) -> dict[str, Any]:
+    sim = _sim(request)
+    delivery = sim.outbox.get(delivery_id)
+    if delivery is None:
+        raise HTTPException(404, f"unknown delivery {delivery_id}")
+    return {"delivery_id": sim.redeliver(delivery).id}
+
+
+@router.post("/faults")
+async def inject_fault(body: FaultIn, request: Request) -> dict[str, Any]:
+    """Fail the next ``times`` Graph calls with ``code`` (and optional ``Retry-After``)."""
+    fault = GraphFault(body.code, http_status=body.http_status, retry_after=body.retry_after)
+    return {"pending": _sim(request).inject_fault(fault, body.times)}

@@ -1,0 +1,119 @@
+"""Routes of the simulated Graph API subset."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from runtime.whatsapp.simulator.engine import Simulator
+from runtime.whatsapp.simulator.faults import invalid_parameter
+
+router = APIRouter()
+
+PHONE_NUMBER_NODE = "WhatsAppBusinessPhoneNumber"
+TEMPLATE_NODE = "WhatsAppBusinessHSM"
+DEFAULT_PHONE_FIELDS = (
+    "verified_name",
+    "code_verification_status",
+    "display_phone_number",
+    "quality_rating",
+    "platform_type",
+    "throughput",
+    "id",
+)
+DEFAULT_PAGE_SIZE = 25
+
+
+def simulator(request: Request) -> Simulator:
+    sim: Simulator = request.app.state.simulator
+    sim.check_fault()
+    return sim
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def select_fields(data: dict[str, Any], fields: str | None, node: str) -> dict[str, Any]:
+    """Graph ``?fields=a,b`` projection; unknown fields give code 100 like Graph."""
+    if not fields:
+        return data
+    names = [name.strip() for name in fields.split(",") if name.strip()]
+    for name in names:
+        if name not in data:
+            raise invalid_parameter(
+                f"Tried accessing nonexisting field ({name}) on node type ({node})"
+            )
+    return {name: data[name] for name in [*names, "id"]}
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(str(index).encode()).decode()
+
+
+def _index(cursor: str) -> int:
+    try:
+        return int(base64.b64decode(cursor.encode(), validate=True).decode())
+    except ValueError as exc:
+        raise invalid_parameter("Invalid cursor") from exc
+
+
+def _limit(raw: str | None) -> int:
+    try:
+        limit = DEFAULT_PAGE_SIZE if raw is None else int(raw)
+    except ValueError as exc:
+        raise invalid_parameter(f'Param limit must be an integer - got "{raw}".') from exc
+    if limit < 1:
+        raise invalid_parameter("Param limit must be a positive integer.")
+    return limit
+
+
+@router.post("/{version}/{phone_number_id}/messages")
+async def post_messages(version: str, phone_number_id: str, request: Request) -> dict[str, Any]:
+    sim = simulator(request)
+    number = sim.phone_number(phone_number_id, bearer_token(request), "post")
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise invalid_parameter("Invalid parameter") from exc
+    if not isinstance(body, dict):
+        raise invalid_parameter("Invalid parameter")
+    return sim.post_messages(number, body)
+
+
+@router.get("/{version}/{waba_id}/message_templates")
+async def message_templates(version: str, waba_id: str, request: Request) -> dict[str, Any]:
+    """Templates of a WABA, filtered by ``status``/``name``, paged with ``after`` cursors."""
+    sim = simulator(request)
+    query = request.query_params
+    templates = [
+        t
+        for t in sim.waba_templates(waba_id, bearer_token(request))
+        if query.get("status", t.status) == t.status and query.get("name", t.name) in t.name
+    ]
+    limit = _limit(query.get("limit"))
+    start = _index(query["after"]) + 1 if "after" in query else 0
+    page = templates[start : start + limit]
+    result: dict[str, Any] = {
+        "data": [select_fields(t.graph_fields(), query.get("fields"), TEMPLATE_NODE) for t in page]
+    }
+    if page:
+        last = start + len(page) - 1
+        paging: dict[str, Any] = {"cursors": {"before": _cursor(start), "after": _cursor(last)}}
+        if last + 1 < len(templates):
+            paging["next"] = str(request.url.include_query_params(after=_cursor(last), limit=limit))
+        result["paging"] = paging
+    return result
+
+
+@router.get("/{version}/{object_id}")
+async def get_phone_number(version: str, object_id: str, request: Request) -> dict[str, Any]:
+    """The phone-number node; other node types are not simulated (code 100, subcode 33)."""
+    sim = simulator(request)
+    number = sim.phone_number(object_id, bearer_token(request), "get")
+    fields = request.query_params.get("fields") or ",".join(DEFAULT_PHONE_FIELDS)
+    return select_fields(number.graph_fields(), fields, PHONE_NUMBER_NODE)
