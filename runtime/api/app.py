@@ -1,0 +1,77 @@
+"""The api service: every HTTP endpoint except the agents' websockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from runtime.api.errors import error_body, install_error_handlers
+from runtime.api.routers import agents, audit, auth, contacts, pool, roles, senders, teams
+from runtime.db.session import make_engine, make_sessionmaker
+from runtime.settings import Settings
+
+ROUTERS = [
+    auth.router,
+    agents.router,
+    agents.me_router,
+    teams.router,
+    roles.router,
+    contacts.router,
+    pool.router,
+    senders.router,
+    audit.router,
+]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="scrm api",
+        version="0.1.0",
+        description="Multi-tenant WhatsApp Business team inbox: admin and inbox API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
+            return JSONResponse(
+                error_body(
+                    "payload_too_large",
+                    f"The request body is larger than {settings.max_upload_bytes} bytes.",
+                ),
+                413,
+            )
+        return await call_next(request)
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> dict[str, str]:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ready"}
+
+    return app

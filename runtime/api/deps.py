@@ -1,0 +1,107 @@
+"""FastAPI dependencies: database session, authenticated principal, permission checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request, params
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.domain.errors import Forbidden, Unauthorized
+from runtime.domain.security import decode_access_token
+from runtime.models import Agent, Role, Tenant
+from runtime.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated agent, its tenant and its effective permissions."""
+
+    agent: Agent
+    tenant: Tenant
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def agent_id(self) -> uuid.UUID:
+        return self.agent.id
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.tenant.id
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+async def get_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("not_authenticated", "A bearer access token is required.")
+    claims = decode_access_token(credentials.credentials, settings.jwt_secret.get_secret_value())
+    if claims is None:
+        raise Unauthorized("invalid_token", "The access token is invalid or expired.")
+    row = (
+        await session.execute(
+            select(Agent, Tenant, Role)
+            .join(Tenant, Tenant.id == Agent.tenant_id)
+            .join(Role, Role.id == Agent.role_id)
+            .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized("invalid_token", "The access token is invalid or expired.")
+    agent, tenant, role = row
+    if agent.status == "disabled":
+        raise Unauthorized("agent_disabled", "This agent is disabled.")
+    return Principal(agent=agent, tenant=tenant, permissions=frozenset(role.permissions))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+class RequirePermission:
+    """Dependency that admits a principal holding any one of ``permissions``.
+
+    Instances are discoverable on the route (the permission-matrix test walks them).
+    """
+
+    def __init__(self, *permissions: str) -> None:
+        self.permissions = permissions
+
+    async def __call__(self, principal: PrincipalDep) -> Principal:
+        if not any(principal.can(p) for p in self.permissions):
+            raise Forbidden(
+                "permission_denied",
+                f"This action needs the permission {' or '.join(self.permissions)}.",
+                {"required_any_of": list(self.permissions)},
+            )
+        return principal
+
+
+def perm(*permissions: str) -> params.Depends:
+    """Route dependency: ``@router.get(..., dependencies=[perm("agents:read")])``."""
+    return Depends(RequirePermission(*permissions))

@@ -1,0 +1,90 @@
+"""Request/response bodies for contacts, imports and the case pool."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from runtime.domain.contact_fields import AttrValue
+
+
+class ContactCreate(BaseModel):
+    phone: str = Field(min_length=1, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    attributes: dict[str, AttrValue] = {}
+    tags: list[str] = []
+
+
+class ContactUpdate(BaseModel):
+    phone: str | None = Field(default=None, min_length=1, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    attributes: dict[str, AttrValue] | None = None
+    tags: list[str] | None = None
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    phone: str
+    name: str
+    email: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    assigned_agent_id: uuid.UUID | None
+    assigned_team_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkImportIn(BaseModel):
+    contacts: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class ImportJobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    source: str
+    status: str
+    total_rows: int
+    created_count: int
+    updated_count: int
+    error_count: int
+    errors: list[dict[str, Any]]
+    fatal_error: str | None
+    created_at: datetime
+
+
+class AssignIn(BaseModel):
+    agent_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AssignIn:
+        if self.agent_id is None and self.team_id is None:
+            raise ValueError("give agent_id, team_id or both")
+        return self
+
+
+class BulkAssignIn(AssignIn):
+    contact_ids: list[uuid.UUID] = Field(min_length=1, max_length=5000)
+
+
+class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    action: str
+    actor_agent_id: uuid.UUID | None
+    from_agent_id: uuid.UUID | None
+    to_agent_id: uuid.UUID | None
+    from_team_id: uuid.UUID | None
+    to_team_id: uuid.UUID | None
+    created_at: datetime

@@ -1,0 +1,79 @@
+"""Request/response bodies for senders and their allocation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Quality = Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]
+SenderStatus = Literal["active", "paused", "restricted", "withdrawn"]
+DIGITS = r"^[0-9]{1,32}$"
+
+
+class SenderCreate(BaseModel):
+    phone_number_id: str = Field(pattern=DIGITS)
+    display_number: str = Field(min_length=3, max_length=32)
+    waba_id: str = Field(pattern=DIGITS)
+    verified_name: str = Field(default="", max_length=200)
+    access_token: str | None = Field(default=None, min_length=10, max_length=1000)
+    access_token_secret_ref: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$",
+        description="Kubernetes Secret 'name/key' holding the token",
+    )
+    quality_rating: Quality = "UNKNOWN"
+    messaging_limit_tier: str = Field(default="TIER_250", max_length=20)
+    throughput_mps: int = Field(default=80, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> SenderCreate:
+        if (self.access_token is None) == (self.access_token_secret_ref is None):
+            raise ValueError("give exactly one of access_token or access_token_secret_ref")
+        return self
+
+
+class SenderUpdate(BaseModel):
+    display_number: str | None = Field(default=None, min_length=3, max_length=32)
+    verified_name: str | None = Field(default=None, max_length=200)
+    access_token: str | None = Field(default=None, min_length=10, max_length=1000)
+    quality_rating: Quality | None = None
+    messaging_limit_tier: str | None = Field(default=None, max_length=20)
+    throughput_mps: int | None = Field(default=None, ge=1, le=1000)
+    status: Literal["active", "paused"] | None = None
+
+
+class SenderOut(BaseModel):
+    """A sender as the API shows it: the access token itself never leaves the server."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    phone_number_id: str
+    display_number: str
+    waba_id: str
+    verified_name: str
+    quality_rating: Quality
+    messaging_limit_tier: str
+    throughput_mps: int
+    status: SenderStatus
+    access_token_source: Literal["encrypted", "secret_ref"]
+    created_at: datetime
+
+
+class AllocationIn(BaseModel):
+    primary: uuid.UUID | None = None
+    secondaries: list[uuid.UUID] = Field(default=[], max_length=20)
+
+
+class AllocationOut(BaseModel):
+    holder_type: Literal["team", "agent"]
+    holder_id: uuid.UUID
+    primary: uuid.UUID | None
+    secondaries: list[uuid.UUID]
+
+
+class RouteOut(BaseModel):
+    sender: SenderOut
+    reason: str

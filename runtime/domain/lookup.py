@@ -1,0 +1,63 @@
+"""Tenant-scoped fetches: an object of another tenant is indistinguishable from none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.domain.errors import Conflict, Invalid, NotFound
+
+M = TypeVar("M")
+
+
+async def get_owned(
+    session: AsyncSession, model: type[M], id_: uuid.UUID, tenant_id: uuid.UUID
+) -> M:
+    obj = await session.get(model, id_)
+    if obj is None or obj.tenant_id != tenant_id:  # type: ignore[attr-defined]
+        raise NotFound(model.__name__)
+    return obj
+
+
+async def ensure_owned_ids(
+    session: AsyncSession, model: Any, ids: Iterable[uuid.UUID], tenant_id: uuid.UUID, field: str
+) -> list[uuid.UUID]:
+    """The distinct ids, in order, after checking all belong to the tenant (422 otherwise)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    found = set(
+        (
+            await session.execute(
+                select(model.id).where(model.id.in_(wanted), model.tenant_id == tenant_id)
+            )
+        ).scalars()
+    )
+    missing = [str(i) for i in wanted if i not in found]
+    if missing:
+        raise Invalid(
+            "unknown_reference",
+            f"Unknown {model.__name__.lower()} id(s) in {field}.",
+            [{"field": field, "ids": missing}],
+        )
+    return wanted
+
+
+async def ensure_name_free(
+    session: AsyncSession,
+    model: Any,
+    tenant_id: uuid.UUID,
+    name: str,
+    except_id: uuid.UUID | None = None,
+) -> None:
+    """409 when another object of ``model`` in the tenant already has this name."""
+    stmt = select(model.id).where(model.tenant_id == tenant_id, model.name == name)
+    if except_id:
+        stmt = stmt.where(model.id != except_id)
+    if await session.scalar(stmt):
+        kind = model.__name__.lower()
+        raise Conflict(f"{kind}_name_taken", f"A {kind} named {name!r} already exists.")

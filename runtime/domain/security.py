@@ -1,0 +1,79 @@
+"""Password hashing (argon2), JWT access tokens, opaque refresh tokens, secret encryption."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the e-mail is unknown, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    agent_id: uuid.UUID
+    tenant_id: uuid.UUID
+
+
+def issue_access_token(claims: AccessClaims, secret: str, ttl_seconds: int) -> str:
+    now = datetime.now(UTC)
+    payload = {
+        "sub": str(claims.agent_id),
+        "tid": str(claims.tenant_id),
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def decode_access_token(token: str, secret: str) -> AccessClaims | None:
+    """The token's claims, or None when it is forged, expired or not an access token."""
+    try:
+        data = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+        if data.get("typ") != "access":
+            return None
+        return AccessClaims(uuid.UUID(data["sub"]), uuid.UUID(data["tid"]))
+    except (jwt.PyJWTError, KeyError, ValueError):
+        return None
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh opaque refresh token and the hash that is stored instead of it."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def encrypt_secret(plaintext: str, key: str) -> str:
+    return Fernet(key.encode()).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_secret(ciphertext: str, key: str) -> str | None:
+    try:
+        return Fernet(key.encode()).decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        return None

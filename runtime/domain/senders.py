@@ -1,0 +1,133 @@
+"""Sender allocation and the rule that picks the sender an agent uses to reach a contact.
+
+The rule, first match wins, only senders with status ``active`` count:
+
+1. the sender of the most recent conversation with the contact, if that sender is among
+   the agent's allocated senders (the customer keeps talking to the same number);
+2. the agent's own primary, then its secondaries in order;
+3. for each of the agent's teams (by name): the team's primary, then its secondaries;
+
+within a step a sender with quality ``RED`` is passed over while a better one remains.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.domain.errors import Conflict, Invalid
+from runtime.domain.lookup import ensure_owned_ids
+from runtime.models import Conversation, Sender, SenderAllocation, Team, TeamMember
+
+
+@dataclass(frozen=True)
+class Route:
+    sender: Sender
+    reason: str  # conversation | agent_primary | agent_secondary | team_primary | team_secondary
+
+
+async def set_allocation(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    holder: tuple[str, uuid.UUID],
+    primary: uuid.UUID | None,
+    secondaries: list[uuid.UUID],
+) -> None:
+    """Replace the allocation of a team or an agent (``holder`` = ("team"|"agent", id))."""
+    if primary is not None and primary in secondaries:
+        raise Invalid("duplicate_sender", "The primary sender cannot also be a secondary.")
+    ids = [primary] if primary else []
+    ids += secondaries
+    ids = await ensure_owned_ids(session, Sender, ids, tenant_id, "sender_ids")
+    if len(ids) != len(secondaries) + (1 if primary else 0):
+        raise Invalid("duplicate_sender", "A sender appears twice in the secondaries.")
+    column = SenderAllocation.team_id if holder[0] == "team" else SenderAllocation.agent_id
+    await session.execute(delete(SenderAllocation).where(column == holder[1]))
+    await session.flush()
+    for position, sender_id in enumerate(ids, start=0 if primary else 1):
+        session.add(
+            SenderAllocation(
+                tenant_id=tenant_id,
+                sender_id=sender_id,
+                team_id=holder[1] if holder[0] == "team" else None,
+                agent_id=holder[1] if holder[0] == "agent" else None,
+                kind="primary" if position == 0 else "secondary",
+                position=position,
+            )
+        )
+
+
+async def _allocated(
+    session: AsyncSession, column: object, holder_id: uuid.UUID
+) -> list[tuple[SenderAllocation, Sender]]:
+    rows = await session.execute(
+        select(SenderAllocation, Sender)
+        .join(Sender, Sender.id == SenderAllocation.sender_id)
+        .where(column == holder_id)  # type: ignore[operator]
+        .order_by(SenderAllocation.position)
+    )
+    return [(a, s) for a, s in rows.tuples()]
+
+
+def _best(candidates: list[tuple[Sender, str]]) -> tuple[Sender, str] | None:
+    usable = [c for c in candidates if c[0].status == "active"]
+    return next((c for c in usable if c[0].quality_rating != "RED"), None) or (
+        usable[0] if usable else None
+    )
+
+
+async def route_sender(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID, contact_id: uuid.UUID
+) -> Route:
+    """The sender ``agent_id`` uses to reach ``contact_id`` (rule in the module docstring)."""
+    mine = [
+        (s, "agent_primary" if a.kind == "primary" else "agent_secondary")
+        for a, s in await _allocated(session, SenderAllocation.agent_id, agent_id)
+    ]
+    teams = (
+        await session.execute(
+            select(Team.id)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.agent_id == agent_id, Team.tenant_id == tenant_id)
+            .order_by(Team.name)
+        )
+    ).scalars()
+    team_steps = [
+        [
+            (s, "team_primary" if a.kind == "primary" else "team_secondary")
+            for a, s in await _allocated(session, SenderAllocation.team_id, team_id)
+        ]
+        for team_id in list(teams)
+    ]
+    allowed = {s.id for s, _ in mine} | {s.id for step in team_steps for s, _ in step}
+    last = await session.scalar(
+        select(Sender)
+        .join(Conversation, Conversation.sender_id == Sender.id)
+        .where(Conversation.contact_id == contact_id, Conversation.tenant_id == tenant_id)
+        .order_by(Conversation.last_message_at.desc().nulls_last())
+        .limit(1)
+    )
+    steps = [[(last, "conversation")] if last is not None and last.id in allowed else []]
+    steps += [mine, *team_steps]
+    for step in steps:
+        if (found := _best(step)) is not None:
+            return Route(*found)
+    raise Conflict(
+        "no_sender_allocated", "No active sender is allocated to this agent or its teams."
+    )
+
+
+async def allowed_sender_ids(
+    session: AsyncSession, agent_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """Senders allocated to the agent directly or through its teams."""
+    teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
+    rows = await session.execute(
+        select(SenderAllocation.sender_id).where(
+            (SenderAllocation.agent_id == agent_id) | SenderAllocation.team_id.in_(teams)
+        )
+    )
+    return set(rows.scalars())

@@ -1,0 +1,27 @@
+"""ORM models; importing this package registers every table on ``Base.metadata``."""
+
+from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
+from runtime.models.events import Event
+from runtime.models.inbox import Conversation, Message, Template
+from runtime.models.people import Agent, AuditEntry, RefreshToken, Role, Team, TeamMember
+from runtime.models.senders import Sender, SenderAllocation
+from runtime.models.tenant import Tenant
+
+__all__ = [
+    "Agent",
+    "AssignmentEvent",
+    "AuditEntry",
+    "Contact",
+    "Conversation",
+    "Event",
+    "ImportJob",
+    "Message",
+    "RefreshToken",
+    "Role",
+    "Sender",
+    "SenderAllocation",
+    "Team",
+    "TeamMember",
+    "Template",
+    "Tenant",
+]

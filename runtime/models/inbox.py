@@ -1,0 +1,74 @@
+"""Conversations with customers, their messages, and the WABA's message templates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from runtime.db.base import Base, TenantOwned, Timestamped
+
+
+class Template(TenantOwned, Timestamped, Base):
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "waba_id", "name", "language"),)
+
+    waba_id: Mapped[str] = mapped_column(String(32))
+    meta_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(15))
+    status: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(20), default="")
+    components: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Conversation(TenantOwned, Timestamped, Base):
+    """All messages between one sender number and one contact."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "contact_id"),
+        Index("ix_conversations_tenant_last", "tenant_id", "last_message_at"),
+    )
+
+    sender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("senders.id", ondelete="RESTRICT")
+    )
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    assigned_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    assigned_team_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    unread_count: Mapped[int] = mapped_column(default=0)
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message_preview: Mapped[str] = mapped_column(String(200), default="")
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(TenantOwned, Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    type: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10))
+    error_code: Mapped[int | None] = mapped_column()
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    sent_by_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,45 @@
+"""Runtime configuration, read from ``SCRM_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the api and ws processes need; secrets are ``SecretStr`` so they never log."""
+
+    model_config = SettingsConfigDict(env_prefix="SCRM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./scrm.db"
+    amqp_url: str | None = None
+    delivery_mode: Literal["fanout", "routed"] = "fanout"
+    pod_name: str | None = None
+
+    jwt_secret: SecretStr = Field(min_length=32)
+    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_lockout_seconds: int = Field(default=900, gt=0)
+
+    # Fernet key (urlsafe base64, 32 bytes) used to encrypt sender access tokens at rest.
+    encryption_key: SecretStr
+
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v25.0"
+    whatsapp_app_secret: SecretStr
+    whatsapp_verify_token: SecretStr
+
+    # Shared secret the operator uses for the internal (cluster-only) endpoints.
+    internal_token: SecretStr | None = None
+
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_import_rows: int = Field(default=500_000, gt=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]

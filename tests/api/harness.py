@@ -1,0 +1,93 @@
+"""Drive the api in-process over ASGI, with helpers to create tenants and principals."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from runtime.api.app import create_app
+from runtime.domain.tenants import create_admin, create_tenant
+from runtime.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class TenantCtx:
+    id: uuid.UUID
+    slug: str
+    admin_email: str
+    headers: dict[str, str]
+    admin_id: uuid.UUID
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+class ApiHarness:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://api.test"
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.app.state.engine.dispose()
+
+    async def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.client.request(method, url, headers=headers, **kwargs)
+
+    async def login(self, email: str, password: str = PASSWORD, tenant: str | None = None) -> dict[str, str]:
+        body = {"email": email, "password": password}
+        if tenant:
+            body["tenant"] = tenant
+        response = await self.client.post("/api/auth/login", json=body)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    async def new_tenant(self, region: str = "ID") -> TenantCtx:
+        slug = f"t-{uuid.uuid4().hex[:10]}"
+        email = f"admin@{slug}.example"
+        async with self.app.state.sessionmaker() as session:
+            tenant = await create_tenant(session, slug, f"Tenant {slug}", region)
+            admin = await create_admin(session, tenant, email, "Admin", PASSWORD)
+            await session.commit()
+            tenant_id, admin_id = tenant.id, admin.id
+        headers = await self.login(email)
+        roles = (await self.client.get("/api/roles", headers=headers)).json()
+        return TenantCtx(
+            tenant_id, slug, email, headers, admin_id, {r["name"]: r["id"] for r in roles}
+        )
+
+    async def new_agent(
+        self,
+        ctx: TenantCtx,
+        role: str = "agent",
+        permissions: list[str] | None = None,
+        **fields: Any,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Create an agent (with a built-in role, or a fresh custom role holding exactly
+        ``permissions``) and log it in; returns its JSON and its auth headers."""
+        role_id = ctx.roles.get(role)
+        if permissions is not None:
+            created = await self.client.post(
+                "/api/roles",
+                headers=ctx.headers,
+                json={"name": f"r-{uuid.uuid4().hex[:8]}", "permissions": permissions},
+            )
+            assert created.status_code == 201, created.text
+            role_id = created.json()["id"]
+        email = f"{uuid.uuid4().hex[:8]}@{ctx.slug}.example"
+        response = await self.client.post(
+            "/api/agents",
+            headers=ctx.headers,
+            json={"email": email, "name": "Agent", "password": PASSWORD, "role_id": role_id,
+                  **fields},
+        )
+        assert response.status_code == 201, response.text
+        return response.json(), await self.login(email)
