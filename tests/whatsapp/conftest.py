@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,10 +23,9 @@ from .support import (
     WABA_ID,
     Receiver,
     Sim,
+    SimFactory,
     free_port,
 )
-
-SimFactory = Callable[..., Awaitable[Sim]]
 
 
 @pytest.fixture

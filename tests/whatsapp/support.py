@@ -112,6 +112,9 @@ class Sim:
         return message_id
 
 
+SimFactory = Callable[..., Awaitable[Sim]]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -41,7 +41,7 @@ _BAD_TOKEN = "Invalid OAuth access token - Cannot parse access token"
 
 
 def new_wamid() -> str:
-    return "wamid." + base64.b64encode(os.urandom(30)).decode()
+    return "wamid." + base64.urlsafe_b64encode(os.urandom(30)).decode()
 
 
 class Simulator:
