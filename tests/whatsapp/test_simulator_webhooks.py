@@ -126,17 +126,13 @@ async def test_template_sends_are_priced_by_category(make_sim: SimFactory) -> No
     }
     response = await sim.http.post(f"/v25.0/{PHONE_ID}/messages", json=body, headers=AUTH)
     assert response.json()["messages"][0]["message_status"] == "accepted"
-    await wait_for(lambda: _async(receiver.statuses()))
+    await delivery(sim, 1, "delivered")
     assert receiver.statuses()[0]["pricing"] == {
         "billable": True,
         "pricing_model": "PMP",
         "type": "regular",
         "category": "marketing",
     }
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def test_quality_and_template_status_events(make_sim: SimFactory) -> None:

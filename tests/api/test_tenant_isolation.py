@@ -1,0 +1,101 @@
+"""Tenant A's admin gets 404 on every tenant-B object, and its lists never show them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.harness import ApiHarness, TenantCtx
+from tests.api.routes import endpoints
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/agents/{agent_id}"): {"name": "renamed"},
+    ("PATCH", "/api/teams/{team_id}"): {"name": "renamed"},
+    ("PUT", "/api/teams/{team_id}/members"): {"agent_ids": []},
+    ("POST", "/api/teams/{team_id}/members"): {"agent_ids": []},
+    ("PATCH", "/api/roles/{role_id}"): {"description": "changed"},
+    ("PATCH", "/api/contacts/{contact_id}"): {"name": "renamed"},
+    ("PATCH", "/api/senders/{sender_id}"): {"verified_name": "renamed"},
+    ("PUT", "/api/senders/allocations/teams/{team_id}"): {"secondaries": []},
+    ("PUT", "/api/senders/allocations/agents/{agent_id}"): {"secondaries": []},
+}
+
+
+async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
+    agent, _ = await api.new_agent(ctx)
+    team = await api.client.post(
+        "/api/teams", headers=ctx.headers, json={"name": "Sales", "member_ids": [agent["id"]]}
+    )
+    role = await api.client.post(
+        "/api/roles", headers=ctx.headers, json={"name": "custom", "permissions": ["agents:read"]}
+    )
+    contact = await api.client.post(
+        "/api/contacts", headers=ctx.headers, json={"phone": "0812-3456-7890", "name": "Budi"}
+    )
+    sender = await api.client.post(
+        "/api/senders",
+        headers=ctx.headers,
+        json={"phone_number_id": str(abs(hash(ctx.slug)) % 10**15), "display_number": "+62 811",
+              "waba_id": "1234", "access_token": "EAAG-secret-token"},
+    )
+    job = await api.client.post(
+        "/api/contacts/bulk", headers=ctx.headers, json={"contacts": [{"phone": "08129999888"}]}
+    )
+    ids = {
+        "agent_id": agent["id"],
+        "team_id": team.json()["id"],
+        "role_id": role.json()["id"],
+        "contact_id": contact.json()["id"],
+        "sender_id": sender.json()["id"],
+        "job_id": job.json()["id"],
+    }
+    return ids
+
+
+async def test_every_object_endpoint_hides_other_tenants_objects(api: ApiHarness) -> None:
+    a = await api.new_tenant()
+    b = await api.new_tenant()
+    b_ids = await _populate(api, b)
+    a_own_agent, _ = await api.new_agent(a)
+
+    checked = 0
+    for endpoint in endpoints(api.app):
+        if not endpoint.params:
+            continue
+        body = BODIES.get((endpoint.method, endpoint.path))
+        if endpoint.path.endswith("/assign"):
+            body = {"agent_id": a_own_agent["id"]}
+        response = await api.request(
+            endpoint.method, endpoint.url(**b_ids), headers=a.headers, json=body
+        )
+        assert response.status_code == 404, (endpoint, response.text)
+        assert response.json()["error"]["code"] == "not_found"
+        checked += 1
+    assert checked >= 25
+
+    route = await api.client.get(
+        "/api/senders/route", headers=a.headers,
+        params={"agent_id": b_ids["agent_id"], "contact_id": b_ids["contact_id"]},
+    )
+    assert route.status_code == 404
+
+    # Tenant B's objects are all still there and unchanged.
+    for path, key in [("/api/agents/", "agent_id"), ("/api/teams/", "team_id"),
+                      ("/api/roles/", "role_id"), ("/api/contacts/", "contact_id"),
+                      ("/api/senders/", "sender_id")]:
+        response = await api.client.get(path + b_ids[key], headers=b.headers)
+        assert response.status_code == 200, path
+        assert response.json().get("name") != "renamed"
+
+
+async def test_lists_only_show_own_tenant(api: ApiHarness) -> None:
+    a = await api.new_tenant()
+    b = await api.new_tenant()
+    b_ids = await _populate(api, b)
+    await _populate(api, a)
+    for path in ["/api/agents", "/api/teams", "/api/contacts", "/api/senders", "/api/roles",
+                 "/api/audit", "/api/pool"]:
+        body = (await api.client.get(path, headers=a.headers)).json()
+        items = body["items"] if isinstance(body, dict) else body
+        assert items, path
+        assert not set(b_ids.values()) & {i["id"] for i in items}, path
+        assert not any(i.get("target_id") in b_ids.values() for i in items), path

@@ -1,0 +1,152 @@
+"""Real-process helpers: ws pods as uvicorn subprocesses, websocket clients, broker admin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+DEADLINE = 20.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = DEADLINE):
+    """Poll ``check`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Pod:
+    """A ws service subprocess (``python -m runtime.ws``) on a loopback port."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def metric(self, name: str) -> float:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise KeyError(name)
+
+    def metric_is(self, name: str, value: float) -> Callable[[], Awaitable[bool]]:
+        """A check for :func:`eventually`."""
+
+        async def check() -> bool:
+            return await self.metric(name) == value
+
+        return check
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+async def start_pod(name: str, env: dict[str, str]) -> Pod:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env, "POD_NAME": name},
+        stdout=subprocess.DEVNULL,
+    )
+    pod = Pod(name, port, process)
+
+    async def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"pod {name} exited with {process.returncode}")
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(healthy, f"pod {name} to start")
+    return pod
+
+
+@dataclass
+class Client:
+    """An agent's websocket; ``frames`` are the event frames received, in order."""
+
+    ws: ClientConnection
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [f["seq"] for f in self.frames]
+
+    async def pump(self, until: Callable[[], bool], timeout: float = DEADLINE) -> None:
+        """Read frames until ``until()`` holds."""
+        async with asyncio.timeout(timeout):
+            while not until():
+                frame = json.loads(await self.ws.recv())
+                if "seq" in frame:
+                    self.frames.append(frame)
+
+
+async def connect(url: str, token: str, cursor: int | None = None, **kwargs: Any) -> Client:
+    """Open a socket and read up to the ``ready`` frame (catch-up frames are kept)."""
+    query = {"token": token} | ({} if cursor is None else {"cursor": str(cursor)})
+    ws = await websockets.connect(f"{url}?{urllib.parse.urlencode(query)}", **kwargs)
+    client = Client(ws)
+    async with asyncio.timeout(DEADLINE):
+        while (frame := json.loads(await ws.recv())).get("type") != "ready":
+            client.frames.append(frame)
+    return client
+
+
+class BrokerAdmin:
+    """The bits of the RabbitMQ management API the tests need."""
+
+    def __init__(self, api_url: str) -> None:
+        parts = urllib.parse.urlsplit(api_url)
+        self._base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
+        self._auth = (parts.username or "guest", parts.password or "guest")
+
+    async def _get(self, path: str) -> Any:
+        async with httpx.AsyncClient(auth=self._auth) as client:
+            response = await client.get(self._base + path)
+            return response.json() if response.status_code == 200 else None
+
+    async def queue_exists(self, name: str) -> bool:
+        return await self._get("/queues/%2F/" + urllib.parse.quote(name, safe="")) is not None
+
+    async def close_connections(self, connection_name: str) -> bool:
+        """Force-close the connections with that client name; False if none is listed yet."""
+        closed = False
+        async with httpx.AsyncClient(auth=self._auth) as client:
+            for conn in (await client.get(self._base + "/connections")).json():
+                if conn.get("client_properties", {}).get("connection_name") == connection_name:
+                    path = "/connections/" + urllib.parse.quote(conn["name"], safe="")
+                    await client.delete(self._base + path)
+                    closed = True
+        return closed

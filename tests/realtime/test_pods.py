@@ -1,0 +1,156 @@
+"""Delivery across real ws processes, RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+import websockets
+
+from runtime.bus.naming import queue_name
+from tests.realtime.conftest import RunRelay, StartPod, TenantWorld, agent_of
+from tests.realtime.stack import BrokerAdmin, connect, eventually
+
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
+
+
+@pytest.mark.parametrize("mode", ["fanout", "routed"])
+async def test_event_reaches_the_right_agent_on_another_pod(
+    mode: str, world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    pod1, pod2 = await pods(mode), await pods(mode)
+    alice, bob = await world.agent(), await world.agent()
+    a, b = await connect(pod1.ws_url, alice), await connect(pod2.ws_url, bob)
+    async with relay(mode):  # type: ignore[arg-type]
+        [to_alice] = await world.emit([agent_of(alice)])
+        [to_bob] = await world.emit([agent_of(bob)])
+        await a.pump(lambda: len(a.frames) == 1)
+        await b.pump(lambda: len(b.frames) == 1)
+    assert a.seqs == [to_alice] and b.seqs == [to_bob]
+    assert a.frames[0] == {"seq": to_alice, "type": "test.event", "payload": {"i": 0, "pad": ""}}
+    # Each pod hears its own agent's event; fanout pods also hear (and drop) the other one.
+    for pod in (pod1, pod2):
+        await eventually(pod.metric_is("scrm_ws_events_out_total", 1), "frame sent")
+        received = await pod.metric("scrm_ws_events_in_total")
+        dropped = await pod.metric("scrm_ws_events_dropped_not_mine_total")
+        assert (received, dropped) == ((2.0, 1.0) if mode == "fanout" else (1.0, 0.0))
+
+
+async def test_routed_pod_without_interested_agents_receives_nothing(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    busy, idle = await pods("routed"), await pods("routed")
+    alice, supervisor, carol = (
+        await world.agent(),
+        await world.agent(supervisor=True),
+        await world.agent(),
+    )
+    a = await connect(busy.ws_url, alice)
+    s = await connect(busy.ws_url, supervisor)
+    c = await connect(idle.ws_url, carol)
+    async with relay("routed"):
+        await world.emit([agent_of(alice)], count=5)
+        await world.emit(["all"], count=5)
+        await a.pump(lambda: len(a.frames) == 5)
+        await s.pump(lambda: len(s.frames) == 5)
+    assert await idle.metric("scrm_ws_bus_messages_in_total") == 0
+    assert await idle.metric("scrm_ws_events_in_total") == 0
+    await c.ws.close()
+
+
+async def test_sigkilled_pod_loses_nothing_agents_catch_up_elsewhere(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    doomed, survivor = await pods("routed"), await pods("routed")
+    alice = await world.agent()
+    client = await connect(doomed.ws_url, alice)
+    async with relay("routed"):
+        producer = asyncio.create_task(world.emit([agent_of(alice)], count=150))
+        await client.pump(lambda: len(client.frames) >= 30)
+        doomed.stop(signal.SIGKILL)
+        with pytest.raises(websockets.ConnectionClosed):
+            await client.pump(lambda: False)
+        resumed = await connect(survivor.ws_url, alice, cursor=client.seqs[-1])
+        expected = await producer
+        await resumed.pump(lambda: len(client.frames) + len(resumed.frames) >= len(expected))
+    assert client.seqs + resumed.seqs == expected
+
+
+async def test_broker_connection_drop_loses_nothing_and_delivery_resumes(
+    world: TenantWorld, pods: StartPod, relay: RunRelay, rabbit: tuple[str, BrokerAdmin]
+) -> None:
+    pod = await pods("routed")
+    admin = rabbit[1]
+    alice = await world.agent()
+    client = await connect(pod.ws_url, alice)
+    async with relay("routed") as relay_connection:
+        producer = asyncio.create_task(world.emit([agent_of(alice)], count=150))
+        await client.pump(lambda: len(client.frames) >= 30)
+        for name in (f"scrm-ws-{pod.name}", relay_connection):
+            await eventually(lambda name=name: admin.close_connections(name), f"{name} closed")
+        expected = await producer
+        await client.pump(lambda: len(client.frames) >= len(expected), timeout=30)
+    assert client.seqs == expected
+
+
+async def test_sigterm_closes_sockets_with_1012_and_deletes_the_queue(
+    world: TenantWorld, pods: StartPod, rabbit: tuple[str, BrokerAdmin]
+) -> None:
+    pod = await pods("fanout")
+    client = await connect(pod.ws_url, await world.agent())
+    queue = queue_name(world.slug, pod.name)
+    assert await rabbit[1].queue_exists(queue)
+    pod.process.send_signal(signal.SIGTERM)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await client.pump(lambda: False)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    # uvicorn re-raises SIGTERM after its graceful shutdown.
+    assert await asyncio.to_thread(pod.process.wait, 15) in (0, -signal.SIGTERM)
+    assert not await rabbit[1].queue_exists(queue)
+
+
+async def test_bad_token_never_gets_a_socket(world: TenantWorld, pods: StartPod) -> None:
+    pod = await pods("routed")
+    good = await world.agent()
+    for token in ("", "garbage", good[:-2] + "xx"):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(pod.ws_url, token)
+        assert refused.value.response.status_code == 403
+    with pytest.raises(websockets.InvalidStatus):
+        await connect(pod.ws_url, good, cursor=-1)  # type: ignore[arg-type]
+    assert await pod.metric("scrm_ws_connections") == 0
+
+
+async def test_catch_up_then_live_without_gap_or_duplicate(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    pod = await pods("fanout")
+    alice = await world.agent()
+    key = agent_of(alice)
+    async with relay("fanout"):
+        missed = await world.emit([key], count=40)
+        await world.emit(["team.nobody"], count=3)
+        producer = asyncio.create_task(world.emit([key, "all"], count=60))
+        client = await connect(pod.ws_url, alice, cursor=missed[9])
+        live = await producer
+        expected = missed[10:] + live
+        await client.pump(lambda: len(client.frames) >= len(expected))
+    assert client.seqs == expected
+
+
+async def test_slow_consumer_is_disconnected(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    pod = await pods("fanout", SCRM_WS_SEND_BUFFER="8")
+    alice = await world.agent()
+    client = await connect(pod.ws_url, alice, max_queue=1)  # stops reading: TCP backs up
+    async with relay("fanout"):
+        await world.emit([agent_of(alice)], count=300, size=64 * 1024)
+        await eventually(
+            pod.metric_is("scrm_ws_slow_consumer_disconnects_total", 1), "slow consumer cut off"
+        )
+    with pytest.raises(websockets.ConnectionClosed):
+        await client.pump(lambda: False)
+    assert len(client.frames) < 300
+    await eventually(pod.metric_is("scrm_ws_connections", 0), "socket released")
