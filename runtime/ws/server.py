@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 
 import uvicorn
 
 from runtime.settings import get_settings
 from runtime.ws.app import create_ws_app
+
+_TOKEN = re.compile(r"token=[^&\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn logs websocket paths with their query string, which carries the agent's JWT."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = _TOKEN.sub("token=<redacted>", message), ()
+        return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,11 +30,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_ws_app(get_settings()),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=False,
         ws_per_message_deflate=False,  # ~14 KiB instead of ~64 KiB per idle socket
         timeout_graceful_shutdown=10,
     )
+    logging.getLogger("uvicorn.error").addFilter(RedactTokens())
+    uvicorn.Server(config).run()

@@ -22,9 +22,11 @@ from websockets.asyncio.client import ClientConnection
 DEADLINE = 20.0
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = DEADLINE):
-    """Poll ``check`` until it holds; fail with ``what`` after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = DEADLINE
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` after ``within`` seconds."""
+    end = time.monotonic() + within
     while not await check():
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
@@ -71,14 +73,20 @@ class Pod:
         return self.process.wait(timeout)
 
 
-async def start_pod(name: str, env: dict[str, str]) -> Pod:
+def spawn_pod(name: str, env: dict[str, str]) -> Pod:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, **env, "POD_NAME": name},
         stdout=subprocess.DEVNULL,
     )
-    pod = Pod(name, port, process)
+    return Pod(name, port, process)
+
+
+async def start_pod(name: str, env: dict[str, str]) -> Pod:
+    """Spawn a pod and wait until it answers ``/healthz``."""
+    pod = spawn_pod(name, env)
+    port, process = pod.port, pod.process
 
     async def healthy() -> bool:
         if process.poll() is not None:
@@ -104,9 +112,9 @@ class Client:
     def seqs(self) -> list[int]:
         return [f["seq"] for f in self.frames]
 
-    async def pump(self, until: Callable[[], bool], timeout: float = DEADLINE) -> None:
+    async def pump(self, until: Callable[[], bool], within: float = DEADLINE) -> None:
         """Read frames until ``until()`` holds."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not until():
                 frame = json.loads(await self.ws.recv())
                 if "seq" in frame:

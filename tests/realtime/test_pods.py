@@ -90,7 +90,7 @@ async def test_broker_connection_drop_loses_nothing_and_delivery_resumes(
         for name in (f"scrm-ws-{pod.name}", relay_connection):
             await eventually(lambda name=name: admin.close_connections(name), f"{name} closed")
         expected = await producer
-        await client.pump(lambda: len(client.frames) >= len(expected), timeout=30)
+        await client.pump(lambda: len(client.frames) >= len(expected), within=30)
     assert client.seqs == expected
 
 
