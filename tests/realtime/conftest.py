@@ -120,8 +120,8 @@ class TenantWorld:
         return seqs
 
 
-@pytest.fixture
-async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantWorld:
+async def create_world(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantWorld:
+    """A fresh tenant with an agent role and a supervisor (``inbox:read:all``) role."""
     tenant_id, agent_role, supervisor_role = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     slug = f"t-{secrets.token_hex(4)}"
     async with sessionmaker() as session, session.begin():
@@ -137,6 +137,11 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantWorld:
             )
         )
     return TenantWorld(tenant_id, slug, sessionmaker, agent_role, supervisor_role)
+
+
+@pytest.fixture
+async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantWorld:
+    return await create_world(sessionmaker)
 
 
 def agent_of(token: str) -> str:

@@ -1,0 +1,140 @@
+"""Unit tests: naming contract, batching, registry ref-counting, de-duplication, buffers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from runtime.bus import BusEvent
+from runtime.bus.codec import decode_batch, encode_batch, encode_frame
+from runtime.bus.inprocess import InProcessBus
+from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
+from runtime.bus.routing import split_batch
+from runtime.ws.connection import CLOSE_SLOW, Connection
+from runtime.ws.dedupe import SeenWindow
+from runtime.ws.registry import Registry
+
+
+def ev(seq: int, *audience: str) -> BusEvent:
+    return BusEvent(seq, "t", {"n": seq}, audience)
+
+
+def test_naming_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert exchange_name("acme", "fanout") == "scrm.acme.fanout"
+    assert exchange_name("acme", "routed") == "scrm.acme.routed"
+    assert queue_name("acme", "ws-7f9c-x2") == "scrm.acme.ws.ws-7f9c-x2"
+    assert parse_queue_name("scrm.acme.ws.ws-7f9c-x2") == ("acme", "ws-7f9c-x2")
+    assert parse_queue_name("scrm.acme.fanout") is None
+    assert parse_queue_name("other.acme.ws.p") is None
+    with pytest.raises(ValueError):
+        queue_name("Acme.Corp", "p")
+    monkeypatch.setenv("POD_NAME", "from-env")
+    assert pod_name("configured") == "configured"
+    assert pod_name(None) == "from-env"
+    monkeypatch.delenv("POD_NAME")
+    assert pod_name(None)  # the hostname
+
+
+def test_codec_round_trip() -> None:
+    events = [ev(1, "agent.a"), ev(2, "team.t", "all")]
+    assert decode_batch(encode_batch(events)) == events
+    assert encode_frame(events[0]) == '{"seq":1,"type":"t","payload":{"n":1}}'
+
+
+def test_fanout_batches_in_order_and_chunks() -> None:
+    events = [ev(i, "agent.a") for i in range(5)]
+    assert split_batch(events, "fanout", 2) == [
+        ("", events[0:2]),
+        ("", events[2:4]),
+        ("", events[4:5]),
+    ]
+
+
+def test_routed_sends_one_message_per_key() -> None:
+    e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
+    assert split_batch([e1, e2, e3], "routed", 100) == [
+        ("agent.a", [e1, e2]),
+        ("all", [e2]),
+        ("team.t", [e3]),
+    ]
+
+
+def test_registry_binds_on_first_and_unbinds_on_last_connection() -> None:
+    registry: Registry[str] = Registry()
+    assert registry.add("tab1", ["agent.a", "all"]) == ["agent.a", "all"]
+    assert registry.add("tab2", ["agent.a"]) == []
+    assert registry.add("bob", ["agent.b", "all"]) == ["agent.b"]
+    assert registry.targets(["agent.a", "all"]) == {"tab1", "tab2", "bob"}
+    assert registry.remove("tab1", ["agent.a", "all"]) == []
+    assert registry.remove("tab2", ["agent.a"]) == ["agent.a"]
+    assert registry.remove("bob", ["agent.b", "all"]) == ["agent.b", "all"]
+    assert len(registry) == 0 and registry.targets(["all"]) == set()
+
+
+def test_seen_window_drops_floor_and_recent_duplicates() -> None:
+    seen = SeenWindow(floor=10, size=2)
+    assert [seen.first_time(s) for s in (9, 10, 11, 11, 13, 12)] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert seen.first_time(11)  # fell out of the window of 2
+
+
+def _conn(buffer: int = 4, cursor: int = 0) -> Connection:
+    return Connection(uuid.uuid4(), uuid.uuid4(), "acme", frozenset({"agent.a"}), cursor, buffer)
+
+
+async def test_connection_holds_live_frames_during_catch_up_then_dedupes() -> None:
+    conn = _conn(cursor=2)
+    for seq in (4, 3, 5):
+        conn.offer(seq, f"f{seq}", 0.0)
+    assert conn.seen.first_time(3) and conn.seen.first_time(4)  # what replay sent
+    conn.go_live(replayed_upto=4)
+    conn.offer(5, "f5", 0.0)  # a duplicate of a held-back frame
+    conn.offer(6, "f6", 0.0)
+    sent: list[str] = []
+    two_sent = asyncio.Event()
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+        if len(sent) == 2:
+            two_sent.set()
+
+    pump = asyncio.create_task(conn.pump(send))
+    async with asyncio.timeout(5):
+        await two_sent.wait()
+    pump.cancel()
+    assert sent == ["f5", "f6"]
+
+
+def test_connection_overflow_ends_it_as_slow_consumer() -> None:
+    conn = _conn(buffer=2)
+    conn.go_live(0)
+    for seq in (1, 2):
+        conn.offer(seq, "f", 0.0)
+    assert not conn.ended.is_set()
+    conn.offer(3, "f", 0.0)
+    assert conn.ended.is_set() and conn.close_code == CLOSE_SLOW
+
+
+async def test_in_process_bus_filters_by_mode() -> None:
+    got: dict[str, list[int]] = {"fanout": [], "routed": []}
+    for mode in ("fanout", "routed"):
+        bus = InProcessBus(mode)  # type: ignore[arg-type]
+        sub = await bus.subscribe(
+            "acme", "pod", lambda _t, evs, m=mode: got[m].extend(e.seq for e in evs)
+        )
+        await sub.bind(["agent.a"])
+        await bus.publish("acme", [ev(1, "agent.a"), ev(2, "agent.b")])
+        await bus.publish("other", [ev(3, "agent.a")])
+        await sub.unbind(["agent.a"])
+        await bus.publish("acme", [ev(4, "agent.a")])
+        await sub.close()
+        await bus.publish("acme", [ev(5, "agent.a")])
+    assert got == {"fanout": [1, 2, 4], "routed": [1]}
