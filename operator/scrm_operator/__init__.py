@@ -1,0 +1,9 @@
+"""The scrm operator (kopf). Run it with ``kopf run -m scrm_operator`` and ``operator/`` on
+``PYTHONPATH``; the package is not called ``operator`` because that is a stdlib module.
+
+Importing the package registers every handler.
+"""
+
+from scrm_operator.handlers import lifecycle, queues, sender, tenant
+
+__all__ = ["lifecycle", "queues", "sender", "tenant"]

@@ -1,0 +1,1 @@
+"""kopf handlers; importing a module registers its handlers. One concern per module."""

@@ -1,0 +1,36 @@
+"""Startup settings (peering, timeouts, finalizer name), the API client, and probes."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import kopf
+
+from scrm_operator.config import CONFIG
+from scrm_operator.kube import Kube
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = "scrm.io/operator"
+    settings.peering.name = CONFIG.peering
+    settings.peering.mandatory = False  # without the peering CRD: standalone, with a warning
+    settings.posting.level = logging.WARNING
+    # Notice silently dead watch streams (kopf#1276, #698) and renew them.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    memo.kube = Kube.from_environment()
+
+
+@kopf.on.probe(id="now")
+def now(**_: Any) -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+@kopf.on.cleanup()
+def close(memo: kopf.Memo, **_: Any) -> None:
+    memo.kube.api.close()

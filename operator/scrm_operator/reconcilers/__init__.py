@@ -1,0 +1,1 @@
+"""Reconcilers, one per concern; handlers call them with an injected :class:`Kube`."""

@@ -1,0 +1,142 @@
+"""Sender: validate the number with the Graph API, then publish it to the tenant's runtime
+through the api's internal endpoint (``PUT``/``DELETE /internal/senders/{id}``)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from runtime.whatsapp.client import CloudAPIClient
+from runtime.whatsapp.errors import WhatsAppError
+from runtime.whatsapp.models import PhoneNumberInfo
+from scrm_operator import names
+from scrm_operator.conditions import Condition, Outcome
+from scrm_operator.kube import Kube
+from scrm_operator.spec import SecretKeyRef, TenantSpec
+
+
+@dataclass(frozen=True)
+class SenderSpec:
+    name: str
+    namespace: str
+    tenant: str
+    phone_number_id: str
+    display_number: str
+    waba_id: str
+    token_ref: SecretKeyRef
+    allocations: tuple[tuple[str, str], ...]
+    paused: bool
+
+    @classmethod
+    def from_resource(cls, body: Any) -> SenderSpec:
+        spec = body["spec"]
+        ref = spec["accessTokenSecretRef"]
+        return cls(
+            name=body["metadata"]["name"],
+            namespace=body["metadata"]["namespace"],
+            tenant=spec["tenantRef"]["name"],
+            phone_number_id=spec["phoneNumberId"],
+            display_number=spec["displayNumber"],
+            waba_id=spec["wabaId"],
+            token_ref=SecretKeyRef(ref["name"], ref.get("key", "token")),
+            allocations=tuple((a["team"], a["role"]) for a in spec.get("allocations", [])),
+            paused=spec.get("paused", False),
+        )
+
+
+def publication(sender: SenderSpec, info: PhoneNumberInfo) -> dict[str, Any]:
+    """Body of ``PUT /internal/senders/{phone_number_id}``; the token stays in its Secret."""
+    return {
+        "tenant_slug": sender.tenant,
+        "display_number": sender.display_number,
+        "waba_id": sender.waba_id,
+        "verified_name": info.verified_name,
+        "quality_rating": info.quality_rating,
+        "messaging_limit_tier": info.messaging_limit_tier,
+        "access_token_secret_ref": f"{sender.token_ref.name}/{sender.token_ref.key}",
+        "status": "paused" if sender.paused else "active",
+        "allocations": [{"team": team, "role": role} for team, role in sender.allocations],
+    }
+
+
+async def _phone_number_info(
+    tenant: TenantSpec, phone_number_id: str, token: str
+) -> PhoneNumberInfo:
+    async with CloudAPIClient(
+        tenant.graph_base_url, tenant.graph_api_version, max_retries=1
+    ) as graph:
+        return await graph.phone_number_info(phone_number_id, token)
+
+
+def _internal(tenant: TenantSpec, kube: Kube) -> tuple[str, dict[str, str]] | None:
+    keys = kube.secret_data(tenant.namespace, names.generated_secret(tenant.name))
+    if not keys:
+        return None
+    return tenant.api_url + "/internal/senders/", {
+        "Authorization": f"Bearer {keys['internalToken']}"
+    }
+
+
+def _tenant(kube: Kube, namespace: str, name: str) -> TenantSpec | None:
+    body = kube.get(names.API_VERSION, "ScrmTenant", namespace, name)
+    return None if body is None else TenantSpec.from_resource(body)
+
+
+def reconcile_sender(kube: Kube, sender: SenderSpec) -> Outcome:
+    def failed(reason: str, message: str, retry: bool = True, **fields: Any) -> Outcome:
+        return Outcome(Condition("False", reason, message), fields, retry)
+
+    tenant = _tenant(kube, sender.namespace, sender.tenant)
+    if tenant is None:
+        return failed("TenantNotFound", f"ScrmTenant {sender.tenant} not found", published=False)
+    secret = kube.secret_data(sender.namespace, sender.token_ref.name) or {}
+    token = secret.get(sender.token_ref.key)
+    if token is None:
+        ref = f"{sender.token_ref.name}/{sender.token_ref.key}"
+        return failed("FailedConfiguration", f"access token {ref} not found", published=False)
+    try:
+        info = asyncio.run(_phone_number_info(tenant, sender.phone_number_id, token))
+    except WhatsAppError as exc:
+        return failed("GraphAPIError", str(exc), retry=exc.retryable, published=False)
+    except httpx.HTTPError as exc:
+        return failed("GraphAPIUnreachable", f"{type(exc).__name__}: {exc}", published=False)
+    fields: dict[str, Any] = {
+        "verifiedName": info.verified_name,
+        "qualityRating": info.quality_rating,
+        "messagingLimitTier": info.messaging_limit_tier,
+    }
+    internal = _internal(tenant, kube)
+    if internal is None:
+        return failed("TenantNotReady", "the tenant's keys do not exist yet", **fields)
+    base, headers = internal
+    try:
+        response = httpx.put(
+            base + sender.phone_number_id,
+            json=publication(sender, info),
+            headers=headers,
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        message = f"{tenant.api_url} unreachable ({type(exc).__name__}); validated, not published"
+        return failed("RuntimeUnreachable", message, published=False, **fields)
+    if not response.is_success:
+        message = f"runtime answered HTTP {response.status_code}: {response.text[:200]}"
+        return failed("RuntimeRejected", message, published=False, **fields)
+    state = "paused" if sender.paused else "active"
+    condition = Condition("True", "Published", f"validated by Meta and {state} in the runtime")
+    return Outcome(condition, {**fields, "published": True}, retry=False)
+
+
+def withdraw_sender(kube: Kube, sender: SenderSpec) -> None:
+    """Withdraw the number from the runtime (conversations stay); 404 or no tenant = done."""
+    tenant = _tenant(kube, sender.namespace, sender.tenant)
+    internal = None if tenant is None else _internal(tenant, kube)
+    if internal is None:
+        return
+    base, headers = internal
+    response = httpx.delete(base + sender.phone_number_id, headers=headers, timeout=10)
+    if response.status_code != 404:
+        response.raise_for_status()
