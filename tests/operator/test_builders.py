@@ -1,0 +1,163 @@
+"""Builders are pure: a tenant spec in, manifests out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrm_operator import names
+from scrm_operator.builders.api import api_deployment, api_service
+from scrm_operator.builders.config import config_map
+from scrm_operator.builders.ingress import ingress
+from scrm_operator.builders.migration import migration_job
+from scrm_operator.builders.security import network_policy, service_account
+from scrm_operator.builders.tenant import children, optional_children
+from scrm_operator.builders.ws import ws_autoscaler, ws_deployment, ws_service
+from scrm_operator.spec import TenantSpec
+
+from tests.operator.specs import TENANT_SPEC, tenant_body
+
+
+def tenant(**spec: Any) -> TenantSpec:
+    return TenantSpec.from_resource(tenant_body(**spec))
+
+
+def env_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("valueFrom") for e in container["env"]}
+
+
+def test_every_child_is_owned_labelled_and_namespaced() -> None:
+    t = tenant()
+    built = children(t) + [c.manifest for c in optional_children(t) if c.manifest]
+    assert len(built) == 9  # 8 always + HPA (no ingress host)
+    for manifest in built:
+        meta = manifest["metadata"]
+        assert meta["namespace"] == "sales"
+        assert meta["ownerReferences"] == [
+            {
+                "apiVersion": "scrm.io/v1alpha1",
+                "kind": "ScrmTenant",
+                "name": "acme",
+                "uid": "uid-1",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert meta["labels"][names.TENANT_LABEL] == "acme"
+        assert meta["labels"][names.PART_OF] == "scrm"
+        assert meta["labels"][names.MANAGED_BY] == "scrm-operator"
+
+
+def test_api_deployment_runs_the_api_with_probes_and_secret_env() -> None:
+    deployment = api_deployment(tenant())
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert deployment["spec"]["replicas"] == 2
+    assert container["image"] == "registry.example/scrm:1.2.3"
+    assert container["args"] == ["api", "--port", "8000"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}}
+    assert pod["serviceAccountName"] == "acme-runtime"
+    assert pod["automountServiceAccountToken"] is False
+    env = env_of(deployment)
+    assert env["SCRM_DATABASE_URL"] == {"secretKeyRef": {"name": "acme-db", "key": "url"}}
+    assert env["SCRM_AMQP_URL"] == {"secretKeyRef": {"name": "acme-rabbitmq", "key": "amqpUrl"}}
+    assert env["SCRM_INTERNAL_TOKEN"] == {
+        "secretKeyRef": {"name": "acme-keys", "key": "internalToken"}
+    }
+    assert env["SCRM_WHATSAPP_APP_SECRET"] == {
+        "secretKeyRef": {"name": "acme-whatsapp", "key": "appSecret"}
+    }
+    assert container["envFrom"] == [{"configMapRef": {"name": "acme-config"}}]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert api_service(tenant())["spec"]["selector"] == selector
+
+
+def test_ws_pods_know_their_name_and_drain_before_dying() -> None:
+    deployment = ws_deployment(tenant())
+    pod = deployment["spec"]["template"]["spec"]
+    env = env_of(deployment)
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert pod["terminationGracePeriodSeconds"] == 60
+    assert pod["containers"][0]["args"] == ["ws", "--port", "8001"]
+    assert pod["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8001}
+    assert "replicas" not in deployment["spec"]  # owned by the HPA
+    assert ws_service(tenant())["spec"]["ports"][0]["port"] == 8001
+
+
+def test_ws_replicas_are_set_when_autoscaling_is_off() -> None:
+    t = tenant(ws={**TENANT_SPEC["ws"], "replicas": 3, "autoscaling": {"enabled": False}})
+    assert ws_deployment(t)["spec"]["replicas"] == 3
+    assert ws_autoscaler(t) is None
+
+
+def test_hpa_scales_on_cpu_by_default_and_on_connections_on_request() -> None:
+    cpu = ws_autoscaler(tenant())
+    assert cpu is not None
+    assert cpu["spec"]["scaleTargetRef"]["name"] == "acme-ws"
+    assert (cpu["spec"]["minReplicas"], cpu["spec"]["maxReplicas"]) == (2, 10)
+    assert cpu["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
+            },
+        }
+    ]
+    scaling = {**TENANT_SPEC["ws"]["autoscaling"], "metric": "connections"}
+    conns = ws_autoscaler(tenant(ws={**TENANT_SPEC["ws"], "autoscaling": scaling}))
+    assert conns is not None
+    assert conns["spec"]["metrics"][0]["pods"] == {
+        "metric": {"name": "scrm_ws_connections"},
+        "target": {"type": "AverageValue", "averageValue": "2000"},
+    }
+
+
+def test_config_change_rolls_pods_and_unrelated_change_does_not() -> None:
+    def config_hash(t: TenantSpec) -> str:
+        template = ws_deployment(t)["spec"]["template"]
+        return str(template["metadata"]["annotations"][names.CONFIG_HASH])
+
+    base = config_hash(tenant())
+    assert config_hash(tenant(deliveryMode="routed")) != base
+    assert config_hash(tenant(api={"replicas": 5})) == base
+    assert config_map(tenant(deliveryMode="routed"))["data"]["SCRM_DELIVERY_MODE"] == "routed"
+
+
+def test_migration_job_is_named_per_image_and_runs_migrate() -> None:
+    job = migration_job(tenant())
+    other = migration_job(tenant(image={**TENANT_SPEC["image"], "tag": "1.2.4"}))
+    assert job["metadata"]["name"].startswith("acme-migrate-")
+    assert job["metadata"]["name"] != other["metadata"]["name"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "OnFailure"
+    assert pod["containers"][0]["args"] == ["migrate"]
+
+
+def test_network_policy_admits_only_the_http_ports() -> None:
+    policy = network_policy(tenant())
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"scrm.io/tenant": "acme"}}
+    ports = policy["spec"]["ingress"][0]["ports"]
+    assert {p["port"] for p in ports} == {8000, 8001}
+    assert service_account(tenant())["automountServiceAccountToken"] is False
+
+
+def test_ingress_routes_ws_and_api_only_when_a_host_is_set() -> None:
+    assert ingress(tenant()) is None
+    built = ingress(tenant(ingress={"host": "acme.example.com", "tlsSecretName": "acme-tls"}))
+    assert built is not None
+    paths = built["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [
+        ("/ws", "acme-ws"),
+        ("/", "acme-api"),
+    ]
+    assert built["spec"]["tls"] == [{"hosts": ["acme.example.com"], "secretName": "acme-tls"}]
+
+
+def test_shared_database_points_the_runtime_at_the_operator_secret() -> None:
+    shared = {"sharedServer": {"host": "pg", "adminSecretRef": {"name": "pg-admin"}}}
+    env = env_of(api_deployment(tenant(database=shared)))
+    assert env["SCRM_DATABASE_URL"] == {"secretKeyRef": {"name": "acme-database", "key": "url"}}
