@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 from kubernetes import client, config
@@ -53,10 +54,11 @@ class Kube:
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()
+            # Read $KUBECONFIG now: the client's default path is frozen at import time.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         return cls(client.ApiClient())
 
-    def _call(
+    def request(
         self,
         method: str,
         path: str,
@@ -69,8 +71,8 @@ class Kube:
         method, url, headers, _, _ = self.api.param_serialize(
             method, path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
         )
-        payload = None if body is None else json.dumps(body)
-        response = self.api.call_api(method, url, header_params=headers, body=payload)
+        # The REST layer serialises dict bodies as JSON (valid YAML for apply-patch+yaml).
+        response = self.api.call_api(method, url, header_params=headers, body=body)
         response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response)
@@ -79,7 +81,7 @@ class Kube:
     def apply(self, manifest: Manifest) -> Manifest:
         meta = manifest["metadata"]
         path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"])
-        result: Manifest = self._call(
+        result: Manifest = self.request(
             "PATCH",
             f"{path}/{meta['name']}",
             query=[("fieldManager", names.FIELD_MANAGER), ("force", "true")],
@@ -93,7 +95,7 @@ class Kube:
         meta = manifest["metadata"]
         path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"])
         try:
-            self._call("POST", path, body=manifest)
+            self.request("POST", path, body=manifest)
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -102,7 +104,9 @@ class Kube:
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Manifest | None:
         try:
-            result: Manifest = self._call("GET", resource_path(api_version, kind, namespace, name))
+            result: Manifest = self.request(
+                "GET", resource_path(api_version, kind, namespace, name)
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -112,7 +116,7 @@ class Kube:
     def list(
         self, api_version: str, kind: str, namespace: str, label_selector: str
     ) -> list[Manifest]:
-        result = self._call(
+        result = self.request(
             "GET",
             resource_path(api_version, kind, namespace),
             query=[("labelSelector", label_selector)],
@@ -123,7 +127,7 @@ class Kube:
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
         """Delete with background propagation; False when it was already gone."""
         try:
-            self._call(
+            self.request(
                 "DELETE",
                 resource_path(api_version, kind, namespace, name),
                 query=[("propagationPolicy", "Background")],

@@ -26,6 +26,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.kube = Kube.from_environment()
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """Service account in a pod, else ``$KUBECONFIG`` as it is at startup."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.probe(id="now")
 def now(**_: Any) -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()

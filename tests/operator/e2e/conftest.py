@@ -1,0 +1,105 @@
+"""Control-plane fixtures: etcd + kube-apiserver (envtest-style), CRDs, the operator running
+as a least-privilege user (the chart's ClusterRole), and the real RabbitMQ.
+
+In CI (``CI=true``) missing binaries fail the tests; elsewhere they are skipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+from scrm_operator.kube import Kube
+
+from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
+from tests.operator.e2e.harness import REPO, Cluster, Operator, eventually
+from tests.services import in_ci, require_rabbitmq
+
+OPERATOR_USER = "scrm-operator"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.controlplane)
+            item.add_marker(pytest.mark.rabbitmq)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    try:
+        binaries = binaries_dir()
+    except Unavailable as exc:
+        if in_ci():
+            pytest.fail(f"control plane unavailable in CI: {exc}", pytrace=False)
+        pytest.skip(f"control plane unavailable: {exc}; run e2e/controlplane/build.sh")
+    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"), binaries)
+    try:
+        plane.start()
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(control_plane: ControlPlane) -> Cluster:
+    """Admin client; CRDs installed; the operator's ClusterRole bound to its user."""
+    api = config.new_client_from_config(str(control_plane.kubeconfig))
+    admin = Cluster(Kube(api))
+    for crd in sorted((REPO / "crds").glob("*.yaml")):
+        admin.install(crd)
+    rules = yaml.safe_load((REPO / "charts/scrm-operator/files/rbac-rules.yaml").read_text())
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.create_cluster_role({"metadata": {"name": OPERATOR_USER}, "rules": rules})
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": OPERATOR_USER},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": OPERATOR_USER,
+            },
+            "subjects": [
+                {"kind": "User", "name": OPERATOR_USER, "apiGroup": "rbac.authorization.k8s.io"}
+            ],
+        }
+    )
+    for crd in ("scrmtenants.scrm.io", "senders.scrm.io"):
+        eventually(lambda crd=crd: established(admin, crd), f"CRD {crd} to be established")
+    return admin
+
+
+def established(admin: Cluster, crd: str) -> bool:
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
+    conditions = admin.kube.request("GET", path).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: Cluster, control_plane: ControlPlane) -> Iterator[Operator]:
+    require_rabbitmq()
+    running = Operator(control_plane.user(OPERATOR_USER))
+    running.start()
+    try:
+        yield running
+    finally:
+        if running.runner is not None:
+            running.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> str:
+    """A fresh namespace with the broker, database and WhatsApp Secrets a tenant refers to.
+    (Namespaces are never deleted: a bare API server has no namespace controller.)"""
+    amqp_url, api_url = require_rabbitmq()
+    name = f"e2e-{secrets.token_hex(3)}"
+    cluster.namespace(name)
+    cluster.secret(name, "broker", {"managementUrl": api_url, "amqpUrl": amqp_url})
+    cluster.secret(name, "db", {"url": "postgresql+asyncpg://unused@127.0.0.1/unused"})
+    cluster.secret(name, "whatsapp", {"appSecret": "app-secret", "verifyToken": "verify"})
+    return name

@@ -1,0 +1,202 @@
+"""Helpers for the control-plane tests: the operator under KopfRunner, an admin client,
+waits with deadlines, and small local servers (Graph simulator, fake runtime api)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kopf
+import uvicorn
+import yaml
+from kopf.testing import KopfRunner
+from kubernetes.client.exceptions import ApiException
+from scrm_operator import names
+from scrm_operator.kube import Kube, resource_path
+
+from tests.operator.controlplane import free_port
+
+T = TypeVar("T")
+DEADLINE = 30.0
+REPO = Path(__file__).resolve().parents[3]
+
+
+def eventually(check: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    end = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < end:
+        try:
+            result = check()
+        except (ApiException, KeyError, TypeError, IndexError) as exc:
+            result, last = None, exc
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {within}s waiting for {what} (last error: {last})")
+
+
+class Operator:
+    """The operator in a thread (``kopf run -m scrm_operator``), restartable."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.runner: KopfRunner | None = None
+
+    def start(self) -> None:
+        os.environ["KUBECONFIG"] = str(self.kubeconfig)
+        self.runner = KopfRunner(
+            ["run", "--all-namespaces", "--standalone", "-m", "scrm_operator"],
+            settings=kopf.OperatorSettings(),
+            timeout=60,
+        )
+        self.runner.__enter__()
+
+    def stop(self) -> None:
+        assert self.runner is not None
+        self.runner.__exit__(None, None, None)
+        runner, self.runner = self.runner, None
+        assert runner.exception is None, runner.output
+        assert runner.exit_code == 0, runner.output
+
+
+class Cluster:
+    """Admin access for the tests (not the operator's restricted identity)."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def tenant(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kube.get(names.API_VERSION, "ScrmTenant", namespace, name)
+
+    def status(self, namespace: str, name: str, kind: str = "ScrmTenant") -> dict[str, Any]:
+        body = self.kube.get(names.API_VERSION, kind, namespace, name) or {}
+        return body.get("status") or {}
+
+    def ready(self, namespace: str, name: str, kind: str = "ScrmTenant") -> dict[str, Any]:
+        conditions = self.status(namespace, name, kind).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Ready"), {})
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        meta = manifest["metadata"]
+        path = resource_path(manifest["apiVersion"], manifest["kind"], meta["namespace"])
+        result: dict[str, Any] = self.kube.request("POST", path, body=manifest)
+        return result
+
+    def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        path = resource_path(api_version, kind, namespace, name) + subresource
+        result: dict[str, Any] = self.kube.request(
+            "PATCH", path, body=patch, content_type="application/merge-patch+json"
+        )
+        return result
+
+    def namespace(self, name: str) -> None:
+        self.kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+
+    def secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "namespace": namespace},
+                "stringData": data,
+            }
+        )
+
+    def install(self, path: Path) -> None:
+        for doc in yaml.safe_load_all(path.read_text()):
+            self.kube.request(
+                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=doc
+            )
+
+
+@dataclass
+class Recorder:
+    """A fake tenant api: records internal calls and answers 200 (or ``status``)."""
+
+    port: int = field(default_factory=free_port)
+    calls: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    status: int = 200
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @contextmanager
+    def running(self) -> Iterator[Recorder]:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                auth = self.headers.get("Authorization", "")
+                recorder.calls.append((self.command, self.path, auth, body))
+                self.send_response(recorder.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_PUT = do_DELETE = record
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    eventually(lambda: server.started, "uvicorn to start", within=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def tenant_manifest(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    """A minimal ScrmTenant; the API server fills in the CRD defaults."""
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": "ScrmTenant",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "displayName": f"Tenant {name}",
+            "database": {"urlSecretRef": {"name": "db", "key": "url"}},
+            "rabbitmq": {"secretRef": {"name": "broker"}},
+            "whatsapp": {
+                "appSecretRef": {"name": "whatsapp", "key": "appSecret"},
+                "verifyTokenRef": {"name": "whatsapp", "key": "verifyToken"},
+            },
+            **spec,
+        },
+    }

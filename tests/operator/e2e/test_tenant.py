@@ -1,0 +1,144 @@
+"""ScrmTenant against a real API server and RabbitMQ: children, status, spec changes,
+operator restarts, deletion."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from scrm_operator import names
+from scrm_operator.rabbitmq import Broker, RabbitAdmin, tenant_pattern
+
+from tests.operator.e2e.harness import Cluster, Operator, eventually, tenant_manifest
+from tests.services import require_rabbitmq
+
+CHILDREN = [
+    ("v1", "ConfigMap", "{t}-config"),
+    ("v1", "ServiceAccount", "{t}-runtime"),
+    ("v1", "Service", "{t}-api"),
+    ("v1", "Service", "{t}-ws"),
+    ("apps/v1", "Deployment", "{t}-api"),
+    ("apps/v1", "Deployment", "{t}-ws"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", "{t}-ws"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "{t}-runtime"),
+    ("v1", "Secret", "{t}-keys"),
+    ("v1", "Secret", "{t}-rabbitmq"),
+]
+
+
+@pytest.fixture
+def rabbit() -> Iterator[RabbitAdmin]:
+    amqp_url, api_url = require_rabbitmq()
+    with RabbitAdmin(Broker.from_secret({"managementUrl": api_url, "amqpUrl": amqp_url})) as a:
+        yield a
+
+
+def children_of(cluster: Cluster, ns: str, t: str) -> dict[str, dict[str, Any]]:
+    found = {}
+    for api_version, kind, pattern in CHILDREN:
+        name = pattern.format(t=t)
+        body = cluster.kube.get(api_version, kind, ns, name)
+        assert body is not None, f"{kind} {name} missing"
+        found[f"{kind}/{name}"] = body
+    (job,) = cluster.kube.list("batch/v1", "Job", ns, f"{names.TENANT_LABEL}={t}")
+    found["Job/migrate"] = job
+    return found
+
+
+def mark_children_ready(cluster: Cluster, ns: str, t: str) -> None:
+    """Play the controllers a bare API server lacks: Deployments available, Job succeeded."""
+    for name in (f"{t}-api", f"{t}-ws"):
+        deployment = cluster.kube.get("apps/v1", "Deployment", ns, name)
+        assert deployment is not None
+        replicas = deployment["spec"]["replicas"]
+        status = {
+            "observedGeneration": deployment["metadata"]["generation"],
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "updatedReplicas": replicas,
+        }
+        cluster.merge_patch("apps/v1", "Deployment", ns, name, {"status": status}, "/status")
+    (job,) = cluster.kube.list("batch/v1", "Job", ns, f"{names.TENANT_LABEL}={t}")
+    now = "2026-01-01T00:00:00Z"
+    job_status = {
+        "succeeded": 1,
+        "startTime": now,
+        "completionTime": now,
+        "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},
+            {"type": "Complete", "status": "True", "lastTransitionTime": now},
+        ],
+    }
+    cluster.merge_patch(
+        "batch/v1", "Job", ns, job["metadata"]["name"], {"status": job_status}, "/status"
+    )
+
+
+def test_tenant_gets_children_rabbitmq_and_status(
+    operator: Operator, cluster: Cluster, namespace: str, rabbit: RabbitAdmin
+) -> None:
+    t = f"acme-{secrets.token_hex(2)}"
+    tenant = cluster.create(tenant_manifest(namespace, t))
+    ready = eventually(
+        lambda: (
+            cluster.ready(namespace, t).get("observedGeneration") == 1
+            and cluster.ready(namespace, t)
+        ),
+        "the first reconcile",
+    )
+    assert (ready["status"], ready["reason"]) == ("False", "Progressing")
+    assert ready["message"] == "waiting for migration, api, ws"
+
+    found = children_of(cluster, namespace, t)
+    for key, child in found.items():
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == (
+            "ScrmTenant",
+            t,
+            tenant["metadata"]["uid"],
+        ), key
+        assert owner["controller"] is True
+        assert child["metadata"]["labels"][names.TENANT_LABEL] == t, key
+    ws = found[f"Deployment/{t}-ws"]["spec"]["template"]["spec"]
+    assert ws["terminationGracePeriodSeconds"] == 60  # the CRD default
+    assert {
+        "name": "POD_NAME",
+        "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+    } in ws["containers"][0]["env"]
+    assert found[f"Deployment/{t}-api"]["spec"]["replicas"] == 2
+    assert found[f"ConfigMap/{t}-config"]["data"]["SCRM_DELIVERY_MODE"] == "fanout"
+    hpa = found[f"HorizontalPodAutoscaler/{t}-ws"]["spec"]
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+
+    status = cluster.status(namespace, t)
+    vhost = f"scrm-{namespace}-{t}"
+    assert status["rabbitmq"] == {"vhost": vhost, "user": vhost, "exchange": f"scrm.{t}.fanout"}
+    assert status["endpoints"]["api"] == f"http://{t}-api.{namespace}.svc:8000"
+    assert status["phase"] == "Progressing"
+    assert f"scrm.{t}.fanout" in rabbit.exchanges(vhost)
+
+    # The tenant's own user: no management tag, rights on scrm.<tenant>.* of its vhost only.
+    amqp = cluster.kube.secret_data(namespace, f"{t}-rabbitmq")
+    assert amqp is not None and amqp["amqpUrl"].endswith(f"/{vhost}")
+    base, auth = rabbit_api()
+    assert httpx.get(f"{base}/users/{vhost}", auth=auth).json()["tags"] in ([], "")
+    perms = httpx.get(f"{base}/permissions/{vhost}/{amqp['user']}", auth=auth).json()
+    pattern = tenant_pattern(t)
+    assert (perms["configure"], perms["write"], perms["read"]) == (pattern, pattern, pattern)
+
+    mark_children_ready(cluster, namespace, t)
+    ready = eventually(
+        lambda: cluster.ready(namespace, t).get("status") == "True" and cluster.ready(namespace, t),
+        "Ready=True after the children became available",
+    )
+    assert ready["reason"] == "Available"
+    assert cluster.status(namespace, t)["phase"] == "Ready"
+
+
+def rabbit_api() -> tuple[str, tuple[str, str]]:
+    broker = Broker.from_secret({"managementUrl": require_rabbitmq()[1], "amqpUrl": ""})
+    return broker.management_url + "/api", (broker.username, broker.password)
