@@ -142,3 +142,111 @@ def test_tenant_gets_children_rabbitmq_and_status(
 def rabbit_api() -> tuple[str, tuple[str, str]]:
     broker = Broker.from_secret({"managementUrl": require_rabbitmq()[1], "amqpUrl": ""})
     return broker.management_url + "/api", (broker.username, broker.password)
+
+
+def wait_reconciled(cluster: Cluster, ns: str, t: str, generation: int) -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            cluster.status(ns, t).get("observedGeneration") == generation and cluster.ready(ns, t)
+        ),
+        f"generation {generation} to be reconciled",
+    )
+
+
+def test_spec_change_updates_children_and_switches_the_exchange(
+    operator: Operator, cluster: Cluster, namespace: str, rabbit: RabbitAdmin
+) -> None:
+    t = f"beta-{secrets.token_hex(2)}"
+    cluster.create(tenant_manifest(namespace, t))
+    wait_reconciled(cluster, namespace, t, 1)
+    before = children_of(cluster, namespace, t)
+    old_hash = before[f"Deployment/{t}-ws"]["spec"]["template"]["metadata"]["annotations"]
+
+    autoscaling = {"metric": "connections", "targetConnectionsPerPod": 500, "maxReplicas": 4}
+    patch = {
+        "spec": {
+            "deliveryMode": "routed",
+            "api": {"replicas": 3},
+            "ws": {"autoscaling": autoscaling},
+            "image": {"tag": "2.0.0"},
+        }
+    }
+    cluster.merge_patch(names.API_VERSION, "ScrmTenant", namespace, t, patch)
+    wait_reconciled(cluster, namespace, t, 2)
+
+    after = children_of(cluster, namespace, t)
+    assert after[f"ConfigMap/{t}-config"]["data"]["SCRM_DELIVERY_MODE"] == "routed"
+    api = after[f"Deployment/{t}-api"]["spec"]
+    assert api["replicas"] == 3
+    assert api["template"]["spec"]["containers"][0]["image"] == "ghcr.io/scrm/scrm:2.0.0"
+    ws_template = after[f"Deployment/{t}-ws"]["spec"]["template"]
+    assert ws_template["metadata"]["annotations"] != old_hash  # the pods roll
+    hpa = after[f"HorizontalPodAutoscaler/{t}-ws"]["spec"]
+    assert hpa["maxReplicas"] == 4
+    assert hpa["metrics"][0]["pods"]["target"]["averageValue"] == "500"
+    # A new image means a new migration Job; the old one is pruned.
+    assert after["Job/migrate"]["metadata"]["name"] != before["Job/migrate"]["metadata"]["name"]
+    vhost = f"scrm-{namespace}-{t}"
+    exchanges = rabbit.exchanges(vhost)
+    assert f"scrm.{t}.routed" in exchanges
+    assert f"scrm.{t}.fanout" not in exchanges  # nothing was bound to it any more
+    assert cluster.status(namespace, t)["rabbitmq"]["exchange"] == f"scrm.{t}.routed"
+
+    cluster.merge_patch(
+        names.API_VERSION,
+        "ScrmTenant",
+        namespace,
+        t,
+        {"spec": {"ws": {"autoscaling": {"enabled": False}, "replicas": 5}}},
+    )
+    wait_reconciled(cluster, namespace, t, 3)
+    assert (
+        cluster.kube.get("autoscaling/v2", "HorizontalPodAutoscaler", namespace, f"{t}-ws") is None
+    )
+    ws = cluster.kube.get("apps/v1", "Deployment", namespace, f"{t}-ws")
+    assert ws is not None and ws["spec"]["replicas"] == 5
+
+
+def test_operator_restart_repairs_drift_and_changes_nothing_else(
+    operator: Operator, cluster: Cluster, namespace: str
+) -> None:
+    t = f"gamma-{secrets.token_hex(2)}"
+    cluster.create(tenant_manifest(namespace, t))
+    wait_reconciled(cluster, namespace, t, 1)
+    first = eventually(lambda: cluster.ready(namespace, t).get("lastTransitionTime"), "status")
+    versions = {
+        k: v["metadata"]["resourceVersion"] for k, v in children_of(cluster, namespace, t).items()
+    }
+
+    operator.stop()
+    assert cluster.kube.delete("v1", "Service", namespace, f"{t}-ws")  # drift while down
+    operator.start()
+
+    eventually(lambda: cluster.kube.get("v1", "Service", namespace, f"{t}-ws"), "ws Service repair")
+    after = children_of(cluster, namespace, t)
+    changed = {k for k, v in after.items() if versions[k] != v["metadata"]["resourceVersion"]}
+    assert changed == {f"Service/{t}-ws"}
+    # No duplicates: one of each kind for this tenant.
+    selector = f"{names.TENANT_LABEL}={t}"
+    assert len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 2
+    assert len(cluster.kube.list("batch/v1", "Job", namespace, selector)) == 1
+    assert cluster.ready(namespace, t)["lastTransitionTime"] == first
+
+
+def test_deleting_the_tenant_removes_its_vhost_and_user(
+    operator: Operator, cluster: Cluster, namespace: str, rabbit: RabbitAdmin
+) -> None:
+    t = f"delta-{secrets.token_hex(2)}"
+    cluster.create(tenant_manifest(namespace, t))
+    wait_reconciled(cluster, namespace, t, 1)
+    vhost = f"scrm-{namespace}-{t}"
+    assert rabbit.vhost_exists(vhost)
+
+    assert cluster.kube.delete(names.API_VERSION, "ScrmTenant", namespace, t)
+    eventually(lambda: cluster.tenant(namespace, t) is None, "the finalizer to be released")
+    assert not rabbit.vhost_exists(vhost)
+    base, auth = rabbit_api()
+    assert httpx.get(f"{base}/users/{vhost}", auth=auth).status_code == 404
+    # A bare API server has no garbage collector: the children stay, owned by the gone uid.
+    orphan = cluster.kube.get("apps/v1", "Deployment", namespace, f"{t}-api")
+    assert orphan is not None and orphan["metadata"]["ownerReferences"][0]["name"] == t

@@ -1,0 +1,115 @@
+"""The API server rejects invalid objects with the CRD's messages (no operator needed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+from scrm_operator import names
+
+from tests.operator.e2e.harness import Cluster, tenant_manifest
+
+SENDER_SPEC = {
+    "tenantRef": {"name": "acme"},
+    "phoneNumberId": "1234567",
+    "displayNumber": "+6281234567890",
+    "wabaId": "7654321",
+    "accessTokenSecretRef": {"name": "wa-token"},
+}
+
+
+def rejection(cluster: Cluster, manifest: dict[str, Any]) -> str:
+    with pytest.raises(ApiException) as caught:
+        cluster.create(manifest)
+    assert caught.value.status == 422, caught.value.body
+    return str(json.loads(caught.value.body)["message"])
+
+
+def sender(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": "Sender",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": SENDER_SPEC | spec,
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"ws": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
+            "ws.autoscaling.minReplicas must be less than or equal to maxReplicas",
+        ),
+        (
+            {
+                "database": {
+                    "urlSecretRef": {"name": "db", "key": "url"},
+                    "sharedServer": {"host": "pg", "adminSecretRef": {"name": "a"}},
+                }
+            },
+            "set exactly one of database.urlSecretRef and database.sharedServer",
+        ),
+        ({"deliveryMode": "broadcast"}, 'spec.deliveryMode: Unsupported value: "broadcast"'),
+        ({"defaultPhoneRegion": "idn"}, "spec.defaultPhoneRegion in body should match"),
+        (
+            {"api": {"replicas": -1}},
+            "spec.api.replicas in body should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_invalid_tenants_are_rejected_with_clear_messages(
+    cluster: Cluster, namespace: str, spec: dict[str, Any], expected: str
+) -> None:
+    assert expected in rejection(cluster, tenant_manifest(namespace, "bad", **spec))
+
+
+def test_tenant_name_must_be_a_short_slug(cluster: Cluster, namespace: str) -> None:
+    message = rejection(cluster, tenant_manifest(namespace, "a" * 41))
+    assert "metadata.name must be a lowercase DNS label of at most 40 characters" in message
+
+
+def test_tenant_without_required_fields_is_rejected(cluster: Cluster, namespace: str) -> None:
+    manifest = tenant_manifest(namespace, "bare")
+    del manifest["spec"]["rabbitmq"]
+    assert "spec.rabbitmq: Required value" in rejection(cluster, manifest)
+
+
+def test_invalid_senders_are_rejected(cluster: Cluster, namespace: str) -> None:
+    assert "spec.phoneNumberId in body should match" in rejection(
+        cluster, sender(namespace, "s1", phoneNumberId="12ab")
+    )
+    assert "spec.displayNumber in body should match" in rejection(
+        cluster, sender(namespace, "s2", displayNumber="0812")
+    )
+    duplicate = [{"team": "a", "role": "primary"}, {"team": "a", "role": "secondary"}]
+    assert "Duplicate value" in rejection(cluster, sender(namespace, "s3", allocations=duplicate))
+
+
+def test_sender_tenant_and_number_are_immutable(cluster: Cluster, namespace: str) -> None:
+    cluster.create(sender(namespace, "fixed"))
+    for patch, message in (
+        ({"tenantRef": {"name": "other"}}, "spec.tenantRef is immutable"),
+        ({"phoneNumberId": "7777777"}, "spec.phoneNumberId is immutable"),
+    ):
+        with pytest.raises(ApiException) as caught:
+            cluster.merge_patch(names.API_VERSION, "Sender", namespace, "fixed", {"spec": patch})
+        assert message in json.loads(caught.value.body)["message"]
+
+
+def test_defaults_are_applied_by_the_api_server(cluster: Cluster, namespace: str) -> None:
+    created = cluster.create(tenant_manifest(namespace, "defaults"))
+    spec = created["spec"]
+    assert spec["deliveryMode"] == "fanout"
+    assert spec["defaultPhoneRegion"] == "ID"
+    assert spec["ws"]["autoscaling"] == {
+        "enabled": True,
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "metric": "cpu",
+        "targetCPUUtilizationPercentage": 70,
+        "targetConnectionsPerPod": 2000,
+    }
+    assert spec["whatsapp"]["graphApiVersion"] == "v25.0"
