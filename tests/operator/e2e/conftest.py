@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import config
 from scrm_operator.kube import Kube
 
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
@@ -51,13 +51,16 @@ def cluster(control_plane: ControlPlane) -> Cluster:
     """Admin client; CRDs installed; the operator's ClusterRole bound to its user."""
     api = config.new_client_from_config(str(control_plane.kubeconfig))
     admin = Cluster(Kube(api))
-    for crd in sorted((REPO / "crds").glob("*.yaml")):
-        admin.install(crd)
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        admin.install(path)
     rules = yaml.safe_load((REPO / "charts/scrm-operator/files/rbac-rules.yaml").read_text())
-    rbac = client.RbacAuthorizationV1Api(api)
-    rbac.create_cluster_role({"metadata": {"name": OPERATOR_USER}, "rules": rules})
-    rbac.create_cluster_role_binding(
-        {
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    role = {"metadata": {"name": OPERATOR_USER}, "rules": rules}
+    admin.kube.request("POST", f"{rbac}/clusterroles", body=role)
+    admin.kube.request(
+        "POST",
+        f"{rbac}/clusterrolebindings",
+        body={
             "metadata": {"name": OPERATOR_USER},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
@@ -67,17 +70,21 @@ def cluster(control_plane: ControlPlane) -> Cluster:
             "subjects": [
                 {"kind": "User", "name": OPERATOR_USER, "apiGroup": "rbac.authorization.k8s.io"}
             ],
-        }
+        },
     )
-    for crd in ("scrmtenants.scrm.io", "senders.scrm.io"):
-        eventually(lambda crd=crd: established(admin, crd), f"CRD {crd} to be established")
+    eventually(lambda: established(admin), "the CRDs to be established")
     return admin
 
 
-def established(admin: Cluster, crd: str) -> bool:
-    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
-    conditions = admin.kube.request("GET", path).get("status", {}).get("conditions", [])
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+def established(admin: Cluster) -> bool:
+    root = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+    return all(
+        any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in admin.kube.request("GET", root + crd).get("status", {}).get("conditions", [])
+        )
+        for crd in ("scrmtenants.scrm.io", "senders.scrm.io")
+    )
 
 
 @pytest.fixture(scope="module")

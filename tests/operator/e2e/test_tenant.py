@@ -3,17 +3,20 @@ operator restarts, deletion."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 from scrm_operator import names
 from scrm_operator.rabbitmq import Broker, RabbitAdmin, tenant_pattern
 
 from tests.operator.e2e.harness import Cluster, Operator, eventually, tenant_manifest
-from tests.services import require_rabbitmq
+from tests.services import require_postgres, require_rabbitmq
 
 CHILDREN = [
     ("v1", "ConfigMap", "{t}-config"),
@@ -250,3 +253,44 @@ def test_deleting_the_tenant_removes_its_vhost_and_user(
     # A bare API server has no garbage collector: the children stay, owned by the gone uid.
     orphan = cluster.kube.get("apps/v1", "Deployment", namespace, f"{t}-api")
     assert orphan is not None and orphan["metadata"]["ownerReferences"][0]["name"] == t
+
+
+def test_shared_server_gets_a_tenant_database_and_role(
+    operator: Operator, cluster: Cluster, namespace: str
+) -> None:
+    base = urlsplit(require_postgres())
+    cluster.secret(
+        namespace, "pg-admin", {"username": base.username or "", "password": base.password or ""}
+    )
+    t = f"pg-{secrets.token_hex(2)}"
+    shared = {"host": base.hostname, "port": base.port, "adminSecretRef": {"name": "pg-admin"}}
+    cluster.create(tenant_manifest(namespace, t, database={"sharedServer": shared}))
+    wait_reconciled(cluster, namespace, t, 1)
+
+    data = cluster.kube.secret_data(namespace, f"{t}-database")
+    assert data is not None
+    ident = names.database_identifier(namespace, t)
+    assert data["url"].endswith(f"/{ident}")
+
+    async def login_as_tenant() -> str:
+        conn = await asyncpg.connect("postgresql://" + data["url"].split("://", 1)[1])
+        try:
+            return str(await conn.fetchval("SELECT current_database()"))
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect("postgresql://" + require_postgres().split("://", 1)[1])
+        await admin.execute(f'DROP DATABASE IF EXISTS "{ident}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{ident}"')
+        await admin.close()
+
+    try:
+        assert asyncio.run(login_as_tenant()) == ident
+    finally:
+        asyncio.run(drop())
+    env = cluster.kube.get("apps/v1", "Deployment", namespace, f"{t}-api")
+    assert env is not None
+    (container,) = env["spec"]["template"]["spec"]["containers"]
+    database_env = next(e for e in container["env"] if e["name"] == "SCRM_DATABASE_URL")
+    assert database_env["valueFrom"]["secretKeyRef"] == {"name": f"{t}-database", "key": "url"}

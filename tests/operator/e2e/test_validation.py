@@ -24,7 +24,7 @@ def rejection(cluster: Cluster, manifest: dict[str, Any]) -> str:
     with pytest.raises(ApiException) as caught:
         cluster.create(manifest)
     assert caught.value.status == 422, caught.value.body
-    return str(json.loads(caught.value.body)["message"])
+    return str(json.loads(caught.value.body or "{}")["message"])
 
 
 def sender(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def test_sender_tenant_and_number_are_immutable(cluster: Cluster, namespace: str
     ):
         with pytest.raises(ApiException) as caught:
             cluster.merge_patch(names.API_VERSION, "Sender", namespace, "fixed", {"spec": patch})
-        assert message in json.loads(caught.value.body)["message"]
+        assert message in json.loads(caught.value.body or "{}")["message"]
 
 
 def test_defaults_are_applied_by_the_api_server(cluster: Cluster, namespace: str) -> None:
