@@ -33,9 +33,6 @@ def ensure_topology(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
     secret_name = names.rabbitmq_secret(tenant.name)
     existing = kube.secret_data(tenant.namespace, secret_name)
     password = existing["password"] if existing else secrets.token_urlsafe(24)
-    if existing is None:
-        url = broker.tenant_amqp_url(user, password, vhost)
-        kube.create(rabbitmq_secret(tenant, user, password, vhost, url))
     exchange = naming.exchange_name(tenant.name, tenant.mode)
     with RabbitAdmin(broker) as admin:
         admin.ensure_vhost(vhost)
@@ -45,6 +42,9 @@ def ensure_topology(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
         # After a mode switch the old exchange goes once the last old pod unbound from it.
         for mode in EXCHANGE_TYPES.keys() - {tenant.mode}:
             admin.delete_exchange_if_unused(vhost, naming.exchange_name(tenant.name, mode))
+    if existing is None:  # written last: whoever reads the Secret can log in
+        url = broker.tenant_amqp_url(user, password, vhost)
+        kube.create(rabbitmq_secret(tenant, user, password, vhost, url))
     return {"vhost": vhost, "user": user, "exchange": exchange}
 
 

@@ -72,19 +72,8 @@ def cluster(control_plane: ControlPlane) -> Cluster:
             ],
         },
     )
-    eventually(lambda: established(admin), "the CRDs to be established")
+    eventually(admin.crds_established, "the CRDs to be established")
     return admin
-
-
-def established(admin: Cluster) -> bool:
-    root = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-    return all(
-        any(
-            c["type"] == "Established" and c["status"] == "True"
-            for c in admin.kube.request("GET", root + crd).get("status", {}).get("conditions", [])
-        )
-        for crd in ("scrmtenants.scrm.io", "senders.scrm.io")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +89,16 @@ def operator(cluster: Cluster, control_plane: ControlPlane) -> Iterator[Operator
 
 
 @pytest.fixture
-def namespace(cluster: Cluster) -> str:
+def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace with the broker, database and WhatsApp Secrets a tenant refers to.
-    (Namespaces are never deleted: a bare API server has no namespace controller.)"""
+    Its tenants (and so their RabbitMQ vhosts) are deleted afterwards, then its senders;
+    the namespace stays: a bare API server has no namespace controller."""
     amqp_url, api_url = require_rabbitmq()
     name = f"e2e-{secrets.token_hex(3)}"
     cluster.namespace(name)
     cluster.secret(name, "broker", {"managementUrl": api_url, "amqpUrl": amqp_url})
     cluster.secret(name, "db", {"url": "postgresql+asyncpg://unused@127.0.0.1/unused"})
     cluster.secret(name, "whatsapp", {"appSecret": "app-secret", "verifyToken": "verify"})
-    return name
+    yield name
+    for kind in ("ScrmTenant", "Sender"):
+        cluster.delete_all(name, kind)

@@ -29,7 +29,9 @@ DEADLINE = 30.0
 REPO = Path(__file__).resolve().parents[3]
 
 
-def eventually(check: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
+def eventually(
+    check: Callable[[], T | None], what: str, within: float = DEADLINE, interval: float = 0.05
+) -> T:
     """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
     end = time.monotonic() + within
     last: Any = None
@@ -40,7 +42,7 @@ def eventually(check: Callable[[], T | None], what: str, within: float = DEADLIN
             result, last = None, exc
         if result:
             return result
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {within}s waiting for {what} (last error: {last})")
 
 
@@ -117,6 +119,25 @@ class Cluster:
                 "metadata": {"name": name, "namespace": namespace},
                 "stringData": data,
             }
+        )
+
+    def delete_all(self, namespace: str, kind: str) -> None:
+        """Delete every object of a scrm.io kind and wait until the finalizers let go."""
+        path = resource_path(names.API_VERSION, kind, namespace)
+        for item in self.kube.request("GET", path)["items"]:
+            self.kube.delete(names.API_VERSION, kind, namespace, item["metadata"]["name"])
+        eventually(lambda: not self.kube.request("GET", path)["items"], f"{kind}s to be gone")
+
+    def crds_established(self) -> bool:
+        root = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+        return all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in (self.kube.request("GET", root + crd).get("status") or {}).get(
+                    "conditions", []
+                )
+            )
+            for crd in ("scrmtenants.scrm.io", "senders.scrm.io")
         )
 
     def install(self, path: Path) -> None:
