@@ -35,30 +35,45 @@ class Unavailable(RuntimeError):
     """The binaries are missing and could not be built."""
 
 
-def binaries_dir() -> Path:
-    """Directory with ``etcd`` and ``kube-apiserver``; builds them if needed."""
-    assets = os.environ.get("KUBEBUILDER_ASSETS")
-    if assets and all((Path(assets) / b).is_file() for b in ("etcd", "kube-apiserver")):
-        return Path(assets)
+def _versions() -> dict[str, str]:
+    lines = (BUILD.parent / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _cache(variable: str, kind: str) -> Path:
+    default = Path.home() / ".cache" / "scrm" / kind
+    return Path(os.environ.get(variable) or default)
+
+
+def _build(target: str) -> Path:
+    """Run build.sh (it reuses what exists); its last output line is the result."""
     if shutil.which("go") is None:
-        raise Unavailable("etcd/kube-apiserver not found (KUBEBUILDER_ASSETS) and go is missing")
+        raise Unavailable(f"{target} binaries are not built and go is missing")
     result = subprocess.run(
-        ["bash", str(BUILD), "controlplane"], capture_output=True, text=True, check=False
+        ["bash", str(BUILD), target], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise Unavailable(f"{BUILD} failed: {result.stderr[-2000:]}")
+        raise Unavailable(f"{BUILD} {target} failed: {result.stderr[-2000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def binaries_dir() -> Path:
+    """Directory with ``etcd`` and ``kube-apiserver``: KUBEBUILDER_ASSETS, else the build
+    cache, else built now."""
+    v = _versions()
+    cached = _cache("SCRM_CONTROLPLANE_CACHE", "controlplane")
+    for candidate in (
+        os.environ.get("KUBEBUILDER_ASSETS"),
+        cached / f"{v['KUBE_VERSION']}-etcd{v['ETCD_VERSION']}",
+    ):
+        if candidate and all((Path(candidate) / b).is_file() for b in ("etcd", "kube-apiserver")):
+            return Path(candidate)
+    return _build("controlplane")
 
 
 def helm_binary() -> Path:
-    if shutil.which("go") is None:
-        raise Unavailable("helm cannot be built: go is missing")
-    result = subprocess.run(
-        ["bash", str(BUILD), "helm"], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise Unavailable(f"{BUILD} helm failed: {result.stderr[-2000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    cached = _cache("SCRM_HELM_CACHE", "helm") / _versions()["HELM_VERSION"] / "helm"
+    return cached if cached.is_file() else _build("helm")
 
 
 def free_port() -> int:

@@ -18,9 +18,9 @@ SENDERS = (names.GROUP, names.VERSION, names.SENDERS)
 @kopf.on.create(*SENDERS)
 @kopf.on.update(*SENDERS)
 @kopf.on.resume(*SENDERS)
-def publish(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> Any:
+def publish(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     outcome = reconcile_sender(memo.kube, SenderSpec.from_resource(body))
-    return record_or_retry(patch, body, outcome, CONFIG.retry_seconds)
+    record_or_retry(patch, body, outcome, CONFIG.retry_seconds)
 
 
 @kopf.timer(*SENDERS, interval=CONFIG.resync_seconds, initial_delay=CONFIG.resync_seconds)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import kopf
 
 from scrm_operator.conditions import Outcome, ready_patch
@@ -14,9 +12,8 @@ def record(patch: kopf.Patch, body: kopf.Body, outcome: Outcome) -> None:
     patch.fns.append(ready_patch(outcome.condition, generation, outcome.fields))
 
 
-def record_or_retry(patch: kopf.Patch, body: kopf.Body, outcome: Outcome, delay: float) -> Any:
+def record_or_retry(patch: kopf.Patch, body: kopf.Body, outcome: Outcome, delay: float) -> None:
     """For create/update/resume: record, then let kopf retry while the outcome asks to."""
     record(patch, body, outcome)
     if outcome.retry:
         raise kopf.TemporaryError(outcome.condition.message, delay=delay)
-    return outcome.condition.reason

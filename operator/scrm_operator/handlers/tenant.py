@@ -19,9 +19,9 @@ TENANTS = (names.GROUP, names.VERSION, names.TENANTS)
 @kopf.on.create(*TENANTS)
 @kopf.on.update(*TENANTS)
 @kopf.on.resume(*TENANTS)
-def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> Any:
+def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     outcome = reconcile_tenant(memo.kube, TenantSpec.from_resource(body))
-    return record_or_retry(patch, body, outcome, CONFIG.retry_seconds)
+    record_or_retry(patch, body, outcome, CONFIG.retry_seconds)
 
 
 @kopf.timer(*TENANTS, interval=CONFIG.resync_seconds, initial_delay=CONFIG.resync_seconds)
