@@ -11,7 +11,6 @@ class OperatorConfig:
     resync_seconds: float = 60.0  # timer: re-apply children, repair drift, refresh status
     gc_seconds: float = 60.0  # timer: collect queues of pods that are gone
     retry_seconds: float = 10.0  # delay of a failed create/update/resume
-    peering: str = "scrm-operator"
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -20,7 +19,6 @@ class OperatorConfig:
             resync_seconds=float(env("SCRM_OPERATOR_RESYNC_SECONDS", cls.resync_seconds)),
             gc_seconds=float(env("SCRM_OPERATOR_GC_SECONDS", cls.gc_seconds)),
             retry_seconds=float(env("SCRM_OPERATOR_RETRY_SECONDS", cls.retry_seconds)),
-            peering=env("SCRM_OPERATOR_PEERING", cls.peering),
         )
 
 

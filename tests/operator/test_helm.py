@@ -70,6 +70,12 @@ def test_helm_template_renders_operator_with_least_privilege(helm: Path) -> None
     assert ("ClusterKopfPeering", "scrm-operator") in by_kind
 
 
+def test_helm_template_single_namespace_peers_in_that_namespace(helm: Path) -> None:
+    out = run(helm, "template", "scrm", str(CHART), "--set", "watchNamespace=sales")
+    (peering,) = [d for d in yaml.safe_load_all(out) if d and d["kind"].endswith("KopfPeering")]
+    assert (peering["kind"], peering["metadata"]["namespace"]) == ("KopfPeering", "sales")
+
+
 def test_helm_template_single_namespace_without_peering(helm: Path) -> None:
     out = run(
         helm,

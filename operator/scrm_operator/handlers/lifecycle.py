@@ -1,4 +1,7 @@
-"""Startup settings (peering, timeouts, finalizer name), the API client, and probes."""
+"""Startup settings (timeouts, finalizer name), login, the API client, and probes.
+
+Peering comes from the command line: ``--peering=<name>`` (the chart) makes the peering
+object mandatory, ``--standalone`` disables it."""
 
 from __future__ import annotations
 
@@ -8,15 +11,12 @@ from typing import Any
 
 import kopf
 
-from scrm_operator.config import CONFIG
 from scrm_operator.kube import Kube
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = "scrm.io/operator"
-    settings.peering.name = CONFIG.peering
-    settings.peering.mandatory = False  # without the peering CRD: standalone, with a warning
     settings.posting.level = logging.WARNING
     # Notice silently dead watch streams (kopf#1276, #698) and renew them.
     settings.watching.server_timeout = 300
