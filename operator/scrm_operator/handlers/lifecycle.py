@@ -18,7 +18,7 @@ from scrm_operator.kube import Kube
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = "scrm.io/operator"
     settings.posting.level = logging.WARNING
-    # Notice silently dead watch streams (kopf#1276, #698) and renew them.
+    # Re-open watches every 5 min, on top of kopf's 70 s inactivity timeout (kopf#1276, #698).
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
