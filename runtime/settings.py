@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr
     whatsapp_verify_token: SecretStr
 
+    # Where Kubernetes Secrets referenced as "name/key" are mounted (one file per key).
+    secrets_dir: str = "/var/run/secrets/scrm"
+
     # Shared secret the operator uses for the internal (cluster-only) endpoints.
     internal_token: SecretStr | None = None
 

@@ -10,9 +10,24 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from runtime.api.errors import error_body, install_error_handlers
-from runtime.api.routers import agents, audit, auth, contacts, pool, roles, senders, teams
+from runtime.api.routers import (
+    agents,
+    audit,
+    auth,
+    contacts,
+    conversations,
+    pool,
+    roles,
+    senders,
+    teams,
+    templates,
+    webhooks,
+)
+from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.settings import Settings
+from runtime.whatsapp.client import CloudAPIClient
+from runtime.whatsapp.pacing import Pacer
 
 ROUTERS = [
     auth.router,
@@ -24,15 +39,25 @@ ROUTERS = [
     pool.router,
     senders.router,
     audit.router,
+    conversations.router,
+    templates.router,
 ]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(
+    settings: Settings, clock: Clock | None = None, whatsapp: CloudAPIClient | None = None
+) -> FastAPI:
+    """The api app. ``clock`` and ``whatsapp`` default to the system clock and a paced Graph
+    API client for ``settings.graph_base_url``; the demo and tests pass the simulator's."""
     engine = make_engine(settings.database_url)
+    whatsapp = whatsapp or CloudAPIClient(
+        settings.graph_base_url, settings.graph_api_version, pacer=Pacer()
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await whatsapp.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -44,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+    app.state.whatsapp = whatsapp
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -63,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -12,10 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.clock import Clock
 from runtime.domain.errors import Forbidden, Unauthorized
 from runtime.domain.security import decode_access_token
 from runtime.models import Agent, Role, Tenant
 from runtime.settings import Settings
+from runtime.whatsapp.client import CloudAPIClient
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -30,8 +32,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_whatsapp(request: Request) -> CloudAPIClient:
+    client: CloudAPIClient = request.app.state.whatsapp
+    return client
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+WhatsAppDep = Annotated[CloudAPIClient, Depends(get_whatsapp)]
 
 
 @dataclass(frozen=True)
@@ -41,14 +55,15 @@ class Principal:
     agent: Agent
     tenant: Tenant
     permissions: frozenset[str] = field(default_factory=frozenset)
+    # Plain copies: they stay readable after a rollback expires the ORM objects.
+    agent_id: uuid.UUID = field(init=False)
+    tenant_id: uuid.UUID = field(init=False)
+    region: str = field(init=False)
 
-    @property
-    def agent_id(self) -> uuid.UUID:
-        return self.agent.id
-
-    @property
-    def tenant_id(self) -> uuid.UUID:
-        return self.tenant.id
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "agent_id", self.agent.id)
+        object.__setattr__(self, "tenant_id", self.tenant.id)
+        object.__setattr__(self, "region", self.tenant.default_region)
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -1,4 +1,4 @@
-"""Keyset (cursor) pagination over ``(created_at, id)``, newest first."""
+"""Keyset (cursor) pagination over ``(<timestamp>, id)``, newest first."""
 
 from __future__ import annotations
 
@@ -34,21 +34,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[Any], model: Any, cursor: str | None, limit: int
+    session: AsyncSession,
+    stmt: Select[Any],
+    model: Any,
+    cursor: str | None,
+    limit: int,
+    key: str = "created_at",
 ) -> tuple[list[Any], str | None]:
-    """Rows of ``stmt`` (which selects ``model``) after ``cursor``, and the next cursor."""
+    """Rows of ``stmt`` (which selects ``model``) after ``cursor``, newest ``key`` first,
+    and the next cursor (None on the last page). ``key`` must be a non-null datetime."""
+    column = getattr(model, key)
     if cursor:
-        created_at, id_ = decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                model.created_at < created_at,
-                and_(model.created_at == created_at, model.id < id_),
-            )
-        )
-    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+        moment, id_ = decode_cursor(cursor)
+        stmt = stmt.where(or_(column < moment, and_(column == moment, model.id < id_)))
+    stmt = stmt.order_by(column.desc(), model.id.desc()).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_cursor = encode_cursor(getattr(rows[-1], key), rows[-1].id)
     return rows, next_cursor

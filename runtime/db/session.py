@@ -19,11 +19,19 @@ def make_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # The driver's own transaction handling would let RELEASE SAVEPOINT commit and
+            # read outside transactions; take over and BEGIN ourselves (SQLAlchemy's recipe).
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: no read-then-write upgrade deadlocks.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

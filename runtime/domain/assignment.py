@@ -97,15 +97,12 @@ async def pick_agent(session: AsyncSession, team: Team) -> uuid.UUID | None:
     if not members:
         return None
     if team.assignment_strategy == "least_loaded":
-        loads = dict(
-            (
-                await session.execute(
-                    select(Contact.assigned_agent_id, func.count())
-                    .where(Contact.assigned_agent_id.in_([a.id for a in members]))
-                    .group_by(Contact.assigned_agent_id)
-                )
-            ).tuples()
+        rows = await session.execute(
+            select(Contact.assigned_agent_id, func.count())
+            .where(Contact.assigned_agent_id.in_([a.id for a in members]))
+            .group_by(Contact.assigned_agent_id)
         )
+        loads = {agent_id: count for agent_id, count in rows}
         chosen = min(members, key=lambda a: (loads.get(a.id, 0), a.id))
     else:
         ids = [a.id for a in members]

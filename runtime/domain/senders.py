@@ -69,7 +69,7 @@ async def _allocated(
         .where(column == holder_id)  # type: ignore[operator]
         .order_by(SenderAllocation.position)
     )
-    return [(a, s) for a, s in rows.tuples()]
+    return [(a, s) for a, s in rows]
 
 
 def _best(candidates: list[tuple[Sender, str]]) -> tuple[Sender, str] | None:

@@ -76,10 +76,13 @@ class CloudAPIClient:
         body: str,
         preview_url: bool = False,
         reply_to: str | None = None,
+        callback_data: str | None = None,
     ) -> SendResult:
         """Send a free-form text message (only inside the customer-service window)."""
         text = {"preview_url": preview_url, "body": body}
-        return await self._send(phone_number_id, token, to, "text", text, reply_to)
+        return await self._send(
+            phone_number_id, token, to, "text", text, reply_to, callback_data
+        )
 
     async def send_template(
         self,
@@ -89,6 +92,7 @@ class CloudAPIClient:
         name: str,
         language: str,
         components: Sequence[dict[str, Any]] = (),
+        callback_data: str | None = None,
     ) -> SendResult:
         """Send an approved template; ``components`` carry the parameters."""
         template: dict[str, Any] = {
@@ -97,7 +101,9 @@ class CloudAPIClient:
         }
         if components:
             template["components"] = list(components)
-        return await self._send(phone_number_id, token, to, "template", template)
+        return await self._send(
+            phone_number_id, token, to, "template", template, callback_data=callback_data
+        )
 
     async def send_media(
         self,
@@ -159,7 +165,10 @@ class CloudAPIClient:
         kind: str,
         content: dict[str, Any],
         reply_to: str | None = None,
+        callback_data: str | None = None,
     ) -> SendResult:
+        """POST one message; ``callback_data`` comes back in its status webhooks
+        (``biz_opaque_callback_data``), which lets a status find a message sent a moment ago."""
         body: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -169,6 +178,8 @@ class CloudAPIClient:
         }
         if reply_to is not None:
             body["context"] = {"message_id": reply_to}
+        if callback_data is not None:
+            body["biz_opaque_callback_data"] = callback_data
         if self._pacer is not None:
             await self._pacer.acquire(phone_number_id, to)
         data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from runtime.whatsapp.simulator import create_app
+from tests.support import free_port
 
 from .support import (
     DISPLAY_NUMBER,
@@ -24,7 +25,6 @@ from .support import (
     Receiver,
     Sim,
     SimFactory,
-    free_port,
 )
 
 

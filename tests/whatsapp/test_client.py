@@ -16,8 +16,9 @@ from runtime.whatsapp.errors import (
 )
 from runtime.whatsapp.pacing import Pacer
 from runtime.whatsapp.retry import Backoff
+from tests.support import wait_for
 
-from .support import CUSTOMER, PHONE_ID, TOKEN, WABA_ID, Receiver, Sim, SimFactory, wait_for
+from .support import CUSTOMER, PHONE_ID, TOKEN, WABA_ID, Receiver, Sim, SimFactory
 from .test_pacing import FakeClock
 
 ORDER_PARAMS = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support import free_port, wait_for
+
 from .support import (
     CUSTOMER,
     PHONE_ID,
@@ -12,8 +14,6 @@ from .support import (
     Receiver,
     Sim,
     SimFactory,
-    free_port,
-    wait_for,
 )
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

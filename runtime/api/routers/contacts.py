@@ -113,7 +113,7 @@ async def create_contact(
 ) -> Contact:
     try:
         fields = clean_contact(
-            principal.tenant.default_region, body.phone, body.name, body.email,
+            principal.region, body.phone, body.name, body.email,
             body.attributes, body.tags,
         )
     except FieldError as err:
@@ -158,7 +158,7 @@ async def update_contact(
     contact = await get_owned(session, Contact, contact_id, principal.tenant_id)
     try:
         if body.phone is not None:
-            phone = clean_phone(body.phone, principal.tenant.default_region)
+            phone = clean_phone(body.phone, principal.region)
             await _phone_free(session, principal.tenant_id, phone, except_id=contact.id)
             contact.phone = phone
         if body.name is not None:
@@ -201,7 +201,7 @@ async def _run_import(
     """Upsert everything in one transaction; on a fatal error keep only a failed job row."""
     try:
         report = await upsert_contacts(
-            session, principal.tenant_id, principal.tenant.default_region, rows, max_rows
+            session, principal.tenant_id, principal.region, rows, max_rows
         )
     except FatalImportError as exc:
         await session.rollback()
@@ -350,7 +350,8 @@ async def release_contact(
 ) -> AssignmentEvent:
     """Agents release their own contacts; holders of ``contacts:assign`` release any."""
     contact = await get_owned(session, Contact, contact_id, principal.tenant_id)
-    if contact.assigned_agent_id != principal.agent_id and not principal.can("contacts:assign"):
+    owner = contact.assigned_agent_id
+    if owner not in (None, principal.agent_id) and not principal.can("contacts:assign"):
         raise Conflict(
             "not_yours", "Only the assigned agent or a supervisor can release this contact."
         )

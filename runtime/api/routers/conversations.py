@@ -1,0 +1,278 @@
+"""The inbox: conversations, their messages, sending, reading, assigning, resolving."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.api.deps import (
+    ClockDep,
+    Principal,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    WhatsAppDep,
+    perm,
+)
+from runtime.api.pagination import Page, paginate
+from runtime.api.routers.contacts import visible as visible_contact
+from runtime.api.schemas.inbox import (
+    ConversationOut,
+    ConversationStart,
+    ConversationUpdate,
+    MessageOut,
+    SendIn,
+)
+from runtime.clock import utc_now
+from runtime.domain import inbox, outbound
+from runtime.domain.errors import Forbidden, NotFound
+from runtime.domain.lookup import get_owned
+from runtime.domain.sender_tokens import resolve_token
+from runtime.domain.senders import allowed_sender_ids, route_sender
+from runtime.models import Agent, Contact, Conversation, Message, Sender, Team, TeamMember
+
+router = APIRouter(prefix="/api/conversations", tags=["inbox"])
+
+READ = perm("inbox:read:all", "inbox:read:assigned")
+View = Literal["mine", "unassigned", "team", "all"]
+
+
+def visible(principal: Principal) -> ColumnElement[bool]:
+    if principal.can("inbox:read:all"):
+        return Conversation.tenant_id == principal.tenant_id
+    return (Conversation.tenant_id == principal.tenant_id) & (
+        Conversation.assigned_agent_id == principal.agent_id
+    )
+
+
+async def _visible(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> tuple[Conversation, Contact]:
+    row = (
+        await session.execute(
+            select(Conversation, Contact)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(Conversation.id == conversation_id, visible(principal))
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Conversation")
+    return row[0], row[1]
+
+
+async def _out(
+    session: AsyncSession, conversations: list[Conversation], now: datetime
+) -> list[ConversationOut]:
+    contacts = {
+        c.id: c
+        for c in (
+            await session.execute(
+                select(Contact).where(Contact.id.in_({c.contact_id for c in conversations}))
+            )
+        ).scalars()
+    }
+    return [
+        ConversationOut.model_validate(inbox.conversation_json(c, contacts[c.contact_id], now))
+        for c in conversations
+    ]
+
+
+@router.get("", response_model=Page[ConversationOut], dependencies=[READ])
+async def list_conversations(
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    view: View = "all",
+    status_: Annotated[
+        Literal["open", "pending", "resolved", "snoozed"] | None, Query(alias="status")
+    ] = None,
+    team_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ConversationOut]:
+    """Newest activity first. ``view``: mine, unassigned, team (my teams, or ``team_id``), all."""
+    stmt = select(Conversation).where(visible(principal))
+    if view == "mine":
+        stmt = stmt.where(Conversation.assigned_agent_id == principal.agent_id)
+    elif view == "unassigned":
+        stmt = stmt.where(Conversation.assigned_agent_id.is_(None))
+    elif view == "team":
+        my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == principal.agent_id)
+        stmt = stmt.where(Conversation.assigned_team_id.in_(my_teams))
+    if team_id:
+        stmt = stmt.where(Conversation.assigned_team_id == team_id)
+    if status_:
+        stmt = stmt.where(Conversation.status == status_)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.join(Contact, Contact.id == Conversation.contact_id).where(
+            Contact.name.ilike(like) | Contact.phone.like(like)
+        )
+    rows, next_cursor = await paginate(session, stmt, Conversation, cursor, limit, "last_message_at")
+    return Page(items=await _out(session, rows, utc_now(clock)), next_cursor=next_cursor)
+
+
+@router.post("", response_model=ConversationOut, dependencies=[perm("inbox:send")])
+async def start_conversation(
+    body: ConversationStart, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> ConversationOut:
+    """Open (or find) the conversation with a contact; the first message must be a template."""
+    contact = await session.scalar(
+        select(Contact).where(Contact.id == body.contact_id, visible_contact(principal))
+    )
+    if contact is None:
+        raise NotFound("Contact")
+    if body.sender_id is None:
+        sender = (await route_sender(session, principal.tenant_id, principal.agent_id, contact.id)).sender
+    else:
+        sender = await get_owned(session, Sender, body.sender_id, principal.tenant_id)
+        if not principal.can("inbox:read:all") and sender.id not in await allowed_sender_ids(
+            session, principal.agent_id
+        ):
+            raise Forbidden("sender_not_allocated", "This sender is not allocated to you.")
+    now = utc_now(clock)
+    conversation = await inbox.conversation_for(session, principal.tenant_id, sender.id, contact, now)
+    if conversation.assigned_agent_id is None and not principal.can("inbox:read:all"):
+        conversation.assigned_agent_id = principal.agent_id  # so the starter can see it
+    await session.flush()
+    await inbox.emit_conversation(session, conversation, contact, now)
+    await session.commit()
+    return (await _out(session, [conversation], now))[0]
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut, dependencies=[READ])
+async def get_conversation(
+    conversation_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> ConversationOut:
+    conversation, _ = await _visible(session, principal, conversation_id)
+    return (await _out(session, [conversation], utc_now(clock)))[0]
+
+
+@router.get(
+    "/{conversation_id}/messages", response_model=Page[MessageOut], dependencies=[READ]
+)
+async def list_messages(
+    conversation_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[MessageOut]:
+    """Newest first; follow ``next_cursor`` for older messages."""
+    conversation, _ = await _visible(session, principal, conversation_id)
+    stmt = select(Message).where(Message.conversation_id == conversation.id)
+    rows, next_cursor = await paginate(session, stmt, Message, cursor, limit)
+    return Page(
+        items=[MessageOut.model_validate(inbox.message_json(m)) for m in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/{conversation_id}/messages", response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED, dependencies=[perm("inbox:send")],
+)
+async def send_message(
+    conversation_id: uuid.UUID,
+    body: SendIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    whatsapp: WhatsAppDep,
+) -> MessageOut:
+    """Send text (window open) or an approved template. Meta's refusal is stored on the
+    message as ``failed`` with Meta's error code and text."""
+    conversation, contact = await _visible(session, principal, conversation_id)
+    sender = await session.get(Sender, conversation.sender_id)
+    assert sender is not None
+    outgoing: outbound.TextOut | outbound.TemplateOut
+    if body.type == "text":
+        assert body.text is not None
+        outgoing = outbound.TextOut(body.text)
+    else:
+        assert body.template is not None
+        outgoing = outbound.TemplateOut(
+            body.template.name, body.template.language, body.template.parameters
+        )
+    resolve_token(sender, settings)  # refuse before storing anything if it is unreadable
+    prepared = await outbound.prepare(
+        session, conversation, contact, sender, principal.agent_id, outgoing, utc_now(clock)
+    )
+    await session.commit()
+    outcome = await outbound.deliver(whatsapp, settings, sender, contact, prepared)
+    message = await session.get(Message, prepared.message.id, populate_existing=True)
+    assert message is not None
+    await outbound.record_outcome(session, conversation, message, outcome)
+    await session.commit()
+    return MessageOut.model_validate(inbox.message_json(message))
+
+
+@router.post("/{conversation_id}/read", response_model=ConversationOut, dependencies=[READ])
+async def mark_read(
+    conversation_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    whatsapp: WhatsAppDep,
+) -> ConversationOut:
+    """Zero the unread count and tell Meta (blue ticks for the customer)."""
+    conversation, contact = await _visible(session, principal, conversation_id)
+    now = utc_now(clock)
+    if conversation.unread_count:
+        conversation.unread_count = 0
+        await inbox.emit_conversation(session, conversation, contact, now)
+        await session.commit()
+        last = await session.scalar(
+            select(Message.wamid)
+            .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+            .order_by(Message.created_at.desc())
+            .limit(1)
+        )
+        sender = await session.get(Sender, conversation.sender_id)
+        if last and sender is not None and sender.status == "active":
+            await outbound.mark_read(whatsapp, settings, sender, last)
+    return (await _out(session, [conversation], now))[0]
+
+
+@router.patch(
+    "/{conversation_id}", response_model=ConversationOut,
+    dependencies=[perm("inbox:assign", "inbox:send")],
+)
+async def update_conversation(
+    conversation_id: uuid.UUID,
+    body: ConversationUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ConversationOut:
+    """Resolve/snooze/reopen (anyone who can send here); (re)assign needs ``inbox:assign``."""
+    conversation, contact = await _visible(session, principal, conversation_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    assigning = {"assigned_agent_id", "assigned_team_id"} & set(changes)
+    if assigning and not principal.can("inbox:assign"):
+        raise Forbidden("permission_denied", "Assigning conversations needs inbox:assign.",
+                        {"required_any_of": ["inbox:assign"]})
+    previous = inbox.audience(conversation)
+    if "assigned_agent_id" in changes and body.assigned_agent_id is not None:
+        await get_owned(session, Agent, body.assigned_agent_id, principal.tenant_id)
+    if "assigned_team_id" in changes and body.assigned_team_id is not None:
+        await get_owned(session, Team, body.assigned_team_id, principal.tenant_id)
+    for key in ("assigned_agent_id", "assigned_team_id"):
+        if key in changes:
+            setattr(conversation, key, changes[key])
+    if body.status is not None:
+        conversation.status = body.status
+        conversation.snoozed_until = body.snoozed_until if body.status == "snoozed" else None
+    now = utc_now(clock)
+    # Whoever lost the conversation hears of it too, so it leaves their list.
+    await inbox.emit_conversation(session, conversation, contact, now, also=previous)
+    await session.commit()
+    return (await _out(session, [conversation], now))[0]

@@ -1,0 +1,108 @@
+"""Request/response bodies of the inbox: conversations, messages, templates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
+
+
+class ContactBrief(BaseModel):
+    id: uuid.UUID
+    name: str
+    phone: str
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+    sender_id: uuid.UUID
+    contact: ContactBrief
+    status: ConversationStatus
+    assigned_agent_id: uuid.UUID | None
+    assigned_team_id: uuid.UUID | None
+    unread_count: int
+    last_message_at: datetime | None
+    last_message_preview: str
+    window_open: bool
+    window_expires_at: datetime | None
+    snoozed_until: datetime | None
+    created_at: datetime
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    wamid: str | None
+    direction: Literal["inbound", "outbound"]
+    type: str
+    body: str
+    payload: dict[str, Any]
+    status: str
+    error_code: int | None
+    error_message: str | None
+    sent_by_agent_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ConversationStart(BaseModel):
+    contact_id: uuid.UUID
+    sender_id: uuid.UUID | None = Field(
+        default=None, description="Defaults to the allocation rule's choice for the caller"
+    )
+
+
+class ConversationUpdate(BaseModel):
+    status: ConversationStatus | None = None
+    snoozed_until: datetime | None = None
+    assigned_agent_id: uuid.UUID | None = None
+    assigned_team_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _snooze_needs_time(self) -> ConversationUpdate:
+        if self.status == "snoozed" and self.snoozed_until is None:
+            raise ValueError("snoozed_until is required to snooze")
+        return self
+
+
+class TemplateParams(BaseModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15)
+    parameters: dict[str, list[str]] = Field(
+        default={}, description='e.g. {"body": ["Budi", "#1234"]}'
+    )
+
+
+class SendIn(BaseModel):
+    type: Literal["text", "template"]
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    template: TemplateParams | None = None
+
+    @model_validator(mode="after")
+    def _matching_content(self) -> SendIn:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text message needs 'text'")
+        if self.type == "template" and self.template is None:
+            raise ValueError("a template message needs 'template'")
+        return self
+
+
+class TemplateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    category: str
+    components: list[dict[str, Any]]
+
+
+class SyncOut(BaseModel):
+    created: int
+    updated: int
+    removed: int

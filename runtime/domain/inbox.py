@@ -1,0 +1,150 @@
+"""Conversations and messages: the 24-hour window, monotonic delivery states, and the
+events that tell the agents concerned about every change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.db.base import as_utc
+from runtime.domain.events import ALL, agent_key, record_event, team_key
+from runtime.models import Contact, Conversation, Message
+
+SERVICE_WINDOW = timedelta(hours=24)
+# Outbound states only move forward; ``failed`` may replace any state but ``read``.
+_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+def window_expires_at(conversation: Conversation) -> datetime | None:
+    if conversation.last_inbound_at is None:
+        return None
+    return as_utc(conversation.last_inbound_at) + SERVICE_WINDOW
+
+
+def window_open(conversation: Conversation, now: datetime) -> bool:
+    expires = window_expires_at(conversation)
+    return expires is not None and now < expires
+
+
+def status_advances(current: str, new: str) -> bool:
+    """Whether a delivery status ``new`` may replace ``current`` (webhooks come out of order)."""
+    if new == "failed":
+        return current not in ("read", "failed")
+    if current == "failed" or new not in _RANK:
+        return False
+    return _RANK[new] > _RANK.get(current, -1)
+
+
+def audience(conversation: Conversation) -> list[str]:
+    keys = [ALL]
+    if conversation.assigned_agent_id:
+        keys.append(agent_key(conversation.assigned_agent_id))
+    if conversation.assigned_team_id:
+        keys.append(team_key(conversation.assigned_team_id))
+    return keys
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat() if moment else None
+
+
+def conversation_json(conversation: Conversation, contact: Contact, now: datetime) -> dict[str, Any]:
+    expires = window_expires_at(conversation)
+    return {
+        "id": str(conversation.id),
+        "sender_id": str(conversation.sender_id),
+        "contact": {"id": str(contact.id), "name": contact.name, "phone": contact.phone},
+        "status": conversation.status,
+        "assigned_agent_id": _str(conversation.assigned_agent_id),
+        "assigned_team_id": _str(conversation.assigned_team_id),
+        "unread_count": conversation.unread_count,
+        "last_message_at": _iso(conversation.last_message_at),
+        "last_message_preview": conversation.last_message_preview,
+        "window_open": window_open(conversation, now),
+        "window_expires_at": _iso(expires),
+        "snoozed_until": _iso(conversation.snoozed_until),
+        "created_at": _iso(conversation.created_at),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "conversation_id": str(message.conversation_id),
+        "wamid": message.wamid,
+        "direction": message.direction,
+        "type": message.type,
+        "body": message.body,
+        "payload": message.payload,
+        "status": message.status,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "sent_by_agent_id": _str(message.sent_by_agent_id),
+        "created_at": _iso(message.created_at),
+    }
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None
+
+
+def preview(message: Message) -> str:
+    text = message.body or f"[{message.type}]"
+    return text[:200]
+
+
+async def emit_conversation(
+    session: AsyncSession, conversation: Conversation, contact: Contact, now: datetime,
+    also: list[str] | None = None,
+) -> None:
+    await record_event(
+        session, conversation.tenant_id, "conversation.updated",
+        {"conversation": conversation_json(conversation, contact, now)},
+        audience(conversation) + (also or []),
+    )
+
+
+async def emit_message(
+    session: AsyncSession, conversation: Conversation, message: Message, type_: str
+) -> None:
+    await record_event(
+        session, conversation.tenant_id, type_,
+        {"conversation_id": str(conversation.id), "message": message_json(message)},
+        audience(conversation),
+    )
+
+
+async def conversation_for(
+    session: AsyncSession, tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact,
+    now: datetime,
+) -> Conversation:
+    """The conversation of (sender, contact), created (owned like the contact) if missing."""
+    found = await session.scalar(
+        select(Conversation).where(
+            Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
+        )
+    )
+    if found is not None:
+        return found
+    conversation = Conversation(
+        tenant_id=tenant_id, sender_id=sender_id, contact_id=contact.id, status="open",
+        assigned_agent_id=contact.assigned_agent_id, assigned_team_id=contact.assigned_team_id,
+        last_message_at=now, created_at=now, updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(conversation)
+    except IntegrityError:  # created concurrently by another request
+        return (
+            await session.execute(
+                select(Conversation).where(
+                    Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
+                )
+            )
+        ).scalar_one()
+    return conversation

@@ -1,0 +1,140 @@
+"""Sending to a customer: Meta's rules are checked before anything reaches Meta.
+
+A free-form text needs the 24-hour customer-service window open; otherwise (and for the
+first contact) only an APPROVED template goes, with exactly its placeholders filled. The
+message is stored ``pending`` first, then sent; Meta's answer makes it carry a ``wamid`` or
+turn ``failed`` with Meta's error. Later status webhooks move it to sent/delivered/read.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.domain import inbox
+from runtime.domain.errors import Conflict
+from runtime.domain.sender_tokens import resolve_token
+from runtime.domain.templates import approved_template, render
+from runtime.models import Contact, Conversation, Message, Sender
+from runtime.settings import Settings
+from runtime.whatsapp.client import CloudAPIClient, SendResult
+from runtime.whatsapp.errors import WhatsAppError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TextOut:
+    text: str
+
+
+@dataclass(frozen=True)
+class TemplateOut:
+    name: str
+    language: str
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class PreparedSend:
+    message: Message
+    call: dict[str, Any]  # arguments of the client's send method, minus token and callback
+
+
+async def prepare(
+    session: AsyncSession,
+    conversation: Conversation,
+    contact: Contact,
+    sender: Sender,
+    agent_id: uuid.UUID,
+    outgoing: TextOut | TemplateOut,
+    now: datetime,
+) -> PreparedSend:
+    """Check the rules and store the message as ``pending`` (the caller commits)."""
+    if sender.status != "active":
+        raise Conflict("sender_unavailable", f"Sender {sender.display_number} is {sender.status}.")
+    if isinstance(outgoing, TextOut):
+        if not inbox.window_open(conversation, now):
+            raise Conflict(
+                "template_required",
+                "The 24-hour customer service window is closed (or was never opened): "
+                "only an approved template can be sent.",
+                {"window_expires_at": inbox.conversation_json(conversation, contact, now)[
+                    "window_expires_at"]},
+            )
+        body, payload = outgoing.text, {"type": "text", "text": {"body": outgoing.text}}
+        call: dict[str, Any] = {"kind": "text", "body": outgoing.text}
+    else:
+        template = await approved_template(session, sender, outgoing.name, outgoing.language)
+        rendered = render(template, outgoing.parameters)
+        body = rendered.text
+        payload = {"type": "template", "template": {
+            "name": template.name, "language": template.language,
+            "components": rendered.components}}
+        call = {"kind": "template", "name": template.name, "language": template.language,
+                "components": rendered.components}
+    message = Message(
+        id=uuid.uuid4(), tenant_id=conversation.tenant_id, conversation_id=conversation.id,
+        direction="outbound", type=payload["type"], body=body, payload=payload,
+        status="pending", sent_by_agent_id=agent_id, created_at=now,
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    conversation.last_message_preview = inbox.preview(message)
+    if conversation.status in ("resolved", "snoozed"):
+        conversation.status, conversation.snoozed_until = "open", None
+    await session.flush()
+    await inbox.emit_message(session, conversation, message, "message.created")
+    await inbox.emit_conversation(session, conversation, contact, now)
+    return PreparedSend(message, call)
+
+
+async def deliver(
+    client: CloudAPIClient, settings: Settings, sender: Sender, contact: Contact,
+    prepared: PreparedSend,
+) -> SendResult | WhatsAppError:
+    """Hand the message to Meta; returns the accepted result or Meta's error."""
+    call = dict(prepared.call)
+    kind = call.pop("kind")
+    common = {"phone_number_id": sender.phone_number_id, "token": resolve_token(sender, settings),
+              "to": contact.phone, "callback_data": str(prepared.message.id)}
+    try:
+        if kind == "text":
+            return await client.send_text(**common, body=call["body"])
+        return await client.send_template(**common, **call)
+    except WhatsAppError as error:
+        return error
+    except httpx.HTTPError as exc:
+        log.warning("WhatsApp API unreachable: %s", type(exc).__name__)
+        return WhatsAppError(0, "The WhatsApp API could not be reached; try again.")
+
+
+async def record_outcome(
+    session: AsyncSession, conversation: Conversation, message: Message,
+    outcome: SendResult | WhatsAppError,
+) -> None:
+    """Store Meta's answer on the message (the caller commits)."""
+    if isinstance(outcome, SendResult):
+        message.wamid = message.wamid or outcome.message_id
+        return
+    if inbox.status_advances(message.status, "failed"):
+        message.status = "failed"
+        message.error_code = outcome.code or None
+        message.error_message = (outcome.details or outcome.message)[:500]
+        await inbox.emit_message(session, conversation, message, "message.status")
+
+
+async def mark_read(
+    client: CloudAPIClient, settings: Settings, sender: Sender, wamid: str
+) -> None:
+    """Best effort: a failed read receipt is logged, never shown to the agent as an error."""
+    try:
+        await client.mark_read(sender.phone_number_id, resolve_token(sender, settings), wamid)
+    except (WhatsAppError, httpx.HTTPError) as exc:
+        log.warning("mark-as-read failed for sender %s: %s", sender.phone_number_id, exc)

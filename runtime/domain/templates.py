@@ -1,0 +1,141 @@
+"""Message templates: sync from the WABA, and validation + rendering of a template send."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.domain.errors import Invalid, NotFound
+from runtime.domain.sender_tokens import resolve_token
+from runtime.models import Sender, Template
+from runtime.settings import Settings
+from runtime.whatsapp.client import CloudAPIClient
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def placeholders(text: str) -> list[str]:
+    """Distinct placeholder names of a component text, in order (``{{1}}`` → ``"1"``)."""
+    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    components: list[dict[str, Any]]  # Meta's send-time components with parameters
+    text: str  # what the customer reads, for the inbox
+
+
+def _component(template: Template, kind: str) -> dict[str, Any] | None:
+    return next(
+        (c for c in template.components if str(c.get("type", "")).upper() == kind), None
+    )
+
+
+def render(template: Template, parameters: dict[str, list[str]]) -> RenderedTemplate:
+    """Check the parameters against the template's placeholders and build the send body."""
+    unknown = sorted(set(parameters) - {"header", "body"})
+    if unknown:
+        raise Invalid("template_params_mismatch", f"Unknown template component(s): {unknown}.")
+    components: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for kind in ("header", "body"):
+        component = _component(template, kind.upper())
+        text = str(component.get("text", "")) if component else ""
+        names = placeholders(text)
+        given = parameters.get(kind, [])
+        if len(given) != len(names):
+            raise Invalid(
+                "template_params_mismatch",
+                f"Template {template.name!r} {kind} needs {len(names)} parameter(s), "
+                f"got {len(given)}.",
+                [{"field": f"template.parameters.{kind}", "expected": len(names)}],
+            )
+        for name, value in zip(names, given, strict=True):
+            if not value.strip():
+                raise Invalid("template_params_mismatch", f"Parameter {{{{{name}}}}} is empty.")
+            text = text.replace(f"{{{{{name}}}}}", value)
+        if names:
+            named = not all(n.isdigit() for n in names)
+            components.append({
+                "type": kind,
+                "parameters": [
+                    {"type": "text", "text": v, **({"parameter_name": n} if named else {})}
+                    for n, v in zip(names, given, strict=True)
+                ],
+            })
+        if text:
+            texts.append(text)
+    return RenderedTemplate(components, "\n".join(texts))
+
+
+async def approved_template(
+    session: AsyncSession, sender: Sender, name: str, language: str
+) -> Template:
+    template = await session.scalar(
+        select(Template).where(
+            Template.tenant_id == sender.tenant_id, Template.waba_id == sender.waba_id,
+            Template.name == name, Template.language == language,
+        )
+    )
+    if template is None:
+        raise NotFound(f"Template {name!r} ({language}) of this sender's WhatsApp account")
+    if template.status != "APPROVED":
+        raise Invalid(
+            "template_not_approved",
+            f"Template {name!r} is {template.status}; only APPROVED templates can be sent.",
+        )
+    return template
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+async def sync_templates(
+    session: AsyncSession, client: CloudAPIClient, settings: Settings, tenant_id: uuid.UUID
+) -> SyncResult:
+    """Mirror the templates of every WABA the tenant's active senders belong to."""
+    senders = (
+        await session.execute(
+            select(Sender).where(Sender.tenant_id == tenant_id, Sender.status == "active")
+        )
+    ).scalars()
+    by_waba: dict[str, Sender] = {}
+    for sender in senders:
+        by_waba.setdefault(sender.waba_id, sender)
+    result = SyncResult()
+    for waba_id, sender in by_waba.items():
+        remote = await client.list_templates(waba_id, resolve_token(sender, settings))
+        local = {
+            (t.name, t.language): t
+            for t in (
+                await session.execute(
+                    select(Template).where(
+                        Template.tenant_id == tenant_id, Template.waba_id == waba_id
+                    )
+                )
+            ).scalars()
+        }
+        for info in remote:
+            fields = {"meta_id": info.id, "status": info.status, "category": info.category,
+                      "components": list(info.components)}
+            if (found := local.pop((info.name, info.language), None)) is not None:
+                for key, value in fields.items():
+                    setattr(found, key, value)
+                result.updated += 1
+            else:
+                session.add(Template(tenant_id=tenant_id, waba_id=waba_id, name=info.name,
+                                     language=info.language, **fields))
+                result.created += 1
+        for gone in local.values():
+            gone.status = "DELETED"
+            result.removed += 1
+    return result
