@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import secrets
 import sys
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 from runtime.settings import Settings
-
-
-def _serve(app_path: str, host: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(app_path, host=host, port=port, factory=True, log_level="info")
 
 
 async def _seed_tenant(
@@ -44,55 +34,36 @@ async def _seed_tenant(
         await engine.dispose()
 
 
-def _demo_environment(state_dir: Path) -> dict[str, str]:
-    """Secrets for the local demo, generated once and kept in ``state_dir``."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "demo.json"
-    if path.exists():
-        state: dict[str, str] = json.loads(path.read_text())
-    else:
-        state = {
-            "SCRM_JWT_SECRET": secrets.token_urlsafe(48),
-            "SCRM_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "SCRM_WHATSAPP_APP_SECRET": secrets.token_hex(16),
-            "SCRM_WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
-            "admin_password": secrets.token_urlsafe(9),
-        }
-        path.write_text(json.dumps(state, indent=2))
-        path.chmod(0o600)
-    state.setdefault("SCRM_DATABASE_URL", f"sqlite+aiosqlite:///{state_dir / 'scrm.db'}")
-    return state
-
-
 def cmd_demo(args: argparse.Namespace) -> None:
-    from runtime.db.migrate import upgrade
+    from runtime import demo
+    from runtime.ws.server import serve
 
-    state = _demo_environment(Path(args.state_dir).resolve())
-    for key, value in state.items():
-        if key.startswith("SCRM_"):
-            os.environ.setdefault(key, value)
-    settings = Settings()  # type: ignore[call-arg]
-    upgrade(settings.database_url)
-    email = "admin@demo.example"
-    asyncio.run(
-        _seed_tenant(settings, "demo", "Demo Company", "ID", email, state["admin_password"])
-    )
+    state = demo.prepare(Path(args.state_dir).resolve())
     url = f"http://{args.host}:{args.port}"
+    app = demo.build(state, url)
     print(
-        f"\n  scrm demo is starting at {url}\n"
-        f"  log in as {email} / {state['admin_password']} (tenant 'demo')\n"
-        f"  API docs: {url}/docs   state: {args.state_dir}\n",
+        f"\n  scrm demo: open {url}\n"
+        f"  admin: {demo.ADMIN_EMAIL} / {state.admin_password}\n"
+        f"  agent: {demo.AGENT_EMAIL} / {state.agent_password}\n"
+        f"  WhatsApp simulator: {url}/simulator/_sim/health   API docs: {url}/docs\n"
+        f"  state (SQLite, secrets): {args.state_dir}\n",
         flush=True,
     )
-    _serve("runtime.api.main:app_from_env", args.host, args.port)
+    serve(app, args.host, args.port)
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    _serve("runtime.api.main:app_from_env", args.host, args.port)
+    from runtime.api.app import create_app
+    from runtime.ws.server import serve
+
+    serve(create_app(Settings()), args.host, args.port, access_log=True)  # type: ignore[call-arg]
 
 
 def cmd_ws(args: argparse.Namespace) -> None:
-    _serve("runtime.ws.main:app_from_env", args.host, args.port)
+    from runtime.ws.app import create_ws_app
+    from runtime.ws.server import serve
+
+    serve(create_ws_app(Settings()), args.host, args.port)  # type: ignore[call-arg]
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -109,7 +80,11 @@ def cmd_create_tenant(args: argparse.Namespace) -> None:
     created = asyncio.run(
         _seed_tenant(
             Settings(),  # type: ignore[call-arg]
-            args.slug, args.name or args.slug, args.region, args.admin_email, password,
+            args.slug,
+            args.name or args.slug,
+            args.region,
+            args.admin_email,
+            password,
         )
     )
     print("tenant created" if created else f"tenant {args.slug!r} already exists; unchanged")

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from runtime.api.errors import error_body, install_error_handlers
@@ -23,11 +24,15 @@ from runtime.api.routers import (
     templates,
     webhooks,
 )
+from runtime.bus import make_bus
+from runtime.bus.naming import pod_name
 from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
+from runtime.relay import OutboxRelay
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.pacing import Pacer
+from runtime.ws.service import install_realtime
 
 ROUTERS = [
     auth.router,
@@ -54,11 +59,22 @@ def create_app(
         settings.graph_base_url, settings.graph_api_version, pacer=Pacer()
     )
 
+    sessionmaker = make_sessionmaker(engine)
+    bus = make_bus(settings, f"scrm-api-{pod_name(settings.pod_name)}")
+    relay = OutboxRelay(sessionmaker, bus)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await whatsapp.aclose()
-        await engine.dispose()
+        await bus.start()
+        try:
+            async with relay.running():
+                yield
+        finally:
+            if realtime is not None:
+                await realtime.close()
+            await bus.close()
+            await whatsapp.aclose()
+            await engine.dispose()
 
     app = FastAPI(
         title="scrm api",
@@ -68,7 +84,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
     app.state.clock = clock or SystemClock()
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
@@ -91,6 +107,12 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(webhooks.router)
+    # Embedded mode (no broker): this process also serves the agents' websockets.
+    realtime = None if settings.amqp_url else install_realtime(app, settings, sessionmaker, bus)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

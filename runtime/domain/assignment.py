@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.events import ALL, agent_key, record_event, team_key
-from runtime.models import Agent, AssignmentEvent, Contact, Conversation, Team, TeamMember
+from runtime.models import (
+    Agent,
+    AssignmentEvent,
+    Contact,
+    Conversation,
+    SenderAllocation,
+    Team,
+    TeamMember,
+)
 
 
 async def change_owner(
@@ -139,10 +147,28 @@ async def assign(
     )
 
 
+async def route_inbound(session: AsyncSession, contact: Contact, sender_id: uuid.UUID) -> None:
+    """A customer nobody owns writes in: the contact goes to the team holding that number
+    (its primary holder first) and the team's strategy picks the agent."""
+    if contact.assigned_agent_id is not None or contact.assigned_team_id is not None:
+        return
+    team = await session.scalar(
+        select(Team)
+        .join(SenderAllocation, SenderAllocation.team_id == Team.id)
+        .where(SenderAllocation.sender_id == sender_id)
+        .order_by(SenderAllocation.position, Team.name)
+        .limit(1)
+    )
+    if team is not None:
+        await change_owner(session, contact, "auto", None, await pick_agent(session, team), team.id)
+
+
 async def claim(session: AsyncSession, contact: Contact, agent_id: uuid.UUID) -> AssignmentEvent:
     """An agent takes a pooled contact (no agent; team-less or of one of the agent's teams)."""
     if contact.assigned_agent_id is not None:
-        raise Conflict("already_assigned", "This contact is already assigned; it is not in the pool.")
+        raise Conflict(
+            "already_assigned", "This contact is already assigned; it is not in the pool."
+        )
     if contact.assigned_team_id is not None and not await session.scalar(
         select(TeamMember.agent_id).where(
             TeamMember.team_id == contact.assigned_team_id, TeamMember.agent_id == agent_id
@@ -163,18 +189,14 @@ async def claim(session: AsyncSession, contact: Contact, agent_id: uuid.UUID) ->
     )
 
 
-async def release(
-    session: AsyncSession, contact: Contact, actor_id: uuid.UUID
-) -> AssignmentEvent:
+async def release(session: AsyncSession, contact: Contact, actor_id: uuid.UUID) -> AssignmentEvent:
     """Back to the pool: no agent; the team (if any) keeps it in its pool."""
     if contact.assigned_agent_id is None:
         raise Conflict("not_assigned", "This contact is already in the pool.")
-    return await change_owner(
-        session, contact, "release", actor_id, None, contact.assigned_team_id
-    )
+    return await change_owner(session, contact, "release", actor_id, None, contact.assigned_team_id)
 
 
-def pool_filter(agent_id: uuid.UUID) -> object:
+def pool_filter(agent_id: uuid.UUID) -> ColumnElement[bool]:
     """SQL condition: pooled contacts this agent may claim."""
     my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
     return Contact.assigned_agent_id.is_(None) & (

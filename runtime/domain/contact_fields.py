@@ -66,7 +66,8 @@ def clean_attributes(attributes: dict[str, Any]) -> dict[str, AttrValue]:
     for key, value in attributes.items():
         if not _KEY.match(key):
             raise FieldError(
-                "attributes", "invalid_attribute_key",
+                "attributes",
+                "invalid_attribute_key",
                 "attribute keys are 1-64 letters, digits, '_', '.', '-' and start with a letter",
                 key,
             )

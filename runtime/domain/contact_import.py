@@ -29,8 +29,22 @@ CHUNK = 1000
 MAX_REPORTED_ERRORS = 1000
 
 FIELD_ALIASES = {
-    "phone": {"phone", "phone_number", "phonenumber", "mobile", "msisdn", "whatsapp", "wa_id",
-              "wa_number", "number", "telephone", "tel", "hp", "no_hp", "nomor_hp"},
+    "phone": {
+        "phone",
+        "phone_number",
+        "phonenumber",
+        "mobile",
+        "msisdn",
+        "whatsapp",
+        "wa_id",
+        "wa_number",
+        "number",
+        "telephone",
+        "tel",
+        "hp",
+        "no_hp",
+        "nomor_hp",
+    },
     "name": {"name", "full_name", "fullname", "nama", "contact_name"},
     "email": {"email", "e_mail", "mail"},
     "tags": {"tags", "tag", "labels"},
@@ -54,8 +68,13 @@ class ImportReport:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             value = None if err.value is None else str(err.value)[:200]
             self.errors.append(
-                {"line": line, "field": err.field, "code": err.code, "message": err.message,
-                 "value": value}
+                {
+                    "line": line,
+                    "field": err.field,
+                    "code": err.code,
+                    "message": err.message,
+                    "value": value,
+                }
             )
 
 
@@ -109,7 +128,9 @@ def _clean_row(raw: RawRow, region: str) -> ContactFields:
 
 
 async def _apply_chunk(
-    session: AsyncSession, tenant_id: uuid.UUID, batch: dict[str, ContactFields],
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    batch: dict[str, ContactFields],
     report: ImportReport,
 ) -> None:
     existing = {
@@ -122,9 +143,17 @@ async def _apply_chunk(
     }
     now = utcnow()
     inserts = [
-        {"id": uuid.uuid4(), "tenant_id": tenant_id, "phone": phone, "name": f.name or "",
-         "email": f.email, "attributes": f.attributes, "tags": f.tags,
-         "created_at": now, "updated_at": now}
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "phone": phone,
+            "name": f.name or "",
+            "email": f.email,
+            "attributes": f.attributes,
+            "tags": f.tags,
+            "created_at": now,
+            "updated_at": now,
+        }
         for phone, f in batch.items()
         if phone not in existing
     ]
@@ -193,22 +222,24 @@ def _column_plan(headers: list[str], mapping: dict[str, str] | None) -> dict[int
         unknown = sorted(set(mapping) - set(FIELD_ALIASES))
         if unknown:
             raise FatalImportError(
-                "invalid_mapping", f"Mapping targets must be one of {sorted(FIELD_ALIASES)}.",
+                "invalid_mapping",
+                f"Mapping targets must be one of {sorted(FIELD_ALIASES)}.",
                 {"unknown": unknown},
             )
         for target, header in mapping.items():
             if header not in headers:
                 raise FatalImportError(
-                    "mapped_column_missing", f"The file has no column {header!r}.",
+                    "mapped_column_missing",
+                    f"The file has no column {header!r}.",
                     {"field": target, "headers": headers},
                 )
             plan[headers.index(header)] = target
     for index, name in enumerate(normal):
         if index in plan or not name:
             continue
-        target = next((f for f, aliases in FIELD_ALIASES.items() if name in aliases), None)
-        if target is not None and target not in plan.values():
-            plan[index] = target
+        alias = next((f for f, aliases in FIELD_ALIASES.items() if name in aliases), None)
+        if alias is not None and alias not in plan.values():
+            plan[index] = alias
         else:
             plan[index] = f"attr:{name}"
     if "phone" not in plan.values():
@@ -220,7 +251,9 @@ def _column_plan(headers: list[str], mapping: dict[str, str] | None) -> dict[int
     return plan
 
 
-def read_csv(binary: IO[bytes], mapping: dict[str, str] | None = None) -> Iterator[tuple[int, RawRow]]:
+def read_csv(
+    binary: IO[bytes], mapping: dict[str, str] | None = None
+) -> Iterator[tuple[int, RawRow]]:
     """Stream ``(line number, raw row)`` from a CSV file (UTF-8 with or without BOM, , ; or tab)."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
@@ -256,4 +289,3 @@ def read_csv(binary: IO[bytes], mapping: dict[str, str] | None = None) -> Iterat
         raise FatalImportError("malformed_csv", f"The CSV file is malformed: {exc}.") from exc
     finally:
         text.detach()
-

@@ -53,7 +53,9 @@ def _iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat() if moment else None
 
 
-def conversation_json(conversation: Conversation, contact: Contact, now: datetime) -> dict[str, Any]:
+def conversation_json(
+    conversation: Conversation, contact: Contact, now: datetime
+) -> dict[str, Any]:
     expires = window_expires_at(conversation)
     return {
         "id": str(conversation.id),
@@ -99,11 +101,16 @@ def preview(message: Message) -> str:
 
 
 async def emit_conversation(
-    session: AsyncSession, conversation: Conversation, contact: Contact, now: datetime,
+    session: AsyncSession,
+    conversation: Conversation,
+    contact: Contact,
+    now: datetime,
     also: list[str] | None = None,
 ) -> None:
     await record_event(
-        session, conversation.tenant_id, "conversation.updated",
+        session,
+        conversation.tenant_id,
+        "conversation.updated",
         {"conversation": conversation_json(conversation, contact, now)},
         audience(conversation) + (also or []),
     )
@@ -113,14 +120,19 @@ async def emit_message(
     session: AsyncSession, conversation: Conversation, message: Message, type_: str
 ) -> None:
     await record_event(
-        session, conversation.tenant_id, type_,
+        session,
+        conversation.tenant_id,
+        type_,
         {"conversation_id": str(conversation.id), "message": message_json(message)},
         audience(conversation),
     )
 
 
 async def conversation_for(
-    session: AsyncSession, tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    sender_id: uuid.UUID,
+    contact: Contact,
     now: datetime,
 ) -> Conversation:
     """The conversation of (sender, contact), created (owned like the contact) if missing."""
@@ -132,9 +144,15 @@ async def conversation_for(
     if found is not None:
         return found
     conversation = Conversation(
-        tenant_id=tenant_id, sender_id=sender_id, contact_id=contact.id, status="open",
-        assigned_agent_id=contact.assigned_agent_id, assigned_team_id=contact.assigned_team_id,
-        last_message_at=now, created_at=now, updated_at=now,
+        tenant_id=tenant_id,
+        sender_id=sender_id,
+        contact_id=contact.id,
+        status="open",
+        assigned_agent_id=contact.assigned_agent_id,
+        assigned_team_id=contact.assigned_team_id,
+        last_message_at=now,
+        created_at=now,
+        updated_at=now,
     )
     try:
         async with session.begin_nested():

@@ -65,8 +65,11 @@ async def prepare(
                 "template_required",
                 "The 24-hour customer service window is closed (or was never opened): "
                 "only an approved template can be sent.",
-                {"window_expires_at": inbox.conversation_json(conversation, contact, now)[
-                    "window_expires_at"]},
+                {
+                    "window_expires_at": inbox.conversation_json(conversation, contact, now)[
+                        "window_expires_at"
+                    ]
+                },
             )
         body, payload = outgoing.text, {"type": "text", "text": {"body": outgoing.text}}
         call: dict[str, Any] = {"kind": "text", "body": outgoing.text}
@@ -74,15 +77,31 @@ async def prepare(
         template = await approved_template(session, sender, outgoing.name, outgoing.language)
         rendered = render(template, outgoing.parameters)
         body = rendered.text
-        payload = {"type": "template", "template": {
-            "name": template.name, "language": template.language,
-            "components": rendered.components}}
-        call = {"kind": "template", "name": template.name, "language": template.language,
-                "components": rendered.components}
+        payload = {
+            "type": "template",
+            "template": {
+                "name": template.name,
+                "language": template.language,
+                "components": rendered.components,
+            },
+        }
+        call = {
+            "kind": "template",
+            "name": template.name,
+            "language": template.language,
+            "components": rendered.components,
+        }
     message = Message(
-        id=uuid.uuid4(), tenant_id=conversation.tenant_id, conversation_id=conversation.id,
-        direction="outbound", type=payload["type"], body=body, payload=payload,
-        status="pending", sent_by_agent_id=agent_id, created_at=now,
+        id=uuid.uuid4(),
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.id,
+        direction="outbound",
+        type=payload["type"],
+        body=body,
+        payload=payload,
+        status="pending",
+        sent_by_agent_id=agent_id,
+        created_at=now,
     )
     session.add(message)
     conversation.last_message_at = now
@@ -96,14 +115,21 @@ async def prepare(
 
 
 async def deliver(
-    client: CloudAPIClient, settings: Settings, sender: Sender, contact: Contact,
+    client: CloudAPIClient,
+    settings: Settings,
+    sender: Sender,
+    contact: Contact,
     prepared: PreparedSend,
 ) -> SendResult | WhatsAppError:
     """Hand the message to Meta; returns the accepted result or Meta's error."""
     call = dict(prepared.call)
     kind = call.pop("kind")
-    common = {"phone_number_id": sender.phone_number_id, "token": resolve_token(sender, settings),
-              "to": contact.phone, "callback_data": str(prepared.message.id)}
+    common: dict[str, Any] = {
+        "phone_number_id": sender.phone_number_id,
+        "token": resolve_token(sender, settings),
+        "to": contact.phone,
+        "callback_data": str(prepared.message.id),
+    }
     try:
         if kind == "text":
             return await client.send_text(**common, body=call["body"])
@@ -116,7 +142,9 @@ async def deliver(
 
 
 async def record_outcome(
-    session: AsyncSession, conversation: Conversation, message: Message,
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message,
     outcome: SendResult | WhatsAppError,
 ) -> None:
     """Store Meta's answer on the message (the caller commits)."""
@@ -130,9 +158,7 @@ async def record_outcome(
         await inbox.emit_message(session, conversation, message, "message.status")
 
 
-async def mark_read(
-    client: CloudAPIClient, settings: Settings, sender: Sender, wamid: str
-) -> None:
+async def mark_read(client: CloudAPIClient, settings: Settings, sender: Sender, wamid: str) -> None:
     """Best effort: a failed read receipt is logged, never shown to the agent as an error."""
     try:
         await client.mark_read(sender.phone_number_id, resolve_token(sender, settings), wamid)

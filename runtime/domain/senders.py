@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,12 +62,12 @@ async def set_allocation(
 
 
 async def _allocated(
-    session: AsyncSession, column: object, holder_id: uuid.UUID
+    session: AsyncSession, column: Any, holder_id: uuid.UUID
 ) -> list[tuple[SenderAllocation, Sender]]:
     rows = await session.execute(
         select(SenderAllocation, Sender)
         .join(Sender, Sender.id == SenderAllocation.sender_id)
-        .where(column == holder_id)  # type: ignore[operator]
+        .where(column == holder_id)
         .order_by(SenderAllocation.position)
     )
     return [(a, s) for a, s in rows]
@@ -120,9 +121,7 @@ async def route_sender(
     )
 
 
-async def allowed_sender_ids(
-    session: AsyncSession, agent_id: uuid.UUID
-) -> set[uuid.UUID]:
+async def allowed_sender_ids(session: AsyncSession, agent_id: uuid.UUID) -> set[uuid.UUID]:
     """Senders allocated to the agent directly or through its teams."""
     teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
     rows = await session.execute(

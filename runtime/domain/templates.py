@@ -31,9 +31,7 @@ class RenderedTemplate:
 
 
 def _component(template: Template, kind: str) -> dict[str, Any] | None:
-    return next(
-        (c for c in template.components if str(c.get("type", "")).upper() == kind), None
-    )
+    return next((c for c in template.components if str(c.get("type", "")).upper() == kind), None)
 
 
 def render(template: Template, parameters: dict[str, list[str]]) -> RenderedTemplate:
@@ -61,13 +59,15 @@ def render(template: Template, parameters: dict[str, list[str]]) -> RenderedTemp
             text = text.replace(f"{{{{{name}}}}}", value)
         if names:
             named = not all(n.isdigit() for n in names)
-            components.append({
-                "type": kind,
-                "parameters": [
-                    {"type": "text", "text": v, **({"parameter_name": n} if named else {})}
-                    for n, v in zip(names, given, strict=True)
-                ],
-            })
+            components.append(
+                {
+                    "type": kind,
+                    "parameters": [
+                        {"type": "text", "text": v, **({"parameter_name": n} if named else {})}
+                        for n, v in zip(names, given, strict=True)
+                    ],
+                }
+            )
         if text:
             texts.append(text)
     return RenderedTemplate(components, "\n".join(texts))
@@ -78,8 +78,10 @@ async def approved_template(
 ) -> Template:
     template = await session.scalar(
         select(Template).where(
-            Template.tenant_id == sender.tenant_id, Template.waba_id == sender.waba_id,
-            Template.name == name, Template.language == language,
+            Template.tenant_id == sender.tenant_id,
+            Template.waba_id == sender.waba_id,
+            Template.name == name,
+            Template.language == language,
         )
     )
     if template is None:
@@ -125,15 +127,26 @@ async def sync_templates(
             ).scalars()
         }
         for info in remote:
-            fields = {"meta_id": info.id, "status": info.status, "category": info.category,
-                      "components": list(info.components)}
+            fields = {
+                "meta_id": info.id,
+                "status": info.status,
+                "category": info.category,
+                "components": list(info.components),
+            }
             if (found := local.pop((info.name, info.language), None)) is not None:
                 for key, value in fields.items():
                     setattr(found, key, value)
                 result.updated += 1
             else:
-                session.add(Template(tenant_id=tenant_id, waba_id=waba_id, name=info.name,
-                                     language=info.language, **fields))
+                session.add(
+                    Template(
+                        tenant_id=tenant_id,
+                        waba_id=waba_id,
+                        name=info.name,
+                        language=info.language,
+                        **fields,
+                    )
+                )
                 result.created += 1
         for gone in local.values():
             gone.status = "DELETED"

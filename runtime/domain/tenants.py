@@ -44,13 +44,20 @@ async def builtin_role(session: AsyncSession, tenant: Tenant, name: str) -> Role
 async def create_admin(
     session: AsyncSession, tenant: Tenant, email: str, name: str, password: str
 ) -> Agent:
-    role = await builtin_role(session, tenant, "admin")
+    return await create_agent(session, tenant, email, name, password, "admin")
+
+
+async def create_agent(
+    session: AsyncSession, tenant: Tenant, email: str, name: str, password: str, role: str
+) -> Agent:
+    """An agent with one of the built-in roles (admin, supervisor, agent)."""
+    role_row = await builtin_role(session, tenant, role)
     agent = Agent(
         tenant_id=tenant.id,
         email=email.lower(),
         name=name,
         password_hash=hash_password(password),
-        role_id=role.id,
+        role_id=role_row.id,
         status="offline",
     )
     session.add(agent)

@@ -15,14 +15,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
-from runtime.domain import inbox
+from runtime.domain import assignment, inbox
 from runtime.domain.events import ALL, record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.models import Contact, Conversation, Message, Sender, Template, Tenant
 
 KNOWN_TYPES = {
-    "text", "image", "video", "audio", "document", "sticker", "location", "contacts",
-    "interactive", "button", "reaction", "order",
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
 }
 _QUALITY_BY_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "GREEN"}
 
@@ -90,8 +100,13 @@ async def _contact(
 
 
 async def _inbound(
-    session: AsyncSession, sender: Sender, region: str, message: Json, names: dict[str, str],
-    now: datetime, result: IngestResult,
+    session: AsyncSession,
+    sender: Sender,
+    region: str,
+    message: Json,
+    names: dict[str, str],
+    now: datetime,
+    result: IngestResult,
 ) -> None:
     wamid, wa_id = message.get("id"), message.get("from")
     if not isinstance(wamid, str) or not isinstance(wa_id, str) or not wamid or not wa_id:
@@ -102,12 +117,19 @@ async def _inbound(
         return
     contact = await _contact(session, sender, wa_id, names.get(wa_id, ""), region)
     at = _moment(message.get("timestamp"), now)
+    await assignment.route_inbound(session, contact, sender.id)
     conversation = await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
     kind = message.get("type")
     stored = Message(
-        tenant_id=sender.tenant_id, conversation_id=conversation.id, wamid=wamid,
-        direction="inbound", type=kind if kind in KNOWN_TYPES else "unsupported",
-        body=message_text(message)[:4096], payload=message, status="received", created_at=at,
+        tenant_id=sender.tenant_id,
+        conversation_id=conversation.id,
+        wamid=wamid,
+        direction="inbound",
+        type=kind if kind in KNOWN_TYPES else "unsupported",
+        body=message_text(message)[:4096],
+        payload=message,
+        status="received",
+        created_at=at,
     )
     session.add(stored)
     if conversation.last_inbound_at is None or as_utc(conversation.last_inbound_at) < at:
@@ -196,11 +218,19 @@ async def _quality_change(
     for sender in matched:
         if isinstance(value.get("current_limit"), str):
             sender.messaging_limit_tier = value["current_limit"][:20]
-        sender.quality_rating = _QUALITY_BY_EVENT.get(str(value.get("event")), sender.quality_rating)
+        sender.quality_rating = _QUALITY_BY_EVENT.get(
+            str(value.get("event")), sender.quality_rating
+        )
         await record_event(
-            session, sender.tenant_id, "sender.updated",
-            {"sender_id": str(sender.id), "quality_rating": sender.quality_rating,
-             "messaging_limit_tier": sender.messaging_limit_tier, "event": value.get("event")},
+            session,
+            sender.tenant_id,
+            "sender.updated",
+            {
+                "sender_id": str(sender.id),
+                "quality_rating": sender.quality_rating,
+                "messaging_limit_tier": sender.messaging_limit_tier,
+                "event": value.get("event"),
+            },
             [ALL],
         )
     result.statuses += len(matched)

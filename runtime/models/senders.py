@@ -35,9 +35,7 @@ class SenderAllocation(TenantOwned, Base):
 
     __tablename__ = "sender_allocations"
     __table_args__ = (
-        CheckConstraint(
-            "(team_id IS NULL) <> (agent_id IS NULL)", name="exactly_one_holder"
-        ),
+        CheckConstraint("(team_id IS NULL) <> (agent_id IS NULL)", name="exactly_one_holder"),
         UniqueConstraint("sender_id", "team_id", "agent_id"),
     )
 

@@ -80,9 +80,7 @@ class CloudAPIClient:
     ) -> SendResult:
         """Send a free-form text message (only inside the customer-service window)."""
         text = {"preview_url": preview_url, "body": body}
-        return await self._send(
-            phone_number_id, token, to, "text", text, reply_to, callback_data
-        )
+        return await self._send(phone_number_id, token, to, "text", text, reply_to, callback_data)
 
     async def send_template(
         self,

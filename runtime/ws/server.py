@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from typing import Any
 
 import uvicorn
 
@@ -30,14 +31,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    serve(create_ws_app(get_settings()), args.host, args.port, args.log_level)
+
+
+def serve(
+    app: Any, host: str, port: int, log_level: str = "info", access_log: bool = False
+) -> None:
+    """Run ``app`` with uvicorn, tuned for many idle websockets, tokens kept out of logs."""
     config = uvicorn.Config(
-        create_ws_app(get_settings()),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
         ws_per_message_deflate=False,  # ~14 KiB instead of ~64 KiB per idle socket
         timeout_graceful_shutdown=10,
     )
-    logging.getLogger("uvicorn.error").addFilter(RedactTokens())
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(RedactTokens())
     uvicorn.Server(config).run()

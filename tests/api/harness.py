@@ -42,7 +42,9 @@ class ApiHarness:
     ) -> httpx.Response:
         return await self.client.request(method, url, headers=headers, **kwargs)
 
-    async def login(self, email: str, password: str = PASSWORD, tenant: str | None = None) -> dict[str, str]:
+    async def login(
+        self, email: str, password: str = PASSWORD, tenant: str | None = None
+    ) -> dict[str, str]:
         body = {"email": email, "password": password}
         if tenant:
             body["tenant"] = tenant
@@ -86,8 +88,13 @@ class ApiHarness:
         response = await self.client.post(
             "/api/agents",
             headers=ctx.headers,
-            json={"email": email, "name": "Agent", "password": PASSWORD, "role_id": role_id,
-                  **fields},
+            json={
+                "email": email,
+                "name": "Agent",
+                "password": PASSWORD,
+                "role_id": role_id,
+                **fields,
+            },
         )
         assert response.status_code == 201, response.text
         return response.json(), await self.login(email)

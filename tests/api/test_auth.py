@@ -29,7 +29,9 @@ async def test_login_me_refresh_logout(api: ApiHarness) -> None:
     assert again.json()["error"]["code"] == "invalid_refresh_token"
 
     new_refresh = refreshed.json()["refresh_token"]
-    assert (await api.client.post("/api/auth/logout", json={"refresh_token": new_refresh})).status_code == 204
+    assert (
+        await api.client.post("/api/auth/logout", json={"refresh_token": new_refresh})
+    ).status_code == 204
     after = await api.client.post("/api/auth/refresh", json={"refresh_token": new_refresh})
     assert after.status_code == 401
 
@@ -92,8 +94,12 @@ async def test_same_email_in_two_tenants_needs_the_tenant(api: ApiHarness) -> No
     await api.client.post(
         "/api/agents",
         headers=b.headers,
-        json={"email": a.admin_email, "name": "Twin", "password": PASSWORD,
-              "role_id": b.roles["agent"]},
+        json={
+            "email": a.admin_email,
+            "name": "Twin",
+            "password": PASSWORD,
+            "role_id": b.roles["agent"],
+        },
     )
     ambiguous = await api.client.post(
         "/api/auth/login", json={"email": a.admin_email, "password": PASSWORD}

@@ -28,9 +28,14 @@ async def _all_contacts(api: ApiHarness, headers: dict[str, str]) -> list[dict]:
 async def test_crud_normalises_phone_and_refuses_duplicates(api: ApiHarness) -> None:
     ctx = await api.new_tenant(region="ID")
     created = await api.client.post(
-        "/api/contacts", headers=ctx.headers,
-        json={"phone": "0812 3456 7890", "name": " Siti ", "attributes": {"city": "Bandung"},
-              "tags": ["vip", "vip", " new "]},
+        "/api/contacts",
+        headers=ctx.headers,
+        json={
+            "phone": "0812 3456 7890",
+            "name": " Siti ",
+            "attributes": {"city": "Bandung"},
+            "tags": ["vip", "vip", " new "],
+        },
     )
     assert created.status_code == 201, created.text
     contact = created.json()
@@ -49,7 +54,8 @@ async def test_crud_normalises_phone_and_refuses_duplicates(api: ApiHarness) -> 
     assert bad.json()["error"]["details"][0]["field"] == "phone"
 
     bad_attr = await api.client.post(
-        "/api/contacts", headers=ctx.headers,
+        "/api/contacts",
+        headers=ctx.headers,
         json={"phone": "081211112222", "attributes": {"bad key!": 1}},
     )
     assert bad_attr.status_code == 422
@@ -80,7 +86,9 @@ async def test_csv_import_with_bom_semicolons_and_error_report(api: ApiHarness) 
         ";NoPhone;;;\n"
     )
     response = await _upload(
-        api, ctx.headers, b"\xef\xbb\xbf" + csv_text.encode(),
+        api,
+        ctx.headers,
+        b"\xef\xbb\xbf" + csv_text.encode(),
         mapping=json.dumps({"phone": "Nomor HP"}),
     )
     assert response.status_code == 200, response.text
@@ -145,19 +153,24 @@ async def test_upload_size_limit_gives_413(api: ApiHarness) -> None:
 async def test_bulk_json_import_reports_by_index(api: ApiHarness) -> None:
     ctx = await api.new_tenant()
     response = await api.client.post(
-        "/api/contacts/bulk", headers=ctx.headers,
-        json={"contacts": [
-            {"phone": "081233330001", "name": "Gita", "tags": ["a"], "attributes": {"x": 1}},
-            {"phone": "bogus"},
-            {"name": "no phone"},
-            {"phone": "081233330002", "attributes": "not-an-object"},
-        ]},
+        "/api/contacts/bulk",
+        headers=ctx.headers,
+        json={
+            "contacts": [
+                {"phone": "081233330001", "name": "Gita", "tags": ["a"], "attributes": {"x": 1}},
+                {"phone": "bogus"},
+                {"name": "no phone"},
+                {"phone": "081233330002", "attributes": "not-an-object"},
+            ]
+        },
     )
     assert response.status_code == 200
     job = response.json()
     assert job["created_count"] == 1
     assert [(e["line"], e["code"]) for e in job["errors"]] == [
-        (1, "invalid_phone"), (2, "missing_phone"), (3, "invalid_attributes")
+        (1, "invalid_phone"),
+        (2, "missing_phone"),
+        (3, "invalid_attributes"),
     ]
     empty = await api.client.post("/api/contacts/bulk", headers=ctx.headers, json={"contacts": []})
     assert empty.status_code == 422
@@ -172,10 +185,12 @@ async def test_agent_sees_only_its_contacts_and_pool(api: ApiHarness) -> None:
     for phone in ("081244440001", "081244440002", "081244440003"):
         r = await api.client.post("/api/contacts", headers=ctx.headers, json={"phone": phone})
         ids.append(r.json()["id"])
-    await api.client.post(f"/api/contacts/{ids[0]}/assign", headers=ctx.headers,
-                          json={"agent_id": agent["id"]})
-    await api.client.post(f"/api/contacts/{ids[1]}/assign", headers=ctx.headers,
-                          json={"agent_id": other["id"]})
+    await api.client.post(
+        f"/api/contacts/{ids[0]}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    await api.client.post(
+        f"/api/contacts/{ids[1]}/assign", headers=ctx.headers, json={"agent_id": other["id"]}
+    )
     seen = {c["id"] for c in await _all_contacts(api, headers)}
     assert seen == {ids[0], ids[2]}  # mine, and the pooled one
     hidden = await api.client.get(f"/api/contacts/{ids[1]}", headers=headers)

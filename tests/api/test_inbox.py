@@ -28,20 +28,26 @@ async def world(settings: Settings) -> AsyncIterator[WhatsAppWorld]:
         await harness.close()
 
 
-async def _setup(world: WhatsAppWorld) -> tuple[TenantCtx, dict[str, Any], dict[str, str], dict[str, Any]]:
+async def _setup(
+    world: WhatsAppWorld,
+) -> tuple[TenantCtx, dict[str, Any], dict[str, str], dict[str, Any]]:
     ctx = await world.new_tenant()
     agent, headers = await world.new_agent(ctx)
     sender = await world.add_sender(ctx, [agent["id"]])
     return ctx, agent, headers, sender
 
 
-async def _conversations(api: ApiHarness, headers: dict[str, str], **params: str) -> list[dict[str, Any]]:
+async def _conversations(
+    api: ApiHarness, headers: dict[str, str], **params: str
+) -> list[dict[str, Any]]:
     r = await api.client.get("/api/conversations", headers=headers, params=params)
     assert r.status_code == 200, r.text
     return list(r.json()["items"])
 
 
-async def _messages(api: ApiHarness, headers: dict[str, str], conversation_id: str) -> list[dict[str, Any]]:
+async def _messages(
+    api: ApiHarness, headers: dict[str, str], conversation_id: str
+) -> list[dict[str, Any]]:
     r = await api.client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
     assert r.status_code == 200, r.text
     return list(r.json()["items"])
@@ -57,13 +63,20 @@ async def test_customer_writes_agent_replies_ticks_reach_read(world: WhatsAppWor
     assert conversation["unread_count"] == 1 and conversation["window_open"]
     [inbound] = await _messages(world, ctx.headers, conversation["id"])
     assert (inbound["wamid"], inbound["body"], inbound["direction"]) == (
-        wamid, "Halo, pesanan saya di mana?", "inbound")
+        wamid,
+        "Halo, pesanan saya di mana?",
+        "inbound",
+    )
 
-    read = await world.client.post(f"/api/conversations/{conversation['id']}/read", headers=ctx.headers)
+    read = await world.client.post(
+        f"/api/conversations/{conversation['id']}/read", headers=ctx.headers
+    )
     assert read.json()["unread_count"] == 0
     sent = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "text", "text": "Sedang dikirim, tiba besok."})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "Sedang dikirim, tiba besok."},
+    )
     assert sent.status_code == 201, sent.text
     reply = sent.json()
     assert reply["wamid"] and reply["status"] in ("pending", "sent", "delivered", "read")
@@ -86,8 +99,10 @@ async def test_window_closes_after_24h_then_only_templates(world: WhatsAppWorld)
     await world.control("clock/advance", {"seconds": 24 * 3600 + 1})
 
     refused = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "text", "text": "still there?"})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "still there?"},
+    )
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "template_required"
     assert len(await _messages(world, ctx.headers, conversation["id"])) == 1  # nothing stored
@@ -98,21 +113,45 @@ async def test_window_closes_after_24h_then_only_templates(world: WhatsAppWorld)
     assert synced.json()["created"] == 2
 
     mismatch = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "template", "template": {"name": "order_update", "language": "en_US",
-                                               "parameters": {"body": ["Budi"]}}})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={
+            "type": "template",
+            "template": {
+                "name": "order_update",
+                "language": "en_US",
+                "parameters": {"body": ["Budi"]},
+            },
+        },
+    )
     assert mismatch.status_code == 422
     assert mismatch.json()["error"]["code"] == "template_params_mismatch"
     pending = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "template", "template": {"name": "promo_pending", "language": "en_US",
-                                               "parameters": {"body": ["x"]}}})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={
+            "type": "template",
+            "template": {
+                "name": "promo_pending",
+                "language": "en_US",
+                "parameters": {"body": ["x"]},
+            },
+        },
+    )
     assert pending.json()["error"]["code"] == "template_not_approved"
 
     ok = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "template", "template": {"name": "order_update", "language": "en_US",
-                                               "parameters": {"body": ["Budi", "#1234"]}}})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={
+            "type": "template",
+            "template": {
+                "name": "order_update",
+                "language": "en_US",
+                "parameters": {"body": ["Budi", "#1234"]},
+            },
+        },
+    )
     assert ok.status_code == 201, ok.text
     assert ok.json()["body"] == "Hi Budi, your order #1234 has shipped."
     assert ok.json()["status"] != "failed"
@@ -122,23 +161,33 @@ async def test_window_closes_after_24h_then_only_templates(world: WhatsAppWorld)
 
 async def test_first_contact_must_be_a_template(world: WhatsAppWorld) -> None:
     ctx, agent, headers, sender = await _setup(world)
-    contact = (await world.client.post("/api/contacts", headers=ctx.headers,
-                                       json={"phone": "+6281234567002"})).json()
-    await world.client.post(f"/api/contacts/{contact['id']}/assign", headers=ctx.headers,
-                            json={"agent_id": agent["id"]})
-    started = await world.client.post("/api/conversations", headers=headers,
-                                      json={"contact_id": contact["id"]})
+    contact = (
+        await world.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": "+6281234567002"}
+        )
+    ).json()
+    await world.client.post(
+        f"/api/contacts/{contact['id']}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    started = await world.client.post(
+        "/api/conversations", headers=headers, json={"contact_id": contact["id"]}
+    )
     assert started.status_code == 200, started.text
     conversation = started.json()
     assert conversation["sender_id"] == sender["id"] and not conversation["window_open"]
-    text = await world.client.post(f"/api/conversations/{conversation['id']}/messages",
-                                   headers=headers, json={"type": "text", "text": "hello"})
+    text = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=headers,
+        json={"type": "text", "text": "hello"},
+    )
     assert text.json()["error"]["code"] == "template_required"
     await world.add_template("welcome", "Welcome!")
     await world.client.post("/api/templates/sync", headers=ctx.headers)
     template = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=headers,
-        json={"type": "template", "template": {"name": "welcome", "language": "en_US"}})
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=headers,
+        json={"type": "template", "template": {"name": "welcome", "language": "en_US"}},
+    )
     assert template.status_code == 201, template.text
 
 
@@ -155,14 +204,18 @@ async def test_duplicate_webhooks_change_nothing(world: WhatsAppWorld) -> None:
 
     await wait_for(redelivered)
     assert len(await _messages(world, ctx.headers, conversation["id"])) == 1
-    again = (await world.client.get(f"/api/conversations/{conversation['id']}", headers=ctx.headers)).json()
+    again = (
+        await world.client.get(f"/api/conversations/{conversation['id']}", headers=ctx.headers)
+    ).json()
     assert again["unread_count"] == 1
 
 
 async def _post_webhook(api: ApiHarness, body: bytes, secret: str) -> Any:
-    return await api.client.post("/webhooks/whatsapp", content=body,
-                                 headers={SIGNATURE_HEADER: sign(body, secret),
-                                          "Content-Type": "application/json"})
+    return await api.client.post(
+        "/webhooks/whatsapp",
+        content=body,
+        headers={SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"},
+    )
 
 
 async def _count_messages(api: ApiHarness) -> int:
@@ -171,20 +224,47 @@ async def _count_messages(api: ApiHarness) -> int:
 
 
 def _inbound(phone_number_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
-        "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "1555", "phone_number_id": phone_number_id},
-            "contacts": [{"profile": {"name": "X"}, "wa_id": CUSTOMER}],
-            "messages": messages}}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "1555",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": "X"}, "wa_id": CUSTOMER}],
+                            "messages": messages,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWorld) -> None:
     ctx, _, _, sender = await _setup(world)
     secret = world.settings.whatsapp_app_secret.get_secret_value()
-    body = json.dumps(_inbound(sender["phone_number_id"], [
-        {"from": CUSTOMER, "id": "wamid.bad-sig", "timestamp": "1700000000", "type": "text",
-         "text": {"body": "hi"}}])).encode()
+    body = json.dumps(
+        _inbound(
+            sender["phone_number_id"],
+            [
+                {
+                    "from": CUSTOMER,
+                    "id": "wamid.bad-sig",
+                    "timestamp": "1700000000",
+                    "type": "text",
+                    "text": {"body": "hi"},
+                }
+            ],
+        )
+    ).encode()
     before = await _count_messages(world)
     wrong = await _post_webhook(world, body, "not-the-secret")
     assert wrong.status_code == 401
@@ -197,11 +277,23 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "malformed_json"
 
-    weird = json.dumps(_inbound(sender["phone_number_id"], [
-        {"from": CUSTOMER, "id": "wamid.future-type", "timestamp": "1700000000",
-         "type": "hologram", "hologram": {"depth": 3}, "brand_new_field": True},
-        {"id": "wamid.no-sender"},
-    ]) | {"unknown_top_level": 1}).encode()
+    weird = json.dumps(
+        _inbound(
+            sender["phone_number_id"],
+            [
+                {
+                    "from": CUSTOMER,
+                    "id": "wamid.future-type",
+                    "timestamp": "1700000000",
+                    "type": "hologram",
+                    "hologram": {"depth": 3},
+                    "brand_new_field": True,
+                },
+                {"id": "wamid.no-sender"},
+            ],
+        )
+        | {"unknown_top_level": 1}
+    ).encode()
     accepted = await _post_webhook(world, weird, secret)
     assert accepted.status_code == 200
     assert accepted.json() == {"messages": 1, "duplicates": 0, "statuses": 0, "ignored": 1}
@@ -213,15 +305,21 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
 
 async def test_out_of_order_statuses_are_monotonic(world: WhatsAppWorld) -> None:
     world.engine.config = world.engine.config.__class__(
-        **{**world.engine.config.__dict__, "auto_statuses": ()})
+        **{**world.engine.config.__dict__, "auto_statuses": ()}
+    )
     ctx, _, _, sender = await _setup(world)
     await world.customer_says(sender, CUSTOMER, "hi")
     [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
-    sent = (await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages", headers=ctx.headers,
-        json={"type": "text", "text": "reply"})).json()
-    await world.control(f"messages/{sent['wamid']}/statuses",
-                        {"statuses": ["read", "delivered", "sent"]})
+    sent = (
+        await world.client.post(
+            f"/api/conversations/{conversation['id']}/messages",
+            headers=ctx.headers,
+            json={"type": "text", "text": "reply"},
+        )
+    ).json()
+    await world.control(
+        f"messages/{sent['wamid']}/statuses", {"statuses": ["read", "delivered", "sent"]}
+    )
 
     async def settled() -> str | None:
         data = (await world.sim.get("/_sim/webhooks")).json()["data"]
@@ -236,32 +334,47 @@ async def test_out_of_order_statuses_are_monotonic(world: WhatsAppWorld) -> None
 async def test_assigned_only_agents_see_only_their_conversations(world: WhatsAppWorld) -> None:
     ctx, agent, headers, sender = await _setup(world)
     other, other_headers = await world.new_agent(ctx)
-    await world.client.put(f"/api/senders/allocations/agents/{other['id']}", headers=ctx.headers,
-                           json={"primary": sender["id"]})
+    await world.client.put(
+        f"/api/senders/allocations/agents/{other['id']}",
+        headers=ctx.headers,
+        json={"primary": sender["id"]},
+    )
     await world.customer_says(sender, CUSTOMER, "for agent one")
     [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
     assert await _conversations(world, headers) == []  # unassigned: not visible to agents
 
-    r = await world.client.patch(f"/api/conversations/{conversation['id']}", headers=ctx.headers,
-                                 json={"assigned_agent_id": agent["id"]})
+    r = await world.client.patch(
+        f"/api/conversations/{conversation['id']}",
+        headers=ctx.headers,
+        json={"assigned_agent_id": agent["id"]},
+    )
     assert r.status_code == 200
-    assert [c["id"] for c in await _conversations(world, headers, view="mine")] == [conversation["id"]]
+    assert [c["id"] for c in await _conversations(world, headers, view="mine")] == [
+        conversation["id"]
+    ]
     assert await _conversations(world, other_headers) == []
-    hidden = await world.client.get(f"/api/conversations/{conversation['id']}/messages",
-                                    headers=other_headers)
+    hidden = await world.client.get(
+        f"/api/conversations/{conversation['id']}/messages", headers=other_headers
+    )
     assert hidden.status_code == 404
 
-    no_assign = await world.client.patch(f"/api/conversations/{conversation['id']}", headers=headers,
-                                         json={"assigned_agent_id": other["id"]})
+    no_assign = await world.client.patch(
+        f"/api/conversations/{conversation['id']}",
+        headers=headers,
+        json={"assigned_agent_id": other["id"]},
+    )
     assert no_assign.status_code == 403
-    resolved = await world.client.patch(f"/api/conversations/{conversation['id']}", headers=headers,
-                                        json={"status": "resolved"})
+    resolved = await world.client.patch(
+        f"/api/conversations/{conversation['id']}", headers=headers, json={"status": "resolved"}
+    )
     assert resolved.json()["status"] == "resolved"
     # The customer writes again: the conversation reopens.
     await world.customer_says(sender, CUSTOMER, "one more thing")
 
     async def reopened() -> bool:
-        c = (await world.client.get(f"/api/conversations/{conversation['id']}", headers=headers)).json()
+        c = (
+            await world.client.get(f"/api/conversations/{conversation['id']}", headers=headers)
+        ).json()
         return bool(c["status"] == "open")
 
     await wait_for(reopened)
@@ -271,8 +384,9 @@ async def test_quality_and_template_status_webhooks(world: WhatsAppWorld) -> Non
     ctx, _, _, sender = await _setup(world)
     await world.add_template("flash_sale", "Sale today")
     await world.client.post("/api/templates/sync", headers=ctx.headers)
-    await world.control(f"phone_numbers/{sender['phone_number_id']}/quality",
-                        {"quality_rating": "RED"})
+    await world.control(
+        f"phone_numbers/{sender['phone_number_id']}/quality", {"quality_rating": "RED"}
+    )
     template_id = next(iter(world.engine.state.templates.values())).id  # type: ignore[attr-defined]
     await world.control(f"templates/{template_id}/status", {"status": "PAUSED"})
 
@@ -286,9 +400,37 @@ async def test_quality_and_template_status_webhooks(world: WhatsAppWorld) -> Non
 
 async def test_webhook_verification_handshake(world: WhatsAppWorld) -> None:
     token = world.settings.whatsapp_verify_token.get_secret_value()
-    ok = await world.client.get("/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"})
+    ok = await world.client.get(
+        "/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"},
+    )
     assert (ok.status_code, ok.text) == (200, "1158201444")
-    bad = await world.client.get("/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"})
+    bad = await world.client.get(
+        "/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+    )
     assert bad.status_code == 403
+
+
+async def test_new_customer_goes_to_the_team_holding_the_number(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    first, first_h = await world.new_agent(ctx, status="online")
+    second, second_h = await world.new_agent(ctx, status="online")
+    team = (await world.client.post("/api/teams", headers=ctx.headers, json={
+        "name": "Care", "member_ids": [first["id"], second["id"]]})).json()
+    sender = await world.add_sender(ctx, [])
+    await world.client.put(f"/api/senders/allocations/teams/{team['id']}", headers=ctx.headers,
+                           json={"primary": sender["id"]})
+    await world.customer_says(sender, "6281234567101", "first customer")
+    await world.customer_says(sender, "6281234567102", "second customer")
+
+    async def both_routed() -> list[str] | None:
+        mine = [len(await _conversations(world, h, view="mine")) for h in (first_h, second_h)]
+        return None if mine != [1, 1] else ["ok"]
+
+    await wait_for(both_routed)  # round robin: one each
+    [conversation] = await _conversations(world, first_h)
+    history = (await world.client.get(
+        f"/api/contacts/{conversation['contact']['id']}/assignments", headers=ctx.headers)).json()
+    assert [(h["action"], h["to_team_id"], h["actor_agent_id"]) for h in history] == [
+        ("auto", team["id"], None)]

@@ -31,7 +31,9 @@ async def test_each_endpoint_refuses_a_principal_lacking_its_permission(api: Api
             _, principals[endpoint.permissions] = await api.new_agent(ctx, permissions=others)
         url = endpoint.url(**{p: str(uuid.uuid4()) for p in endpoint.params})
         response = await api.request(
-            endpoint.method, url, headers=principals[endpoint.permissions],
+            endpoint.method,
+            url,
+            headers=principals[endpoint.permissions],
             json={} if endpoint.method in ("POST", "PUT", "PATCH") else None,
         )
         assert response.status_code == 403, (endpoint, response.text)

@@ -14,7 +14,8 @@ async def _contact(api: ApiHarness, ctx: TenantCtx, phone: str) -> str:
 
 async def _team(api: ApiHarness, ctx: TenantCtx, strategy: str, members: list[str]) -> str:
     r = await api.client.post(
-        "/api/teams", headers=ctx.headers,
+        "/api/teams",
+        headers=ctx.headers,
         json={"name": f"team-{strategy}", "assignment_strategy": strategy, "member_ids": members},
     )
     assert r.status_code == 201, r.text
@@ -55,8 +56,10 @@ async def test_claim_release_reassign_and_history(api: ApiHarness) -> None:
     history = (
         await api.client.get(f"/api/contacts/{contact}/assignments", headers=ctx.headers)
     ).json()
-    assert [(h["action"], h["from_agent_id"], h["to_agent_id"], h["actor_agent_id"])
-            for h in reversed(history)] == [
+    assert [
+        (h["action"], h["from_agent_id"], h["to_agent_id"], h["actor_agent_id"])
+        for h in reversed(history)
+    ] == [
         ("claim", None, alice["id"], alice["id"]),
         ("release", alice["id"], None, alice["id"]),
         ("claim", None, bob["id"], bob["id"]),
@@ -109,17 +112,24 @@ async def test_round_robin_and_least_loaded(api: ApiHarness) -> None:
 
     # least_loaded: give one member 4 extra contacts; new work goes to the others.
     ll = await api.client.post(
-        "/api/teams", headers=ctx.headers,
+        "/api/teams",
+        headers=ctx.headers,
         json={"name": "ll", "assignment_strategy": "least_loaded", "member_ids": members},
     )
     extra = [await _contact(api, ctx, f"08127777{i:04d}") for i in range(4)]
-    await api.client.post("/api/contacts/assign", headers=ctx.headers,
-                          json={"contact_ids": extra, "agent_id": members[0]})
+    await api.client.post(
+        "/api/contacts/assign",
+        headers=ctx.headers,
+        json={"contact_ids": extra, "agent_id": members[0]},
+    )
     fresh = [await _contact(api, ctx, f"08128888{i:04d}") for i in range(2)]
-    result: list[dict[str, Any]] = (await api.client.post(
-        "/api/contacts/assign", headers=ctx.headers,
-        json={"contact_ids": fresh, "team_id": ll.json()["id"]},
-    )).json()
+    result: list[dict[str, Any]] = (
+        await api.client.post(
+            "/api/contacts/assign",
+            headers=ctx.headers,
+            json={"contact_ids": fresh, "team_id": ll.json()["id"]},
+        )
+    ).json()
     assert {e["to_agent_id"] for e in result} == set(members[1:])
 
 
@@ -131,14 +141,18 @@ async def test_assign_validates_targets(api: ApiHarness) -> None:
     neither = await api.client.post(f"/api/contacts/{contact}/assign", headers=ctx.headers, json={})
     assert neither.status_code == 422
     not_member = await api.client.post(
-        f"/api/contacts/{contact}/assign", headers=ctx.headers,
+        f"/api/contacts/{contact}/assign",
+        headers=ctx.headers,
         json={"agent_id": agent["id"], "team_id": team},
     )
     assert not_member.json()["error"]["code"] == "not_a_member"
     unknown = await api.client.post(
-        "/api/contacts/assign", headers=ctx.headers,
-        json={"contact_ids": [contact, "00000000-0000-0000-0000-000000000000"],
-              "agent_id": agent["id"]},
+        "/api/contacts/assign",
+        headers=ctx.headers,
+        json={
+            "contact_ids": [contact, "00000000-0000-0000-0000-000000000000"],
+            "agent_id": agent["id"],
+        },
     )
     assert unknown.status_code == 422
     history = await api.client.get(f"/api/contacts/{contact}/assignments", headers=ctx.headers)

@@ -34,8 +34,12 @@ async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
     sender = await api.client.post(
         "/api/senders",
         headers=ctx.headers,
-        json={"phone_number_id": str(abs(hash(ctx.slug)) % 10**15), "display_number": "+62 811",
-              "waba_id": "1234", "access_token": "EAAG-secret-token"},
+        json={
+            "phone_number_id": str(abs(hash(ctx.slug)) % 10**15),
+            "display_number": "+62 811",
+            "waba_id": "1234",
+            "access_token": "EAAG-secret-token",
+        },
     )
     job = await api.client.post(
         "/api/contacts/bulk", headers=ctx.headers, json={"contacts": [{"phone": "08129999888"}]}
@@ -73,15 +77,20 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: ApiHarness
     assert checked >= 25
 
     route = await api.client.get(
-        "/api/senders/route", headers=a.headers,
+        "/api/senders/route",
+        headers=a.headers,
         params={"agent_id": b_ids["agent_id"], "contact_id": b_ids["contact_id"]},
     )
     assert route.status_code == 404
 
     # Tenant B's objects are all still there and unchanged.
-    for path, key in [("/api/agents/", "agent_id"), ("/api/teams/", "team_id"),
-                      ("/api/roles/", "role_id"), ("/api/contacts/", "contact_id"),
-                      ("/api/senders/", "sender_id")]:
+    for path, key in [
+        ("/api/agents/", "agent_id"),
+        ("/api/teams/", "team_id"),
+        ("/api/roles/", "role_id"),
+        ("/api/contacts/", "contact_id"),
+        ("/api/senders/", "sender_id"),
+    ]:
         response = await api.client.get(path + b_ids[key], headers=b.headers)
         assert response.status_code == 200, path
         assert response.json().get("name") != "renamed"
@@ -92,8 +101,15 @@ async def test_lists_only_show_own_tenant(api: ApiHarness) -> None:
     b = await api.new_tenant()
     b_ids = await _populate(api, b)
     await _populate(api, a)
-    for path in ["/api/agents", "/api/teams", "/api/contacts", "/api/senders", "/api/roles",
-                 "/api/audit", "/api/pool"]:
+    for path in [
+        "/api/agents",
+        "/api/teams",
+        "/api/contacts",
+        "/api/senders",
+        "/api/roles",
+        "/api/audit",
+        "/api/pool",
+    ]:
         body = (await api.client.get(path, headers=a.headers)).json()
         items = body["items"] if isinstance(body, dict) else body
         assert items, path

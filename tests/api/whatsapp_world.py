@@ -11,7 +11,8 @@ import httpx
 from runtime.api.app import create_app
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
-from runtime.whatsapp.simulator import SimulatorConfig, create_app as create_simulator
+from runtime.whatsapp.simulator import SimulatorConfig
+from runtime.whatsapp.simulator import create_app as create_simulator
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.support import wait_for
 
@@ -63,10 +64,14 @@ class WhatsAppWorld(ApiHarness):
 
     async def _webhooks_settled(self) -> bool:
         data = (await self.sim.get("/_sim/webhooks")).json()["data"]
-        auto_statuses_done = all(
-            m.get("status") in ("read", "failed") or not m.get("status")
-            for m in (await self.sim.get("/_sim/messages")).json().get("data", [])
-        ) if self.engine.config.auto_statuses else True
+        auto_statuses_done = (
+            all(
+                m.get("status") in ("read", "failed") or not m.get("status")
+                for m in (await self.sim.get("/_sim/messages")).json().get("data", [])
+            )
+            if self.engine.config.auto_statuses
+            else True
+        )
         return auto_statuses_done and all(d["state"] != "pending" for d in data)
 
     async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -78,27 +83,55 @@ class WhatsAppWorld(ApiHarness):
         """A number known to both sides, given to ``agent_ids`` as their primary."""
         number = str(next(_numbers))
         display = f"1555{number[-7:]}"
-        await self.control("phone_numbers", {
-            "id": number, "display_phone_number": display, "waba_id": WABA_ID,
-            "access_token": TOKEN, "verified_name": "Demo Shop"})
-        created = await self.client.post("/api/senders", headers=ctx.headers, json={
-            "phone_number_id": number, "display_number": display, "waba_id": WABA_ID,
-            "access_token": TOKEN})
+        await self.control(
+            "phone_numbers",
+            {
+                "id": number,
+                "display_phone_number": display,
+                "waba_id": WABA_ID,
+                "access_token": TOKEN,
+                "verified_name": "Demo Shop",
+            },
+        )
+        created = await self.client.post(
+            "/api/senders",
+            headers=ctx.headers,
+            json={
+                "phone_number_id": number,
+                "display_number": display,
+                "waba_id": WABA_ID,
+                "access_token": TOKEN,
+            },
+        )
         assert created.status_code == 201, created.text
         sender: dict[str, Any] = created.json()
         for agent_id in agent_ids:
-            r = await self.client.put(f"/api/senders/allocations/agents/{agent_id}",
-                                      headers=ctx.headers, json={"primary": sender["id"]})
+            r = await self.client.put(
+                f"/api/senders/allocations/agents/{agent_id}",
+                headers=ctx.headers,
+                json={"primary": sender["id"]},
+            )
             assert r.status_code == 200, r.text
         return sender
 
-    async def customer_says(self, sender: dict[str, Any], wa_id: str, text: str,
-                            **extra: Any) -> str:
-        result = await self.control(f"customers/{wa_id}/messages", {
-            "phone_number_id": sender["phone_number_id"], "text": text, "name": "Budi", **extra})
+    async def customer_says(
+        self, sender: dict[str, Any], wa_id: str, text: str, **extra: Any
+    ) -> str:
+        result = await self.control(
+            f"customers/{wa_id}/messages",
+            {"phone_number_id": sender["phone_number_id"], "text": text, "name": "Budi", **extra},
+        )
         return str(result["message_id"])
 
     async def add_template(self, name: str, body: str, status: str = "APPROVED") -> None:
-        await self.control("templates", {
-            "waba_id": WABA_ID, "name": name, "language": "en_US", "category": "UTILITY",
-            "status": status, "components": [{"type": "BODY", "text": body}]})
+        await self.control(
+            "templates",
+            {
+                "waba_id": WABA_ID,
+                "name": name,
+                "language": "en_US",
+                "category": "UTILITY",
+                "status": status,
+                "components": [{"type": "BODY", "text": body}],
+            },
+        )

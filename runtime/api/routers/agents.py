@@ -50,9 +50,7 @@ async def _set_teams(
 ) -> None:
     team_ids = await ensure_owned_ids(session, Team, team_ids, tenant_id, "team_ids")
     await session.execute(delete(TeamMember).where(TeamMember.agent_id == agent.id))
-    session.add_all(
-        TeamMember(team_id=t, agent_id=agent.id, tenant_id=tenant_id) for t in team_ids
-    )
+    session.add_all(TeamMember(team_id=t, agent_id=agent.id, tenant_id=tenant_id) for t in team_ids)
 
 
 async def _status_changed(
@@ -116,8 +114,15 @@ async def create_agent(body: AgentCreate, principal: PrincipalDep, session: Sess
     session.add(agent)
     await session.flush()
     await _set_teams(session, agent, body.team_ids, principal.tenant_id)
-    audit(session, principal.tenant_id, principal.agent_id, "agent.create", "agent", agent.id,
-          {"email": email, "role_id": str(body.role_id)})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "agent.create",
+        "agent",
+        agent.id,
+        {"email": email, "role_id": str(body.role_id)},
+    )
     try:
         await session.commit()
     except IntegrityError as exc:  # a concurrent create with the same e-mail
@@ -158,8 +163,9 @@ async def update_agent(
     if body.status is not None and body.status != agent.status:
         teams = await team_ids_of(session, [agent.id])
         await _status_changed(session, agent, body.status, teams.get(agent.id, []))
-    audit(session, principal.tenant_id, principal.agent_id, "agent.update", "agent", agent.id,
-          changes)
+    audit(
+        session, principal.tenant_id, principal.agent_id, "agent.update", "agent", agent.id, changes
+    )
     await session.commit()
     return (await _out(session, [agent]))[0]
 
@@ -172,8 +178,15 @@ async def delete_agent(agent_id: uuid.UUID, principal: PrincipalDep, session: Se
     if agent.id == principal.agent_id:
         raise Conflict("self_lockout", "You cannot delete yourself.")
     await session.delete(agent)
-    audit(session, principal.tenant_id, principal.agent_id, "agent.delete", "agent", agent_id,
-          {"email": agent.email})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "agent.delete",
+        "agent",
+        agent_id,
+        {"email": agent.email},
+    )
     await session.commit()
 
 

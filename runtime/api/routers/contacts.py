@@ -55,14 +55,16 @@ def visible(principal: Principal) -> ColumnElement[bool]:
         return Contact.tenant_id == principal.tenant_id
     return (Contact.tenant_id == principal.tenant_id) & (
         (Contact.assigned_agent_id == principal.agent_id)
-        | assignment.pool_filter(principal.agent_id)  # type: ignore[operator]
+        | assignment.pool_filter(principal.agent_id)
     )
 
 
 async def _visible_contact(
     session: AsyncSession, principal: Principal, contact_id: uuid.UUID
 ) -> Contact:
-    contact = await session.scalar(select(Contact).where(Contact.id == contact_id, visible(principal)))
+    contact = await session.scalar(
+        select(Contact).where(Contact.id == contact_id, visible(principal))
+    )
     if contact is None:
         raise NotFound("Contact")
     return contact
@@ -105,7 +107,9 @@ async def list_contacts(
 
 
 @router.post(
-    "", response_model=ContactOut, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=ContactOut,
+    status_code=status.HTTP_201_CREATED,
     dependencies=[perm("contacts:write")],
 )
 async def create_contact(
@@ -113,20 +117,35 @@ async def create_contact(
 ) -> Contact:
     try:
         fields = clean_contact(
-            principal.region, body.phone, body.name, body.email,
-            body.attributes, body.tags,
+            principal.region,
+            body.phone,
+            body.name,
+            body.email,
+            body.attributes,
+            body.tags,
         )
     except FieldError as err:
         raise _field_error(err) from err
     await _phone_free(session, principal.tenant_id, fields.phone)
     contact = Contact(
-        tenant_id=principal.tenant_id, phone=fields.phone, name=fields.name or "",
-        email=fields.email, attributes=fields.attributes, tags=fields.tags,
+        tenant_id=principal.tenant_id,
+        phone=fields.phone,
+        name=fields.name or "",
+        email=fields.email,
+        attributes=fields.attributes,
+        tags=fields.tags,
     )
     session.add(contact)
     await session.flush()
-    audit(session, principal.tenant_id, principal.agent_id, "contact.create", "contact",
-          contact.id, {"phone": fields.phone})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "contact.create",
+        "contact",
+        contact.id,
+        {"phone": fields.phone},
+    )
     await session.commit()
     return contact
 
@@ -139,7 +158,8 @@ async def _phone_free(
         stmt = stmt.where(Contact.id != except_id)
     if existing := await session.scalar(stmt):
         raise Conflict(
-            "phone_taken", f"A contact with phone {phone} already exists.",
+            "phone_taken",
+            f"A contact with phone {phone} already exists.",
             {"contact_id": str(existing)},
         )
 
@@ -171,14 +191,22 @@ async def update_contact(
             contact.tags = clean_tags(body.tags)
     except FieldError as err:
         raise _field_error(err) from err
-    audit(session, principal.tenant_id, principal.agent_id, "contact.update", "contact",
-          contact.id, body.model_dump(exclude_unset=True))
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "contact.update",
+        "contact",
+        contact.id,
+        body.model_dump(exclude_unset=True),
+    )
     await session.commit()
     return contact
 
 
 @router.delete(
-    "/{contact_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/{contact_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[perm("contacts:write")],
 )
 async def delete_contact(
@@ -186,8 +214,15 @@ async def delete_contact(
 ) -> None:
     contact = await get_owned(session, Contact, contact_id, principal.tenant_id)
     await session.delete(contact)
-    audit(session, principal.tenant_id, principal.agent_id, "contact.delete", "contact",
-          contact_id, {"phone": contact.phone})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "contact.delete",
+        "contact",
+        contact_id,
+        {"phone": contact.phone},
+    )
     await session.commit()
 
 
@@ -212,9 +247,20 @@ async def _run_import(
         raise
     job = _job(principal, source, report, status="completed")
     session.add(job)
-    audit(session, principal.tenant_id, principal.agent_id, "contact.import", "import_job",
-          job.id, {"source": source, "created": report.created, "updated": report.updated,
-                   "errors": report.error_count})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "contact.import",
+        "import_job",
+        job.id,
+        {
+            "source": source,
+            "created": report.created,
+            "updated": report.updated,
+            "errors": report.error_count,
+        },
+    )
     await session.commit()
     return job
 
@@ -223,10 +269,17 @@ def _job(
     principal: Principal, source: str, report: ImportReport, status: str, fatal: str | None = None
 ) -> ImportJob:
     return ImportJob(
-        id=uuid.uuid4(), tenant_id=principal.tenant_id, source=source, status=status,
-        total_rows=report.total_rows, created_count=report.created,
-        updated_count=report.updated, error_count=report.error_count, errors=report.errors,
-        fatal_error=fatal, actor_agent_id=principal.agent_id,
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        source=source,
+        status=status,
+        total_rows=report.total_rows,
+        created_count=report.created,
+        updated_count=report.updated,
+        error_count=report.error_count,
+        errors=report.errors,
+        fatal_error=fatal,
+        actor_agent_id=principal.agent_id,
     )
 
 
@@ -281,8 +334,14 @@ async def get_import(job_id: uuid.UUID, principal: PrincipalDep, session: Sessio
 async def _targets(
     session: AsyncSession, principal: Principal, body: AssignIn
 ) -> tuple[Agent | None, Team | None]:
-    agent = await get_owned(session, Agent, body.agent_id, principal.tenant_id) if body.agent_id else None
-    team = await get_owned(session, Team, body.team_id, principal.tenant_id) if body.team_id else None
+    agent = (
+        await get_owned(session, Agent, body.agent_id, principal.tenant_id)
+        if body.agent_id
+        else None
+    )
+    team = (
+        await get_owned(session, Team, body.team_id, principal.tenant_id) if body.team_id else None
+    )
     return agent, team
 
 
@@ -299,9 +358,7 @@ async def assign_contact(
     return entry
 
 
-@router.post(
-    "/assign", response_model=list[AssignmentOut], dependencies=[perm("contacts:assign")]
-)
+@router.post("/assign", response_model=list[AssignmentOut], dependencies=[perm("contacts:assign")])
 async def bulk_assign(
     body: BulkAssignIn, principal: PrincipalDep, session: SessionDep
 ) -> list[AssignmentEvent]:
@@ -319,7 +376,8 @@ async def bulk_assign(
     missing = set(body.contact_ids) - {c.id for c in contacts}
     if missing:
         raise Invalid(
-            "unknown_reference", "Unknown contact id(s).",
+            "unknown_reference",
+            "Unknown contact id(s).",
             [{"field": "contact_ids", "ids": sorted(str(m) for m in missing)}],
         )
     entries = [
@@ -329,9 +387,7 @@ async def bulk_assign(
     return entries
 
 
-@router.post(
-    "/{contact_id}/claim", response_model=AssignmentOut, dependencies=[perm("pool:claim")]
-)
+@router.post("/{contact_id}/claim", response_model=AssignmentOut, dependencies=[perm("pool:claim")])
 async def claim_contact(
     contact_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> AssignmentEvent:
@@ -342,7 +398,8 @@ async def claim_contact(
 
 
 @router.post(
-    "/{contact_id}/release", response_model=AssignmentOut,
+    "/{contact_id}/release",
+    response_model=AssignmentOut,
     dependencies=[perm("pool:claim", "contacts:assign")],
 )
 async def release_contact(
@@ -360,9 +417,7 @@ async def release_contact(
     return entry
 
 
-@router.get(
-    "/{contact_id}/assignments", response_model=list[AssignmentOut], dependencies=[READ]
-)
+@router.get("/{contact_id}/assignments", response_model=list[AssignmentOut], dependencies=[READ])
 async def assignment_history(
     contact_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> list[AssignmentEvent]:

@@ -114,7 +114,9 @@ async def list_conversations(
         stmt = stmt.join(Contact, Contact.id == Conversation.contact_id).where(
             Contact.name.ilike(like) | Contact.phone.like(like)
         )
-    rows, next_cursor = await paginate(session, stmt, Conversation, cursor, limit, "last_message_at")
+    rows, next_cursor = await paginate(
+        session, stmt, Conversation, cursor, limit, "last_message_at"
+    )
     return Page(items=await _out(session, rows, utc_now(clock)), next_cursor=next_cursor)
 
 
@@ -129,7 +131,9 @@ async def start_conversation(
     if contact is None:
         raise NotFound("Contact")
     if body.sender_id is None:
-        sender = (await route_sender(session, principal.tenant_id, principal.agent_id, contact.id)).sender
+        sender = (
+            await route_sender(session, principal.tenant_id, principal.agent_id, contact.id)
+        ).sender
     else:
         sender = await get_owned(session, Sender, body.sender_id, principal.tenant_id)
         if not principal.can("inbox:read:all") and sender.id not in await allowed_sender_ids(
@@ -137,7 +141,9 @@ async def start_conversation(
         ):
             raise Forbidden("sender_not_allocated", "This sender is not allocated to you.")
     now = utc_now(clock)
-    conversation = await inbox.conversation_for(session, principal.tenant_id, sender.id, contact, now)
+    conversation = await inbox.conversation_for(
+        session, principal.tenant_id, sender.id, contact, now
+    )
     if conversation.assigned_agent_id is None and not principal.can("inbox:read:all"):
         conversation.assigned_agent_id = principal.agent_id  # so the starter can see it
     await session.flush()
@@ -154,9 +160,7 @@ async def get_conversation(
     return (await _out(session, [conversation], utc_now(clock)))[0]
 
 
-@router.get(
-    "/{conversation_id}/messages", response_model=Page[MessageOut], dependencies=[READ]
-)
+@router.get("/{conversation_id}/messages", response_model=Page[MessageOut], dependencies=[READ])
 async def list_messages(
     conversation_id: uuid.UUID,
     principal: PrincipalDep,
@@ -175,8 +179,10 @@ async def list_messages(
 
 
 @router.post(
-    "/{conversation_id}/messages", response_model=MessageOut,
-    status_code=status.HTTP_201_CREATED, dependencies=[perm("inbox:send")],
+    "/{conversation_id}/messages",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[perm("inbox:send")],
 )
 async def send_message(
     conversation_id: uuid.UUID,
@@ -243,7 +249,8 @@ async def mark_read(
 
 
 @router.patch(
-    "/{conversation_id}", response_model=ConversationOut,
+    "/{conversation_id}",
+    response_model=ConversationOut,
     dependencies=[perm("inbox:assign", "inbox:send")],
 )
 async def update_conversation(
@@ -258,8 +265,11 @@ async def update_conversation(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     assigning = {"assigned_agent_id", "assigned_team_id"} & set(changes)
     if assigning and not principal.can("inbox:assign"):
-        raise Forbidden("permission_denied", "Assigning conversations needs inbox:assign.",
-                        {"required_any_of": ["inbox:assign"]})
+        raise Forbidden(
+            "permission_denied",
+            "Assigning conversations needs inbox:assign.",
+            {"required_any_of": ["inbox:assign"]},
+        )
     previous = inbox.audience(conversation)
     if "assigned_agent_id" in changes and body.assigned_agent_id is not None:
         await get_owned(session, Agent, body.assigned_agent_id, principal.tenant_id)

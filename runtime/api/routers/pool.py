@@ -25,7 +25,8 @@ async def list_pool(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ContactOut]:
     stmt = select(Contact).where(
-        Contact.tenant_id == principal.tenant_id, assignment.pool_filter(principal.agent_id)  # type: ignore[arg-type]
+        Contact.tenant_id == principal.tenant_id,
+        assignment.pool_filter(principal.agent_id),
     )
     rows, next_cursor = await paginate(session, stmt, Contact, cursor, limit)
     return Page(items=[ContactOut.model_validate(c) for c in rows], next_cursor=next_cursor)
@@ -37,7 +38,9 @@ async def claim_next(principal: PrincipalDep, session: SessionDep) -> Assignment
     for _ in range(5):  # another agent may win the race for the same row; try the next
         contact = await session.scalar(
             select(Contact)
-            .where(Contact.tenant_id == principal.tenant_id, assignment.pool_filter(principal.agent_id))  # type: ignore[arg-type]
+            .where(
+                Contact.tenant_id == principal.tenant_id, assignment.pool_filter(principal.agent_id)
+            )
             .order_by(Contact.updated_at, Contact.id)
             .limit(1)
         )

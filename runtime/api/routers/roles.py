@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, status
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.api.deps import PrincipalDep, SessionDep, perm
 from runtime.api.schemas.people import PermissionOut, RoleCreate, RoleOut, RoleUpdate
@@ -50,7 +49,9 @@ async def list_roles(principal: PrincipalDep, session: SessionDep) -> list[Role]
 
 
 @router.post(
-    "/roles", response_model=RoleOut, status_code=status.HTTP_201_CREATED,
+    "/roles",
+    response_model=RoleOut,
+    status_code=status.HTTP_201_CREATED,
     dependencies=[perm("roles:write")],
 )
 async def create_role(body: RoleCreate, principal: PrincipalDep, session: SessionDep) -> Role:
@@ -64,8 +65,15 @@ async def create_role(body: RoleCreate, principal: PrincipalDep, session: Sessio
     )
     session.add(role)
     await session.flush()
-    audit(session, principal.tenant_id, principal.agent_id, "role.create", "role", role.id,
-          {"name": role.name, "permissions": permissions})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "role.create",
+        "role",
+        role.id,
+        {"name": role.name, "permissions": permissions},
+    )
     await session.commit()
     return role
 
@@ -87,14 +95,22 @@ async def update_role(
         role.name = body.name
     if body.description is not None:
         role.description = body.description
-    audit(session, principal.tenant_id, principal.agent_id, "role.update", "role", role.id,
-          body.model_dump(exclude_unset=True))
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "role.update",
+        "role",
+        role.id,
+        body.model_dump(exclude_unset=True),
+    )
     await session.commit()
     return role
 
 
 @router.delete(
-    "/roles/{role_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/roles/{role_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[perm("roles:write")],
 )
 async def delete_role(role_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> None:
@@ -102,6 +118,13 @@ async def delete_role(role_id: uuid.UUID, principal: PrincipalDep, session: Sess
     if await session.scalar(select(Agent.id).where(Agent.role_id == role.id).limit(1)):
         raise Conflict("role_in_use", "Agents still have this role; give them another first.")
     await session.delete(role)
-    audit(session, principal.tenant_id, principal.agent_id, "role.delete", "role", role_id,
-          {"name": role.name})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "role.delete",
+        "role",
+        role_id,
+        {"name": role.name},
+    )
     await session.commit()

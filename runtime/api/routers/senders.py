@@ -37,7 +37,9 @@ async def list_senders(principal: PrincipalDep, session: SessionDep) -> list[Sen
 
 
 @router.post(
-    "", response_model=SenderOut, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=SenderOut,
+    status_code=status.HTTP_201_CREATED,
     dependencies=[perm("senders:write")],
 )
 async def create_sender(
@@ -60,14 +62,20 @@ async def create_sender(
     )
     session.add(sender)
     await session.flush()
-    audit(session, principal.tenant_id, principal.agent_id, "sender.create", "sender",
-          sender.id, {"phone_number_id": body.phone_number_id})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "sender.create",
+        "sender",
+        sender.id,
+        {"phone_number_id": body.phone_number_id},
+    )
     await session.commit()
     return sender
 
 
-@router.get("/allocations", response_model=list[AllocationOut],
-            dependencies=[perm("senders:read")])
+@router.get("/allocations", response_model=list[AllocationOut], dependencies=[perm("senders:read")])
 async def list_allocations(principal: PrincipalDep, session: SessionDep) -> list[AllocationOut]:
     rows = await session.execute(
         select(SenderAllocation)
@@ -91,30 +99,50 @@ async def list_allocations(principal: PrincipalDep, session: SessionDep) -> list
 
 
 async def _allocate(
-    session: AsyncSession, principal: PrincipalDep, kind: Literal["team", "agent"],
-    holder_id: uuid.UUID, body: AllocationIn,
+    session: AsyncSession,
+    principal: PrincipalDep,
+    kind: Literal["team", "agent"],
+    holder_id: uuid.UUID,
+    body: AllocationIn,
 ) -> AllocationOut:
     await get_owned(session, Team if kind == "team" else Agent, holder_id, principal.tenant_id)
     await set_allocation(
         session, principal.tenant_id, (kind, holder_id), body.primary, body.secondaries
     )
-    audit(session, principal.tenant_id, principal.agent_id, "sender.allocate", kind, holder_id,
-          body.model_dump(mode="json"))
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "sender.allocate",
+        kind,
+        holder_id,
+        body.model_dump(mode="json"),
+    )
     await session.commit()
-    return AllocationOut(holder_type=kind, holder_id=holder_id, primary=body.primary,
-                         secondaries=list(dict.fromkeys(body.secondaries)))
+    return AllocationOut(
+        holder_type=kind,
+        holder_id=holder_id,
+        primary=body.primary,
+        secondaries=list(dict.fromkeys(body.secondaries)),
+    )
 
 
-@router.put("/allocations/teams/{team_id}", response_model=AllocationOut,
-            dependencies=[perm("senders:allocate")])
+@router.put(
+    "/allocations/teams/{team_id}",
+    response_model=AllocationOut,
+    dependencies=[perm("senders:allocate")],
+)
 async def allocate_to_team(
     team_id: uuid.UUID, body: AllocationIn, principal: PrincipalDep, session: SessionDep
 ) -> AllocationOut:
     return await _allocate(session, principal, "team", team_id, body)
 
 
-@router.put("/allocations/agents/{agent_id}", response_model=AllocationOut,
-            dependencies=[perm("senders:allocate")])
+@router.put(
+    "/allocations/agents/{agent_id}",
+    response_model=AllocationOut,
+    dependencies=[perm("senders:allocate")],
+)
 async def allocate_to_agent(
     agent_id: uuid.UUID, body: AllocationIn, principal: PrincipalDep, session: SessionDep
 ) -> AllocationOut:
@@ -139,7 +167,10 @@ async def get_sender(sender_id: uuid.UUID, principal: PrincipalDep, session: Ses
 
 @router.patch("/{sender_id}", response_model=SenderOut, dependencies=[perm("senders:write")])
 async def update_sender(
-    sender_id: uuid.UUID, body: SenderUpdate, principal: PrincipalDep, session: SessionDep,
+    sender_id: uuid.UUID,
+    body: SenderUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> Sender:
     sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
@@ -152,15 +183,23 @@ async def update_sender(
             body.access_token, settings.encryption_key.get_secret_value()
         )
         sender.access_token_secret_ref = None
-    audit(session, principal.tenant_id, principal.agent_id, "sender.update", "sender", sender.id,
-          body.model_dump(exclude_unset=True, exclude={"access_token"})
-          | ({"access_token": "rotated"} if body.access_token else {}))
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "sender.update",
+        "sender",
+        sender.id,
+        body.model_dump(exclude_unset=True, exclude={"access_token"})
+        | ({"access_token": "rotated"} if body.access_token else {}),
+    )
     await session.commit()
     return sender
 
 
-@router.delete("/{sender_id}", status_code=status.HTTP_204_NO_CONTENT,
-               dependencies=[perm("senders:write")])
+@router.delete(
+    "/{sender_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[perm("senders:write")]
+)
 async def withdraw_sender(
     sender_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> None:
@@ -173,6 +212,13 @@ async def withdraw_sender(
         sender.access_token_encrypted = None
     else:
         await session.delete(sender)
-    audit(session, principal.tenant_id, principal.agent_id, "sender.withdraw", "sender",
-          sender_id, {"phone_number_id": sender.phone_number_id})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "sender.withdraw",
+        "sender",
+        sender_id,
+        {"phone_number_id": sender.phone_number_id},
+    )
     await session.commit()

@@ -14,7 +14,6 @@ from runtime.api.deps import PrincipalDep, SessionDep, perm
 from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import MembersIn, TeamCreate, TeamOut, TeamUpdate
 from runtime.domain.audit import audit
-from runtime.domain.errors import Conflict
 from runtime.domain.lookup import ensure_name_free, ensure_owned_ids, get_owned
 from runtime.models import Agent, Team, TeamMember
 
@@ -71,7 +70,9 @@ async def list_teams(
 
 
 @router.post(
-    "", response_model=TeamOut, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=TeamOut,
+    status_code=status.HTTP_201_CREATED,
     dependencies=[perm("teams:write")],
 )
 async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> TeamOut:
@@ -85,8 +86,15 @@ async def create_team(body: TeamCreate, principal: PrincipalDep, session: Sessio
     session.add(team)
     await session.flush()
     await _add_members(session, team, body.member_ids, replace=True)
-    audit(session, principal.tenant_id, principal.agent_id, "team.create", "team", team.id,
-          {"name": body.name})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.create",
+        "team",
+        team.id,
+        {"name": body.name},
+    )
     await session.commit()
     return (await _out(session, [team]))[0]
 
@@ -108,8 +116,15 @@ async def update_team(
         team.description = body.description
     if body.assignment_strategy is not None:
         team.assignment_strategy = body.assignment_strategy
-    audit(session, principal.tenant_id, principal.agent_id, "team.update", "team", team.id,
-          body.model_dump(exclude_unset=True))
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.update",
+        "team",
+        team.id,
+        body.model_dump(exclude_unset=True),
+    )
     await session.commit()
     return (await _out(session, [team]))[0]
 
@@ -120,8 +135,15 @@ async def update_team(
 async def delete_team(team_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> None:
     team = await get_owned(session, Team, team_id, principal.tenant_id)
     await session.delete(team)
-    audit(session, principal.tenant_id, principal.agent_id, "team.delete", "team", team_id,
-          {"name": team.name})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.delete",
+        "team",
+        team_id,
+        {"name": team.name},
+    )
     await session.commit()
 
 
@@ -131,8 +153,15 @@ async def replace_members(
 ) -> TeamOut:
     team = await get_owned(session, Team, team_id, principal.tenant_id)
     await _add_members(session, team, body.agent_ids, replace=True)
-    audit(session, principal.tenant_id, principal.agent_id, "team.members.replace", "team",
-          team.id, {"agent_ids": [str(a) for a in body.agent_ids]})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.members.replace",
+        "team",
+        team.id,
+        {"agent_ids": [str(a) for a in body.agent_ids]},
+    )
     await session.commit()
     return (await _out(session, [team]))[0]
 
@@ -143,8 +172,15 @@ async def add_members(
 ) -> TeamOut:
     team = await get_owned(session, Team, team_id, principal.tenant_id)
     await _add_members(session, team, body.agent_ids, replace=False)
-    audit(session, principal.tenant_id, principal.agent_id, "team.members.add", "team",
-          team.id, {"agent_ids": [str(a) for a in body.agent_ids]})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.members.add",
+        "team",
+        team.id,
+        {"agent_ids": [str(a) for a in body.agent_ids]},
+    )
     await session.commit()
     return (await _out(session, [team]))[0]
 
@@ -160,7 +196,14 @@ async def remove_member(
     await session.execute(
         delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.agent_id == agent_id)
     )
-    audit(session, principal.tenant_id, principal.agent_id, "team.members.remove", "team",
-          team.id, {"agent_id": str(agent_id)})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "team.members.remove",
+        "team",
+        team.id,
+        {"agent_id": str(agent_id)},
+    )
     await session.commit()
     return (await _out(session, [team]))[0]

@@ -37,7 +37,14 @@ async def sync(
 ) -> SyncOut:
     """Fetch every template of the tenant's WABAs from WhatsApp and mirror them here."""
     result = await sync_templates(session, whatsapp, settings, principal.tenant_id)
-    audit(session, principal.tenant_id, principal.agent_id, "template.sync", "template", None,
-          {"created": result.created, "updated": result.updated, "removed": result.removed})
+    audit(
+        session,
+        principal.tenant_id,
+        principal.agent_id,
+        "template.sync",
+        "template",
+        None,
+        {"created": result.created, "updated": result.updated, "removed": result.removed},
+    )
     await session.commit()
     return SyncOut(created=result.created, updated=result.updated, removed=result.removed)

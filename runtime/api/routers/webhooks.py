@@ -41,17 +41,16 @@ async def receive(
 ) -> dict[str, int]:
     """Verify ``X-Hub-Signature-256`` over the raw body, then store idempotently."""
     raw = await request.body()
-    if not verify(raw, request.headers.get(SIGNATURE_HEADER),
-                  settings.whatsapp_app_secret.get_secret_value()):
+    if not verify(
+        raw, request.headers.get(SIGNATURE_HEADER), settings.whatsapp_app_secret.get_secret_value()
+    ):
         raise Unauthorized("invalid_signature", "X-Hub-Signature-256 does not match the body.")
     try:
         payload = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError("malformed_json", "The body is not valid JSON.") from exc
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-        raise DomainError(
-            "unexpected_object", "Expected a whatsapp_business_account notification."
-        )
+        raise DomainError("unexpected_object", "Expected a whatsapp_business_account notification.")
     try:
         result = await ingest(session, payload, utc_now(clock))
         await session.commit()
@@ -59,5 +58,9 @@ async def receive(
         await session.rollback()
         result = await ingest(session, payload, utc_now(clock))
         await session.commit()
-    return {"messages": result.messages, "duplicates": result.duplicates,
-            "statuses": result.statuses, "ignored": result.ignored}
+    return {
+        "messages": result.messages,
+        "duplicates": result.duplicates,
+        "statuses": result.statuses,
+        "ignored": result.ignored,
+    }

@@ -20,7 +20,8 @@ class SenderCreate(BaseModel):
     verified_name: str = Field(default="", max_length=200)
     access_token: str | None = Field(default=None, min_length=10, max_length=1000)
     access_token_secret_ref: str | None = Field(
-        default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$",
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$",
         description="Kubernetes Secret 'name/key' holding the token",
     )
     quality_rating: Quality = "UNKNOWN"
