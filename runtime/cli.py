@@ -11,25 +11,40 @@ from pathlib import Path
 from runtime.settings import Settings
 
 
-async def _seed_tenant(
-    settings: Settings, slug: str, name: str, region: str, email: str, password: str
-) -> bool:
-    """Create the tenant and its admin unless the tenant exists; True when created."""
+async def _ensure_tenant(
+    settings: Settings,
+    slug: str,
+    name: str,
+    region: str,
+    admin: tuple[str, str] | None = None,
+) -> str:
+    """Create the tenant if missing, and ``admin`` (e-mail, password) if not there yet."""
     from sqlalchemy import select
 
     from runtime.db.session import make_engine, make_sessionmaker
     from runtime.domain.tenants import create_admin, create_tenant
-    from runtime.models import Tenant
+    from runtime.models import Agent, Tenant
 
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-                return False
-            tenant = await create_tenant(session, slug, name, region)
-            await create_admin(session, tenant, email, "Administrator", password)
+            tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+            done = [f"tenant {slug!r} exists"]
+            if tenant is None:
+                tenant = await create_tenant(session, slug, name, region)
+                done = [f"tenant {slug!r} created"]
+            if admin is not None:
+                email = admin[0].lower()
+                exists = await session.scalar(
+                    select(Agent.id).where(Agent.tenant_id == tenant.id, Agent.email == email)
+                )
+                if exists:
+                    done.append(f"{email} exists (unchanged)")
+                else:
+                    await create_admin(session, tenant, email, "Administrator", admin[1])
+                    done.append(f"admin {email} created")
             await session.commit()
-            return True
+            return "; ".join(done)
     finally:
         await engine.dispose()
 
@@ -67,27 +82,41 @@ def cmd_ws(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
+    """Upgrade the schema; with ``SCRM_TENANT_SLUG`` set (the operator does), ensure the
+    tenant exists too."""
     from runtime.db.migrate import upgrade
 
-    upgrade(Settings().database_url)  # type: ignore[call-arg]
+    settings = Settings()  # type: ignore[call-arg]
+    upgrade(settings.database_url)
     print("database schema is up to date")
+    if settings.tenant_slug:
+        name = settings.tenant_name or settings.tenant_slug
+        print(
+            asyncio.run(
+                _ensure_tenant(settings, settings.tenant_slug, name, settings.default_phone_region)
+            )
+        )
 
 
-def cmd_create_tenant(args: argparse.Namespace) -> None:
+def cmd_create_admin(args: argparse.Namespace) -> None:
     password = args.password or os.environ.get("SCRM_ADMIN_PASSWORD")
     if not password:
         sys.exit("give --password or set SCRM_ADMIN_PASSWORD")
-    created = asyncio.run(
-        _seed_tenant(
-            Settings(),  # type: ignore[call-arg]
-            args.slug,
-            args.name or args.slug,
-            args.region,
-            args.admin_email,
-            password,
+    settings = Settings()  # type: ignore[call-arg]
+    slug = args.tenant or settings.tenant_slug
+    if not slug:
+        sys.exit("give --tenant or set SCRM_TENANT_SLUG")
+    print(
+        asyncio.run(
+            _ensure_tenant(
+                settings,
+                slug,
+                args.name or settings.tenant_name or slug,
+                args.region,
+                (args.email, password),
+            )
         )
     )
-    print("tenant created" if created else f"tenant {args.slug!r} already exists; unchanged")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,15 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
 
-    tenant = sub.add_parser(
-        "create-tenant", aliases=["create-admin"], help="create a tenant and its first admin"
+    admin = sub.add_parser(
+        "create-admin", help="add an admin to a tenant (creating the tenant if it is missing)"
     )
-    tenant.add_argument("--slug", required=True)
-    tenant.add_argument("--name")
-    tenant.add_argument("--region", default="ID")
-    tenant.add_argument("--admin-email", required=True)
-    tenant.add_argument("--password", help="or SCRM_ADMIN_PASSWORD")
-    tenant.set_defaults(func=cmd_create_tenant)
+    admin.add_argument("--tenant", help="tenant slug (default: SCRM_TENANT_SLUG)")
+    admin.add_argument("--name", help="tenant display name, when it is created")
+    admin.add_argument("--region", default="ID", help="default phone region of a new tenant")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="or SCRM_ADMIN_PASSWORD")
+    admin.set_defaults(func=cmd_create_admin)
     return parser
 
 

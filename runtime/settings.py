@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCRM_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./scrm.db"
+    # Set by the operator: ``scrm migrate`` makes sure this tenant exists.
+    tenant_slug: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    tenant_name: str | None = None
+    default_phone_region: str = Field(default="ID", pattern=r"^[A-Z]{2}$")
     amqp_url: str | None = None
     delivery_mode: Literal["fanout", "routed"] = "fanout"
     pod_name: str | None = None

@@ -69,8 +69,8 @@ kubectl -n "$NS" get scrmtenant,deploy,svc,hpa,job
 
 log "smoke test"
 password="kind-$(date +%s)"
-kubectl -n "$NS" exec deploy/acme-api -- scrm create-tenant --slug acme --name "Acme (kind)" \
-  --admin-email admin@acme.example --password "$password"
+kubectl -n "$NS" exec deploy/acme-api -- scrm create-admin --email admin@acme.example \
+  --password "$password"
 kubectl -n "$NS" port-forward svc/acme-api 18000:8000 >/dev/null 2>&1 &
 pf_api=$!
 kubectl -n "$NS" port-forward svc/acme-ws 18001:8001 >/dev/null 2>&1 &

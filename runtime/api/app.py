@@ -17,6 +17,7 @@ from runtime.api.routers import (
     auth,
     contacts,
     conversations,
+    internal,
     pool,
     roles,
     senders,
@@ -107,6 +108,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(webhooks.router)
+    app.include_router(internal.router)
     # Embedded mode (no broker): this process also serves the agents' websockets.
     realtime = None if settings.amqp_url else install_realtime(app, settings, sessionmaker, bus)
 

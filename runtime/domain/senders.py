@@ -130,3 +130,29 @@ async def allowed_sender_ids(session: AsyncSession, agent_id: uuid.UUID) -> set[
         )
     )
     return set(rows.scalars())
+
+
+async def withdraw(session: AsyncSession, sender: Sender) -> None:
+    """Take a number out of service: its allocations go; if it has conversations it stays,
+    ``withdrawn`` and without its token, so their history is kept; otherwise it is deleted."""
+    await session.execute(delete(SenderAllocation).where(SenderAllocation.sender_id == sender.id))
+    if await session.scalar(select(Conversation.id).where(Conversation.sender_id == sender.id)):
+        sender.status = "withdrawn"
+        sender.access_token_encrypted = None
+        sender.access_token_secret_ref = None
+    else:
+        await session.delete(sender)
+
+
+async def add_to_team(session: AsyncSession, sender: Sender, team_id: uuid.UUID, role: str) -> None:
+    """Make ``sender`` the team's primary, or append it to the team's secondaries."""
+    current = await _allocated(session, SenderAllocation.team_id, team_id)
+    primary = next((s.id for a, s in current if a.kind == "primary"), None)
+    secondaries = [s.id for a, s in current if a.kind == "secondary" and s.id != sender.id]
+    if role == "primary":
+        if primary is not None and primary != sender.id:
+            secondaries.insert(0, primary)
+        primary = sender.id
+    elif primary != sender.id and sender.id not in secondaries:
+        secondaries.append(sender.id)
+    await set_allocation(session, sender.tenant_id, ("team", team_id), primary, secondaries)

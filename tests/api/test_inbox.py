@@ -416,11 +416,19 @@ async def test_new_customer_goes_to_the_team_holding_the_number(world: WhatsAppW
     ctx = await world.new_tenant()
     first, first_h = await world.new_agent(ctx, status="online")
     second, second_h = await world.new_agent(ctx, status="online")
-    team = (await world.client.post("/api/teams", headers=ctx.headers, json={
-        "name": "Care", "member_ids": [first["id"], second["id"]]})).json()
+    team = (
+        await world.client.post(
+            "/api/teams",
+            headers=ctx.headers,
+            json={"name": "Care", "member_ids": [first["id"], second["id"]]},
+        )
+    ).json()
     sender = await world.add_sender(ctx, [])
-    await world.client.put(f"/api/senders/allocations/teams/{team['id']}", headers=ctx.headers,
-                           json={"primary": sender["id"]})
+    await world.client.put(
+        f"/api/senders/allocations/teams/{team['id']}",
+        headers=ctx.headers,
+        json={"primary": sender["id"]},
+    )
     await world.customer_says(sender, "6281234567101", "first customer")
     await world.customer_says(sender, "6281234567102", "second customer")
 
@@ -430,7 +438,11 @@ async def test_new_customer_goes_to_the_team_holding_the_number(world: WhatsAppW
 
     await wait_for(both_routed)  # round robin: one each
     [conversation] = await _conversations(world, first_h)
-    history = (await world.client.get(
-        f"/api/contacts/{conversation['contact']['id']}/assignments", headers=ctx.headers)).json()
+    history = (
+        await world.client.get(
+            f"/api/contacts/{conversation['contact']['id']}/assignments", headers=ctx.headers
+        )
+    ).json()
     assert [(h["action"], h["to_team_id"], h["actor_agent_id"]) for h in history] == [
-        ("auto", team["id"], None)]
+        ("auto", team["id"], None)
+    ]

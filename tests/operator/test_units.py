@@ -89,7 +89,7 @@ def test_sender_publication_carries_meta_profile_but_only_a_secret_reference() -
         }
     )
     info = PhoneNumberInfo("1234567", "Acme", "+62 812-34567", "GREEN", "TIER_1K", None)
-    body = publication(sender, info)
+    body = publication(sender, info, "EAAG-token-from-secret")
     assert body == {
         "tenant_slug": "acme",
         "display_number": "+6281234567",
@@ -97,6 +97,7 @@ def test_sender_publication_carries_meta_profile_but_only_a_secret_reference() -
         "verified_name": "Acme",
         "quality_rating": "GREEN",
         "messaging_limit_tier": "TIER_1K",
+        "access_token": "EAAG-token-from-secret",
         "access_token_secret_ref": "wa-token/token",
         "status": "paused",
         "allocations": [{"team": "sales", "role": "primary"}],

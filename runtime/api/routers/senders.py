@@ -6,7 +6,7 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, status
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.api.deps import PrincipalDep, SessionDep, SettingsDep, perm
@@ -22,8 +22,8 @@ from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
 from runtime.domain.lookup import get_owned
 from runtime.domain.security import encrypt_secret
-from runtime.domain.senders import route_sender, set_allocation
-from runtime.models import Agent, Contact, Conversation, Sender, SenderAllocation, Team
+from runtime.domain.senders import route_sender, set_allocation, withdraw
+from runtime.models import Agent, Contact, Sender, SenderAllocation, Team
 
 router = APIRouter(prefix="/api/senders", tags=["senders"])
 
@@ -206,12 +206,7 @@ async def withdraw_sender(
     """Remove a number: allocations go; with conversations it stays as ``withdrawn`` so
     their history is kept, otherwise it is deleted."""
     sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
-    await session.execute(delete(SenderAllocation).where(SenderAllocation.sender_id == sender.id))
-    if await session.scalar(select(Conversation.id).where(Conversation.sender_id == sender.id)):
-        sender.status = "withdrawn"
-        sender.access_token_encrypted = None
-    else:
-        await session.delete(sender)
+    await withdraw(session, sender)
     audit(
         session,
         principal.tenant_id,
