@@ -1,4 +1,4 @@
-"""``scrm migrate`` and ``scrm create-admin`` against a fresh database, as the operator runs them."""
+"""`scrm migrate` and `scrm create-admin` on a fresh database, as the operator runs them."""
 
 from __future__ import annotations
 
