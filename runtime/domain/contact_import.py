@@ -81,7 +81,7 @@ class ImportReport:
 RawRow = dict[str, Any]
 
 
-def _merge(existing: Contact, new: ContactFields) -> dict[str, Any] | None:
+def _merge(existing: Any, new: ContactFields) -> dict[str, Any] | None:
     """The column changes that bring ``existing`` up to date with ``new``, or None."""
     changes: dict[str, Any] = {}
     if new.name and new.name != existing.name:
@@ -133,14 +133,18 @@ async def _apply_chunk(
     batch: dict[str, ContactFields],
     report: ImportReport,
 ) -> None:
-    existing = {
-        c.phone: c
-        for c in (
-            await session.execute(
-                select(Contact).where(Contact.tenant_id == tenant_id, Contact.phone.in_(batch))
-            )
-        ).scalars()
-    }
+    # Plain rows, not ORM objects: 100k contacts must not pile up in the identity map.
+    rows = await session.execute(
+        select(
+            Contact.id,
+            Contact.phone,
+            Contact.name,
+            Contact.email,
+            Contact.attributes,
+            Contact.tags,
+        ).where(Contact.tenant_id == tenant_id, Contact.phone.in_(batch))
+    )
+    existing = {row.phone: row for row in rows}
     now = utcnow()
     inserts = [
         {
@@ -162,7 +166,7 @@ async def _apply_chunk(
         if phone in existing and (changes := _merge(existing[phone], f)) is not None:
             updates.append({"id": existing[phone].id, "updated_at": now, **changes})
     if inserts:
-        await session.execute(insert(Contact), inserts)
+        await session.execute(insert(Contact.__table__), inserts)  # type: ignore[arg-type]
     if updates:
         await session.execute(update(Contact), updates)
     report.created += len(inserts)
