@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from runtime import web
 from runtime.api.errors import error_body, install_error_handlers
 from runtime.api.routers import (
     agents,
@@ -108,6 +109,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(webhooks.router)
+    app.include_router(web.router)  # the web inbox at / (assets under /ui/)
     app.include_router(internal.router)
     # Embedded mode (no broker): this process also serves the agents' websockets.
     realtime = None if settings.amqp_url else install_realtime(app, settings, sessionmaker, bus)

@@ -1,0 +1,194 @@
+// The shell: sign-in, top bar (sections allowed by the user's permissions), hash routing,
+// connection banner, permission refresh (on focus, after a 403, every minute).
+import { api, events as apiEvents } from './api.js';
+import { auth } from './auth.js';
+import { button, field, h, replace, showError, toast } from './dom.js';
+import { realtime } from './realtime.js';
+
+// Sections: route, label, permission(s) any of which allows it, module.
+export const SECTIONS = [
+  { route: 'inbox', label: 'Inbox', perms: ['inbox:read:all', 'inbox:read:assigned'], load: () => import('./views/inbox.js') },
+  { route: 'contacts', label: 'Contacts', perms: ['contacts:read:all', 'contacts:read:assigned'], load: () => import('./views/contacts.js') },
+  { route: 'agents', label: 'Agents', perms: ['agents:read'], load: () => import('./views/agents.js') },
+  { route: 'teams', label: 'Teams', perms: ['teams:read'], load: () => import('./views/teams.js') },
+  { route: 'roles', label: 'Roles', perms: ['roles:read'], load: () => import('./views/roles.js') },
+  { route: 'senders', label: 'Senders', perms: ['senders:read'], load: () => import('./views/senders.js') },
+  { route: 'templates', label: 'Templates', perms: ['templates:read'], load: () => import('./views/templates.js') },
+  { route: 'audit', label: 'Audit log', perms: ['audit:read'], load: () => import('./views/audit.js') },
+];
+
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+const banner = document.getElementById('banner');
+let current = null; // { section, view, key }
+
+function allowed() {
+  return SECTIONS.filter((s) => auth.can(...s.perms));
+}
+
+function parseHash() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+  return { route: parts[0] || '', args: parts.slice(1) };
+}
+
+export function navigate(path) {
+  location.hash = `#/${path}`;
+}
+
+// ---- sign-in -------------------------------------------------------------------------
+
+function renderLogin(message) {
+  topbar.hidden = true;
+  banner.hidden = true;
+  const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const tenant = h('input', { type: 'text', name: 'tenant', autocomplete: 'organization' });
+  const error = h('p', { class: 'form-error', role: 'alert' }, message || '');
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const form = h('form', {
+    class: 'login card',
+    'aria-labelledby': 'login-title',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      error.textContent = '';
+      try {
+        await auth.login(email.value.trim(), password.value, tenant.value.trim());
+      } catch (err) {
+        error.textContent = err.message;
+        submit.disabled = false;
+        password.select();
+      }
+    },
+  },
+  h('h1', { id: 'login-title' }, 'Sign in to the inbox'),
+  field('Email', email),
+  field('Password', password),
+  field('Workspace (optional)', tenant, 'Only needed if your email is used in several workspaces.'),
+  error,
+  submit);
+  replace(main, h('div', { class: 'login-wrap' }, form));
+  email.focus();
+}
+
+// ---- top bar -------------------------------------------------------------------------
+
+function renderTopbar() {
+  const me = auth.me;
+  const { route } = parseHash();
+  const presence = h('select', {
+    id: 'presence',
+    onchange: async () => {
+      try {
+        await api('/api/me/status', { method: 'PUT', body: { status: presence.value } });
+        me.status = presence.value;
+        presence.dataset.status = presence.value;
+      } catch (err) { showError(err, 'Status not changed'); }
+    },
+  }, ['online', 'away', 'offline'].map((s) => h('option', { value: s, selected: me.status === s }, s[0].toUpperCase() + s.slice(1))));
+  presence.dataset.status = me.status;
+  replace(topbar,
+    h('a', { class: 'brand', href: '#/inbox' }, h('span', { 'aria-hidden': 'true' }, '◉ '), me.tenant_name || 'scrm'),
+    h('nav', { 'aria-label': 'Sections' },
+      h('ul', {}, allowed().map((s) => h('li', {},
+        h('a', { href: `#/${s.route}`, 'aria-current': s.route === route ? 'page' : null }, s.label))))),
+    h('div', { class: 'me' },
+      h('label', { class: 'presence', for: 'presence' }, h('span', { class: 'sr-only' }, 'My status'), h('span', { class: 'dot', 'aria-hidden': 'true' }), presence),
+      h('span', { class: 'who', title: me.email }, me.name),
+      button('Sign out', () => auth.logout(), { class: 'link' })));
+  topbar.hidden = false;
+}
+
+// ---- routing -------------------------------------------------------------------------
+
+async function route() {
+  if (!auth.signedIn) return renderLogin();
+  if (!auth.me) {
+    try { await auth.loadMe(); } catch (err) {
+      if (!auth.signedIn) return renderLogin();
+      replace(main, h('p', { class: 'form-error', role: 'alert' }, `Cannot reach the server: ${err.message}`));
+      return;
+    }
+    realtime.start();
+  }
+  const { route: name, args } = parseHash();
+  const sections = allowed();
+  const section = sections.find((s) => s.route === name);
+  if (!section) {
+    if (!sections.length) {
+      renderTopbar();
+      replace(main, h('p', { class: 'empty' }, 'Your role does not give access to any section. Ask an administrator.'));
+      return;
+    }
+    if (name) toast(`You do not have access to ${name}.`, 'error');
+    location.replace(`#/${sections[0].route}`);
+    return;
+  }
+  renderTopbar();
+  const key = `${name}/${args.join('/')}`;
+  if (current && current.section === section && current.view?.update) {
+    current.key = key;
+    current.view.update(args);
+    return;
+  }
+  current?.view?.destroy?.();
+  const mod = await section.load();
+  current = { section, key, view: null };
+  const container = h('div', { class: `view view-${name}` });
+  replace(main, container);
+  current.view = mod.mount(container, args, { navigate, realtime });
+  document.title = `${section.label} · scrm`;
+}
+
+// ---- permissions, banner ---------------------------------------------------------------
+
+async function refreshPermissions() {
+  if (!auth.signedIn || !auth.me) return;
+  try { await auth.loadMe(); } catch { /* offline: keep what we have */ }
+}
+
+auth.addEventListener('permissions', () => {
+  if (!current) return;
+  if (!auth.can(...current.section.perms)) {
+    toast(`Your permissions changed: ${current.section.label} is no longer available.`, 'error');
+    current.view?.destroy?.();
+    current = null;
+  } else {
+    current.view?.permissionsChanged?.();
+  }
+  route();
+});
+auth.addEventListener('login', () => {
+  realtime.start();
+  current = null;
+  if (!parseHash().route) location.replace('#/inbox');
+  route();
+});
+auth.addEventListener('logout', () => {
+  realtime.stop();
+  current?.view?.destroy?.();
+  current = null;
+  renderLogin('You are signed out.');
+});
+apiEvents.addEventListener('forbidden', refreshPermissions);
+window.addEventListener('focus', refreshPermissions);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshPermissions(); });
+setInterval(refreshPermissions, 60000);
+
+realtime.addEventListener('state', (event) => {
+  const state = event.detail;
+  banner.hidden = state !== 'down';
+  banner.textContent = state === 'down' ? 'Connection lost — reconnecting… Messages will catch up when it is back.' : '';
+  document.body.dataset.realtime = state;
+});
+realtime.addEventListener('event', (event) => {
+  const frame = event.detail;
+  if (frame.type === 'agent.status' && frame.payload?.agent_id === auth.me?.id && frame.payload.status) {
+    auth.me.status = frame.payload.status;
+    const select = document.getElementById('presence');
+    if (select) { select.value = frame.payload.status; select.dataset.status = frame.payload.status; }
+  }
+});
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,94 @@
+// The agent websocket: catch-up cursor kept in localStorage, exponential backoff,
+// token refresh when the handshake is refused (the server closes before accepting).
+import { auth } from './auth.js';
+
+const MAX_BACKOFF = 10000;
+
+export class Realtime extends EventTarget {
+  constructor() {
+    super();
+    this.socket = null;
+    this.state = 'idle'; // idle | connecting | live | down
+    this.attempts = 0;
+    this.stopped = true;
+    this.timer = null;
+  }
+
+  get cursorKey() {
+    return `scrm.seq.${auth.me?.tenant_id}.${auth.me?.id}`;
+  }
+
+  get cursor() {
+    const raw = localStorage.getItem(this.cursorKey);
+    return raw === null ? null : Number(raw);
+  }
+
+  set cursor(seq) {
+    localStorage.setItem(this.cursorKey, String(seq));
+  }
+
+  start() {
+    this.stopped = false;
+    this.attempts = 0;
+    this._connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close();
+    }
+    this.socket = null;
+    this._set('idle');
+  }
+
+  _set(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+  }
+
+  _connect() {
+    if (this.stopped || !auth.access) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const params = new URLSearchParams({ token: auth.access });
+    const cursor = this.cursor;
+    if (cursor !== null && Number.isFinite(cursor)) params.set('cursor', String(cursor));
+    if (this.state !== 'down') this._set('connecting');
+    let opened = false;
+    const socket = new WebSocket(`${proto}//${location.host}/ws?${params}`);
+    this.socket = socket;
+    socket.onopen = () => { opened = true; };
+    socket.onmessage = (event) => this._frame(JSON.parse(event.data));
+    socket.onclose = async () => {
+      if (this.socket !== socket || this.stopped) return;
+      this.socket = null;
+      this._set('down');
+      if (!opened || Date.now() > auth.expiresAt - 30000) {
+        // Refused at the handshake: usually an expired access token.
+        try { await auth.refresh(); } catch { if (!auth.signedIn) return; }
+      }
+      const delay = Math.min(MAX_BACKOFF, 500 * 2 ** this.attempts) * (0.8 + Math.random() * 0.4);
+      this.attempts += 1;
+      this.timer = setTimeout(() => this._connect(), delay);
+    };
+  }
+
+  _frame(frame) {
+    if (frame.type === 'ready') {
+      this.attempts = 0;
+      this._set('live');
+      this.dispatchEvent(new Event('ready'));
+      return;
+    }
+    if (frame.type === 'heartbeat' || frame.seq === undefined) return;
+    const cursor = this.cursor;
+    if (cursor !== null && frame.seq <= cursor) return; // already seen
+    this.cursor = frame.seq;
+    this.dispatchEvent(new CustomEvent('event', { detail: frame }));
+  }
+}
+
+export const realtime = new Realtime();

@@ -1,0 +1,35 @@
+// The audit log, newest first, with paging.
+import { all, api } from '../api.js';
+import { auth } from '../auth.js';
+import { button, fmtTime, h, replace, showError } from '../dom.js';
+import { page, table } from './admin-lib.js';
+
+export function mount(root) {
+  const body = h('div');
+  const more = h('div');
+  page(root, 'Audit log', body, more);
+  let rows = [];
+  let cursor = null;
+  let agents = [];
+
+  async function load(next = false) {
+    try {
+      if (!next && auth.can('agents:read')) agents = await all('/api/agents', { limit: 200 }).catch(() => []);
+      const data = await api('/api/audit', { query: { cursor: next ? cursor : null, limit: 100 } });
+      rows = next ? [...rows, ...data.items] : data.items;
+      cursor = data.next_cursor;
+      const who = (id) => (id ? agents.find((a) => a.id === id)?.name || id.slice(0, 8) : 'system');
+      replace(body, table('Audit log', [
+        ['When', (r) => h('time', { datetime: r.created_at }, fmtTime(r.created_at))],
+        ['Who', (r) => who(r.actor_agent_id)],
+        ['Action', (r) => h('code', {}, r.action)],
+        ['Target', (r) => `${r.target_type}${r.target_id ? ` ${r.target_id.slice(0, 8)}` : ''}`],
+        ['Details', (r) => h('code', { class: 'details' }, JSON.stringify(r.details))],
+      ], rows, 'No audit entries.'));
+      replace(more, cursor ? button('Load more', () => load(true), { class: 'more' }) : null);
+    } catch (err) { showError(err, 'Audit log'); }
+  }
+
+  load();
+  return { permissionsChanged: () => load() };
+}

@@ -1,0 +1,552 @@
+// The agent inbox: conversation list (tabs, filter, search, live re-ordering), chat view
+// (history with infinite scroll, ticks, 24-hour-window-aware composer), contact panel.
+import { api, ApiError } from '../api.js';
+import { auth } from '../auth.js';
+import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
+import { componentText, fill, placeholders } from './templates-lib.js';
+
+const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4, received: 0 };
+const TICKS = {
+  pending: ['🕓', 'Sending'],
+  sent: ['✓', 'Sent'],
+  delivered: ['✓✓', 'Delivered'],
+  read: ['✓✓', 'Read'],
+  failed: ['⚠', 'Failed'],
+};
+const MEDIA = {
+  image: ['🖼', 'Photo'], video: ['🎞', 'Video'], audio: ['🎵', 'Voice message'],
+  document: ['📄', 'Document'], sticker: ['🗒', 'Sticker'], location: ['📍', 'Location'],
+  contacts: ['👤', 'Contact card'], reaction: ['💬', 'Reaction'],
+};
+const SNOOZES = [['1 hour', 3600], ['4 hours', 4 * 3600], ['1 day', 86400], ['1 week', 7 * 86400]];
+
+export function mount(root, args, { navigate, realtime }) {
+  const me = auth.me;
+  const state = {
+    tab: sessionStorage.getItem('scrm.inbox.tab') || (auth.can('inbox:read:all') ? 'all' : 'mine'),
+    status: sessionStorage.getItem('scrm.inbox.status') || '',
+    q: '',
+    convs: new Map(),
+    nextCursor: null,
+    selected: null,
+    conv: null,
+    messages: new Map(),
+    olderCursor: null,
+    loadingOlder: false,
+    templates: null,
+    senders: new Map(),
+    agents: new Map(),
+    teams: new Map(),
+    panelOpen: false,
+    templateMode: false,
+    listToken: 0,
+  };
+
+  // ---------- layout ----------
+  const list = h('ul', { class: 'conv-items', role: 'list' });
+  const more = button('Load more conversations', () => loadList(true), { class: 'more', hidden: true });
+  const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Conversation views' });
+  const statusSelect = h('select', { onchange: () => { state.status = statusSelect.value; sessionStorage.setItem('scrm.inbox.status', state.status); loadList(); } },
+    [['', 'Any status'], ['open', 'Open'], ['pending', 'Pending'], ['snoozed', 'Snoozed'], ['resolved', 'Resolved']]
+      .map(([v, t]) => h('option', { value: v, selected: v === state.status }, t)));
+  const search = h('input', { type: 'search', placeholder: 'Name or number', oninput: debounce(() => { state.q = search.value.trim(); loadList(); }, 250) });
+  const listPane = h('section', { class: 'conv-list', 'aria-label': 'Conversations' },
+    tabs,
+    h('div', { class: 'filters' }, field('Status', statusSelect), field('Search', search)),
+    list, more);
+  const chat = h('section', { class: 'chat', 'aria-label': 'Conversation' },
+    h('div', { class: 'empty' }, 'Select a conversation.'));
+  const panel = h('aside', { class: 'contact-panel', 'aria-label': 'Contact details', hidden: true });
+  const layout = h('div', { class: 'inbox', dataset: { pane: 'list' } }, listPane, chat, panel);
+  root.append(layout);
+
+  function tabsAllowed() {
+    const all = auth.can('inbox:read:all');
+    return [['mine', 'Mine', true], ['unassigned', 'Unassigned', all], ['team', 'Team', all], ['all', 'All', all]]
+      .filter(([, , ok]) => ok);
+  }
+
+  function renderTabs() {
+    const allowedTabs = tabsAllowed();
+    if (!allowedTabs.some(([v]) => v === state.tab)) state.tab = allowedTabs[0][0];
+    replace(tabs, allowedTabs.map(([value, label]) => h('button', {
+      type: 'button', role: 'tab', id: `tab-${value}`,
+      'aria-selected': String(value === state.tab), tabindex: value === state.tab ? '0' : '-1',
+      onclick: () => { state.tab = value; sessionStorage.setItem('scrm.inbox.tab', value); renderTabs(); loadList(); },
+      onkeydown: (e) => {
+        const buttons = [...tabs.querySelectorAll('[role=tab]')];
+        const i = buttons.indexOf(e.currentTarget);
+        const next = e.key === 'ArrowRight' ? buttons[(i + 1) % buttons.length]
+          : e.key === 'ArrowLeft' ? buttons[(i - 1 + buttons.length) % buttons.length] : null;
+        if (next) { next.focus(); next.click(); }
+      },
+    }, label)));
+  }
+
+  // ---------- conversation list ----------
+  function matches(c) {
+    if (state.tab === 'mine' && c.assigned_agent_id !== me.id) return false;
+    if (state.tab === 'unassigned' && c.assigned_agent_id) return false;
+    if (state.tab === 'team' && !(me.team_ids || []).includes(c.assigned_team_id)) return false;
+    if (state.status && c.status !== state.status) return false;
+    if (state.q) {
+      const q = state.q.toLowerCase();
+      if (!(c.contact.name || '').toLowerCase().includes(q) && !c.contact.phone.includes(q)) return false;
+    }
+    return true;
+  }
+
+  async function loadList(append = false) {
+    const token = ++state.listToken;
+    try {
+      const page = await api('/api/conversations', {
+        query: { view: state.tab, status: state.status, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
+      });
+      if (token !== state.listToken) return;
+      if (!append) state.convs.clear();
+      for (const c of page.items) state.convs.set(c.id, c);
+      state.nextCursor = page.next_cursor;
+      renderList();
+    } catch (err) { showError(err, 'Conversations'); }
+  }
+
+  function sorted() {
+    return [...state.convs.values()].sort((a, b) => parseTime(b.last_message_at || b.created_at) - parseTime(a.last_message_at || a.created_at));
+  }
+
+  function renderList() {
+    const items = sorted();
+    replace(list, items.length ? items.map(convItem) : h('li', { class: 'empty' }, 'No conversations here.'));
+    more.hidden = !state.nextCursor;
+  }
+
+  function convItem(c) {
+    const unread = c.unread_count > 0;
+    return h('li', { dataset: { id: c.id } },
+      h('a', {
+        class: `conv${unread ? ' unread' : ''}`, href: `#/inbox/${c.id}`,
+        'aria-current': c.id === state.selected ? 'true' : null,
+      },
+      h('span', { class: 'conv-top' },
+        h('span', { class: 'conv-name' }, c.contact.name || c.contact.phone),
+        h('time', { datetime: c.last_message_at || '' }, fmtTime(c.last_message_at))),
+      h('span', { class: 'conv-bottom' },
+        h('span', { class: 'preview' }, c.last_message_preview || ''),
+        c.status !== 'open' ? h('span', { class: `chip ${c.status}` }, c.status) : null,
+        unread ? h('span', { class: 'badge', 'aria-label': `${c.unread_count} unread` }, String(c.unread_count)) : null)));
+  }
+
+  function upsertConversation(c) {
+    if (matches(c)) state.convs.set(c.id, c);
+    else state.convs.delete(c.id);
+    renderList();
+    if (c.id === state.selected) {
+      const windowChanged = state.conv && state.conv.window_open !== c.window_open;
+      state.conv = c;
+      renderHeader();
+      if (windowChanged) renderComposer();
+    }
+  }
+
+  // ---------- chat ----------
+  const header = h('header', { class: 'chat-header' });
+  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' });
+  const olderButton = button('Load older messages', () => loadOlder(), { class: 'more', hidden: true });
+  const msgList = h('ol', { class: 'msg-items', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+  scroller.append(olderButton, msgList);
+  const composer = h('div', { class: 'composer' });
+  scroller.addEventListener('scroll', () => { if (scroller.scrollTop < 60) loadOlder(); });
+
+  async function select(id) {
+    if (!id) {
+      state.selected = null;
+      layout.dataset.pane = 'list';
+      replace(chat, h('div', { class: 'empty' }, 'Select a conversation.'));
+      panel.hidden = true;
+      renderList();
+      return;
+    }
+    if (id === state.selected) return;
+    state.selected = id;
+    state.conv = state.convs.get(id) || null;
+    state.messages.clear();
+    state.olderCursor = null;
+    state.templateMode = false;
+    layout.dataset.pane = 'chat';
+    replace(chat, header, scroller, composer);
+    replace(msgList);
+    renderList();
+    try {
+      const [conv, page] = await Promise.all([
+        api(`/api/conversations/${id}`),
+        api(`/api/conversations/${id}/messages`, { query: { limit: 30 } }),
+      ]);
+      if (state.selected !== id) return;
+      state.conv = conv;
+      for (const m of page.items) state.messages.set(m.id, m);
+      state.olderCursor = page.next_cursor;
+      renderHeader();
+      renderMessages();
+      renderComposer();
+      if (state.panelOpen) renderPanel();
+      scroller.scrollTop = scroller.scrollHeight;
+      if (conv.unread_count > 0) markRead();
+    } catch (err) {
+      if (state.selected !== id) return;
+      replace(chat, h('div', { class: 'empty', role: 'alert' }, err.status === 404 ? 'This conversation is not visible to you.' : err.message));
+    }
+  }
+
+  const markRead = debounce(async () => {
+    const id = state.selected;
+    if (!id || document.hidden) return;
+    try {
+      const conv = await api(`/api/conversations/${id}/read`, { method: 'POST' });
+      upsertConversation(conv);
+    } catch { /* not important */ }
+  }, 300);
+
+  async function loadOlder() {
+    if (!state.olderCursor || state.loadingOlder) return;
+    state.loadingOlder = true;
+    const id = state.selected;
+    try {
+      const page = await api(`/api/conversations/${id}/messages`, { query: { cursor: state.olderCursor, limit: 30 } });
+      if (state.selected !== id) return;
+      const before = scroller.scrollHeight;
+      for (const m of page.items) if (!state.messages.has(m.id)) state.messages.set(m.id, m);
+      state.olderCursor = page.next_cursor;
+      renderMessages();
+      scroller.scrollTop += scroller.scrollHeight - before; // keep the reader's place
+    } catch (err) { showError(err, 'Older messages'); } finally { state.loadingOlder = false; }
+  }
+
+  function senderLabel(id) {
+    const s = state.senders.get(id);
+    return s ? `${s.verified_name} ${s.display_number}` : 'business number';
+  }
+
+  function renderHeader() {
+    const c = state.conv;
+    if (!c) return;
+    const canAssign = auth.can('inbox:assign');
+    const canSend = auth.can('inbox:send', 'inbox:assign');
+    const windowText = c.window_open
+      ? `Window open until ${fmtTime(c.window_expires_at)}`
+      : 'Window closed: templates only';
+    const actions = [];
+    if (canAssign && c.assigned_agent_id !== me.id) {
+      actions.push(button('Assign to me', () => patch({ assigned_agent_id: me.id })));
+    }
+    if (canAssign) {
+      const agentSelect = h('select', { onchange: () => patch({ assigned_agent_id: agentSelect.value || null }) },
+        h('option', { value: '' }, 'Unassigned'),
+        agentOptions(c.assigned_agent_id).map(([id, name]) => h('option', { value: id, selected: id === c.assigned_agent_id }, name)));
+      actions.push(field('Assignee', agentSelect));
+      if (state.teams.size) {
+        const teamSelect = h('select', { onchange: () => patch({ assigned_team_id: teamSelect.value || null }) },
+          h('option', { value: '' }, 'No team'),
+          [...state.teams.values()].map((t) => h('option', { value: t.id, selected: t.id === c.assigned_team_id }, t.name)));
+        actions.push(field('Team', teamSelect));
+      }
+    }
+    if (canSend) {
+      if (c.status === 'resolved' || c.status === 'snoozed') actions.push(button('Reopen', () => patch({ status: 'open' })));
+      if (c.status !== 'resolved') actions.push(button('Resolve', () => patch({ status: 'resolved' }), { class: 'primary' }));
+      if (c.status !== 'snoozed') {
+        const snooze = h('select', {
+          onchange: () => {
+            if (!snooze.value) return;
+            const until = new Date(Date.now() + Number(snooze.value) * 1000).toISOString();
+            patch({ status: 'snoozed', snoozed_until: until });
+          },
+        }, h('option', { value: '' }, 'Snooze…'), SNOOZES.map(([t, s]) => h('option', { value: String(s) }, t)));
+        actions.push(field('Snooze', snooze));
+      }
+    }
+    const panelToggle = button('Contact', () => { state.panelOpen = !state.panelOpen; renderPanel(); renderHeader(); },
+      { 'aria-expanded': String(state.panelOpen), 'aria-controls': 'contact-panel' });
+    replace(header,
+      h('div', { class: 'chat-title' },
+        button('← Back', () => navigate('inbox'), { class: 'back link', 'aria-label': 'Back to the conversation list' }),
+        h('div', {},
+          h('h2', {}, c.contact.name || c.contact.phone),
+          h('p', { class: 'sub' },
+            h('span', {}, c.contact.phone), ' · ',
+            h('span', { title: 'Sender (business number)' }, `via ${senderLabel(c.sender_id)}`), ' · ',
+            h('span', { class: `chip ${c.status}` }, c.status),
+            c.status === 'snoozed' && c.snoozed_until ? ` until ${fmtTime(c.snoozed_until)}` : '', ' · ',
+            h('span', { class: c.window_open ? 'window open' : 'window closed', id: 'window-state' }, windowText))),
+        panelToggle),
+      h('div', { class: 'chat-actions' }, actions));
+  }
+
+  function agentOptions(current) {
+    const options = [...state.agents.values()].map((a) => [a.id, a.name]);
+    if (!state.agents.has(me.id)) options.unshift([me.id, `${me.name} (me)`]);
+    if (current && !options.some(([id]) => id === current)) options.push([current, 'another agent']);
+    return options;
+  }
+
+  async function patch(body) {
+    try {
+      const conv = await api(`/api/conversations/${state.selected}`, { method: 'PATCH', body });
+      upsertConversation(conv);
+      renderHeader();
+      toast('Conversation updated.');
+    } catch (err) { showError(err, 'Not updated'); renderHeader(); }
+  }
+
+  // ---------- messages ----------
+  function renderMessages() {
+    const ordered = [...state.messages.values()].sort((a, b) => parseTime(a.created_at) - parseTime(b.created_at));
+    replace(msgList, ordered.map(messageItem));
+    olderButton.hidden = !state.olderCursor;
+  }
+
+  function content(m) {
+    const p = m.payload || {};
+    if (m.type === 'text') return h('p', { class: 'text' }, m.body);
+    if (m.type === 'template') {
+      return [h('p', { class: 'tpl-name' }, `Template: ${p.template?.name || p.name || ''}`), h('p', { class: 'text' }, m.body)];
+    }
+    const media = MEDIA[m.type];
+    if (media) {
+      const inner = p[m.type] || {};
+      const caption = inner.caption || inner.filename || inner.emoji || inner.name || inner.address || m.body || '';
+      return h('p', { class: 'media' }, h('span', { 'aria-hidden': 'true' }, `${media[0]} `), h('strong', {}, media[1]), caption ? ` — ${caption}` : '');
+    }
+    if (m.type === 'interactive' || m.type === 'button') return h('p', { class: 'text' }, m.body || `(${m.type} reply)`);
+    return h('p', { class: 'unsupported' }, m.body || `Unsupported message type “${m.type}”: open WhatsApp on the phone to see it.`);
+  }
+
+  function messageItem(m) {
+    const out = m.direction === 'outbound';
+    const tick = out && TICKS[m.status];
+    return h('li', { class: `msg ${out ? 'outbound' : 'inbound'}`, dataset: { id: m.id, status: m.status } },
+      h('div', { class: 'bubble' },
+        content(m),
+        h('div', { class: 'meta' },
+          h('time', { datetime: m.created_at }, fmtTime(m.created_at)),
+          tick ? h('span', { class: `tick ${m.status}`, role: 'img', 'aria-label': tick[1], title: tick[1], dataset: { status: m.status } }, tick[0]) : null),
+        m.status === 'failed'
+          ? h('p', { class: 'msg-error', role: 'note' }, `Not delivered: ${m.error_message || 'unknown error'}${m.error_code ? ` (${m.error_code})` : ''}`)
+          : null));
+  }
+
+  function upsertMessage(m) {
+    const old = state.messages.get(m.id);
+    if (old && m.direction === 'outbound' && STATUS_RANK[m.status] < STATUS_RANK[old.status]) return; // stale
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+    state.messages.set(m.id, m);
+    renderMessages();
+    if (nearBottom || !old) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // ---------- composer ----------
+  function renderComposer() {
+    const c = state.conv;
+    if (!c) return;
+    if (!auth.can('inbox:send')) {
+      replace(composer, h('p', { class: 'notice' }, 'You can read this conversation but not reply (no inbox:send permission).'));
+      return;
+    }
+    if (!c.window_open || state.templateMode) {
+      replace(composer, templateForm(c));
+      return;
+    }
+    const text = h('textarea', { rows: 2, name: 'text', placeholder: 'Type a reply…  (Enter sends, Shift+Enter for a new line)' });
+    text.value = state.draft || '';
+    text.addEventListener('input', () => { state.draft = text.value; });
+    const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send');
+    const form = h('form', {
+      class: 'compose-text',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const value = text.value.trim();
+        if (!value) return;
+        sendBtn.disabled = true;
+        try {
+          const m = await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value } });
+          state.draft = '';
+          text.value = '';
+          upsertMessage(m);
+        } catch (err) {
+          if (err instanceof ApiError && err.code === 'template_required') {
+            state.conv = { ...state.conv, window_open: false };
+            toast('The 24-hour window has closed: only an approved template can be sent now.', 'error');
+            renderHeader();
+            renderComposer();
+            return;
+          }
+          showError(err, 'Not sent');
+        } finally { sendBtn.disabled = false; }
+        text.focus();
+      },
+    },
+    field('Reply', text),
+    h('div', { class: 'row' },
+      button('Use a template', () => { state.templateMode = true; renderComposer(); }, { class: 'link' }),
+      sendBtn));
+    text.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+    });
+    replace(composer, form);
+  }
+
+  function templateForm(c) {
+    const wrap = h('form', { class: 'compose-template', 'aria-label': 'Send a template' });
+    const notice = c.window_open
+      ? null
+      : h('p', { class: 'notice', role: 'status' }, 'The 24-hour customer service window is closed. WhatsApp only allows an approved template until the customer writes again.');
+    const approved = (state.templates || []).filter((t) => t.status === 'APPROVED');
+    if (state.templates === null) {
+      loadTemplates().then(renderComposer);
+      replace(wrap, notice, h('p', {}, 'Loading templates…'));
+      return wrap;
+    }
+    if (!approved.length) {
+      replace(wrap, notice, h('p', { class: 'notice' }, 'No approved templates. An admin can sync them under Templates.'));
+      return wrap;
+    }
+    const picker = h('select', { name: 'template' }, approved.map((t, i) => h('option', { value: String(i) }, `${t.name} (${t.language})`)));
+    const params = h('div', { class: 'params' });
+    const preview = h('div', { class: 'preview-box', 'aria-live': 'polite', id: 'template-preview' });
+    const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send template');
+    let inputs = { header: [], body: [] };
+
+    function draw() {
+      const t = approved[Number(picker.value)];
+      inputs = { header: [], body: [] };
+      const rows = [];
+      for (const part of ['header', 'body']) {
+        for (const n of placeholders(componentText(t, part.toUpperCase()))) {
+          const input = h('input', { type: 'text', required: true, oninput: renderPreview, dataset: { part, n: String(n) } });
+          inputs[part].push(input);
+          rows.push(field(`${part === 'header' ? 'Header' : 'Body'} parameter {{${n}}}`, input));
+        }
+      }
+      replace(params, rows.length ? rows : h('p', { class: 'hint' }, 'This template has no parameters.'));
+      renderPreview();
+    }
+
+    function renderPreview() {
+      const t = approved[Number(picker.value)];
+      const headerText = componentText(t, 'HEADER');
+      const footer = componentText(t, 'FOOTER');
+      replace(preview,
+        h('span', { class: 'sr-only' }, 'Preview: '),
+        headerText ? h('strong', {}, fill(headerText, inputs.header.map((i) => i.value))) : null,
+        h('p', {}, fill(componentText(t, 'BODY'), inputs.body.map((i) => i.value))),
+        footer ? h('small', {}, footer) : null);
+    }
+
+    picker.addEventListener('change', draw);
+    wrap.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const t = approved[Number(picker.value)];
+      const parameters = { body: inputs.body.map((i) => i.value) };
+      if (inputs.header.length) parameters.header = inputs.header.map((i) => i.value);
+      sendBtn.disabled = true;
+      try {
+        const m = await api(`/api/conversations/${c.id}/messages`, {
+          method: 'POST', body: { type: 'template', template: { name: t.name, language: t.language, parameters } },
+        });
+        upsertMessage(m);
+        toast(`Template “${t.name}” sent.`);
+        state.templateMode = false;
+        renderComposer();
+      } catch (err) { showError(err, 'Template not sent'); } finally { sendBtn.disabled = false; }
+    });
+    replace(wrap, notice,
+      h('div', { class: 'tpl-grid' },
+        h('div', {}, field('Template', picker), params),
+        h('div', {}, h('p', { class: 'label' }, 'Preview'), preview)),
+      h('div', { class: 'row' },
+        c.window_open ? button('Back to free text', () => { state.templateMode = false; renderComposer(); }, { class: 'link' }) : h('span'),
+        sendBtn));
+    draw();
+    return wrap;
+  }
+
+  async function loadTemplates() {
+    try { state.templates = auth.can('templates:read') ? await api('/api/templates') : []; } catch { state.templates = []; }
+  }
+
+  // ---------- contact panel ----------
+  async function renderPanel() {
+    panel.id = 'contact-panel';
+    panel.hidden = !state.panelOpen;
+    if (!state.panelOpen || !state.conv) return;
+    const c = state.conv;
+    replace(panel, h('h2', {}, 'Contact'), h('p', {}, 'Loading…'));
+    if (!auth.can('contacts:read:all', 'contacts:read:assigned')) {
+      replace(panel, h('h2', {}, 'Contact'), h('p', {}, c.contact.name), h('p', {}, c.contact.phone));
+      return;
+    }
+    try {
+      const [contact, history] = await Promise.all([
+        api(`/api/contacts/${c.contact.id}`),
+        api(`/api/contacts/${c.contact.id}/assignments`).catch(() => []),
+      ]);
+      const entries = Array.isArray(history) ? history : history.items || [];
+      const name = (id) => (id ? (state.agents.get(id)?.name || (id === me.id ? me.name : 'an agent')) : null);
+      const team = (id) => (id ? (state.teams.get(id)?.name || 'a team') : null);
+      replace(panel,
+        h('div', { class: 'panel-head' }, h('h2', {}, 'Contact'),
+          button('Close', () => { state.panelOpen = false; renderPanel(); renderHeader(); }, { class: 'link', 'aria-label': 'Close contact details' })),
+        h('dl', { class: 'attrs' },
+          h('dt', {}, 'Name'), h('dd', {}, contact.name || '—'),
+          h('dt', {}, 'Phone'), h('dd', {}, contact.phone),
+          h('dt', {}, 'Email'), h('dd', {}, contact.email || '—'),
+          Object.entries(contact.attributes || {}).map(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))])),
+        h('h3', {}, 'Tags'),
+        contact.tags.length ? h('ul', { class: 'tags' }, contact.tags.map((t) => h('li', {}, t))) : h('p', { class: 'hint' }, 'No tags.'),
+        h('h3', {}, 'Assignment history'),
+        entries.length
+          ? h('ol', { class: 'history' }, entries.map((a) => h('li', {},
+            h('time', { datetime: a.created_at }, fmtTime(a.created_at)), ' ',
+            `${a.action}: ${name(a.from_agent_id) || team(a.from_team_id) || 'pool'} → ${name(a.to_agent_id) || team(a.to_team_id) || 'pool'}`)))
+          : h('p', { class: 'hint' }, 'Never assigned.'));
+    } catch (err) {
+      replace(panel, h('h2', {}, 'Contact'), h('p', { role: 'alert' }, err.message));
+    }
+  }
+
+  // ---------- live events ----------
+  function onEvent(event) {
+    const { type, payload } = event.detail;
+    if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
+    else if ((type === 'message.created' || type === 'message.status') && payload.conversation_id === state.selected) {
+      upsertMessage(payload.message);
+      if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
+    } else if (type === 'contact.assigned' && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();
+  }
+  realtime.addEventListener('event', onEvent);
+  const onVisible = () => { if (!document.hidden && state.conv?.unread_count) markRead(); };
+  document.addEventListener('visibilitychange', onVisible);
+
+  // ---------- start ----------
+  async function loadDirectory() {
+    const jobs = [];
+    if (auth.can('senders:read')) jobs.push(api('/api/senders').then((xs) => xs.forEach((s) => state.senders.set(s.id, s))));
+    if (auth.can('agents:read')) jobs.push(api('/api/agents', { query: { limit: 200 } }).then((p) => p.items.forEach((a) => state.agents.set(a.id, a))));
+    if (auth.can('teams:read')) jobs.push(api('/api/teams', { query: { limit: 200 } }).then((p) => p.items.forEach((t) => state.teams.set(t.id, t))));
+    await Promise.allSettled(jobs);
+    if (state.conv) renderHeader();
+  }
+
+  renderTabs();
+  loadList();
+  loadDirectory();
+  select(args[0] || null);
+
+  return {
+    update(nextArgs) { select(nextArgs[0] || null); },
+    permissionsChanged() { renderTabs(); loadList(); if (state.conv) { renderHeader(); renderComposer(); } },
+    destroy() {
+      realtime.removeEventListener('event', onEvent);
+      document.removeEventListener('visibilitychange', onVisible);
+    },
+  };
+}
