@@ -17,6 +17,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/senders/{sender_id}"): {"verified_name": "renamed"},
     ("PUT", "/api/senders/allocations/teams/{team_id}"): {"secondaries": []},
     ("PUT", "/api/senders/allocations/agents/{agent_id}"): {"secondaries": []},
+    ("PATCH", "/api/conversations/{conversation_id}"): {"status": "resolved"},
+    ("POST", "/api/conversations/{conversation_id}/messages"): {"type": "text", "text": "hi"},
 }
 
 
@@ -44,7 +46,14 @@ async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
     job = await api.client.post(
         "/api/contacts/bulk", headers=ctx.headers, json={"contacts": [{"phone": "08129999888"}]}
     )
+    conversation = await api.client.post(
+        "/api/conversations",
+        headers=ctx.headers,
+        json={"contact_id": contact.json()["id"], "sender_id": sender.json()["id"]},
+    )
+    assert conversation.status_code == 200, conversation.text
     ids = {
+        "conversation_id": conversation.json()["id"],
         "agent_id": agent["id"],
         "team_id": team.json()["id"],
         "role_id": role.json()["id"],
@@ -90,10 +99,12 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: ApiHarness
         ("/api/roles/", "role_id"),
         ("/api/contacts/", "contact_id"),
         ("/api/senders/", "sender_id"),
+        ("/api/conversations/", "conversation_id"),
     ]:
         response = await api.client.get(path + b_ids[key], headers=b.headers)
         assert response.status_code == 200, path
         assert response.json().get("name") != "renamed"
+        assert response.json().get("status") != "resolved"
 
 
 async def test_lists_only_show_own_tenant(api: ApiHarness) -> None:
@@ -109,6 +120,7 @@ async def test_lists_only_show_own_tenant(api: ApiHarness) -> None:
         "/api/roles",
         "/api/audit",
         "/api/pool",
+        "/api/conversations",
     ]:
         body = (await api.client.get(path, headers=a.headers)).json()
         items = body["items"] if isinstance(body, dict) else body

@@ -1,0 +1,152 @@
+"""Browser tests: the demo (api + simulator, SQLite) under uvicorn in a thread, driven by
+Playwright through Debian's Chromium. No browser download: ``executable_path`` only.
+
+Screenshots go to ``docs/screenshots/`` when ``SCRM_SCREENSHOTS=1`` (else to a temp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.services import in_ci, require_chromium
+from tests.support import free_port
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    if in_ci():
+        raise
+    pytest.skip("playwright is not installed (pip install playwright)", allow_module_level=True)
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PHONE_NUMBER_ID = "106540352242922"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+expect.set_options(timeout=10_000)
+
+
+@dataclass
+class Demo:
+    url: str
+    admin_password: str
+    agent_password: str
+    http: httpx.Client
+
+    def customer_writes(self, wa_id: str, text: str, name: str) -> None:
+        r = self.http.post(
+            f"/simulator/_sim/customers/{wa_id}/messages",
+            json={"phone_number_id": PHONE_NUMBER_ID, "text": text, "name": name},
+        )
+        r.raise_for_status()
+
+    def advance_clock(self, seconds: int) -> None:
+        r = self.http.post("/simulator/_sim/clock/advance", json={"seconds": seconds})
+        r.raise_for_status()
+
+    def token(self, email: str, password: str) -> str:
+        r = self.http.post("/api/auth/login", json={"email": email, "password": password})
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def call(self, token: str, method: str, path: str, **kwargs: Any) -> Any:
+        r = self.http.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    from runtime import demo as demo_module
+
+    state = demo_module.prepare(tmp_path_factory.mktemp("demo"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = uvicorn.Config(
+        demo_module.build(state, url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="demo-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # lifespan (migrations, seeding) done, socket bound
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the demo server did not start")
+        time.sleep(0.05)
+    with httpx.Client(base_url=url, timeout=10) as http:
+        yield Demo(url, state.admin_password, state.agent_password, http)
+    server.should_exit = True
+    thread.join(15)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = require_chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, demo: Demo) -> Iterator[Callable[..., Page]]:
+    """Pages in fresh contexts (separate storage = separate signed-in users)."""
+    contexts: list[BrowserContext] = []
+
+    def make(viewport: dict[str, int] = DESKTOP) -> Page:
+        context = browser.new_context(viewport=viewport, base_url=demo.url)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        return page
+
+    yield make
+    for context in contexts:
+        for page in context.pages:
+            assert not page.js_errors, f"JavaScript errors: {page.js_errors}"  # type: ignore[attr-defined]
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str], None]:
+    keep = os.environ.get("SCRM_SCREENSHOTS") == "1"
+    directory = SCREENSHOTS if keep else tmp_path_factory.mktemp("shots")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page: Page, name: str) -> None:
+        page.screenshot(path=str(directory / f"{name}.png"))
+
+    return shoot
+
+
+def sign_in(page: Page, email: str, password: str, path: str = "/") -> None:
+    page.goto(path)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()

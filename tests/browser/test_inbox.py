@@ -1,0 +1,135 @@
+"""The agent's day in a real browser: live inbound, reply, ticks, the 24-hour rule,
+reconnect catch-up, phone width."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, WebSocketRoute, expect
+
+from runtime.demo import AGENT_EMAIL
+from tests.browser.conftest import PHONE, Demo, sign_in
+
+
+def open_conversation(page: Page, name: str) -> None:
+    page.locator(".conv-items a", has_text=name).click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+
+
+def test_message_arrives_live_reply_and_ticks_reach_read(demo: Demo, new_page, shots) -> None:
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    expect(page.get_by_role("link", name="Inbox")).to_have_attribute("aria-current", "page")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    demo.customer_writes("6281200000001", "Hello, where is my order?", "Budi Santoso")
+    item = page.locator(".conv-items a", has_text="Budi Santoso")
+    expect(item).to_contain_text("Hello, where is my order?")
+    expect(item.locator(".badge")).to_have_text("1")
+    shots(page, "inbox-list")
+
+    item.click()
+    expect(page.locator(".msg.inbound")).to_contain_text(["Hello, where is my order?"])
+    expect(item.locator(".badge")).to_have_count(0)  # marked read
+    reply = page.get_by_label("Reply")
+    reply.fill("It left the warehouse this morning.")
+    reply.press("Enter")
+    sent = page.locator(".msg.outbound", has_text="It left the warehouse this morning.")
+    expect(sent).to_be_visible()
+    expect(reply).to_have_value("")
+    expect(sent.get_by_role("img", name="Read")).to_be_visible(timeout=15_000)
+    expect(item).to_contain_text("It left the warehouse")
+
+    demo.customer_writes("6281200000001", "Great, thanks!", "Budi Santoso")
+    expect(page.locator(".msg.inbound").last).to_have_text(re.compile("Great, thanks!"))
+    assert page.evaluate("window.__sameDocument") is True
+    shots(page, "inbox-chat")
+
+    page.get_by_role("button", name="Contact").click()
+    panel = page.get_by_role("complementary", name="Contact details")
+    expect(panel).to_contain_text("+6281200000001")
+    expect(panel.get_by_role("heading", name="Assignment history")).to_be_visible()
+    expect(panel.locator(".history li")).not_to_have_count(0)
+
+
+def test_closed_window_needs_a_template_with_parameters(demo: Demo, new_page, shots) -> None:
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    demo.customer_writes("6281200000002", "Is my parcel coming?", "Rina")
+    open_conversation(page, "Rina")
+    expect(page.locator("#window-state")).to_contain_text("Window open")
+
+    demo.advance_clock(25 * 3600)  # the customer's 24-hour window closes
+    page.get_by_label("Reply").fill("Sorry for the wait!")
+    page.get_by_role("button", name="Send", exact=True).click()
+
+    form = page.get_by_role("form", name="Send a template")
+    expect(form.get_by_role("status")).to_contain_text("24-hour customer service window is closed")
+    expect(page.locator("#window-state")).to_contain_text("Window closed")
+    form.get_by_label("Template").select_option(label="order_update (en_US)")
+    form.get_by_label("Body parameter {{1}}").fill("Rina")
+    preview = page.locator("#template-preview")
+    expect(preview).to_contain_text("Hi Rina, your order {{2}} has shipped.")
+    form.get_by_label("Body parameter {{2}}").fill("INV-2042")
+    expect(preview).to_contain_text("Hi Rina, your order INV-2042 has shipped.")
+    shots(page, "inbox-template")
+    form.get_by_role("button", name="Send template").click()
+
+    sent = page.locator(".msg.outbound", has_text="INV-2042")
+    expect(sent).to_contain_text("Template: order_update")
+    expect(sent.get_by_role("img", name=re.compile("Sent|Delivered|Read"))).to_be_visible()
+    # Still closed: the composer keeps offering templates only.
+    expect(page.get_by_role("form", name="Send a template")).to_be_visible()
+    expect(page.get_by_label("Reply")).to_have_count(0)
+
+
+def test_reconnect_catches_up_on_missed_messages(demo: Demo, new_page) -> None:
+    page = new_page()
+    sockets: list[WebSocketRoute] = []
+    blocked = {"on": False}
+
+    def route(ws: WebSocketRoute) -> None:
+        if blocked["on"]:
+            ws.close(code=1011)  # the server is unreachable
+            return
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    demo.customer_writes("6281200000003", "First message", "Joko")
+    open_conversation(page, "Joko")
+    expect(page.locator(".msg.inbound")).to_have_count(1)
+    expect(page.locator("body")).to_have_attribute("data-realtime", "live")
+
+    blocked["on"] = True
+    sockets[-1].close(code=1006)
+    banner = page.get_by_role("status").filter(has_text="Connection lost")
+    expect(banner).to_be_visible()
+    demo.customer_writes("6281200000003", "Sent while you were offline", "Joko")
+    demo.customer_writes("6281200000004", "A new customer meanwhile", "Maya")
+    expect(banner).to_be_visible()
+    expect(page.locator(".msg.inbound")).to_have_count(1)
+
+    blocked["on"] = False  # the next retry reaches the server with the saved cursor
+    expect(page.locator(".msg.inbound").last).to_have_text(
+        re.compile("Sent while you were offline"), timeout=20_000
+    )
+    expect(banner).to_be_hidden()
+    expect(page.locator(".conv-items a", has_text="Maya")).to_contain_text("A new customer")
+
+
+def test_phone_width_shows_one_pane_at_a_time(demo: Demo, new_page, shots) -> None:
+    page = new_page(PHONE)
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    demo.customer_writes("6281200000005", "Halo kak, stok masih ada?", "Dewi")
+    item = page.locator(".conv-items a", has_text="Dewi")
+    expect(item).to_be_visible()
+    shots(page, "phone-list")
+    item.click()
+    expect(page.get_by_role("heading", name="Dewi")).to_be_visible()
+    expect(page.locator(".conv-list")).to_be_hidden()
+    shots(page, "phone-chat")
+    page.get_by_role("button", name="Back to the conversation list").click()
+    expect(page.locator(".conv-list")).to_be_visible()
+    expect(page.locator(".chat")).to_be_hidden()
