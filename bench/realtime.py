@@ -1,12 +1,17 @@
-"""Real-time delivery benchmark: fanout vs routed, N ws processes, real RabbitMQ + PostgreSQL.
+"""Real-time delivery benchmark through the real path: signed webhooks → api → outbox relay →
+RabbitMQ → N ws processes → websocket clients, ``fanout`` and ``routed`` side by side.
 
-    python bench/realtime.py [--pods 1 2 4] [--events 3000] [--idle 1000]
+    python bench/realtime.py [--pods 1 2 4] [--apis 2] [--seconds 8] [--idle 1000 10000]
 
-Events are written like the api writes them (``record_event`` in a transaction, 20 per
-transaction), published by an in-process outbox relay, and read by real websocket clients
-(16 agents per pod, each event for one random agent). Latency is commit-start → frame
-received, measured at half the measured peak rate. Needs SCRM_BENCH_POSTGRES_URL /
-SCRM_BENCH_AMQP_URL (defaults: the local test services).
+Every process is real and separate: ``--apis`` api processes (``create_app`` under
+``runtime.ws.server.serve``, each running its outbox relay), N ws processes, 2 load-generator
+processes POSTing signed ``inbound_text`` webhooks to ``/webhooks/whatsapp`` (closed loop for
+the peak, then open loop at half the peak for latency), 2 processes holding the agents'
+websockets (8 agents per ws process, two contacts each, every webhook for one contact, so
+every webhook concerns exactly one agent and produces two frames: ``message.created`` and
+``conversation.updated``). Latency: webhook POST accepted (200 received by the generator) →
+``message.created`` frame received by the agent. Needs PostgreSQL and RabbitMQ (defaults: the
+local test services; SCRM_BENCH_POSTGRES_URL / SCRM_BENCH_AMQP_URL / SCRM_BENCH_RABBITMQ_API).
 """
 
 from __future__ import annotations
@@ -15,36 +20,54 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import httpx
-import websockets
 from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import runtime.models  # noqa: F401
-from runtime.bus.rabbitmq import RabbitBus
 from runtime.db.base import Base
 from runtime.db.session import make_engine, make_sessionmaker
-from runtime.domain.events import agent_key, record_event
+from runtime.domain.phones import normalize_phone
 from runtime.domain.security import AccessClaims, issue_access_token
-from runtime.models import Agent, Role, Tenant
-from runtime.relay import OutboxRelay
+from runtime.models import Agent, Contact, Conversation, Event, Role, Sender, Tenant
 
 PG = os.environ.get("SCRM_BENCH_POSTGRES_URL", "postgresql+asyncpg://scrm:scrm@127.0.0.1/scrm_test")
 AMQP = os.environ.get("SCRM_BENCH_AMQP_URL", "amqp://scrm:scrm@127.0.0.1:5672/")
-AGENTS_PER_POD = 16
-PER_TX = 20
+RABBIT_API = os.environ.get("SCRM_BENCH_RABBITMQ_API", "http://scrm:scrm@127.0.0.1:15672")
+AGENTS_PER_POD = 8
+CONTACTS_PER_AGENT = 2
+GENERATORS = 2
+CLIENT_PROCS = 2
 JWT = secrets.token_urlsafe(32)
+APP_SECRET = secrets.token_urlsafe(16)
+FERNET = Fernet.generate_key().decode()
 TICKS = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "realtime_load.py")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, value: Any) -> None:
+    with open(path, "w") as f:
+        json.dump(value, f, indent=1, default=str)
 
 
 def free_port() -> int:
@@ -53,185 +76,445 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class Pod:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.process.pid}/stat") as f:
+def cpu_of(pid: int) -> float:
+    """user+sys seconds of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
-    def rss_bytes(self) -> int:
-        with open(f"/proc/{self.process.pid}/status") as f:
-            line = next(x for x in f if x.startswith("VmRSS:"))
-        return int(line.split()[1]) * 1024
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / TICKS, sum(values) / TICKS
+
+
+def rss_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        line = next(x for x in f if x.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+@dataclass
+class Proc:
+    role: str
+    process: subprocess.Popen[str]
+    port: int = 0
+    name: str = ""
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     async def metric(self, name: str) -> float:
         async with httpx.AsyncClient() as client:
             text = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
-        return float(next(x for x in text.splitlines() if x.startswith(name + " ")).split()[1])
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def spawn(port: int, env: dict[str, str]) -> Pod:
-    cmd = [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port)]
-    return Pod(port, subprocess.Popen([*cmd, "--log-level", "warning"], env=env))
-
-
-async def start_pod(db_url: str, mode: str) -> Pod:
-    port = free_port()
-    env = {
+def base_env(db_url: str, mode: str) -> dict[str, str]:
+    return {
         **os.environ,
-        "POD_NAME": f"bench-{secrets.token_hex(3)}",
         "SCRM_DATABASE_URL": db_url,
         "SCRM_AMQP_URL": AMQP,
         "SCRM_DELIVERY_MODE": mode,
         "SCRM_JWT_SECRET": JWT,
-        "SCRM_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "SCRM_WHATSAPP_APP_SECRET": "x",
+        "SCRM_ENCRYPTION_KEY": FERNET,
+        "SCRM_WHATSAPP_APP_SECRET": APP_SECRET,
         "SCRM_WHATSAPP_VERIFY_TOKEN": "x",
     }
-    pod = spawn(port, env)
-    async with asyncio.timeout(30), httpx.AsyncClient() as client:
+
+
+def spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(cmd, env=env, text=True)
+
+
+async def start_server(role: str, db_url: str, mode: str) -> Proc:
+    port = free_port()
+    name = f"bench-{role}-{secrets.token_hex(3)}"
+    env = {**base_env(db_url, mode), "POD_NAME": name}
+    if role == "ws":
+        cmd = [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning"]  # fmt: skip
+    else:
+        cmd = [sys.executable, WORKER, "api", str(port)]
+    proc = Proc(role, spawn(cmd, env), port, name)
+    async with asyncio.timeout(60), httpx.AsyncClient() as client:
         while True:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{role} exited with {proc.process.returncode}")
             try:
                 if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return pod
+                    return proc
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
 
 
-class Receiver:
-    """All clients' receive loops; records (seq → latency) for events carrying a send time."""
-
-    def __init__(self) -> None:
-        self.latencies: dict[int, float] = {}
-        self.received = 0
-        self.done = asyncio.Event()
-        self.expect = 0
-
-    async def listen(self, ws: websockets.ClientConnection) -> None:
-        async for raw in ws:
-            frame = json.loads(raw)
-            if "seq" not in frame:
-                continue
-            self.latencies[frame["seq"]] = time.time() - frame["payload"]["t"]
-            self.received += 1
-            if self.received >= self.expect:
-                self.done.set()
+def start_worker(kind: str, job: dict[str, Any], workdir: str) -> tuple[Proc, str]:
+    path = os.path.join(workdir, f"{kind}-{secrets.token_hex(3)}.json")
+    job = {**job, "out": path + ".out"}
+    write_json(path, job)
+    process = subprocess.Popen(
+        [sys.executable, WORKER, kind, path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return Proc(kind, process), job["out"]
 
 
-async def connect(pod: Pod, token: str) -> websockets.ClientConnection:
-    url = f"ws://127.0.0.1:{pod.port}/ws?token={token}"
-    ws = await websockets.connect(url, compression=None, max_size=None)
-    while json.loads(await ws.recv())["type"] != "ready":
-        pass
-    return ws
+async def readline(proc: Proc, within: float = 300) -> str:
+    assert proc.process.stdout is not None
+    stdout = proc.process.stdout
+    line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), within)
+    if not line:
+        raise RuntimeError(f"{proc.role} exited with {proc.process.wait()}")
+    return line.strip()
 
 
-async def seed(sessionmaker, agents: int) -> tuple[uuid.UUID, list[uuid.UUID]]:  # type: ignore[no-untyped-def]
-    """A fresh tenant with ``agents`` agents (no special permissions)."""
-    tenant_id, role_id = uuid.uuid4(), uuid.uuid4()
+def tell(proc: Proc, line: str = "go") -> None:
+    assert proc.process.stdin is not None
+    proc.process.stdin.write(line + "\n")
+    proc.process.stdin.flush()
+
+
+def reap(proc: Proc) -> float:
+    """Wait for a worker that is exiting; returns its user+sys CPU seconds."""
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.process.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class World:
+    tenant_id: uuid.UUID
+    slug: str
+    agent_ids: list[uuid.UUID]
+    wa_ids: list[str]
+    phone_number_id: str
+    waba_id: str = "bench-waba"
+    display: str = "+62 811 0000 0000"
+
+
+async def seed(sessions: Sessions, agents: int) -> World:
+    """A tenant with ``agents`` agents (no read-all), a sender, and contacts each assigned to
+    one agent with an open conversation (webhooks then never change ownership)."""
+    tenant_id, role_id, sender_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    slug = f"b-{secrets.token_hex(4)}"
     agent_ids = [uuid.uuid4() for _ in range(agents)]
-    async with sessionmaker() as session, session.begin():
-        session.add(Tenant(id=tenant_id, slug=f"b-{secrets.token_hex(4)}", name="bench"))
+    pnid = str(10**14 + secrets.randbelow(10**14))
+    wa_ids: list[str] = []
+    base = 628120000000 + secrets.randbelow(10**6) * 100
+    async with sessions() as session, session.begin():
+        session.add(Tenant(id=tenant_id, slug=slug, name="bench"))
         await session.flush()
         session.add(Role(id=role_id, tenant_id=tenant_id, name="agent", permissions=[]))
+        session.add(Sender(id=sender_id, tenant_id=tenant_id, phone_number_id=pnid,
+                           display_number="+6281100000000", waba_id="bench-waba"))  # fmt: skip
         await session.flush()
-        for a in agent_ids:
+        for i, a in enumerate(agent_ids):
             session.add(Agent(id=a, tenant_id=tenant_id, email=f"{a}@b", name="b",
                               password_hash="x", role_id=role_id))  # fmt: skip
-    return tenant_id, agent_ids
+            await session.flush()
+            for j in range(CONTACTS_PER_AGENT):
+                wa_id = str(base + i * CONTACTS_PER_AGENT + j)
+                contact = Contact(tenant_id=tenant_id, phone=normalize_phone("+" + wa_id, "ID"),
+                                  assigned_agent_id=a)  # fmt: skip
+                session.add(contact)
+                await session.flush()
+                session.add(Conversation(tenant_id=tenant_id, sender_id=sender_id,
+                                         contact_id=contact.id, assigned_agent_id=a))  # fmt: skip
+                wa_ids.append(wa_id)
+    return World(tenant_id, slug, agent_ids, wa_ids, pnid)
 
 
-async def produce(sessionmaker, tenant_id, keys, count: int, rate: float | None) -> None:  # type: ignore[no-untyped-def]
-    """Peak: ``PER_TX`` events per transaction, flat out; paced: one event per transaction."""
-    per_tx = 1 if rate else PER_TX
-    start = time.perf_counter()
-    for i in range(0, count, per_tx):
-        async with sessionmaker() as session, session.begin():
-            for _ in range(min(per_tx, count - i)):
-                payload = {"t": time.time(), "text": "x" * 100}
-                audience = [random.choice(keys)]
-                await record_event(session, tenant_id, "message.created", payload, audience)
-        if rate:
-            await asyncio.sleep(max(0.0, start + (i + per_tx) / rate - time.perf_counter()))
+async def event_seq(sessions: Sessions, tenant_id: uuid.UUID) -> int:
+    async with sessions() as session:
+        return int(
+            await session.scalar(select(Tenant.event_seq).where(Tenant.id == tenant_id)) or 0
+        )
 
 
-async def run_config(db_url: str, sessionmaker, mode: str, n: int, events: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    tenant_id, agent_ids = await seed(sessionmaker, AGENTS_PER_POD * n)
-    pods = [await start_pod(db_url, mode) for _ in range(n)]
-    bus = RabbitBus(AMQP, mode, connection_name="bench-relay")  # type: ignore[arg-type]
-    await bus.start()
-    receiver = Receiver()
-    sockets = [
-        await connect(pods[i % n], issue_access_token(AccessClaims(a, tenant_id), JWT, 3600))
-        for i, a in enumerate(agent_ids)
-    ]
-    listeners = [asyncio.create_task(receiver.listen(ws)) for ws in sockets]
-    keys = [agent_key(a) for a in agent_ids]
-    try:
-        async with OutboxRelay(sessionmaker, bus).running():
-            # Peak: as fast as the generator can commit.
-            receiver.expect = events
-            cpu0 = sum(p.cpu_seconds() for p in pods)
-            t0 = time.perf_counter()
-            await produce(sessionmaker, tenant_id, keys, events, None)
-            await asyncio.wait_for(receiver.done.wait(), 120)
-            elapsed = time.perf_counter() - t0
-            cpu = sum(p.cpu_seconds() for p in pods) - cpu0
-            peak = events / elapsed
-            # Latency at half the peak rate.
-            receiver.latencies.clear()
-            receiver.done.clear()
-            half = max(1, int(peak / 2 * 3))  # about 3 seconds of traffic
-            receiver.expect = receiver.received + half
-            await produce(sessionmaker, tenant_id, keys, half, peak / 2)
-            await asyncio.wait_for(receiver.done.wait(), 60)
-        lat = sorted(receiver.latencies.values())
-        bus_in = sum([await p.metric("scrm_ws_events_in_total") for p in pods])
-        return {
-            "msgs_per_s": peak,
-            "p50_ms": statistics.median(lat) * 1000,
-            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
-            "deliveries_per_event": bus_in / receiver.received,
-            "cpu_ms_per_msg": cpu / events * 1000,
+async def drained(sessions: Sessions, tenant_id: uuid.UUID, within: float = 60) -> None:
+    """Wait until the relays published every event of the tenant."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        async with sessions() as session:
+            left = await session.scalar(
+                select(func.count()).where(Event.tenant_id == tenant_id,
+                                           Event.published_at.is_(None))
+            )  # fmt: skip
+        if not left:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the relays did not drain the outbox")
+
+
+async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, float]:
+    """AMQP messages published to the tenant exchange and delivered from the pod queues."""
+    parts = urllib.parse.urlsplit(RABBIT_API)
+    base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
+    auth = (parts.username or "guest", parts.password or "guest")
+    async with httpx.AsyncClient(auth=auth) as client:
+        ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{mode}")).json()
+        delivered = 0.0
+        for q in queues:
+            stats = (await client.get(f"{base}/queues/%2F/{q}")).json().get("message_stats", {})
+            delivered += stats.get("deliver_get", 0)
+    return {"published": ex.get("message_stats", {}).get("publish_in", 0), "delivered": delivered}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
+
+
+@dataclass
+class Cpu:
+    """CPU seconds per component between two snapshots."""
+
+    procs: dict[str, list[int]] = field(default_factory=dict)
+    start: dict[str, float] = field(default_factory=dict)
+    machine: tuple[float, float] = (0.0, 0.0)
+
+    def snapshot(self) -> dict[str, float]:
+        groups = {
+            **self.procs,
+            "postgres": pids_named("postgres"),
+            "rabbitmq": pids_named("beam.smp"),
         }
-    finally:
-        for task in listeners:
-            task.cancel()
-        for ws in sockets:
-            await ws.close()
-        await bus.close()
-        for pod in pods:
-            pod.process.terminate()
-            pod.process.wait(30)
+        return {g: sum(cpu_of(p) for p in pids) for g, pids in groups.items()}
+
+    def begin(self) -> None:
+        self.start, self.machine = self.snapshot(), machine_busy()
+
+    def end(self) -> dict[str, float]:
+        now, (busy, total) = self.snapshot(), machine_busy()
+        used = {g: now[g] - self.start.get(g, 0.0) for g in now}
+        used["machine_busy_frac"] = (busy - self.machine[0]) / max(1e-9, total - self.machine[1])
+        return used
 
 
-async def idle_memory(db_url: str, sessionmaker, count: int) -> float:  # type: ignore[no-untyped-def]
-    """Bytes of RSS per idle agent socket on one ws process (fanout mode)."""
-    tenant_id, [agent_id] = await seed(sessionmaker, 1)
-    token = issue_access_token(AccessClaims(agent_id, tenant_id), JWT, 3600)
-    pod = await start_pod(db_url, "fanout")
-    sockets = [await connect(pod, token)]  # warm-up: one socket loads every code path
-    before = pod.rss_bytes()
-    try:
-        for _ in range(count):
-            sockets.append(await connect(pod, token))
-        return (pod.rss_bytes() - before) / count
-    finally:
-        for ws in sockets:
-            await ws.close()
-        pod.process.terminate()
-        pod.process.wait(30)
+async def run_phase(
+    world: World, apis: list[Proc], workdir: str, run: str, seconds: float,
+    rate: float | None, concurrency: int,
+) -> tuple[dict[str, list[float]], int, float, float, float]:  # fmt: skip
+    """Run the generators; returns (tag → [sent, accepted], errors, t0, t1, generator CPU)."""
+    gens = []
+    for g in range(GENERATORS):
+        job = {
+            "gen": f"{run}{g}", "run": run, "ports": [a.port for a in apis],
+            "wa_ids": world.wa_ids[g::GENERATORS], "app_secret": APP_SECRET,
+            "phone_number_id": world.phone_number_id, "waba_id": world.waba_id,
+            "display": world.display, "seconds": seconds,
+            "rate": rate / GENERATORS if rate else None, "concurrency": concurrency,
+        }  # fmt: skip
+        gens.append(start_worker("gen", job, workdir))
+    for proc, _ in gens:
+        await readline(proc)
+    t0 = time.time()
+    for proc, _ in gens:
+        tell(proc)
+    for proc, _ in gens:
+        await readline(proc, seconds + 120)
+    t1 = time.time()
+    gen_cpu = sum(reap(proc) for proc, _ in gens)
+    times: dict[str, list[float]] = {}
+    errors = 0
+    for _, out in gens:
+        result = read_json(out)
+        times.update(result["times"])
+        errors += len(result["errors"])
+    return times, errors, t0, t1, gen_cpu
+
+
+async def run_config(
+    db_url: str, sessions: Sessions, mode: str, n: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    world = await seed(sessions, AGENTS_PER_POD * n)
+    procs: list[Proc] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            pods = [await start_server("ws", db_url, mode) for _ in range(n)]
+            procs += pods
+            apis = [await start_server("api", db_url, mode) for _ in range(args.apis)]
+            procs += apis
+            urls = [
+                f"ws://127.0.0.1:{pods[i % n].port}/ws?token="
+                + issue_access_token(AccessClaims(a, world.tenant_id), JWT, 3600)
+                for i, a in enumerate(world.agent_ids)
+            ]
+            client_outs = []
+            for c in range(CLIENT_PROCS):
+                proc, out = start_worker("clients", {"urls": urls[c::CLIENT_PROCS]}, workdir)
+                procs.append(proc)
+                client_outs.append(out)
+            clients = [p for p in procs if p.role == "clients"]
+            for proc in clients:
+                assert await readline(proc, 120) == "ready"
+            cpu = Cpu({"api": [p.pid for p in apis], "ws": [p.pid for p in pods],
+                       "clients": [p.pid for p in clients]})  # fmt: skip
+            run = secrets.token_hex(3)
+            # Peak: closed loop, as fast as the api processes accept webhooks.
+            seq0 = await event_seq(sessions, world.tenant_id)
+            cpu.begin()
+            peak_times, peak_err, t0, t1, gen_cpu = await run_phase(
+                world, apis, workdir, run + "p", args.seconds, None, args.concurrency
+            )
+            await drained(sessions, world.tenant_id)
+            await asyncio.sleep(0.5)
+            peak_cpu = cpu.end()
+            peak_cpu["generators"] = gen_cpu
+            peak_events = await event_seq(sessions, world.tenant_id) - seq0
+            ws_in = [await p.metric("scrm_ws_events_in_total") for p in pods]
+            ws_msgs = [await p.metric("scrm_ws_bus_messages_in_total") for p in pods]
+            # Latency: open loop at half the peak webhook rate.
+            peak_rate = len(peak_times) / (t1 - t0)
+            half_times, half_err, h0, h1, _ = await run_phase(
+                world, apis, workdir, run + "h", args.seconds, peak_rate / 2, 0
+            )
+            await drained(sessions, world.tenant_id)
+            await asyncio.sleep(1.0)
+            for proc in clients:
+                tell(proc, "stop")
+            received: list[float] = []
+            tags: dict[str, float] = {}
+            for proc, out in zip(clients, client_outs, strict=True):
+                await readline(proc, 60)
+                result = read_json(out)
+                received += result["received"]
+                tags.update(result["tags"])
+            total_events = await event_seq(sessions, world.tenant_id) - seq0
+            await asyncio.sleep(5.5)  # the management API refreshes its counters every 5 s
+            broker = await broker_stats(world.slug, mode, [f"scrm.{world.slug}.ws.{p.name}"
+                                                           for p in pods])  # fmt: skip
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+    # Sustained peak: frames received while the generators ran, skipping the first second.
+    window = [t for t in received if t0 + 1 <= t <= t1]
+    frames_peak = len([t for t in received if t0 <= t <= t1 + 60 and t < h0])
+    lat_acc = [tags[tag] - st[1] for tag, st in half_times.items() if tag in tags]
+    lat_sent = [tags[tag] - st[0] for tag, st in half_times.items() if tag in tags]
+    lost = sum(1 for tag in [*peak_times, *half_times] if tag not in tags)
+    delivered_peak = 2 * len(peak_times)
+    return {
+        "mode": mode,
+        "n": n,
+        "webhooks_per_s": peak_rate,
+        "msgs_per_s": len(window) / max(1e-9, t1 - t0 - 1),
+        "frames_peak": frames_peak,
+        "delivered_expected": delivered_peak,
+        "half_rate": len(half_times) / (h1 - h0),
+        "p50_ms": pct(lat_acc, 0.5),
+        "p99_ms": pct(lat_acc, 0.99),
+        "p50_sent_ms": pct(lat_sent, 0.5),
+        "p99_sent_ms": pct(lat_sent, 0.99),
+        "lost": lost,
+        "http_errors": peak_err + half_err,
+        "events": total_events,
+        "peak_events": peak_events,
+        "amqp_published_per_event": broker["published"] / max(1, total_events),
+        "amqp_deliveries_per_event": broker["delivered"] / max(1, total_events),
+        "pod_event_copies_per_event": sum(ws_in) / max(1, peak_events),
+        "pod_msgs": sum(ws_msgs),
+        "cpu": peak_cpu,
+        "cpu_ms_per_msg": {
+            g: v / max(1, frames_peak) * 1000
+            for g, v in peak_cpu.items()
+            if g != "machine_busy_frac"
+        },  # fmt: skip
+    }
+
+
+async def idle_memory(db_url: str, sessions: Sessions, count: int) -> tuple[float, float]:
+    """(RSS bytes per idle socket, connect rate) on one ws process (fanout mode, one agent)."""
+    world = await seed(sessions, 1)
+    token = issue_access_token(AccessClaims(world.agent_ids[0], world.tenant_id), JWT, 3600)
+    pod = await start_server("ws", db_url, "fanout")
+    url = f"ws://127.0.0.1:{pod.port}/ws?token={token}"
+    procs = [pod]
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            warm, _ = start_worker("clients", {"urls": [url] * 10}, workdir)
+            procs.append(warm)
+            await readline(warm, 60)
+            before = rss_of(pod.pid)
+            t0 = time.perf_counter()
+            workers = [start_worker("clients", {"urls": [url] * (count // CLIENT_PROCS)}, workdir)
+                       for _ in range(CLIENT_PROCS)]  # fmt: skip
+            procs += [w for w, _ in workers]
+            for w, _ in workers:
+                await readline(w, 600)
+            rate = count / (time.perf_counter() - t0)
+            await asyncio.sleep(1.0)
+            return (rss_of(pod.pid) - before) / count, rate
+        finally:
+            for proc in procs[1:]:
+                tell(proc, "stop")
+            for proc in procs:
+                proc.stop()
+
+
+def row(r: dict[str, Any]) -> str:
+    c = r["cpu_ms_per_msg"]
+    return (
+        f"| {r['n']} | {r['mode']} | {r['webhooks_per_s']:.0f} | {r['msgs_per_s']:.0f} | "
+        f"{r['half_rate']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p99_sent_ms']:.1f} | "
+        f"{r['amqp_published_per_event']:.3f} | {r['amqp_deliveries_per_event']:.3f} | "
+        f"{r['pod_event_copies_per_event']:.2f} | {c['ws']:.3f} | {c['api']:.3f} | "
+        f"{c['postgres']:.3f} | {c['rabbitmq']:.3f} | {c['generators'] + c['clients']:.3f} | "
+        f"{r['cpu']['machine_busy_frac'] * 100:.0f}% | {r['lost']} |"
+    )
+
+
+HEADER = (
+    "| N | mode | webhooks/s (peak) | frames/s (peak) | webhooks/s (half) | p50 ms | p99 ms "
+    "| p99 from POST ms | AMQP msgs published/event | AMQP deliveries/event "
+    "| event copies to pods/event | ws CPU ms/frame | api CPU ms/frame | PG CPU ms/frame "
+    "| broker CPU ms/frame | load gen+clients CPU ms/frame | machine busy | lost |\n"
+    + "|---" * 18
+    + "|"
+)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pods", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--idle", type=int, nargs="+", default=[1000])
+    parser.add_argument("--modes", nargs="+", default=["fanout", "routed"])
+    parser.add_argument("--apis", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="per generator, peak")
+    parser.add_argument("--idle", type=int, nargs="*", default=[])
+    parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     name = f"scrm_bench_{secrets.token_hex(3)}"
     admin = "postgresql://" + PG.split("://", 1)[1]
@@ -239,29 +522,30 @@ async def main() -> None:
     await conn.execute(f'CREATE DATABASE "{name}"')
     db_url = PG.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(db_url)
-    async with engine.begin() as db:
-        await db.run_sync(Base.metadata.create_all)
-    sessionmaker = make_sessionmaker(engine)
+    results: list[dict[str, Any]] = []
     try:
-        print(
-            "| N | mode | msgs/s | p50 ms | p99 ms (at half peak) | deliveries/event"
-            " | pod CPU ms/msg |\n|---|---|---|---|---|---|---|",
-            flush=True,
-        )
+        async with engine.begin() as db:
+            await db.run_sync(Base.metadata.create_all)
+        sessions = make_sessionmaker(engine)
+        print(f"{time.strftime('%Y-%m-%d %H:%M')}, {CORES} cores, apis={args.apis}\n{HEADER}",
+              flush=True)  # fmt: skip
         for n in args.pods:
-            for mode in ("fanout", "routed"):
-                r = await run_config(db_url, sessionmaker, mode, n, args.events)
-                print(f"| {n} | {mode} | {r['msgs_per_s']:.0f} | {r['p50_ms']:.1f} | "
-                      f"{r['p99_ms']:.1f} | {r['deliveries_per_event']:.2f} | "
-                      f"{r['cpu_ms_per_msg']:.3f} |", flush=True)  # fmt: skip
-        print("\n| idle sockets on one process | RSS per socket |\n|---|---|")
+            for mode in args.modes:
+                r = await run_config(db_url, sessions, mode, n, args)
+                results.append(r)
+                print(row(r), flush=True)
+        if args.idle:
+            print("\n| idle sockets on one process | RSS per socket | connects/s |\n|---|---|---|")
         for count in args.idle:
-            per = await idle_memory(db_url, sessionmaker, count)
-            print(f"| {count} | {per / 1024:.1f} KiB |", flush=True)
+            per, rate = await idle_memory(db_url, sessions, count)
+            results.append({"idle": count, "rss_per_socket": per, "connects_per_s": rate})
+            print(f"| {count} | {per / 1024:.1f} KiB | {rate:.0f} |", flush=True)
     finally:
         await engine.dispose()
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
+        if args.json:
+            write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runtime.bus.codec import Batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +20,8 @@ class BusEvent:
     audience: tuple[str, ...]
 
 
-# Called with (tenant slug, events) for every batch a subscription receives.
-Handler = Callable[[str, list[BusEvent]], None]
+# Called with (tenant slug, batch) for every broker message a subscription receives.
+Handler = Callable[[str, "Batch"], None]
 
 
 class Subscription(Protocol):

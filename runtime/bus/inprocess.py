@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from runtime.bus.base import BusEvent, Handler
+from runtime.bus.codec import Batch
 from runtime.bus.routing import Mode
 
 
@@ -46,7 +47,7 @@ class InProcessBus:
                 else [e for e in events if sub.keys.intersection(e.audience)]
             )
             if mine:
-                sub.handler(tenant, mine)
+                sub.handler(tenant, Batch.of(mine))
 
     async def subscribe(self, tenant: str, pod: str, handler: Handler) -> InProcessSubscription:
         sub = InProcessSubscription(self, tenant, handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -16,9 +17,9 @@ from aio_pika.abc import (
 )
 
 from runtime.bus.base import BusEvent, Handler
-from runtime.bus.codec import decode_batch, encode_batch
+from runtime.bus.codec import decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
-from runtime.bus.routing import Mode, split_batch
+from runtime.bus.routing import Mode, RoutedPublish, routed_publish_from_env, split_batch
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class RabbitBus:
         queue_expires_ms: int = 30 * 60 * 1000,
         prefetch: int = 64,
         reconnect_interval: float = 1.0,
+        routed_publish: RoutedPublish | None = None,
     ) -> None:
         self.mode = mode
+        self.routed_publish = routed_publish or routed_publish_from_env()
         self._url = url
         self._name = connection_name
         self._max_per_message = max_events_per_message
@@ -112,19 +115,23 @@ class RabbitBus:
         if exchange is None:
             publish_channel, _ = await self._channels()
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
-        messages = split_batch(events, self.mode, self._max_per_message)
+        messages = split_batch(events, self.mode, self._max_per_message, self.routed_publish)
+        frames = {e.seq: encode_frame_bytes(e) for e in events}  # each event encoded once
         await asyncio.gather(
             *(
                 exchange.publish(
                     aio_pika.Message(
-                        encode_batch(chunk),
-                        content_type="application/json",
+                        encode_batch(chunk, [frames[e.seq] for e in chunk]),
+                        content_type="application/vnd.scrm.batch",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        # sender-selected distribution: also routed to these keys, at most
+                        # once per queue
+                        headers={"CC": list[Any](keys[1:])} if len(keys) > 1 else None,
                     ),
-                    routing_key=key,
+                    routing_key=keys[0],
                     mandatory=False,
                 )
-                for key, chunk in messages
+                for keys, chunk in messages
             )
         )
 
@@ -141,12 +148,12 @@ class RabbitBus:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
-                events = decode_batch(message.body)
+                batch = decode_batch(message.body)
             except (ValueError, TypeError):
                 log.exception("dropping undecodable message on %s", queue.name)
                 await message.reject()
                 return
-            handler(tenant, events)
+            handler(tenant, batch)
             await message.ack()
 
         tag = await queue.consume(on_message)

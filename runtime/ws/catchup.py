@@ -20,7 +20,8 @@ async def replay(
             events = await events_after(session, conn.tenant_id, cursor, page)
         for event in events:
             if conn.keys.intersection(event.audience) and conn.seen.first_time(event.seq):
-                await send(encode_frame(BusEvent(event.seq, event.type, event.payload, ())))
+                frame = BusEvent(event.seq, event.type, event.payload, ())
+                await send(encode_frame(frame))
         if len(events) < page:
             return events[-1].seq if events else cursor
         cursor = events[-1].seq

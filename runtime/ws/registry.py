@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Generic, TypeVar
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 C = TypeVar("C")
+_NOBODY: frozenset[Any] = frozenset()
 
 
 class Registry(Generic[C]):
@@ -46,9 +47,14 @@ class Registry(Generic[C]):
                 gone.append(key)
         return gone
 
-    def targets(self, audience: Iterable[str]) -> set[C]:
-        """Connections interested in any of the keys, each once."""
+    def targets(self, audience: Sequence[str]) -> Collection[C]:
+        """Connections interested in any of the keys, each once (do not mutate the result)."""
+        by_key = self._by_key
+        if len(audience) == 1:  # the common case: one key, no set to build
+            return by_key.get(audience[0], _NOBODY)
         found: set[C] = set()
         for key in audience:
-            found.update(self._by_key.get(key, ()))
+            holders = by_key.get(key)
+            if holders:
+                found.update(holders)
         return found

@@ -15,16 +15,30 @@ from tests.realtime.stack import BrokerAdmin, connect, eventually
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
-@pytest.mark.parametrize("mode", ["fanout", "routed"])
+@pytest.mark.parametrize(
+    ("mode", "publish", "per_pod"),
+    [
+        ("fanout", "cc", (2.0, 1.0)),
+        # one message for the round, CC'd to both agents' keys: both pods get it once
+        ("routed", "cc", (2.0, 1.0)),
+        ("routed", "per-key", (1.0, 0.0)),
+    ],
+)
 async def test_event_reaches_the_right_agent_on_another_pod(
-    mode: str, world: TenantWorld, pods: StartPod, relay: RunRelay
+    mode: str,
+    publish: str,
+    per_pod: tuple[float, float],
+    world: TenantWorld,
+    pods: StartPod,
+    relay: RunRelay,
 ) -> None:
     pod1, pod2 = await pods(mode), await pods(mode)
     alice, bob = await world.agent(), await world.agent()
     a, b = await connect(pod1.ws_url, alice), await connect(pod2.ws_url, bob)
-    async with relay(mode):  # type: ignore[arg-type]
-        [to_alice] = await world.emit([agent_of(alice)])
-        [to_bob] = await world.emit([agent_of(bob)])
+    # Both committed before the relay starts, so it publishes them in one round.
+    [to_alice] = await world.emit([agent_of(alice)])
+    [to_bob] = await world.emit([agent_of(bob)])
+    async with relay(mode, publish):
         await a.pump(lambda: len(a.frames) == 1)
         await b.pump(lambda: len(b.frames) == 1)
     assert a.seqs == [to_alice] and b.seqs == [to_bob]
@@ -34,11 +48,13 @@ async def test_event_reaches_the_right_agent_on_another_pod(
         await eventually(pod.metric_is("scrm_ws_events_out_total", 1), "frame sent")
         received = await pod.metric("scrm_ws_events_in_total")
         dropped = await pod.metric("scrm_ws_events_dropped_not_mine_total")
-        assert (received, dropped) == ((2.0, 1.0) if mode == "fanout" else (1.0, 0.0))
+        assert (received, dropped) == per_pod
+        assert await pod.metric("scrm_ws_bus_messages_in_total") == 1
 
 
+@pytest.mark.parametrize("publish", ["cc", "per-key"])
 async def test_routed_pod_without_interested_agents_receives_nothing(
-    world: TenantWorld, pods: StartPod, relay: RunRelay
+    publish: str, world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:
     busy, idle = await pods("routed"), await pods("routed")
     alice, supervisor, carol = (
@@ -49,7 +65,7 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     a = await connect(busy.ws_url, alice)
     s = await connect(busy.ws_url, supervisor)
     c = await connect(idle.ws_url, carol)
-    async with relay("routed"):
+    async with relay("routed", publish):
         await world.emit([agent_of(alice)], count=5)
         await world.emit(["all"], count=5)
         await a.pump(lambda: len(a.frames) == 5)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from runtime.bus import BusEvent
-from runtime.bus.codec import decode_batch, encode_batch, encode_frame
+from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame
 from runtime.bus.inprocess import InProcessBus
 from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
 from runtime.bus.routing import split_batch
@@ -38,26 +38,43 @@ def test_naming_contract(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_codec_round_trip() -> None:
-    events = [ev(1, "agent.a"), ev(2, "team.t", "all")]
-    assert decode_batch(encode_batch(events)) == events
+    events = [ev(1, "agent.a"), ev(2, "team.t", "all"), BusEvent(3, "t", {"s": "a\nb"}, ("x",))]
+    batch = decode_batch(encode_batch(events))
+    assert batch.entries == [[1, ["agent.a"]], [2, ["team.t", "all"]], [3, ["x"]]]
+    assert [batch.frame(i) for i in range(3)] == [encode_frame(e) for e in events]
+    assert batch.frame(2) == '{"seq":3,"type":"t","payload":{"s":"a\\nb"}}'
     assert encode_frame(events[0]) == '{"seq":1,"type":"t","payload":{"n":1}}'
+    assert Batch.of(events).entries == batch.entries
+    with pytest.raises(ValueError):
+        decode_batch(b'[[1,["a"]],[2,["b"]]]\n{}')
 
 
 def test_fanout_batches_in_order_and_chunks() -> None:
     events = [ev(i, "agent.a") for i in range(5)]
     assert split_batch(events, "fanout", 2) == [
-        ("", events[0:2]),
-        ("", events[2:4]),
-        ("", events[4:5]),
+        ([""], events[0:2]),
+        ([""], events[2:4]),
+        ([""], events[4:5]),
     ]
 
 
-def test_routed_sends_one_message_per_key() -> None:
+def test_routed_cc_sends_one_message_per_chunk_with_every_key() -> None:
     e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
-    assert split_batch([e1, e2, e3], "routed", 100) == [
-        ("agent.a", [e1, e2]),
-        ("all", [e2]),
-        ("team.t", [e3]),
+    assert split_batch([e1, e2, e3], "routed", 100, "cc") == [
+        (["agent.a", "all", "team.t"], [e1, e2, e3])
+    ]
+    assert split_batch([e1, e2, e3], "routed", 2, "cc") == [
+        (["agent.a", "all"], [e1, e2]),
+        (["team.t"], [e3]),
+    ]
+
+
+def test_routed_per_key_sends_one_message_per_key() -> None:
+    e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
+    assert split_batch([e1, e2, e3], "routed", 100, "per-key") == [
+        (["agent.a"], [e1, e2]),
+        (["all"], [e2]),
+        (["team.t"], [e3]),
     ]
 
 
@@ -128,7 +145,7 @@ async def test_in_process_bus_filters_by_mode() -> None:
     for mode in ("fanout", "routed"):
         bus = InProcessBus(mode)  # type: ignore[arg-type]
         sub = await bus.subscribe(
-            "acme", "pod", lambda _t, evs, m=mode: got[m].extend(e.seq for e in evs)
+            "acme", "pod", lambda _t, b, m=mode: got[m].extend(seq for seq, _ in b.entries)
         )
         await sub.bind(["agent.a"])
         await bus.publish("acme", [ev(1, "agent.a"), ev(2, "agent.b")])

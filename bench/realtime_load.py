@@ -1,0 +1,217 @@
+"""Worker processes of ``bench/realtime.py``; each reads a JSON job file, writes a result file.
+
+    python bench/realtime_load.py api <port>          # the real api app (relay included)
+    python bench/realtime_load.py gen <job.json>      # signed-webhook load generator
+    python bench/realtime_load.py clients <job.json>  # websocket agents
+
+The generator and the clients are separate processes so that neither is limited by the other
+(or by the orchestrator). The clients print ``ready`` once every socket got ``{"type":"ready"}``
+and then record, per received event frame, the receive time; for ``message.created`` frames
+also the message body, which is the webhook's tag (``<gen>-<n>``), so that the orchestrator can
+join a frame to the webhook's send and accept times. Both stop on a line on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import sys
+import time
+from typing import Any
+
+try:  # the clients' JSON decoding must stay cheap
+    from orjson import loads
+except ImportError:  # pragma: no cover
+    from json import loads  # type: ignore[assignment]
+
+
+def run_api(port: int) -> None:
+    from runtime.api.app import create_app
+    from runtime.settings import Settings
+    from runtime.ws.server import serve
+
+    app = create_app(Settings())  # type: ignore[call-arg]
+    profile = os.environ.get("SCRM_BENCH_PROFILE")  # a path: cProfile the api process
+    if not profile:
+        serve(app, "127.0.0.1", port, "warning")
+        return
+    import cProfile
+
+    import uvicorn
+    import uvloop
+
+    async def profiled() -> None:
+        config = uvicorn.Config(app, "127.0.0.1", port, log_level="warning",
+                                ws_per_message_deflate=False)  # fmt: skip
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        await asyncio.sleep(5)  # start-up
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await asyncio.sleep(float(os.environ.get("SCRM_BENCH_PROFILE_SECONDS", "6")))
+        profiler.disable()
+        profiler.dump_stats(profile)
+        await task
+
+    uvloop.run(profiled())
+
+
+# --- load generator ----------------------------------------------------------------------
+
+
+class Http:
+    """A minimal keep-alive HTTP/1.1 client: the generator must cost far less than the api."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._rw: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        if self._rw is None:
+            self._rw = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self._rw
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"{head}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return status
+
+
+async def generate(job: dict[str, Any]) -> dict[str, Any]:
+    """Closed loop (``rate`` null: ``concurrency`` requests in flight) or open loop at
+    ``rate`` webhooks/s, for ``seconds``. Returns tag → [sent, accepted] and the failures."""
+    from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
+    from runtime.whatsapp.webhooks import BusinessNumber, Customer, inbound_text
+
+    number = BusinessNumber(job["waba_id"], job["phone_number_id"], job["display"])
+    customers = [Customer(wa, "bench") for wa in job["wa_ids"]]
+    secret, gen, ports = job["app_secret"], job["gen"], job["ports"]
+    counter = itertools.count()
+    times: dict[str, list[float]] = {}
+    errors: list[int] = []
+    end = time.perf_counter() + job["seconds"]
+    pick = itertools.cycle(customers)
+
+    async def one(http: Http) -> None:
+        n = next(counter)
+        tag = f"{gen}-{n}"
+        body = json.dumps(
+            inbound_text(number, next(pick), message_id=f"wamid.bench.{job['run']}.{tag}",
+                         timestamp=int(time.time()), body=tag),
+            separators=(",", ":"),
+        ).encode()  # fmt: skip
+        sent = time.time()
+        status = await http.post("/webhooks/whatsapp", body, {SIGNATURE_HEADER: sign(body, secret)})
+        if status == 200:
+            times[tag] = [sent, time.time()]
+        else:
+            errors.append(status)
+
+    async def closed_worker(i: int) -> None:
+        http = Http(ports[i % len(ports)])
+        while time.perf_counter() < end:
+            await one(http)
+
+    async def open_loop(rate: float) -> None:
+        pool = [Http(ports[i % len(ports)]) for i in range(64)]
+        idle = list(pool)
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        for n in itertools.count():
+            due = start + n / rate
+            if due >= end:
+                break
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if not idle:  # every connection busy: this rate is over the capacity
+                errors.append(-1)
+                continue
+            http = idle.pop()
+
+            async def send(h: Http = http) -> None:
+                try:
+                    await one(h)
+                finally:
+                    idle.append(h)
+
+            task = asyncio.create_task(send())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+
+    if job.get("rate"):
+        await open_loop(job["rate"])
+    else:
+        await asyncio.gather(*(closed_worker(i) for i in range(job["concurrency"])))
+    return {"times": times, "errors": errors}
+
+
+# --- websocket clients ------------------------------------------------------------------
+
+
+async def clients(job: dict[str, Any]) -> dict[str, Any]:
+    import websockets
+
+    received: list[float] = []
+    tags: dict[str, float] = {}
+
+    async def listen(ws: Any) -> None:
+        async for raw in ws:
+            now = time.time()
+            frame = loads(raw)
+            if "seq" not in frame:
+                continue
+            received.append(now)
+            if frame["type"] == "message.created":
+                tags[frame["payload"]["message"]["body"]] = now
+
+    async def connect(url: str) -> Any:
+        ws = await websockets.connect(url, compression=None, max_size=None, ping_interval=None)
+        while loads(await ws.recv()).get("type") != "ready":
+            pass
+        return ws
+
+    sockets = []
+    for i in range(0, len(job["urls"]), 50):
+        sockets += await asyncio.gather(*(connect(u) for u in job["urls"][i : i + 50]))
+    tasks = [asyncio.create_task(listen(ws)) for ws in sockets]
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"received": received, "tags": tags}
+
+
+def main() -> None:
+    kind, arg = sys.argv[1], sys.argv[2]
+    if kind == "api":
+        run_api(int(arg))
+        return
+    import uvloop
+
+    with open(arg) as f:
+        job = json.load(f)
+    if kind == "gen":
+        print("ready", flush=True)
+        sys.stdin.readline()  # go
+        result = uvloop.run(generate(job))
+    else:
+        result = uvloop.run(clients(job))
+    with open(job["out"], "w") as f:
+        json.dump(result, f)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
