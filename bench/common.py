@@ -6,6 +6,8 @@ import asyncio
 import os
 import platform
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,43 +21,36 @@ POSTGRES = os.environ.get(
 )
 
 
-def fresh_database(backend: str, workdir: Path) -> str:
-    """A new, migrated database: a SQLite file in ``workdir`` or a PostgreSQL database."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
-    else:
-        import asyncpg
-
-        name = f"scrm_bench_{uuid.uuid4().hex[:8]}"
-
-        async def create() -> None:
-            conn = await asyncpg.connect("postgresql://" + POSTGRES.split("://", 1)[1])
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-
-        asyncio.run(create())
-        url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    return url
-
-
-def drop_database(url: str) -> None:
-    if not url.startswith("postgresql"):
-        return
+def _on_server(sql: str) -> None:
+    """Run one statement on the PostgreSQL server (outside any database transaction)."""
     import asyncpg
 
-    name = url.rsplit("/", 1)[1]
-
-    async def drop() -> None:
+    async def run() -> None:
         conn = await asyncpg.connect("postgresql://" + POSTGRES.split("://", 1)[1])
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    asyncio.run(run())
+
+
+@contextmanager
+def database(backend: str, workdir: Path) -> Iterator[str]:
+    """A new, migrated database for one run: a SQLite file in ``workdir``, or a PostgreSQL
+    database dropped afterwards."""
+    name = f"scrm_bench_{uuid.uuid4().hex[:8]}"
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
+    else:
+        _on_server(f'CREATE DATABASE "{name}"')
+        url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if backend != "sqlite":
+            _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bench_settings(database_url: str, **overrides: object) -> Settings:

@@ -18,7 +18,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_settings, drop_database, fresh_database, machine, table  # noqa: E402
+from bench.common import bench_settings, database, machine, table  # noqa: E402
 from runtime.api.app import create_app  # noqa: E402
 from runtime.domain.tenants import create_admin, create_tenant  # noqa: E402
 
@@ -86,11 +86,8 @@ def main() -> None:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends:
-            url = fresh_database(backend, Path(tmp))
-            try:
+            with database(backend, Path(tmp)) as url:
                 rows += asyncio.run(run(backend, url, args.rows))
-            finally:
-                drop_database(url)
     print(f"contact CSV import, {args.rows:,} rows (1% invalid) — {machine()}\n")
     print(
         table(["backend", "run", "rows", "created", "updated", "errors", "seconds", "rows/s"], rows)

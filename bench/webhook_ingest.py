@@ -24,14 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    bench_settings,
-    drop_database,
-    fresh_database,
-    machine,
-    percentile,
-    table,
-)
+from bench.common import bench_settings, database, machine, percentile, table  # noqa: E402
 from runtime.db.session import make_engine, make_sessionmaker  # noqa: E402
 from runtime.domain.security import encrypt_secret  # noqa: E402
 from runtime.domain.tenants import create_tenant  # noqa: E402
@@ -128,6 +121,38 @@ async def load(
         return latencies, time.perf_counter() - started
 
 
+def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> list[list[object]]:
+    rows: list[list[object]] = []
+    with database(backend, workdir) as url:
+        settings = bench_settings(url)
+        key = settings.encryption_key.get_secret_value()
+        asyncio.run(seed(url, key))
+        env = {
+            "SCRM_DATABASE_URL": url,
+            "SCRM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+            "SCRM_ENCRYPTION_KEY": key,
+            "SCRM_WHATSAPP_APP_SECRET": settings.whatsapp_app_secret.get_secret_value(),
+            "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
+        }
+        port = free_port()
+        server = start_api(env, port)
+        try:
+            for index, batch in enumerate(args.batch):
+                latencies, elapsed = asyncio.run(load(
+                    port, args.messages, args.clients, batch,
+                    settings.whatsapp_app_secret.get_secret_value(), index * args.messages,
+                ))  # fmt: skip
+                rows.append([
+                    backend, batch, args.clients, args.messages,
+                    f"{args.messages / elapsed:,.0f}",
+                    f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}",
+                ])  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=5000)
@@ -138,48 +163,11 @@ def main() -> None:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends:
-            url = fresh_database(backend, Path(tmp))
-            settings = bench_settings(url)
-            key = settings.encryption_key.get_secret_value()
-            asyncio.run(seed(url, key))
-            env = {
-                "SCRM_DATABASE_URL": url,
-                "SCRM_JWT_SECRET": "b" * 40,
-                "SCRM_ENCRYPTION_KEY": key,
-                "SCRM_WHATSAPP_APP_SECRET": "bench-app-secret",
-                "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
-            }
-            port = free_port()
-            server = start_api(env, port)
-            try:
-                offset = 0
-                for batch in args.batch:
-                    latencies, elapsed = asyncio.run(
-                        load(port, args.messages, args.clients, batch, "bench-app-secret", offset)
-                    )
-                    offset += args.messages
-                    rows.append(
-                        [
-                            backend,
-                            batch,
-                            args.clients,
-                            args.messages,
-                            f"{args.messages / elapsed:,.0f}",
-                            f"{percentile(latencies, 0.5):.1f}",
-                            f"{percentile(latencies, 0.99):.1f}",
-                        ]
-                    )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-                drop_database(url)
+            rows += run_backend(backend, Path(tmp), args)
     print(f"webhook ingest over HTTP, one api process — {machine()}\n")
-    print(
-        table(
-            ["backend", "msgs/webhook", "clients", "messages", "stored msgs/s", "p50 ms", "p99 ms"],
-            rows,
-        )
-    )
+    headers = ["backend", "msgs/webhook", "clients", "messages", "stored msgs/s", "p50 ms",
+               "p99 ms"]  # fmt: skip
+    print(table(headers, rows))
 
 
 if __name__ == "__main__":

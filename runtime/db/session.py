@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
 def make_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        # SQLite has one writer; queueing for the single connection in asyncio is far
+        # cheaper than SQLite's sleeping busy-wait (which made p99 ~1 s under 4 writers).
+        kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.api.deps import PrincipalDep, SessionDep, perm
+from runtime.api.deps import Principal, PrincipalDep, SessionDep, perm
 from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import MembersIn, TeamCreate, TeamOut, TeamUpdate
 from runtime.domain.audit import audit
@@ -147,42 +147,36 @@ async def delete_team(team_id: uuid.UUID, principal: PrincipalDep, session: Sess
     await session.commit()
 
 
+async def _change_members(
+    team_id: uuid.UUID,
+    body: MembersIn,
+    principal: Principal,
+    session: AsyncSession,
+    replace: bool,
+) -> TeamOut:
+    team = await get_owned(session, Team, team_id, principal.tenant_id)
+    await _add_members(session, team, body.agent_ids, replace=replace)
+    action = "team.members.replace" if replace else "team.members.add"
+    audit(session, principal.tenant_id, principal.agent_id, action, "team", team.id,
+          {"agent_ids": [str(a) for a in body.agent_ids]})  # fmt: skip
+    await session.commit()
+    return (await _out(session, [team]))[0]
+
+
 @router.put("/{team_id}/members", response_model=TeamOut, dependencies=[perm("teams:write")])
 async def replace_members(
     team_id: uuid.UUID, body: MembersIn, principal: PrincipalDep, session: SessionDep
 ) -> TeamOut:
-    team = await get_owned(session, Team, team_id, principal.tenant_id)
-    await _add_members(session, team, body.agent_ids, replace=True)
-    audit(
-        session,
-        principal.tenant_id,
-        principal.agent_id,
-        "team.members.replace",
-        "team",
-        team.id,
-        {"agent_ids": [str(a) for a in body.agent_ids]},
-    )
-    await session.commit()
-    return (await _out(session, [team]))[0]
+    """The team's members become exactly ``agent_ids``."""
+    return await _change_members(team_id, body, principal, session, replace=True)
 
 
 @router.post("/{team_id}/members", response_model=TeamOut, dependencies=[perm("teams:write")])
 async def add_members(
     team_id: uuid.UUID, body: MembersIn, principal: PrincipalDep, session: SessionDep
 ) -> TeamOut:
-    team = await get_owned(session, Team, team_id, principal.tenant_id)
-    await _add_members(session, team, body.agent_ids, replace=False)
-    audit(
-        session,
-        principal.tenant_id,
-        principal.agent_id,
-        "team.members.add",
-        "team",
-        team.id,
-        {"agent_ids": [str(a) for a in body.agent_ids]},
-    )
-    await session.commit()
-    return (await _out(session, [team]))[0]
+    """``agent_ids`` join the team (members already in it stay)."""
+    return await _change_members(team_id, body, principal, session, replace=False)
 
 
 @router.delete(
