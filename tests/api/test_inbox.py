@@ -53,6 +53,21 @@ async def _messages(
     return list(r.json()["items"])
 
 
+async def _send_template(
+    api: ApiHarness,
+    headers: dict[str, str],
+    conversation_id: str,
+    name: str,
+    body: list[str] | None = None,
+) -> Any:
+    template = {"name": name, "language": "en_US", "parameters": {"body": body or []}}
+    return await api.client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        headers=headers,
+        json={"type": "template", "template": template},
+    )
+
+
 async def test_customer_writes_agent_replies_ticks_reach_read(world: WhatsAppWorld) -> None:
     ctx, _, _, sender = await _setup(world)
     wamid = await world.customer_says(sender, CUSTOMER, "Halo, pesanan saya di mana?")
@@ -112,45 +127,16 @@ async def test_window_closes_after_24h_then_only_templates(world: WhatsAppWorld)
     synced = await world.client.post("/api/templates/sync", headers=ctx.headers)
     assert synced.json()["created"] == 2
 
-    mismatch = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages",
-        headers=ctx.headers,
-        json={
-            "type": "template",
-            "template": {
-                "name": "order_update",
-                "language": "en_US",
-                "parameters": {"body": ["Budi"]},
-            },
-        },
+    mismatch = await _send_template(
+        world, ctx.headers, conversation["id"], "order_update", ["Budi"]
     )
     assert mismatch.status_code == 422
     assert mismatch.json()["error"]["code"] == "template_params_mismatch"
-    pending = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages",
-        headers=ctx.headers,
-        json={
-            "type": "template",
-            "template": {
-                "name": "promo_pending",
-                "language": "en_US",
-                "parameters": {"body": ["x"]},
-            },
-        },
-    )
+    pending = await _send_template(world, ctx.headers, conversation["id"], "promo_pending", ["x"])
     assert pending.json()["error"]["code"] == "template_not_approved"
 
-    ok = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages",
-        headers=ctx.headers,
-        json={
-            "type": "template",
-            "template": {
-                "name": "order_update",
-                "language": "en_US",
-                "parameters": {"body": ["Budi", "#1234"]},
-            },
-        },
+    ok = await _send_template(
+        world, ctx.headers, conversation["id"], "order_update", ["Budi", "#1234"]
     )
     assert ok.status_code == 201, ok.text
     assert ok.json()["body"] == "Hi Budi, your order #1234 has shipped."
@@ -183,11 +169,7 @@ async def test_first_contact_must_be_a_template(world: WhatsAppWorld) -> None:
     assert text.json()["error"]["code"] == "template_required"
     await world.add_template("welcome", "Welcome!")
     await world.client.post("/api/templates/sync", headers=ctx.headers)
-    template = await world.client.post(
-        f"/api/conversations/{conversation['id']}/messages",
-        headers=headers,
-        json={"type": "template", "template": {"name": "welcome", "language": "en_US"}},
-    )
+    template = await _send_template(world, headers, conversation["id"], "welcome")
     assert template.status_code == 201, template.text
 
 
@@ -446,3 +428,22 @@ async def test_new_customer_goes_to_the_team_holding_the_number(world: WhatsAppW
     assert [(h["action"], h["to_team_id"], h["actor_agent_id"]) for h in history] == [
         ("auto", team["id"], None)
     ]
+
+
+async def test_withdrawn_sender_keeps_its_conversations(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    await world.customer_says(sender, CUSTOMER, "history matters")
+    [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
+    gone = await world.client.delete(f"/api/senders/{sender['id']}", headers=ctx.headers)
+    assert gone.status_code == 204
+    withdrawn = (await world.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)).json()
+    assert withdrawn["status"] == "withdrawn"
+    [message] = await _messages(world, ctx.headers, conversation["id"])
+    assert message["body"] == "history matters"
+    refused = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "from a withdrawn number"},
+    )
+    assert refused.status_code == 409  # the token is gone and the number out of service
+    assert refused.json()["error"]["code"] in ("sender_unavailable", "sender_token_unavailable")
