@@ -47,6 +47,13 @@ class PreparedSend:
     call: dict[str, Any]  # arguments of the client's send method, minus token and callback
 
 
+def ensure_sendable(sender: Sender, settings: Settings) -> None:
+    """Refuse before anything is stored: the number must be in service, its token readable."""
+    if sender.status != "active":
+        raise Conflict("sender_unavailable", f"Sender {sender.display_number} is {sender.status}.")
+    resolve_token(sender, settings)
+
+
 async def prepare(
     session: AsyncSession,
     conversation: Conversation,
@@ -57,8 +64,6 @@ async def prepare(
     now: datetime,
 ) -> PreparedSend:
     """Check the rules and store the message as ``pending`` (the caller commits)."""
-    if sender.status != "active":
-        raise Conflict("sender_unavailable", f"Sender {sender.display_number} is {sender.status}.")
     if isinstance(outgoing, TextOut):
         if not inbox.window_open(conversation, now):
             raise Conflict(

@@ -32,7 +32,6 @@ from runtime.clock import utc_now
 from runtime.domain import inbox, outbound
 from runtime.domain.errors import Forbidden, NotFound
 from runtime.domain.lookup import get_owned
-from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.senders import allowed_sender_ids, route_sender
 from runtime.models import Agent, Contact, Conversation, Message, Sender, Team, TeamMember
 
@@ -207,7 +206,7 @@ async def send_message(
         outgoing = outbound.TemplateOut(
             body.template.name, body.template.language, body.template.parameters
         )
-    resolve_token(sender, settings)  # refuse before storing anything if it is unreadable
+    outbound.ensure_sendable(sender, settings)
     prepared = await outbound.prepare(
         session, conversation, contact, sender, principal.agent_id, outgoing, utc_now(clock)
     )

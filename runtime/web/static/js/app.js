@@ -149,14 +149,17 @@ async function refreshPermissions() {
 
 auth.addEventListener('permissions', () => {
   if (!current) return;
-  if (!auth.can(...current.section.perms)) {
-    toast(`Your permissions changed: ${current.section.label} is no longer available.`, 'error');
-    current.view?.destroy?.();
-    current = null;
-  } else {
+  if (auth.can(...current.section.perms)) {
+    renderTopbar();
     current.view?.permissionsChanged?.();
+    return;
   }
-  route();
+  toast(`Your permissions changed: ${current.section.label} is no longer available.`, 'error');
+  current.view?.destroy?.();
+  current = null;
+  const first = allowed()[0];
+  if (first) location.replace(`#/${first.route}`);
+  else route();
 });
 auth.addEventListener('login', () => {
   realtime.start();
