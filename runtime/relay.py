@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import event, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from runtime.bus import Bus, BusEvent
@@ -37,13 +39,20 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retry_delay: float = 0.5,
+        linger: float | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bus = bus
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
+        # After a wake-up, wait this long so that the commits of concurrent requests share
+        # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
+        if linger is None:
+            linger = float(os.environ.get("SCRM_RELAY_LINGER_SECONDS", "0.003"))
+        self._linger = linger
         self._wakeup = asyncio.Event()
+        self._slugs: dict[uuid.UUID, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -52,33 +61,55 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; returns how many were published."""
+        """Publish one batch of unpublished events; returns how many were published.
+
+        One statement claims and marks the batch (``UPDATE … WHERE id IN (SELECT … FOR UPDATE
+        SKIP LOCKED) RETURNING …``); the marks only become visible if the bus confirmed every
+        message before the commit, otherwise the transaction rolls back and nothing is lost.
+        """
+        claim = (
+            select(Event.id)
+            .where(Event.published_at.is_(None))
+            .order_by(Event.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
         async with self._sessionmaker() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(
-                        Event.id, Event.seq, Event.type, Event.payload, Event.audience, Tenant.slug
-                    )
-                    .join(Tenant, Tenant.id == Event.tenant_id)
-                    .where(Event.published_at.is_(None))
-                    .order_by(Event.id)
-                    .limit(self._batch_size)
-                    .with_for_update(of=Event, skip_locked=True)
+            connection = await session.connection()  # Core: no ORM bookkeeping per round
+            result = (
+                await connection.execute(
+                    update(Event)
+                    .where(Event.id.in_(claim.scalar_subquery()))
+                    .values(published_at=utcnow())
+                    .returning(
+                        Event.id,
+                        Event.seq,
+                        Event.type,
+                        Event.payload,
+                        Event.audience,
+                        Event.tenant_id,
+                    )  # fmt: skip
                 )
             ).all()
-            if not rows:
+            if not result:
                 return 0
+            rows = sorted(result, key=lambda row: row[0])  # RETURNING has no order: use ids
             by_tenant: dict[str, list[BusEvent]] = {}
-            for _id, seq, type_, payload, audience, slug in rows:
-                bus_event = BusEvent(seq, type_, payload, tuple(audience))
-                by_tenant.setdefault(slug, []).append(bus_event)
+            for _id, seq, type_, payload, audience, tenant_id in rows:
+                slug = self._slugs.get(tenant_id) or await self._slug(connection, tenant_id)
+                by_tenant.setdefault(slug, []).append(
+                    BusEvent(seq, type_, payload, tuple(audience))
+                )
             await asyncio.gather(*(self._bus.publish(t, evs) for t, evs in by_tenant.items()))
-            await session.execute(
-                update(Event)
-                .where(Event.id.in_([row[0] for row in rows]))
-                .values(published_at=utcnow())
-            )
         return len(rows)
+
+    async def _slug(self, connection: AsyncConnection, tenant_id: uuid.UUID) -> str:
+        """A tenant's slug (immutable; cached for the life of the relay)."""
+        slug = (
+            await connection.execute(select(Tenant.slug).where(Tenant.id == tenant_id))
+        ).scalar_one()
+        self._slugs[tenant_id] = slug
+        return str(slug)
 
     async def run(self) -> None:
         """Publish forever: immediately while there is a backlog, else on wake-up or poll."""
@@ -94,6 +125,8 @@ class OutboxRelay:
             if published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                    if self._linger > 0:
+                        await asyncio.sleep(self._linger)
 
     @contextlib.asynccontextmanager
     async def running(self, session_class: type[Session] = Session) -> AsyncIterator[None]:

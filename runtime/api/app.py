@@ -92,18 +92,17 @@ def create_app(
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def limit_body_size(
+    async def guard_request(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        """Refuse before routing: oversized bodies, and NUL characters in the query."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            return JSONResponse(
-                error_body(
-                    "payload_too_large",
-                    f"The request body is larger than {settings.max_upload_bytes} bytes.",
-                ),
-                413,
-            )
+            message = f"The request body is larger than {settings.max_upload_bytes} bytes."
+            return JSONResponse(error_body("payload_too_large", message), 413)
+        if "%00" in request.url.query or "\x00" in request.url.path:
+            message = "Query parameters must not contain NUL (%00) characters."
+            return JSONResponse(error_body("validation_error", message), 422)
         return await call_next(request)
 
     for router in ROUTERS:

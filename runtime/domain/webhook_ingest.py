@@ -63,7 +63,11 @@ def _moment(raw: Any, fallback: datetime) -> datetime:
 
 
 def message_text(message: Json) -> str:
-    """What an agent reads in the list: the text, a caption, or a label."""
+    """What an agent reads in the list: the text, a caption, or a label (NULs dropped)."""
+    return _label(message).replace("\x00", "")
+
+
+def _label(message: Json) -> str:
     kind = message.get("type")
     content = _dict(message.get(kind)) if isinstance(kind, str) else {}
     if kind == "text":
@@ -115,7 +119,8 @@ async def _inbound(
     if await session.scalar(select(Message.id).where(Message.wamid == wamid)):
         result.duplicates += 1
         return
-    contact = await _contact(session, sender, wa_id, names.get(wa_id, ""), region)
+    name = names.get(wa_id, "").replace("\x00", "")
+    contact = await _contact(session, sender, wa_id, name, region)
     at = _moment(message.get("timestamp"), now)
     await assignment.route_inbound(session, contact, sender.id)
     conversation = await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)

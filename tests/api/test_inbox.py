@@ -284,6 +284,13 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
     assert message["type"] == "unsupported"
     assert message["payload"]["hologram"] == {"depth": 3}
 
+    nul = {"from": CUSTOMER, "id": "wamid.nul", "timestamp": "1700000001", "type": "text",
+           "text": {"body": "a\u0000b"}}  # fmt: skip
+    body = json.dumps(_inbound(sender["phone_number_id"], [nul])).encode()
+    assert (await _post_webhook(world, body, secret)).status_code == 200
+    texts = [m["body"] for m in await _messages(world, ctx.headers, conversation["id"])]
+    assert texts[0] == "ab"
+
 
 async def test_out_of_order_statuses_are_monotonic(world: WhatsAppWorld) -> None:
     world.engine.config = world.engine.config.__class__(

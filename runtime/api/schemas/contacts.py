@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runtime.api.schemas.base import Body
 from runtime.domain.contact_fields import AttrValue
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(Body):
     phone: str = Field(min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
@@ -19,7 +20,7 @@ class ContactCreate(BaseModel):
     tags: list[str] = []
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(Body):
     phone: str | None = Field(default=None, min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
@@ -42,7 +43,7 @@ class ContactOut(BaseModel):
     updated_at: datetime
 
 
-class BulkImportIn(BaseModel):
+class BulkImportIn(Body):
     contacts: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
 
 
@@ -61,7 +62,7 @@ class ImportJobOut(BaseModel):
     created_at: datetime
 
 
-class AssignIn(BaseModel):
+class AssignIn(Body):
     agent_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runtime.api.schemas.base import Body
+
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
 
@@ -48,14 +50,14 @@ class MessageOut(BaseModel):
     created_at: datetime
 
 
-class ConversationStart(BaseModel):
+class ConversationStart(Body):
     contact_id: uuid.UUID
     sender_id: uuid.UUID | None = Field(
         default=None, description="Defaults to the allocation rule's choice for the caller"
     )
 
 
-class ConversationUpdate(BaseModel):
+class ConversationUpdate(Body):
     status: ConversationStatus | None = None
     snoozed_until: datetime | None = None
     assigned_agent_id: uuid.UUID | None = None
@@ -68,7 +70,7 @@ class ConversationUpdate(BaseModel):
         return self
 
 
-class TemplateParams(BaseModel):
+class TemplateParams(Body):
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15)
     parameters: dict[str, list[str]] = Field(
@@ -76,7 +78,7 @@ class TemplateParams(BaseModel):
     )
 
 
-class SendIn(BaseModel):
+class SendIn(Body):
     type: Literal["text", "template"]
     text: str | None = Field(default=None, min_length=1, max_length=4096)
     template: TemplateParams | None = None

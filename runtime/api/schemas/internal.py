@@ -6,15 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from runtime.api.schemas.base import Body
 from runtime.api.schemas.senders import DIGITS, Quality
 
 
-class TeamAllocationIn(BaseModel):
+class TeamAllocationIn(Body):
     team: str = Field(min_length=1, max_length=100, description="Team name")
     role: Literal["primary", "secondary"]
 
 
-class SenderPublication(BaseModel):
+class SenderPublication(Body):
     """A ``Sender`` custom resource, validated against the Graph API by the operator."""
 
     tenant_slug: str = Field(min_length=1, max_length=63)

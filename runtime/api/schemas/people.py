@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from runtime.api.schemas.base import Body
+
 AgentStatus = Literal["online", "away", "offline", "disabled"]
 Strategy = Literal["round_robin", "least_loaded", "manual"]
 
@@ -16,13 +18,13 @@ class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class LoginIn(BaseModel):
+class LoginIn(Body):
     email: EmailStr
     password: str = Field(min_length=1, max_length=200)
     tenant: str | None = Field(default=None, description="Tenant slug, if the e-mail is in several")
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Body):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
@@ -55,7 +57,7 @@ class MeOut(AgentOut):
     permissions: list[str]
 
 
-class AgentCreate(BaseModel):
+class AgentCreate(Body):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=8, max_length=200)
@@ -64,7 +66,7 @@ class AgentCreate(BaseModel):
     team_ids: list[uuid.UUID] = []
 
 
-class AgentUpdate(BaseModel):
+class AgentUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     password: str | None = Field(default=None, min_length=8, max_length=200)
     role_id: uuid.UUID | None = None
@@ -72,24 +74,24 @@ class AgentUpdate(BaseModel):
     team_ids: list[uuid.UUID] | None = None
 
 
-class StatusIn(BaseModel):
+class StatusIn(Body):
     status: Literal["online", "away", "offline"]
 
 
-class TeamCreate(BaseModel):
+class TeamCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)
     assignment_strategy: Strategy = "round_robin"
     member_ids: list[uuid.UUID] = []
 
 
-class TeamUpdate(BaseModel):
+class TeamUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     assignment_strategy: Strategy | None = None
 
 
-class MembersIn(BaseModel):
+class MembersIn(Body):
     agent_ids: list[uuid.UUID] = Field(max_length=1000)
 
 
@@ -102,13 +104,13 @@ class TeamOut(ORM):
     created_at: datetime
 
 
-class RoleCreate(BaseModel):
+class RoleCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)
     permissions: list[str] = Field(default=[], max_length=200)
 
 
-class RoleUpdate(BaseModel):
+class RoleUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     permissions: list[str] | None = Field(default=None, max_length=200)

@@ -8,12 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runtime.api.schemas.base import Body
+
 Quality = Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]
 SenderStatus = Literal["active", "paused", "restricted", "withdrawn"]
 DIGITS = r"^[0-9]{1,32}$"
 
 
-class SenderCreate(BaseModel):
+class SenderCreate(Body):
     phone_number_id: str = Field(pattern=DIGITS)
     display_number: str = Field(min_length=3, max_length=32)
     waba_id: str = Field(pattern=DIGITS)
@@ -35,7 +37,7 @@ class SenderCreate(BaseModel):
         return self
 
 
-class SenderUpdate(BaseModel):
+class SenderUpdate(Body):
     display_number: str | None = Field(default=None, min_length=3, max_length=32)
     verified_name: str | None = Field(default=None, max_length=200)
     access_token: str | None = Field(default=None, min_length=10, max_length=1000)
@@ -63,7 +65,7 @@ class SenderOut(BaseModel):
     created_at: datetime
 
 
-class AllocationIn(BaseModel):
+class AllocationIn(Body):
     primary: uuid.UUID | None = None
     secondaries: list[uuid.UUID] = Field(default=[], max_length=20)
 

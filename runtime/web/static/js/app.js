@@ -120,7 +120,7 @@ async function route() {
       replace(main, h('p', { class: 'empty' }, 'Your role does not give access to any section. Ask an administrator.'));
       return;
     }
-    if (name) toast(`You do not have access to ${name}.`, 'error');
+    if (name) toast(`You have no access to ${name}.`, 'error');
     location.replace(`#/${sections[0].route}`);
     return;
   }
@@ -132,7 +132,9 @@ async function route() {
     return;
   }
   current?.view?.destroy?.();
+  if (current) refreshPermissions(); // moving between sections re-reads what the role allows
   const mod = await section.load();
+  if (parseHash().route !== name) return; // navigated elsewhere meanwhile
   current = { section, key, view: null };
   const container = h('div', { class: `view view-${name}` });
   replace(main, container);
@@ -148,23 +150,24 @@ async function refreshPermissions() {
 }
 
 auth.addEventListener('permissions', () => {
-  if (!current) return;
-  if (auth.can(...current.section.perms)) {
-    renderTopbar();
-    current.view?.permissionsChanged?.();
+  if (!auth.me || !current) return;
+  renderTopbar();
+  const target = SECTIONS.find((s) => s.route === parseHash().route);
+  if (target && !auth.can(...target.perms)) {
+    toast(`Your permissions changed: ${target.label} is no longer available.`, 'error');
+    current.view?.destroy?.();
+    current = null;
+    const first = allowed()[0];
+    if (first) location.replace(`#/${first.route}`);
+    else route();
     return;
   }
-  toast(`Your permissions changed: ${current.section.label} is no longer available.`, 'error');
-  current.view?.destroy?.();
-  current = null;
-  const first = allowed()[0];
-  if (first) location.replace(`#/${first.route}`);
-  else route();
+  current.view?.permissionsChanged?.();
 });
 auth.addEventListener('login', () => {
   realtime.start();
   current = null;
-  if (!parseHash().route) location.replace('#/inbox');
+  if (!parseHash().route && allowed()[0]) location.replace(`#/${allowed()[0].route}`);
   route();
 });
 auth.addEventListener('logout', () => {

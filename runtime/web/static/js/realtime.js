@@ -55,7 +55,9 @@ export class Realtime extends EventTarget {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const params = new URLSearchParams({ token: auth.access });
     const cursor = this.cursor;
-    if (cursor !== null && Number.isFinite(cursor)) params.set('cursor', String(cursor));
+    const resuming = cursor !== null && Number.isFinite(cursor);
+    if (resuming) params.set('cursor', String(cursor));
+    this.resuming = resuming;
     if (this.state !== 'down') this._set('connecting');
     let opened = false;
     const socket = new WebSocket(`${proto}//${location.host}/ws?${params}`);
@@ -80,7 +82,9 @@ export class Realtime extends EventTarget {
     if (frame.type === 'ready') {
       this.attempts = 0;
       this._set('live');
-      this.dispatchEvent(new Event('ready'));
+      // Without a cursor the server starts at its head: whoever loaded data before this
+      // moment may have missed events, so views reload (resumed=false).
+      this.dispatchEvent(new CustomEvent('ready', { detail: { resumed: this.resuming } }));
       return;
     }
     if (frame.type === 'heartbeat' || frame.seq === undefined) return;

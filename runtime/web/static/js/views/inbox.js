@@ -523,6 +523,13 @@ export function mount(root, args, { navigate, realtime }) {
     } else if (type === 'contact.assigned' && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();
   }
   realtime.addEventListener('event', onEvent);
+  const onReady = (event) => {
+    if (event.detail?.resumed) return; // the replay brought everything we missed
+    loadList();
+    const id = state.selected;
+    if (id) { state.selected = null; select(id); }
+  };
+  realtime.addEventListener('ready', onReady);
   const onVisible = () => { if (!document.hidden && state.conv?.unread_count) markRead(); };
   document.addEventListener('visibilitychange', onVisible);
 
@@ -546,6 +553,7 @@ export function mount(root, args, { navigate, realtime }) {
     permissionsChanged() { renderTabs(); loadList(); if (state.conv) { renderHeader(); renderComposer(); } },
     destroy() {
       realtime.removeEventListener('event', onEvent);
+      realtime.removeEventListener('ready', onReady);
       document.removeEventListener('visibilitychange', onVisible);
     },
   };
