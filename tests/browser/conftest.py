@@ -150,3 +150,5 @@ def sign_in(page: Page, email: str, password: str, path: str = "/") -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # Live: the websocket has caught up and streams events from now on.
+    expect(page.locator("body")).to_have_attribute("data-realtime", "live")
