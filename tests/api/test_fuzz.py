@@ -4,20 +4,24 @@ as a tenant admin, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 
+from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.tenants import create_admin, create_tenant
 from tests.conftest import make_settings
 from tests.support import free_port
@@ -25,13 +29,11 @@ from tests.support import free_port
 PASSWORD = "fuzzing password"
 
 
-async def _seed(url: str) -> None:
-    from runtime.db.session import make_engine, make_sessionmaker
-
+async def _seed(url: str, email: str) -> None:
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as session:
-        tenant = await create_tenant(session, "fuzz", "Fuzz", "ID")
-        await create_admin(session, tenant, "admin@fuzz.example", "Admin", PASSWORD)
+        tenant = await create_tenant(session, email.split("@")[1].split(".")[0], "Fuzz", "ID")
+        await create_admin(session, tenant, email, "Admin", PASSWORD)
         await session.commit()
     await engine.dispose()
 
@@ -39,13 +41,9 @@ async def _seed(url: str) -> None:
 @pytest.fixture(scope="module")
 def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A real api process on a fresh tenant; yields its base URL and admin headers."""
-    import asyncio
-
     settings_ = make_settings(database_url)
-    try:
-        asyncio.run(_seed(database_url))
-    except Exception:  # the tenant survives from an earlier module run on this database
-        pass
+    email = f"admin@fuzz-{uuid.uuid4().hex[:8]}.example"
+    asyncio.run(_seed(database_url, email))
     port = free_port()
     env = {
         **os.environ,
@@ -73,11 +71,9 @@ def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
                     pass
                 if server.poll() is not None:
                     pytest.fail("the api process exited")
-                import time
-
                 time.sleep(0.05)
             token = http.post(
-                "/api/auth/login", json={"email": "admin@fuzz.example", "password": PASSWORD}
+                "/api/auth/login", json={"email": email, "password": PASSWORD}
             ).json()["access_token"]
         yield base, {"Authorization": f"Bearer {token}"}
     finally:
