@@ -129,6 +129,7 @@ async def deliver(
     """Hand the message to Meta; returns the accepted result or Meta's error."""
     call = dict(prepared.call)
     kind = call.pop("kind")
+    client.pace(sender.phone_number_id, sender.throughput_mps)
     common: dict[str, Any] = {
         "phone_number_id": sender.phone_number_id,
         "token": resolve_token(sender, settings),

@@ -80,8 +80,11 @@ class Pacer:
         self._pairs: dict[tuple[str, str], TokenBucket] = {}
 
     def set_throughput(self, sender: str, messages_per_second: float) -> None:
-        """Change one sender's throughput (e.g. after an upgrade to 1,000 mps)."""
-        self._senders[sender] = TokenBucket(messages_per_second, messages_per_second)
+        """Change one sender's throughput (e.g. after an upgrade to 1,000 mps); the same
+        rate again keeps the bucket (and what it has used) as it is."""
+        current = self._senders.get(sender)
+        if current is None or current.rate != messages_per_second:
+            self._senders[sender] = TokenBucket(messages_per_second, messages_per_second)
 
     async def acquire(self, sender: str, recipient: str) -> None:
         """Wait until ``sender`` may send one message to ``recipient``."""

@@ -70,3 +70,16 @@ async def test_idle_pairs_are_pruned() -> None:
     clock.now += 10
     await pacer.acquire("sender", "c")
     assert len(pacer._pairs) == 1
+
+
+def test_setting_the_same_throughput_keeps_what_was_used() -> None:
+    from runtime.whatsapp.pacing import Pacer
+
+    pacer = Pacer(throughput=80)
+    pacer.set_throughput("n1", 2)
+    bucket = pacer._senders["n1"]
+    bucket.reserve(0.0)
+    pacer.set_throughput("n1", 2)
+    assert pacer._senders["n1"] is bucket  # not refilled by repeating the same rate
+    pacer.set_throughput("n1", 5)
+    assert pacer._senders["n1"].rate == 5
