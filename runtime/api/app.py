@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from runtime.bus import make_bus
 from runtime.bus.naming import pod_name
 from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
+from runtime.domain.snooze import run_waker
 from runtime.relay import OutboxRelay
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
@@ -57,6 +59,7 @@ def create_app(
     """The api app. ``clock`` and ``whatsapp`` default to the system clock and a paced Graph
     API client for ``settings.graph_base_url``; the demo and tests pass the simulator's."""
     engine = make_engine(settings.database_url)
+    clock = clock or SystemClock()
     whatsapp = whatsapp or CloudAPIClient(
         settings.graph_base_url, settings.graph_api_version, pacer=Pacer()
     )
@@ -68,10 +71,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
+        waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
             async with relay.running():
                 yield
         finally:
+            waker.cancel()
             if realtime is not None:
                 await realtime.close()
             await bus.close()
@@ -87,7 +92,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
 

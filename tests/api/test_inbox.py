@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -454,3 +455,35 @@ async def test_withdrawn_sender_keeps_its_conversations(world: WhatsAppWorld) ->
     )
     assert refused.status_code == 409  # the token is gone and the number out of service
     assert refused.json()["error"]["code"] == "sender_unavailable"
+
+
+async def test_snoozed_conversation_reopens_when_due(world: WhatsAppWorld) -> None:
+    from runtime.clock import utc_now
+    from runtime.domain.snooze import wake_snoozed
+
+    ctx, _, _, sender = await _setup(world)
+    await world.customer_says(sender, CUSTOMER, "later please")
+    [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
+    until = datetime.fromtimestamp(world.engine.state.clock.now() + 3600, UTC).isoformat()
+    snoozed = await world.client.patch(
+        f"/api/conversations/{conversation['id']}",
+        headers=ctx.headers,
+        json={"status": "snoozed", "snoozed_until": until},
+    )
+    assert snoozed.json()["status"] == "snoozed"
+    bad = await world.client.patch(
+        f"/api/conversations/{conversation['id']}", headers=ctx.headers, json={"status": "snoozed"}
+    )
+    assert bad.status_code == 422  # a snooze needs its end
+
+    async def wake() -> int:
+        async with world.app.state.sessionmaker() as session:
+            woken = await wake_snoozed(session, utc_now(world.engine.state.clock))
+            await session.commit()
+            return woken
+
+    assert await wake() == 0  # not due yet
+    await world.control("clock/advance", {"seconds": 3601})
+    assert await wake() == 1
+    again = await world.client.get(f"/api/conversations/{conversation['id']}", headers=ctx.headers)
+    assert (again.json()["status"], again.json()["snoozed_until"]) == ("open", None)
