@@ -42,7 +42,11 @@ def test_message_arrives_live_reply_and_ticks_reach_read(demo: Demo, new_page, s
 
     demo.customer_writes("6281200000001", "Great, thanks!", "Budi Santoso")
     expect(page.locator(".msg.inbound").last).to_have_text(re.compile("Great, thanks!"))
+    expect(item.locator(".badge")).to_have_count(0)  # read while open
     assert page.evaluate("window.__sameDocument") is True
+    expect(page.get_by_label("My status")).to_have_value("online")  # signing in = at work
+    page.get_by_label("My status").select_option("away")
+    expect(page.get_by_label("My status")).to_have_attribute("data-status", "away")  # saved
     shots(page, "inbox-chat")
 
     page.get_by_role("button", name="Contact").click()

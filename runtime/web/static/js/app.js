@@ -166,6 +166,12 @@ auth.addEventListener('permissions', () => {
 });
 auth.addEventListener('login', () => {
   realtime.start();
+  if (auth.me?.status === 'offline') {
+    // Signing in means being at work: go online (the status menu switches to away).
+    api('/api/me/status', { method: 'PUT', body: { status: 'online' } })
+      .then(() => { auth.me.status = 'online'; renderTopbar(); })
+      .catch(() => {});
+  }
   current = null;
   if (!parseHash().route && allowed()[0]) location.replace(`#/${allowed()[0].route}`);
   route();
