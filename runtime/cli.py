@@ -60,7 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"\n  scrm demo: open {url}\n"
         f"  admin: {demo.ADMIN_EMAIL} / {state.admin_password}\n"
         f"  agent: {demo.AGENT_EMAIL} / {state.agent_password}\n"
-        f"  WhatsApp simulator: {url}/simulator/_sim/health   API docs: {url}/docs\n"
+        f"  be the customer: {url}/simulator/phone   API docs: {url}/docs\n"
         f"  state (SQLite, secrets): {args.state_dir}\n",
         flush=True,
     )

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runtime.whatsapp.simulator import control, graph
+from runtime.whatsapp.simulator import control, graph, phone
 from runtime.whatsapp.simulator.config import SimulatorConfig
 from runtime.whatsapp.simulator.engine import Simulator
 from runtime.whatsapp.simulator.faults import GraphFault, graph_fault_handler
@@ -25,6 +25,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     app = FastAPI(title="WhatsApp Cloud API simulator", lifespan=lifespan)
     app.state.simulator = simulator
     app.add_exception_handler(GraphFault, graph_fault_handler)
-    app.include_router(control.router)  # before the Graph routes, whose paths would match /_sim
+    app.include_router(control.router)
+    app.include_router(phone.router)  # before the Graph routes, whose paths would match /_sim
     app.include_router(graph.router)
     return app

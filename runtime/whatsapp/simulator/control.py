@@ -90,6 +90,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/phone_numbers")
+async def list_phone_numbers(request: Request) -> dict[str, Any]:
+    return {"data": [n.graph_fields() for n in _sim(request).state.phone_numbers.values()]}
+
+
 @router.post("/phone_numbers", status_code=201)
 async def add_phone_number(body: PhoneNumberIn, request: Request) -> dict[str, Any]:
     number = PhoneNumber(**body.model_dump())
@@ -133,6 +138,12 @@ async def customer_message(wa_id: str, body: CustomerMessageIn, request: Request
         reply_to=body.reply_to,
     )
     return {"message_id": message_id, "delivery_id": delivery.id}
+
+
+@router.get("/clock")
+async def read_clock(request: Request) -> dict[str, Any]:
+    clock = _sim(request).state.clock
+    return {"now": clock.timestamp(), "offset": clock.offset}
 
 
 @router.post("/clock/advance")
