@@ -137,3 +137,29 @@ def test_phone_width_shows_one_pane_at_a_time(demo: Demo, new_page, shots) -> No
     page.get_by_role("button", name="Back to the conversation list").click()
     expect(page.locator(".conv-list")).to_be_visible()
     expect(page.locator(".chat")).to_be_hidden()
+
+
+def test_switching_the_sender_opens_that_numbers_conversation(demo: Demo, new_page) -> None:
+    from runtime.demo import ADMIN_EMAIL
+
+    admin = demo.token(ADMIN_EMAIL, demo.admin_password)
+    demo.http.post("/simulator/_sim/phone_numbers", json={
+        "id": "106540352242999", "display_phone_number": "6281100000999", "waba_id": "102290129340398",
+        "access_token": "EAAG-second-number", "verified_name": "Demo Shop Jakarta",
+    }).raise_for_status()  # fmt: skip
+    second = demo.call(admin, "POST", "/api/senders", json={
+        "phone_number_id": "106540352242999", "display_number": "+6281100000999",
+        "waba_id": "102290129340398", "access_token": "EAAG-second-number",
+        "verified_name": "Demo Shop Jakarta",
+    })  # fmt: skip
+    demo.customer_writes("6281200000055", "Which branch is open?", "Sari Switch")
+
+    page = new_page()
+    sign_in(page, ADMIN_EMAIL, demo.admin_password)
+    page.get_by_role("tab", name="All").click()
+    open_conversation(page, "Sari Switch")
+    expect(page.locator("#window-state")).to_have_text(re.compile("Window open"))
+    page.get_by_label("Send from").select_option(value=second["id"])
+    expect(page.get_by_title("Sender (business number)")).to_contain_text("0999")
+    # A new number has no window with this customer yet: templates only.
+    expect(page.locator("#window-state")).to_have_text("Window closed: templates only")

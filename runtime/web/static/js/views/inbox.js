@@ -250,6 +250,14 @@ export function mount(root, args, { navigate, realtime }) {
         actions.push(field('Team', teamSelect));
       }
     }
+    const others = [...state.senders.values()].filter((s) => s.status === 'active' && s.id !== c.sender_id);
+    if (canSend && others.length) {
+      // Another number means another conversation with the same customer (one per sender).
+      const senderSelect = h('select', { onchange: () => switchSender(c, senderSelect.value) },
+        h('option', { value: c.sender_id }, senderLabel(c.sender_id)),
+        others.map((s) => h('option', { value: s.id }, senderLabel(s.id))));
+      actions.push(field('Send from', senderSelect));
+    }
     if (canSend) {
       if (c.status === 'resolved' || c.status === 'snoozed') actions.push(button('Reopen', () => patch({ status: 'open' })));
       if (c.status !== 'resolved') actions.push(button('Resolve', () => patch({ status: 'resolved' }), { class: 'primary' }));
@@ -286,6 +294,18 @@ export function mount(root, args, { navigate, realtime }) {
     if (!state.agents.has(me.id)) options.unshift([me.id, `${me.name} (me)`]);
     if (current && !options.some(([id]) => id === current)) options.push([current, 'another agent']);
     return options;
+  }
+
+  async function switchSender(c, senderId) {
+    if (senderId === c.sender_id) return;
+    try {
+      const conv = await api('/api/conversations', {
+        method: 'POST', body: { contact_id: c.contact.id, sender_id: senderId },
+      });
+      upsertConversation(conv);
+      navigate(`inbox/${conv.id}`);
+      toast(`Now writing from ${senderLabel(senderId)}.`);
+    } catch (err) { showError(err, 'Sender not switched'); renderHeader(); }
   }
 
   async function patch(body) {
