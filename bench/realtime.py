@@ -58,6 +58,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "realtime_load.py")
 Sessions = async_sessionmaker[AsyncSession]
+SOURCE: dict[str, str] = {}
 
 
 def read_json(path: str) -> Any:
@@ -336,6 +337,9 @@ async def run_phase(
             "phone_number_id": world.phone_number_id, "waba_id": world.waba_id,
             "display": world.display, "seconds": seconds,
             "rate": rate / GENERATORS if rate else None, "concurrency": concurrency,
+            "source": SOURCE["source"], "db_url": SOURCE["db_url"], "amqp_url": AMQP,
+            "mode": SOURCE["mode"], "tenant_id": str(world.tenant_id),
+            "agents": [str(a) for a in world.agent_ids], "per_tx": 20,
         }  # fmt: skip
         gens.append(start_worker("gen", job, workdir))
     for proc, _ in gens:
@@ -360,6 +364,7 @@ async def run_config(
     db_url: str, sessions: Sessions, mode: str, n: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     world = await seed(sessions, AGENTS_PER_POD * n)
+    SOURCE.update(source=args.source, db_url=db_url, mode=mode)
     procs: list[Proc] = []
     with tempfile.TemporaryDirectory() as workdir:
         try:
@@ -508,13 +513,18 @@ HEADER = (
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pods", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--modes", nargs="+", default=["fanout", "routed"])
+    parser.add_argument("--pods", type=int, nargs="*", default=[1, 2, 4])
+    parser.add_argument("--modes", nargs="*", default=["fanout", "routed"])
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=16, help="per generator, peak")
     parser.add_argument("--idle", type=int, nargs="*", default=[])
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--source", choices=["webhooks", "outbox"], default="webhooks",
+        help="outbox: skip HTTP and ingest, generators commit events (20 per transaction at "
+        "peak, 1 at half peak) and run their own relay: the realtime pipeline's own capacity",
+    )  # fmt: skip
     args = parser.parse_args()
     name = f"scrm_bench_{secrets.token_hex(3)}"
     admin = "postgresql://" + PG.split("://", 1)[1]
@@ -527,7 +537,8 @@ async def main() -> None:
         async with engine.begin() as db:
             await db.run_sync(Base.metadata.create_all)
         sessions = make_sessionmaker(engine)
-        print(f"{time.strftime('%Y-%m-%d %H:%M')}, {CORES} cores, apis={args.apis}\n{HEADER}",
+        print(f"{time.strftime('%Y-%m-%d %H:%M')}, {CORES} cores, apis={args.apis}, "
+              f"source={args.source}\n{HEADER}",
               flush=True)  # fmt: skip
         for n in args.pods:
             for mode in args.modes:

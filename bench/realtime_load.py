@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 try:  # the clients' JSON decoding must stay cheap
@@ -103,6 +104,9 @@ async def generate(job: dict[str, Any]) -> dict[str, Any]:
     end = time.perf_counter() + job["seconds"]
     pick = itertools.cycle(customers)
 
+    if job.get("source") == "outbox":
+        return await generate_outbox(job, counter)
+
     async def one(http: Http) -> None:
         n = next(counter)
         tag = f"{gen}-{n}"
@@ -154,6 +158,60 @@ async def generate(job: dict[str, Any]) -> dict[str, Any]:
     else:
         await asyncio.gather(*(closed_worker(i) for i in range(job["concurrency"])))
     return {"times": times, "errors": errors}
+
+
+async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[str, Any]:
+    """The realtime pipeline alone: events committed straight into the outbox (``per_tx``
+    per transaction, like a busy api), published by this process's own outbox relay."""
+    import uuid
+
+    from runtime.bus.rabbitmq import RabbitBus
+    from runtime.db.session import make_engine, make_sessionmaker
+    from runtime.domain.events import record_event
+    from runtime.relay import OutboxRelay
+
+    engine = make_engine(job["db_url"])
+    sessions = make_sessionmaker(engine)
+    bus = RabbitBus(job["amqp_url"], job["mode"], connection_name=f"bench-gen-{job['gen']}")
+    await bus.start()
+    tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
+    times: dict[str, list[float]] = {}
+    end = time.perf_counter() + job["seconds"]
+    pad = "x" * 300
+
+    async def commit(count: int) -> None:
+        sent = time.time()
+        tags = []
+        async with sessions() as session, session.begin():
+            for _ in range(count):
+                n = next(counter)
+                tag = f"{job['gen']}-{n}"
+                payload = {"conversation_id": "c", "message": {"body": tag, "pad": pad}}
+                audience = ["all", f"agent.{agents[n % len(agents)]}"]
+                await record_event(session, tenant_id, "message.created", payload, audience)
+                tags.append(tag)
+        accepted = time.time()
+        for tag in tags:
+            times[tag] = [sent, accepted]
+
+    try:
+        async with OutboxRelay(sessions, bus).running():
+            if job.get("rate"):  # open loop, one event per transaction
+                start = time.perf_counter()
+                for n in itertools.count():
+                    due = start + n / job["rate"]
+                    if due >= end:
+                        break
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    await commit(1)
+            else:
+                while time.perf_counter() < end:
+                    await commit(per_tx)
+            await asyncio.sleep(1.0)  # let the relay finish
+    finally:
+        await bus.close()
+        await engine.dispose()
+    return {"times": times, "errors": []}
 
 
 # --- websocket clients ------------------------------------------------------------------

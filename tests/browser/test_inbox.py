@@ -144,8 +144,9 @@ def test_switching_the_sender_opens_that_numbers_conversation(demo: Demo, new_pa
 
     admin = demo.token(ADMIN_EMAIL, demo.admin_password)
     demo.http.post("/simulator/_sim/phone_numbers", json={
-        "id": "106540352242999", "display_phone_number": "6281100000999", "waba_id": "102290129340398",
-        "access_token": "EAAG-second-number", "verified_name": "Demo Shop Jakarta",
+        "id": "106540352242999", "display_phone_number": "6281100000999",
+        "waba_id": "102290129340398", "access_token": "EAAG-second-number",
+        "verified_name": "Demo Shop Jakarta",
     }).raise_for_status()  # fmt: skip
     second = demo.call(admin, "POST", "/api/senders", json={
         "phone_number_id": "106540352242999", "display_number": "+6281100000999",
