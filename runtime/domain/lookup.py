@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, cast, exists, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Conflict, Invalid, NotFound
@@ -61,3 +62,11 @@ async def ensure_name_free(
     if await session.scalar(stmt):
         kind = model.__name__.lower()
         raise Conflict(f"{kind}_name_taken", f"A {kind} named {name!r} already exists.")
+
+
+def json_list_contains(column: Any, value: str, dialect: str) -> ColumnElement[bool]:
+    """SQL: the JSON list in ``column`` holds ``value`` (PostgreSQL ``@>``, SQLite json_each)."""
+    if dialect == "postgresql":
+        return cast(column, JSONB).contains([value])
+    items = func.json_each(column).table_valued("value")
+    return exists(select(1).select_from(items).where(items.c.value == value))

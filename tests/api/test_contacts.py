@@ -195,3 +195,22 @@ async def test_agent_sees_only_its_contacts_and_pool(api: ApiHarness) -> None:
     assert seen == {ids[0], ids[2]}  # mine, and the pooled one
     hidden = await api.client.get(f"/api/contacts/{ids[1]}", headers=headers)
     assert hidden.status_code == 404
+
+
+async def test_filter_by_tag_in_the_database(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    for i, tags in enumerate([["vip", "new"], ["new"], ["vipx"], []]):
+        r = await api.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": f"08129000{i:04d}", "tags": tags}
+        )
+        assert r.status_code == 201
+    page = (
+        await api.client.get("/api/contacts", headers=ctx.headers, params={"tag": "vip"})
+    ).json()
+    assert [c["tags"] for c in page["items"]] == [["vip", "new"]]
+    small = (
+        await api.client.get(
+            "/api/contacts", headers=ctx.headers, params={"tag": "new", "limit": 1}
+        )
+    ).json()
+    assert len(small["items"]) == 1 and small["next_cursor"]  # full pages, not filtered pages

@@ -41,7 +41,7 @@ from runtime.domain.contact_import import (
     upsert_contacts,
 )
 from runtime.domain.errors import Conflict, Invalid, NotFound, PayloadTooLarge
-from runtime.domain.lookup import get_owned
+from runtime.domain.lookup import get_owned, json_list_contains
 from runtime.models import Agent, AssignmentEvent, Contact, ImportJob, Team
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
@@ -100,9 +100,9 @@ async def list_contacts(
         stmt = stmt.where(
             Contact.assigned_agent_id.is_(None) if pooled else Contact.assigned_agent_id.isnot(None)
         )
+    if tag:
+        stmt = stmt.where(json_list_contains(Contact.tags, tag, session.get_bind().dialect.name))
     rows, next_cursor = await paginate(session, stmt, Contact, cursor, limit)
-    if tag:  # JSON containment differs per database; filter the page in Python
-        rows = [c for c in rows if tag in c.tags]
     return Page(items=[ContactOut.model_validate(c) for c in rows], next_cursor=next_cursor)
 
 
