@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from runtime.db.base import utcnow
 from runtime.models import Event, Tenant
@@ -29,30 +31,50 @@ async def record_event(
     payload: dict[str, Any],
     audience: list[str],
 ) -> Event:
-    """Add an event with the tenant's next cursor to the current transaction.
+    """Add an event to the current transaction; its cursor (``seq``) is given at flush.
 
-    The tenant row is updated first, which takes its row lock on PostgreSQL (SQLite
-    serialises writers anyway): event-producing transactions of one tenant commit in
-    cursor order, so a reader that saw cursor N never later finds a smaller one appear.
+    At flush, all new events of a tenant get consecutive cursors from one update of the
+    tenant row, which takes its row lock on PostgreSQL (SQLite serialises writers anyway):
+    event-producing transactions of a tenant commit in cursor order, so a reader that saw
+    cursor N never later finds a smaller one appear.
     """
-    seq = (
-        await session.execute(
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(event_seq=Tenant.event_seq + 1)
-            .returning(Tenant.event_seq)
-        )
-    ).scalar_one()
     event = Event(
         tenant_id=tenant_id,
-        seq=seq,
         type=type_,
         payload=payload,
         audience=sorted(set(audience)) or [ALL],
         created_at=utcnow(),
     )
     session.add(event)
+    session.sync_session.info.setdefault(_PENDING, []).append(event)
     return event
+
+
+_PENDING = "scrm.events.pending"
+
+
+@listens_for(Session, "before_flush")
+def _assign_cursors(session: Session, _context: Any, _instances: Any) -> None:
+    pending: list[Event] = session.info.pop(_PENDING, [])
+    by_tenant: dict[uuid.UUID, list[Event]] = {}
+    for event in pending:  # in the order they were recorded; dropped if rolled back
+        if event not in session.new:
+            continue
+        by_tenant.setdefault(event.tenant_id, []).append(event)
+    for tenant_id, events in by_tenant.items():
+        last = (
+            session.connection()
+            .execute(
+                update(Tenant)
+                .where(Tenant.id == tenant_id)
+                .values(event_seq=Tenant.event_seq + len(events))
+                .returning(Tenant.event_seq)
+            )
+            .scalar_one()
+        )
+        first = last - len(events) + 1
+        for k, event in enumerate(events):
+            event.seq = first + k
 
 
 async def events_after(

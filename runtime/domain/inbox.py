@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
@@ -135,7 +134,10 @@ async def conversation_for(
     contact: Contact,
     now: datetime,
 ) -> Conversation:
-    """The conversation of (sender, contact), created (owned like the contact) if missing."""
+    """The conversation of (sender, contact), created (owned like the contact) if missing.
+
+    A concurrent creation surfaces as an IntegrityError at flush; callers retry the whole
+    operation (a savepoint per call would cost two round trips on every webhook)."""
     found = await session.scalar(
         select(Conversation).where(
             Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
@@ -143,7 +145,8 @@ async def conversation_for(
     )
     if found is not None:
         return found
-    conversation = Conversation(
+    conversation = Conversation(  # fields set here are needed before the INSERT's defaults
+        id=uuid.uuid4(),
         tenant_id=tenant_id,
         sender_id=sender_id,
         contact_id=contact.id,
@@ -153,16 +156,8 @@ async def conversation_for(
         last_message_at=now,
         created_at=now,
         updated_at=now,
+        unread_count=0,
+        last_message_preview="",
     )
-    try:
-        async with session.begin_nested():
-            session.add(conversation)
-    except IntegrityError:  # created concurrently by another request
-        return (
-            await session.execute(
-                select(Conversation).where(
-                    Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
-                )
-            )
-        ).scalar_one()
+    session.add(conversation)
     return conversation

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
@@ -94,12 +93,8 @@ async def _contact(
         if name and not found.name:
             found.name = name[:200]
         return found
-    contact = Contact(tenant_id=sender.tenant_id, phone=phone, name=name[:200])
-    try:
-        async with session.begin_nested():
-            session.add(contact)
-    except IntegrityError:
-        return (await session.execute(stmt)).scalar_one()
+    contact = Contact(id=uuid.uuid4(), tenant_id=sender.tenant_id, phone=phone, name=name[:200])
+    session.add(contact)  # a concurrent twin fails the flush; the receiver retries the batch
     return contact
 
 
@@ -191,15 +186,17 @@ async def _messages_change(
     session: AsyncSession, value: Json, now: datetime, result: IngestResult
 ) -> None:
     phone_number_id = _dict(value.get("metadata")).get("phone_number_id")
-    sender = await session.scalar(
-        select(Sender).where(Sender.phone_number_id == str(phone_number_id))
-    )
-    if sender is None:
+    row = (
+        await session.execute(
+            select(Sender, Tenant.default_region)
+            .join(Tenant, Tenant.id == Sender.tenant_id)
+            .where(Sender.phone_number_id == str(phone_number_id))
+        )
+    ).one_or_none()
+    if row is None:
         result.ignored += 1
         return
-    region = await session.scalar(
-        select(Tenant.default_region).where(Tenant.id == sender.tenant_id)
-    )
+    sender, region = row
     names = {
         str(c.get("wa_id")): str(_dict(c.get("profile")).get("name", ""))
         for c in map(_dict, _list(value.get("contacts")))

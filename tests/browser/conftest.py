@@ -73,7 +73,7 @@ class Demo:
         return r.json() if r.content else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     from runtime import demo as demo_module
 
@@ -102,7 +102,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     thread.join(15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright's sync loop must end with this package
 def browser() -> Iterator[Browser]:
     executable = require_chromium()
     with sync_playwright() as p:

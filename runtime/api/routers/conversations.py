@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.api.deps import (
@@ -140,14 +141,25 @@ async def start_conversation(
         ):
             raise Forbidden("sender_not_allocated", "This sender is not allocated to you.")
     now = utc_now(clock)
-    conversation = await inbox.conversation_for(
-        session, principal.tenant_id, sender.id, contact, now
-    )
-    if conversation.assigned_agent_id is None and not principal.can("inbox:read:all"):
-        conversation.assigned_agent_id = principal.agent_id  # so the starter can see it
-    await session.flush()
-    await inbox.emit_conversation(session, conversation, contact, now)
-    await session.commit()
+    sender_id, contact_id = sender.id, contact.id
+    try:
+        conversation = await inbox.conversation_for(
+            session, principal.tenant_id, sender_id, contact, now
+        )
+        if conversation.assigned_agent_id is None and not principal.can("inbox:read:all"):
+            conversation.assigned_agent_id = principal.agent_id  # so the starter can see it
+        await session.flush()
+        await inbox.emit_conversation(session, conversation, contact, now)
+        await session.commit()
+    except IntegrityError:  # started at the same moment by someone else: use theirs
+        await session.rollback()
+        conversation = (
+            await session.execute(
+                select(Conversation).where(
+                    Conversation.sender_id == sender_id, Conversation.contact_id == contact_id
+                )
+            )
+        ).scalar_one()
     return (await _out(session, [conversation], now))[0]
 
 
