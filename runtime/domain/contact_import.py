@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
@@ -181,9 +182,18 @@ async def upsert_contacts(
     max_rows: int,
 ) -> ImportReport:
     """Validate and upsert ``(line, raw row)`` pairs in chunks; later rows win on a repeat."""
+    # PostgreSQL plans each chunk's phone lookup from table statistics; rows this import
+    # wrote are not in them, so the planner scans all of the tenant's contacts per chunk
+    # (O(n²): 100k rows took minutes). ANALYZE (it sees our own rows) after chunks 1, 2, 4,
+    # 8, … keeps the (tenant_id, phone) index in use at O(log n) extra cost.
+    analyze = session.get_bind().dialect.name == "postgresql"
     report = ImportReport()
     iterator = iter(rows)
-    while chunk := list(islice(iterator, CHUNK)):
+    for number in itertools.count(1):
+        if not (chunk := list(islice(iterator, CHUNK))):
+            break
+        if analyze and number & (number - 1) == 0:
+            await session.execute(text("ANALYZE contacts"))
         report.total_rows += len(chunk)
         if report.total_rows > max_rows:
             raise FatalImportError("too_many_rows", f"An import holds at most {max_rows} rows.")
