@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from runtime.settings import Settings
+from runtime.settings import Settings, get_settings
 
 
 async def _ensure_tenant(
@@ -71,14 +71,14 @@ def cmd_api(args: argparse.Namespace) -> None:
     from runtime.api.app import create_app
     from runtime.ws.server import serve
 
-    serve(create_app(Settings()), args.host, args.port, access_log=True)  # type: ignore[call-arg]
+    serve(create_app(get_settings()), args.host, args.port, access_log=True)
 
 
 def cmd_ws(args: argparse.Namespace) -> None:
     from runtime.ws.app import create_ws_app
     from runtime.ws.server import serve
 
-    serve(create_ws_app(Settings()), args.host, args.port)  # type: ignore[call-arg]
+    serve(create_ws_app(get_settings()), args.host, args.port)
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -86,7 +86,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     tenant exists too."""
     from runtime.db.migrate import upgrade
 
-    settings = Settings()  # type: ignore[call-arg]
+    settings = get_settings()
     upgrade(settings.database_url)
     print("database schema is up to date")
     if settings.tenant_slug:
@@ -102,7 +102,7 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     password = args.password or os.environ.get("SCRM_ADMIN_PASSWORD")
     if not password:
         sys.exit("give --password or set SCRM_ADMIN_PASSWORD")
-    settings = Settings()  # type: ignore[call-arg]
+    settings = get_settings()
     slug = args.tenant or settings.tenant_slug
     if not slug:
         sys.exit("give --tenant or set SCRM_TENANT_SLUG")
