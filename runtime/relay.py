@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -39,7 +38,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retry_delay: float = 0.5,
-        linger: float | None = None,
+        linger: float = 0.003,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bus = bus
@@ -48,8 +47,6 @@ class OutboxRelay:
         self._retry_delay = retry_delay
         # After a wake-up, wait this long so that the commits of concurrent requests share
         # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
-        if linger is None:
-            linger = float(os.environ.get("SCRM_RELAY_LINGER_SECONDS", "0.003"))
         self._linger = linger
         self._wakeup = asyncio.Event()
         self._slugs: dict[uuid.UUID, str] = {}

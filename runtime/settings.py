@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     default_phone_region: str = Field(default="ID", pattern=r"^[A-Z]{2}$")
     amqp_url: str | None = None
     delivery_mode: Literal["fanout", "routed"] = "fanout"
+    # routed publishing: "cc" one AMQP message per chunk routed to all its keys (CC header),
+    # "per-key" one message per routing key (exactly one delivery per event per pod).
+    bus_routed_publish: Literal["cc", "per-key"] = "cc"
+    # After a wake-up the relay waits this long so concurrent commits share one round.
+    relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)
+    ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
+    ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
+    ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query
     pod_name: str | None = None
 
     jwt_secret: SecretStr = Field(min_length=32)

@@ -66,7 +66,7 @@ def create_app(
 
     sessionmaker = make_sessionmaker(engine)
     bus = make_bus(settings, f"scrm-api-{pod_name(settings.pod_name)}")
-    relay = OutboxRelay(sessionmaker, bus)
+    relay = OutboxRelay(sessionmaker, bus, linger=settings.relay_linger_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from aio_pika.abc import (
 from runtime.bus.base import BusEvent, Handler
 from runtime.bus.codec import decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
-from runtime.bus.routing import Mode, RoutedPublish, routed_publish_from_env, split_batch
+from runtime.bus.routing import Mode, RoutedPublish, split_batch
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,10 @@ class RabbitBus:
         queue_expires_ms: int = 30 * 60 * 1000,
         prefetch: int = 64,
         reconnect_interval: float = 1.0,
-        routed_publish: RoutedPublish | None = None,
+        routed_publish: RoutedPublish = "cc",
     ) -> None:
         self.mode = mode
-        self.routed_publish = routed_publish or routed_publish_from_env()
+        self.routed_publish = routed_publish
         self._url = url
         self._name = connection_name
         self._max_per_message = max_events_per_message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Literal
 
@@ -12,13 +11,6 @@ Mode = Literal["fanout", "routed"]
 # routed publishing: "cc" (default) one message per chunk, routed to every key of the chunk
 # with RabbitMQ's sender-selected distribution (CC header); "per-key" one message per key.
 RoutedPublish = Literal["cc", "per-key"]
-
-
-def routed_publish_from_env() -> RoutedPublish:
-    value = os.environ.get("SCRM_BUS_ROUTED_PUBLISH", "cc")
-    if value not in ("cc", "per-key"):
-        raise ValueError(f"SCRM_BUS_ROUTED_PUBLISH must be cc or per-key, not {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def _chunks(events: list[BusEvent], size: int) -> list[list[BusEvent]]:

@@ -1,9 +1,10 @@
-"""Tuning knobs of the ws service, from ``SCRM_WS_*`` environment variables."""
+"""Tuning knobs of the ws service (``SCRM_WS_*`` settings)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from runtime.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -13,11 +14,9 @@ class WsOptions:
     replay_page: int = 500  # events read per catch-up query
 
     @classmethod
-    def from_env(cls) -> WsOptions:
+    def from_settings(cls, settings: Settings) -> WsOptions:
         return cls(
-            send_buffer=int(os.environ.get("SCRM_WS_SEND_BUFFER", cls.send_buffer)),
-            heartbeat_seconds=float(
-                os.environ.get("SCRM_WS_HEARTBEAT_SECONDS", cls.heartbeat_seconds)
-            ),
-            replay_page=int(os.environ.get("SCRM_WS_REPLAY_PAGE", cls.replay_page)),
+            send_buffer=settings.ws_send_buffer,
+            heartbeat_seconds=settings.ws_heartbeat_seconds,
+            replay_page=settings.ws_replay_page,
         )

@@ -27,7 +27,7 @@ class Realtime:
         self.hub = Hub(bus, pod_name(settings.pod_name))
         self._ctx = SocketContext(
             self.hub, sessionmaker, settings.jwt_secret.get_secret_value(),
-            options or WsOptions.from_env(),
+            options or WsOptions.from_settings(settings),
         )  # fmt: skip
         self.router = APIRouter()
         self.router.add_api_websocket_route("/ws", self._endpoint)
