@@ -35,11 +35,6 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class RoleRef(ORM):
-    id: uuid.UUID
-    name: str
-
-
 class AgentOut(ORM):
     id: uuid.UUID
     email: str
