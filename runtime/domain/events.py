@@ -77,6 +77,16 @@ def _assign_cursors(session: Session, _context: Any, _instances: Any) -> None:
             event.seq = first + k
 
 
+async def permissions_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_ids: list[uuid.UUID]
+) -> None:
+    """Tell these agents' browsers to re-read their permissions (and resubscribe)."""
+    if agent_ids:
+        await record_event(
+            session, tenant_id, "permissions.changed", {}, [agent_key(a) for a in agent_ids]
+        )
+
+
 async def events_after(
     session: AsyncSession, tenant_id: uuid.UUID, cursor: int, limit: int = 1000
 ) -> list[Event]:

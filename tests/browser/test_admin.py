@@ -85,10 +85,12 @@ def test_role_change_hides_what_is_no_longer_allowed(demo: Demo, new_page, shots
     admin.get_by_role("button", name="Save role Auditor").click()
     expect(admin.get_by_text("Role Auditor saved.").last).to_be_visible()
 
-    # Moving to another section re-reads the permissions: Agents disappears from the menu.
-    nav.get_by_role("link", name="Templates").click()
-    expect(auditor.get_by_role("heading", name="Message templates")).to_be_visible()
+    # The change reaches the auditor's open page live (a permissions.changed event): the
+    # Agents section it was showing goes away and the menu shrinks, without any click.
     expect(nav.get_by_role("link")).to_have_text(["Templates", "Audit log"])
+    expect(auditor.get_by_text("Agents is no longer available").last).to_be_visible()
+    expect(auditor.get_by_role("heading", name="Message templates")).to_be_visible()
+    expect(auditor.locator("body")).to_have_attribute("data-realtime", "live")  # reconnected
     # A bookmarked address of a section that is no longer allowed leads elsewhere.
     auditor.goto("/#/agents")
     expect(auditor).to_have_url(re.compile("#/templates$"))

@@ -16,7 +16,7 @@ from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import AgentCreate, AgentOut, AgentStatus, AgentUpdate, StatusIn
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
-from runtime.domain.events import ALL, record_event, team_key
+from runtime.domain.events import ALL, permissions_changed, record_event, team_key
 from runtime.domain.lookup import ensure_owned_ids, get_owned
 from runtime.domain.security import hash_password
 from runtime.models import Agent, Role, Team, TeamMember
@@ -150,9 +150,10 @@ async def update_agent(
     agent = await get_owned(session, Agent, agent_id, principal.tenant_id)
     _refuse_self_lockout(principal, agent, body)
     changes = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
-    if body.role_id is not None:
+    if body.role_id is not None and body.role_id != agent.role_id:
         await get_owned(session, Role, body.role_id, principal.tenant_id)
         agent.role_id = body.role_id
+        await permissions_changed(session, principal.tenant_id, [agent.id])
     if body.name is not None:
         agent.name = body.name
     if body.password is not None:

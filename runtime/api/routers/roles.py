@@ -11,6 +11,7 @@ from runtime.api.deps import PrincipalDep, SessionDep, perm
 from runtime.api.schemas.people import PermissionOut, RoleCreate, RoleOut, RoleUpdate
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict, Invalid
+from runtime.domain.events import permissions_changed
 from runtime.domain.lookup import ensure_name_free, get_owned
 from runtime.domain.permissions import PERMISSIONS, unknown_permissions
 from runtime.models import Agent, Role
@@ -90,6 +91,10 @@ async def update_role(
     role = _custom(await get_owned(session, Role, role_id, principal.tenant_id))
     if body.permissions is not None:
         role.permissions = _checked(body.permissions)
+        holders = (
+            await session.execute(select(Agent.id).where(Agent.role_id == role.id))
+        ).scalars()
+        await permissions_changed(session, principal.tenant_id, list(holders))
     if body.name is not None:
         await ensure_name_free(session, Role, principal.tenant_id, body.name, except_id=role.id)
         role.name = body.name

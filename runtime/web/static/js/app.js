@@ -195,6 +195,13 @@ realtime.addEventListener('state', (event) => {
 });
 realtime.addEventListener('event', (event) => {
   const frame = event.detail;
+  if (frame.type === 'permissions.changed') {
+    // My role changed: re-read what I may do, and reconnect (from the saved cursor) so the
+    // server subscribes this socket to what the new role may see.
+    refreshPermissions();
+    setTimeout(() => { realtime.stop(); realtime.start(); }, 0);
+    return;
+  }
   if (frame.type === 'agent.status' && frame.payload?.agent_id === auth.me?.id && frame.payload.status) {
     auth.me.status = frame.payload.status;
     const select = document.getElementById('presence');
