@@ -11,8 +11,11 @@ from runtime.demo import AGENT_EMAIL
 from tests.browser.conftest import PHONE, Demo, sign_in
 
 
-def open_conversation(page: Page, name: str) -> None:
-    page.locator(".conv-items a", has_text=name).click()
+def open_conversation(page: Page, name: str, last_text: str | None = None) -> None:
+    item = page.locator(".conv-items a", has_text=name)
+    if last_text is not None:  # the list has rendered the latest event: no re-render race
+        expect(item).to_contain_text(last_text)
+    item.click()
     expect(page.get_by_role("heading", name=name)).to_be_visible()
 
 
@@ -60,7 +63,7 @@ def test_closed_window_needs_a_template_with_parameters(demo: Demo, new_page, sh
     page = new_page()
     sign_in(page, AGENT_EMAIL, demo.agent_password)
     demo.customer_writes("6281200000002", "Is my parcel coming?", "Rina")
-    open_conversation(page, "Rina")
+    open_conversation(page, "Rina", "Is my parcel coming?")
     expect(page.locator("#window-state")).to_contain_text("Window open")
 
     demo.advance_clock(25 * 3600)  # the customer's 24-hour window closes
@@ -158,7 +161,7 @@ def test_switching_the_sender_opens_that_numbers_conversation(demo: Demo, new_pa
     page = new_page()
     sign_in(page, ADMIN_EMAIL, demo.admin_password)
     page.get_by_role("tab", name="All").click()
-    open_conversation(page, "Sari Switch")
+    open_conversation(page, "Sari Switch", "Which branch is open?")
     expect(page.locator("#window-state")).to_have_text(re.compile("Window open"))
     page.get_by_label("Send from").select_option(value=second["id"])
     expect(page.get_by_title("Sender (business number)")).to_contain_text("0999")
