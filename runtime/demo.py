@@ -108,6 +108,7 @@ async def _seed(state: DemoState, client: CloudAPIClient) -> None:
                 await session.flush()
                 session.add(TeamMember(team_id=team.id, agent_id=agent.id, tenant_id=tenant.id))
                 await set_allocation(session, tenant.id, ("team", team.id), sender.id, [])
+                await session.commit()
             await sync_templates(session, client, state.settings, tenant.id)
             await session.commit()
     finally:

@@ -104,18 +104,24 @@ class SyncResult:
 async def sync_templates(
     session: AsyncSession, client: CloudAPIClient, settings: Settings, tenant_id: uuid.UUID
 ) -> SyncResult:
-    """Mirror the templates of every WABA the tenant's active senders belong to."""
+    """Mirror the templates of every WABA the tenant's active senders belong to.
+
+    Meta is asked first, with no transaction open (a slow Graph API must not hold a database
+    connection); the mirror is then written in the caller's transaction."""
     senders = (
         await session.execute(
             select(Sender).where(Sender.tenant_id == tenant_id, Sender.status == "active")
         )
     ).scalars()
-    by_waba: dict[str, Sender] = {}
+    tokens: dict[str, str] = {}
     for sender in senders:
-        by_waba.setdefault(sender.waba_id, sender)
+        tokens.setdefault(sender.waba_id, resolve_token(sender, settings))
+    await session.commit()  # ends the read transaction (callers call with nothing pending)
+    remote_by_waba = {
+        waba_id: await client.list_templates(waba_id, token) for waba_id, token in tokens.items()
+    }
     result = SyncResult()
-    for waba_id, sender in by_waba.items():
-        remote = await client.list_templates(waba_id, resolve_token(sender, settings))
+    for waba_id, remote in remote_by_waba.items():
         local = {
             (t.name, t.language): t
             for t in (

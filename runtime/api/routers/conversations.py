@@ -244,9 +244,6 @@ async def mark_read(
     conversation, contact = await _visible(session, principal, conversation_id)
     now = utc_now(clock)
     if conversation.unread_count:
-        conversation.unread_count = 0
-        await inbox.emit_conversation(session, conversation, contact, now)
-        await session.commit()
         last = await session.scalar(
             select(Message.wamid)
             .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
@@ -254,6 +251,9 @@ async def mark_read(
             .limit(1)
         )
         sender = await session.get(Sender, conversation.sender_id)
+        conversation.unread_count = 0
+        await inbox.emit_conversation(session, conversation, contact, now)
+        await session.commit()  # no transaction stays open while Meta is called
         if last and sender is not None and sender.status == "active":
             await outbound.mark_read(whatsapp, settings, sender, last)
     return (await _out(session, [conversation], now))[0]
