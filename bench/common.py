@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import uuid
@@ -15,42 +14,24 @@ from cryptography.fernet import Fernet
 
 from runtime.db.migrate import upgrade
 from runtime.settings import Settings
+from tests.support import postgres_database
 
 POSTGRES = os.environ.get(
     "SCRM_TEST_POSTGRES_URL", "postgresql+asyncpg://scrm:scrm@127.0.0.1:5432/scrm_test"
 )
 
 
-def _on_server(sql: str) -> None:
-    """Run one statement on the PostgreSQL server (outside any database transaction)."""
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect("postgresql://" + POSTGRES.split("://", 1)[1])
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
 @contextmanager
 def database(backend: str, workdir: Path) -> Iterator[str]:
     """A new, migrated database for one run: a SQLite file in ``workdir``, or a PostgreSQL
     database dropped afterwards."""
-    name = f"scrm_bench_{uuid.uuid4().hex[:8]}"
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
-    else:
-        _on_server(f'CREATE DATABASE "{name}"')
-        url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    try:
+        url = f"sqlite+aiosqlite:///{workdir / f'scrm_bench_{uuid.uuid4().hex[:8]}.db'}"
         upgrade(url)
         yield url
-    finally:
-        if backend != "sqlite":
-            _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with postgres_database(POSTGRES, "scrm_bench") as url:
+            yield url
 
 
 def bench_settings(database_url: str, **overrides: object) -> Settings:

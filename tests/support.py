@@ -1,10 +1,13 @@
-"""Helpers every test suite uses: waiting on conditions with deadlines, free ports."""
+"""Helpers every test suite uses: waiting on conditions with deadlines, free ports,
+throw-away PostgreSQL databases."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -29,3 +32,33 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _on_server(base_url: str, sql: str) -> None:
+    """One statement on the server of ``base_url`` (an async SQLAlchemy PostgreSQL URL)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect("postgresql://" + base_url.split("://", 1)[1])
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def postgres_database(base_url: str, prefix: str) -> Iterator[str]:
+    """A new database beside ``base_url``'s (others share the server), migrated to head with
+    Alembic, dropped afterwards. Call outside a running event loop."""
+    from runtime.db.migrate import upgrade
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    _on_server(base_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = base_url.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        _on_server(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import signal
@@ -10,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import runtime.models  # noqa: F401  (registers every table)
 from runtime.bus.rabbitmq import RabbitBus
 from runtime.bus.routing import Mode, RoutedPublish
-from runtime.db.base import Base
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.events import record_event
 from runtime.domain.security import AccessClaims, issue_access_token
@@ -26,6 +23,7 @@ from runtime.models import Agent, Role, TeamMember, Tenant
 from runtime.relay import OutboxRelay
 from tests.realtime.stack import BrokerAdmin, Pod, start_pod
 from tests.services import require_postgres, require_rabbitmq
+from tests.support import postgres_database
 
 JWT_SECRET = secrets.token_urlsafe(32)
 SECRETS_ENV = {
@@ -36,34 +34,11 @@ SECRETS_ENV = {
 }
 
 
-def _admin_dsn(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A throw-away database (others share the server) with the current schema."""
-    base = require_postgres()
-    name = f"scrm_rt_{secrets.token_hex(4)}"
-    admin = _admin_dsn(base)
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        engine = make_engine(base.rsplit("/", 1)[0] + "/" + name)
-        async with engine.begin() as db:
-            await db.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    asyncio.run(create())
-    yield base.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(drop())
+    with postgres_database(require_postgres(), "scrm_rt") as url:
+        yield url
 
 
 @pytest.fixture

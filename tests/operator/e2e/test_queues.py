@@ -13,19 +13,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aio_pika
-import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 from scrm_operator import names
 from scrm_operator.rabbitmq import Broker, RabbitAdmin
 
-from runtime.db.base import Base
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.security import AccessClaims, issue_access_token
 from runtime.models import Agent, Role, Tenant
 from tests.operator.e2e.harness import Cluster, Operator, eventually, tenant_manifest
 from tests.realtime.stack import connect, start_pod
 from tests.services import require_postgres, require_rabbitmq
+from tests.support import postgres_database
 
 JWT_SECRET = secrets.token_urlsafe(32)
 QUEUE_GONE_WITHIN = 2.0
@@ -33,28 +32,8 @@ QUEUE_GONE_WITHIN = 2.0
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    base = require_postgres()
-    name = f"scrm_op_{secrets.token_hex(4)}"
-    admin = "postgresql://" + base.split("://", 1)[1]
-    url = base.rsplit("/", 1)[0] + "/" + name
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        engine = make_engine(url)
-        async with engine.begin() as db:
-            await db.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    asyncio.run(create())
-    yield url
-    asyncio.run(drop())
+    with postgres_database(require_postgres(), "scrm_op") as url:
+        yield url
 
 
 async def agent_token(database: str, slug: str) -> str:
