@@ -18,7 +18,7 @@ from runtime.domain.security import (
     new_refresh_token,
     verify_password,
 )
-from runtime.models import Agent, RefreshToken, Tenant
+from runtime.models import Agent, LoginThrottle, RefreshToken, Tenant
 from runtime.settings import Settings
 
 _BAD_CREDENTIALS = Unauthorized("invalid_credentials", "E-mail or password is wrong.")
@@ -46,12 +46,15 @@ async def _find_agent(session: AsyncSession, email: str, tenant_slug: str | None
     return agents[0] if agents else None
 
 
-async def _issue(session: AsyncSession, agent: Agent, settings: Settings) -> TokenPair:
+async def _issue(
+    session: AsyncSession, agent: Agent, settings: Settings, family_id: uuid.UUID | None = None
+) -> TokenPair:
     refresh, refresh_hash = new_refresh_token()
     session.add(
         RefreshToken(
             tenant_id=agent.tenant_id,
             agent_id=agent.id,
+            family_id=family_id or uuid.uuid4(),
             token_hash=refresh_hash,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds),
         )
@@ -72,22 +75,26 @@ async def login(
     if agent is None:
         verify_password(None, password)  # same cost as a real check
         raise _BAD_CREDENTIALS
-    if agent.locked_until is not None and as_utc(agent.locked_until) > now:
-        wait = int((as_utc(agent.locked_until) - now).total_seconds()) + 1
+    throttle = await session.get(LoginThrottle, f"acct:{agent.id}")  # interim: see issue 9
+    if throttle and throttle.blocked_until and as_utc(throttle.blocked_until) > now:
+        wait = int((as_utc(throttle.blocked_until) - now).total_seconds()) + 1
         raise TooManyRequests(
             "account_locked", "Too many failed logins; try again later.", retry_after=wait
         )
     if not verify_password(agent.password_hash, password):
-        agent.failed_logins += 1
-        if agent.failed_logins >= settings.login_max_failures:
-            agent.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-            agent.failed_logins = 0
+        if throttle is None:
+            throttle = LoginThrottle(key=f"acct:{agent.id}", failures=0, window_started_at=now)
+            session.add(throttle)
+        throttle.failures += 1
+        if throttle.failures >= settings.login_max_failures:
+            throttle.blocked_until = now + timedelta(seconds=settings.login_lockout_seconds)
+            throttle.failures = 0
         await session.commit()
         raise _BAD_CREDENTIALS
     if agent.status == "disabled":
         raise Unauthorized("agent_disabled", "This agent is disabled.")
-    agent.failed_logins = 0
-    agent.locked_until = None
+    if throttle is not None:
+        await session.delete(throttle)
     pair = await _issue(session, agent, settings)
     await session.commit()
     return pair
@@ -109,8 +116,8 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
     agent = await session.get(Agent, row.agent_id)
     if agent is None or agent.status == "disabled":
         raise Unauthorized("agent_disabled", "This agent is disabled.")
-    row.revoked_at = utcnow()
-    pair = await _issue(session, agent, settings)
+    row.rotated_at = row.revoked_at = utcnow()
+    pair = await _issue(session, agent, settings, row.family_id)
     await session.commit()
     return pair
 

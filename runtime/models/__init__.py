@@ -1,9 +1,17 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
-from runtime.models.events import Event
+from runtime.models.events import DeadLetter, Event
 from runtime.models.inbox import Conversation, Message, Template
-from runtime.models.people import Agent, AuditEntry, RefreshToken, Role, Team, TeamMember
+from runtime.models.people import (
+    Agent,
+    AuditEntry,
+    LoginThrottle,
+    RefreshToken,
+    Role,
+    Team,
+    TeamMember,
+)
 from runtime.models.senders import Sender, SenderAllocation
 from runtime.models.tenant import Tenant
 
@@ -12,9 +20,11 @@ __all__ = [
     "AssignmentEvent",
     "AuditEntry",
     "Contact",
+    "DeadLetter",
     "Conversation",
     "Event",
     "ImportJob",
+    "LoginThrottle",
     "Message",
     "RefreshToken",
     "Role",

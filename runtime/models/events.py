@@ -44,3 +44,27 @@ class Event(Base):
     audience: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed publish rounds this event took part in; past the relay's limit it is set aside.
+    publish_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeadLetter(Base):
+    """An event the relay could not encode or deliver, set aside with its error.
+
+    The event row stays (marked published) so cursors and catch-up are unaffected.
+    """
+
+    __tablename__ = "event_dead_letters"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(50))
+    error: Mapped[str] = mapped_column(String(2000))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -31,8 +31,9 @@ class Agent(TenantOwned, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("roles.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(16), default="offline")
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Access tokens carry the version they were issued under; bumping it (password change or
+    # reset, disable) refuses every access token issued before.
+    token_version: Mapped[int] = mapped_column(default=0)
 
 
 class Team(TenantOwned, Timestamped, Base):
@@ -61,14 +62,37 @@ class TeamMember(Base):
 
 
 class RefreshToken(TenantOwned, Base):
+    """One link of a sign-in's rotation chain; every link of a chain shares ``family_id``.
+
+    A link is spent (``rotated_at``) when exchanged for the next one; presenting a spent link
+    again means it was stolen, and the whole family is revoked (``revoked_at``).
+    """
+
     __tablename__ = "refresh_tokens"
 
     agent_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("agents.id", ondelete="CASCADE"), index=True
     )
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key ("addr:<ip>" or "pair:<email>|<ip>") in a window.
+
+    Shared by every api replica; keyed by the e-mail as typed, so unknown and known e-mails
+    are throttled alike.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(TenantOwned, Base):

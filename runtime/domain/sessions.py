@@ -1,0 +1,70 @@
+"""Ending and re-scoping an agent's sessions: refresh tokens, access tokens, open sockets.
+
+Every ws connection listens on its agent's ``session.<agent_id>`` key. A control event on that
+key (``session.control``) reaches the agent's sockets on every ws pod through the normal
+outbox → bus path:
+
+- ``{"action": "revoke"}`` closes every socket of the agent (``"sid"`` narrows it to the
+  sockets opened with one sign-in's access tokens);
+- ``{"action": "rescope"}`` closes them with a "reconnect" code, so the client comes back at
+  once and gets the keys its permissions and teams allow now (replay included).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.db.base import utcnow
+from runtime.domain.events import record_event
+from runtime.models import Agent, RefreshToken
+
+SESSION_CONTROL = "session.control"
+
+
+def session_key(agent_id: uuid.UUID) -> str:
+    return f"session.{agent_id}"
+
+
+async def end_sessions(
+    session: AsyncSession,
+    agent: Agent,
+    reason: str,
+    *,
+    family_id: uuid.UUID | None = None,
+) -> None:
+    """Revoke one sign-in (``family_id``) or all of them, and close the matching sockets.
+
+    Without ``family_id`` the agent's ``token_version`` is bumped too, so every access token
+    issued before is refused. Runs in the caller's transaction.
+    """
+    revoke = update(RefreshToken).where(
+        RefreshToken.agent_id == agent.id, RefreshToken.revoked_at.is_(None)
+    )
+    if family_id is not None:
+        revoke = revoke.where(RefreshToken.family_id == family_id)
+    await session.execute(
+        revoke.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    payload: dict[str, str] = {"action": "revoke", "reason": reason}
+    if family_id is None:
+        agent.token_version = (agent.token_version or 0) + 1
+    else:
+        payload["sid"] = str(family_id)
+    await record_event(session, agent.tenant_id, SESSION_CONTROL, payload, [session_key(agent.id)])
+
+
+async def rescope_sockets(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_ids: list[uuid.UUID], reason: str
+) -> None:
+    """Make these agents' open sockets reconnect under their current permissions and teams."""
+    for agent_id in sorted(set(agent_ids)):
+        await record_event(
+            session,
+            tenant_id,
+            SESSION_CONTROL,
+            {"action": "rescope", "reason": reason},
+            [session_key(agent_id)],
+        )
