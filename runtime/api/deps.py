@@ -87,7 +87,7 @@ async def get_principal(
             .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
         )
     ).one_or_none()
-    if row is None:
+    if row is None or row[0].token_version != claims.version:
         raise Unauthorized("invalid_token", "The access token is invalid or expired.")
     agent, tenant, role = row
     if agent.status == "disabled":

@@ -50,17 +50,18 @@ async def _issue(
     session: AsyncSession, agent: Agent, settings: Settings, family_id: uuid.UUID | None = None
 ) -> TokenPair:
     refresh, refresh_hash = new_refresh_token()
+    family = family_id or uuid.uuid4()
     session.add(
         RefreshToken(
             tenant_id=agent.tenant_id,
             agent_id=agent.id,
-            family_id=family_id or uuid.uuid4(),
+            family_id=family,
             token_hash=refresh_hash,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds),
         )
     )
     access = issue_access_token(
-        AccessClaims(agent.id, agent.tenant_id),
+        AccessClaims(agent.id, agent.tenant_id, agent.token_version or 0, family),
         settings.jwt_secret.get_secret_value(),
         settings.access_token_ttl_seconds,
     )

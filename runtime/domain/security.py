@@ -31,8 +31,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 @dataclass(frozen=True)
 class AccessClaims:
+    """``version``: the agent's ``token_version`` at issue (a bump refuses older tokens);
+    ``sid``: the refresh-token family (one sign-in) the token belongs to."""
+
     agent_id: uuid.UUID
     tenant_id: uuid.UUID
+    version: int = 0
+    sid: uuid.UUID | None = None
+    expires_at: datetime | None = None  # set when decoded
 
 
 def issue_access_token(claims: AccessClaims, secret: str, ttl_seconds: int) -> str:
@@ -41,9 +47,12 @@ def issue_access_token(claims: AccessClaims, secret: str, ttl_seconds: int) -> s
         "sub": str(claims.agent_id),
         "tid": str(claims.tenant_id),
         "typ": "access",
+        "ver": claims.version,
         "iat": now,
         "exp": now + timedelta(seconds=ttl_seconds),
     }
+    if claims.sid is not None:
+        payload["sid"] = str(claims.sid)
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
@@ -53,8 +62,15 @@ def decode_access_token(token: str, secret: str) -> AccessClaims | None:
         data = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
         if data.get("typ") != "access":
             return None
-        return AccessClaims(uuid.UUID(data["sub"]), uuid.UUID(data["tid"]))
-    except (jwt.PyJWTError, KeyError, ValueError):
+        version = data.get("ver", 0)
+        if not isinstance(version, int):
+            return None
+        sid = uuid.UUID(data["sid"]) if "sid" in data else None
+        expires_at = datetime.fromtimestamp(data["exp"], UTC)
+        return AccessClaims(
+            uuid.UUID(data["sub"]), uuid.UUID(data["tid"]), version, sid, expires_at
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError):
         return None
 
 

@@ -22,16 +22,19 @@ class AgentProfile:
 
 
 async def load_profile(session: AsyncSession, claims: AccessClaims) -> AgentProfile | None:
-    """None when the agent no longer exists in that tenant or is disabled."""
+    """None when the agent no longer exists in that tenant, is disabled, or the token's
+    version is no longer the agent's (its sessions were ended)."""
     row = (
         await session.execute(
-            select(Agent.status, Role.permissions, Tenant.slug, Tenant.event_seq)
+            select(
+                Agent.status, Agent.token_version, Role.permissions, Tenant.slug, Tenant.event_seq
+            )
             .join(Role, Role.id == Agent.role_id)
             .join(Tenant, Tenant.id == Agent.tenant_id)
             .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
         )
     ).one_or_none()
-    if row is None or row.status == "disabled":
+    if row is None or row.status == "disabled" or row.token_version != claims.version:
         return None
     teams = await session.scalars(
         select(TeamMember.team_id).where(TeamMember.agent_id == claims.agent_id)
