@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
 from typing import Any
 
 import httpx
@@ -13,8 +12,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from runtime.domain.permissions import PERMISSIONS
 from runtime.domain.sessions import SESSION_CONTROL, session_key
-from runtime.models import Agent, Event
+from runtime.models import Agent, Event, Role
 from tests.api.harness import PASSWORD, ApiHarness, TenantCtx
 from tests.realtime.stack import eventually
 
@@ -106,24 +106,64 @@ async def test_cannot_touch_agent_with_more_permissions(api: ApiHarness) -> None
     await api.login(ctx.admin_email)  # the password is unchanged
 
 
-@asynccontextmanager
-async def _agent_rows_locked(
-    url: str, agent_ids: list[uuid.UUID]
-) -> AsyncIterator[AsyncConnection]:
-    """Hold these agents' rows locked on another connection, so requests writing them wait."""
+# Requests to run at once, the table they write and the rows they write there.
+Race = tuple[list[Coroutine[Any, Any, httpx.Response]], str, list[uuid.UUID]]
+
+
+async def _demote_each_other(api: ApiHarness, ctx: TenantCtx, action: str) -> Race:
+    """Two admins, each about to disable, demote or delete the other."""
+    first = {"id": str(ctx.admin_id)}
+    second, second_headers = await api.new_agent(ctx, "admin")
+    requests = []
+    for actor, target in ((ctx.headers, second), (second_headers, first)):
+        url = f"/api/agents/{target['id']}"
+        if action == "delete":
+            requests.append(api.request("DELETE", url, headers=actor))
+        else:
+            body = (
+                {"status": "disabled"} if action == "disable" else {"role_id": ctx.roles["agent"]}
+            )
+            requests.append(api.request("PATCH", url, headers=actor, json=body))
+    return requests, "agents", [uuid.UUID(first["id"]), uuid.UUID(second["id"])]
+
+
+async def _strip_each_others_roles(api: ApiHarness, ctx: TenantCtx) -> Race:
+    """Two admins by custom roles (the built-in admin demoted first), each about to drop a
+    permission from the other's role."""
+    everything = sorted(PERMISSIONS)
+    first, first_headers = await api.new_agent(ctx, permissions=everything)
+    second, second_headers = await api.new_agent(ctx, permissions=everything)
+    demoted = await api.client.patch(
+        f"/api/agents/{ctx.admin_id}", headers=first_headers, json={"role_id": ctx.roles["agent"]}
+    )
+    assert demoted.status_code == 200, demoted.text
+    requests = [
+        api.request(
+            "PATCH", f"/api/roles/{target['role_id']}", headers=actor, json={"permissions": []}
+        )
+        for actor, target in ((first_headers, second), (second_headers, first))
+    ]
+    return requests, "roles", [uuid.UUID(first["role_id"]), uuid.UUID(second["role_id"])]
+
+
+async def _race(url: str, race: Race) -> list[httpx.Response]:
+    """Start the requests together and hold each at its first write to the race's rows (locked
+    on another connection) until both wait on a lock, so they overlap; then let them go."""
+    requests, table, ids = race
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn, conn.begin():
             await conn.execute(
-                text("SELECT id FROM agents WHERE id = ANY(:ids) FOR UPDATE"),
-                {"ids": agent_ids},
+                text(f"SELECT id FROM {table} WHERE id = ANY(:ids) FOR UPDATE"), {"ids": ids}
             )
-            yield conn
+            pending = [asyncio.ensure_future(request) for request in requests]
+            await eventually(lambda: _two_wait_on_locks(conn), "both requests waiting", 10)
+        return list(await asyncio.gather(*pending))
     finally:
         await engine.dispose()
 
 
-async def _two_requests_wait_on_locks(conn: AsyncConnection) -> bool:
+async def _two_wait_on_locks(conn: AsyncConnection) -> bool:
     await conn.execute(text("SELECT pg_stat_clear_snapshot()"))  # else frozen per transaction
     waiting = await conn.scalar(
         text(
@@ -134,30 +174,17 @@ async def _two_requests_wait_on_locks(conn: AsyncConnection) -> bool:
     return bool(waiting and waiting >= 2)
 
 
-async def _demote_each_other(api: ApiHarness, ctx: TenantCtx, action: str) -> list[httpx.Response]:
-    """Two admins, each demoting the other at the same moment by ``action``."""
-    first = {"id": str(ctx.admin_id)}
-    second, second_headers = await api.new_agent(ctx, "admin")
-    calls = []
-    for actor, target in ((ctx.headers, second), (second_headers, first)):
-        url = f"/api/agents/{target['id']}"
-        if action == "delete":
-            calls.append(api.request("DELETE", url, headers=actor))
-        else:
-            body = (
-                {"status": "disabled"} if action == "disable" else {"role_id": ctx.roles["agent"]}
-            )
-            calls.append(api.request("PATCH", url, headers=actor, json=body))
-    ids = [uuid.UUID(first["id"]), uuid.UUID(second["id"])]
-    async with _agent_rows_locked(api.settings.database_url, ids) as conn:
-        pending = [asyncio.ensure_future(call) for call in calls]
-        await eventually(
-            lambda: _two_requests_wait_on_locks(conn), "both requests waiting on a lock", 10
+async def _active_admins(api: ApiHarness, tenant_id: uuid.UUID) -> int:
+    async with api.app.state.sessionmaker() as session:
+        rows = await session.execute(
+            select(Agent.status, Role.permissions)
+            .join(Role, Role.id == Agent.role_id)
+            .where(Agent.tenant_id == tenant_id)
         )
-    return list(await asyncio.gather(*pending))
+        return sum(status != "disabled" and set(PERMISSIONS) <= set(p) for status, p in rows)
 
 
-@pytest.mark.parametrize("action", ["disable", "demote", "delete"])
+@pytest.mark.parametrize("action", ["disable", "demote", "delete", "strip role"])
 async def test_last_active_admin_cannot_be_disabled_demoted_or_deleted(
     api: ApiHarness, action: str
 ) -> None:
@@ -166,20 +193,17 @@ async def test_last_active_admin_cannot_be_disabled_demoted_or_deleted(
     if not api.settings.database_url.startswith("postgresql"):
         pytest.skip("SQLite serialises writers: the two requests cannot interleave")
     ctx = await api.new_tenant()
-    responses = await _demote_each_other(api, ctx, action)
+    race = (
+        await _strip_each_others_roles(api, ctx)
+        if action == "strip role"
+        else await _demote_each_other(api, ctx, action)
+    )
+    responses = await _race(api.settings.database_url, race)
     codes = sorted(r.status_code for r in responses)
     assert codes in ([200, 409], [204, 409]), [r.text for r in responses]
     refused = next(r for r in responses if r.status_code == 409)
     assert _error(refused)["code"] == "last_admin"
-    async with api.app.state.sessionmaker() as session:
-        admins = await session.scalars(
-            select(Agent.id).where(
-                Agent.tenant_id == ctx.id,
-                Agent.role_id == uuid.UUID(ctx.roles["admin"]),
-                Agent.status != "disabled",
-            )
-        )
-        assert len(admins.all()) == 1
+    assert await _active_admins(api, ctx.id) == 1
 
 
 async def test_password_reset_disable_delete_end_sessions(api: ApiHarness) -> None:
