@@ -63,6 +63,8 @@ async def ensure_an_admin_remains(
     SQLite serialises writers), so two requests each demoting one of two admins run one
     after the other and the second sees the first's result.
     """
+    # FOR NO KEY UPDATE: the lock event cursors take anyway; inserts referencing the tenant
+    # (FOR KEY SHARE) go on.
     await session.execute(
         select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True)
     )
