@@ -72,8 +72,8 @@ async def test_disabled_agent_cannot_log_in_nor_use_its_token(api: ApiHarness) -
     )
     assert r.status_code == 200
     denied = await api.client.get("/api/auth/me", headers=headers)
-    assert denied.status_code == 401
-    assert denied.json()["error"]["code"] == "agent_disabled"
+    assert denied.status_code == 401  # disabling ended its sessions: the token is spent
+    assert denied.json()["error"]["code"] == "invalid_token"
     login = await api.client.post(
         "/api/auth/login", json={"email": agent["email"], "password": PASSWORD}
     )

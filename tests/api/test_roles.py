@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+import httpx
 
 from runtime.domain.events import agent_key, events_after
+from runtime.domain.permissions import PERMISSIONS
 from tests.api.harness import ApiHarness
 
 
@@ -35,3 +39,72 @@ async def test_roles_rules_and_permission_change_events(api: ApiHarness) -> None
         ("permissions.changed", [agent_key(uuid.UUID(holder["id"]))])
     ]
     assert agent_key(uuid.UUID(bystander["id"])) not in events[0].audience
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+async def test_roles_grant_only_what_caller_holds(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    _, headers = await api.new_agent(ctx, permissions=["roles:read", "roles:write"])
+
+    escalating = await api.client.post(
+        "/api/roles",
+        headers=headers,
+        json={"name": "root", "permissions": ["roles:read", "agents:write", "audit:read"]},
+    )
+    assert escalating.status_code == 403, escalating.text
+    assert _error(escalating)["code"] == "permission_not_held"
+    assert _error(escalating)["details"] == {"missing": ["agents:write", "audit:read"]}
+
+    held = await api.client.post(
+        "/api/roles", headers=headers, json={"name": "reader", "permissions": ["roles:read"]}
+    )
+    assert held.status_code == 201, held.text
+    widened = await api.client.patch(
+        f"/api/roles/{held.json()['id']}",
+        headers=headers,
+        json={"permissions": ["roles:read", "agents:write"]},
+    )
+    assert widened.status_code == 403 and _error(widened)["code"] == "permission_not_held"
+    narrowed = await api.client.patch(
+        f"/api/roles/{held.json()['id']}", headers=headers, json={"permissions": []}
+    )
+    assert narrowed.status_code == 200 and narrowed.json()["permissions"] == []
+
+    # A role above the caller can be neither stripped nor removed by it.
+    above = await api.client.post(
+        "/api/roles", headers=ctx.headers, json={"name": "auditor", "permissions": ["audit:read"]}
+    )
+    above_url = f"/api/roles/{above.json()['id']}"
+    for method, body in (
+        ("PATCH", {"permissions": []}),
+        ("PATCH", {"name": "x"}),
+        ("DELETE", None),
+    ):
+        refused = await api.request(method, above_url, headers=headers, json=body)
+        assert refused.status_code == 403, (method, body, refused.text)
+        assert _error(refused)["code"] == "role_outranks_caller"
+        assert _error(refused)["details"] == {"missing": ["audit:read"]}
+    kept = await api.client.get(above_url, headers=ctx.headers)
+    assert kept.json()["name"] == "auditor" and kept.json()["permissions"] == ["audit:read"]
+
+
+async def test_role_holder_cannot_edit_own_role(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    me, headers = await api.new_agent(ctx, permissions=["roles:read", "roles:write"])
+    own_url = f"/api/roles/{me['role_id']}"
+    for method, body in (
+        ("PATCH", {"permissions": sorted(PERMISSIONS)}),
+        ("PATCH", {"permissions": ["roles:read"]}),
+        ("PATCH", {"name": "mine"}),
+        ("DELETE", None),
+    ):
+        refused = await api.request(method, own_url, headers=headers, json=body)
+        assert refused.status_code == 409, (method, body, refused.text)
+        assert _error(refused)["code"] == "own_role"
+    role = (await api.client.get(own_url, headers=ctx.headers)).json()
+    assert role["permissions"] == ["roles:read", "roles:write"]
+    assert (await api.client.get("/api/agents", headers=headers)).status_code == 403

@@ -18,7 +18,14 @@ from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
 from runtime.domain.events import ALL, permissions_changed, record_event, team_key
 from runtime.domain.lookup import ensure_owned_ids, get_owned
+from runtime.domain.privileges import (
+    ensure_an_admin_remains,
+    ensure_may_grant,
+    ensure_may_manage,
+    is_active_admin,
+)
 from runtime.domain.security import hash_password
+from runtime.domain.sessions import end_sessions
 from runtime.models import Agent, Role, Team, TeamMember
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -97,7 +104,7 @@ async def list_agents(
     dependencies=[perm("agents:write")],
 )
 async def create_agent(body: AgentCreate, principal: PrincipalDep, session: SessionDep) -> AgentOut:
-    await get_owned(session, Role, body.role_id, principal.tenant_id)
+    await _grantable_role(principal, session, body.role_id)
     email = body.email.lower()
     if await session.scalar(
         select(Agent.id).where(Agent.tenant_id == principal.tenant_id, Agent.email == email)
@@ -136,6 +143,23 @@ async def get_agent(agent_id: uuid.UUID, principal: PrincipalDep, session: Sessi
     return (await _out(session, [agent]))[0]
 
 
+async def _grantable_role(principal: Principal, session: AsyncSession, role_id: uuid.UUID) -> Role:
+    """The tenant's role, if it holds no permission the caller lacks."""
+    role = await get_owned(session, Role, role_id, principal.tenant_id)
+    ensure_may_grant(principal.permissions, role.permissions)
+    return role
+
+
+async def _manageable(
+    principal: Principal, session: AsyncSession, agent_id: uuid.UUID
+) -> tuple[Agent, Role]:
+    """The tenant's agent and its role, if that role holds no permission the caller lacks."""
+    agent = await get_owned(session, Agent, agent_id, principal.tenant_id)
+    role = await get_owned(session, Role, agent.role_id, principal.tenant_id)
+    ensure_may_manage(principal.permissions, "agent", role.permissions)
+    return agent, role
+
+
 def _refuse_self_lockout(principal: Principal, agent: Agent, body: AgentUpdate) -> None:
     if agent.id == principal.agent_id and (
         body.status == "disabled" or (body.role_id and body.role_id != agent.role_id)
@@ -143,16 +167,29 @@ def _refuse_self_lockout(principal: Principal, agent: Agent, body: AgentUpdate) 
         raise Conflict("self_lockout", "You cannot disable yourself or change your own role.")
 
 
+def _sessions_end_because(agent: Agent, body: AgentUpdate) -> str | None:
+    """Why this change signs the agent out everywhere, if it does."""
+    if body.status == "disabled" and agent.status != "disabled":
+        return "disabled"
+    return "password_reset" if body.password is not None else None
+
+
 @router.patch("/{agent_id}", response_model=AgentOut, dependencies=[perm("agents:write")])
 async def update_agent(
     agent_id: uuid.UUID, body: AgentUpdate, principal: PrincipalDep, session: SessionDep
 ) -> AgentOut:
-    agent = await get_owned(session, Agent, agent_id, principal.tenant_id)
+    agent, role = await _manageable(principal, session, agent_id)
     _refuse_self_lockout(principal, agent, body)
-    changes = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
+    new_role = role
     if body.role_id is not None and body.role_id != agent.role_id:
-        await get_owned(session, Role, body.role_id, principal.tenant_id)
-        agent.role_id = body.role_id
+        new_role = await _grantable_role(principal, session, body.role_id)
+    if is_active_admin(agent.status, role.permissions) and not is_active_admin(
+        body.status or agent.status, new_role.permissions
+    ):
+        await ensure_an_admin_remains(session, principal.tenant_id, [agent.id])
+    changes = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
+    if new_role is not role:
+        agent.role_id = new_role.id
         await permissions_changed(session, principal.tenant_id, [agent.id])
     if body.name is not None:
         agent.name = body.name
@@ -161,9 +198,12 @@ async def update_agent(
         changes["password"] = "changed"
     if body.team_ids is not None:
         await _set_teams(session, agent, body.team_ids, principal.tenant_id)
+    ending = _sessions_end_because(agent, body)
     if body.status is not None and body.status != agent.status:
         teams = await team_ids_of(session, [agent.id])
         await _status_changed(session, agent, body.status, teams.get(agent.id, []))
+    if ending:
+        await end_sessions(session, agent, ending)
     audit(
         session, principal.tenant_id, principal.agent_id, "agent.update", "agent", agent.id, changes
     )
@@ -175,9 +215,12 @@ async def update_agent(
     "/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[perm("agents:write")]
 )
 async def delete_agent(agent_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> None:
-    agent = await get_owned(session, Agent, agent_id, principal.tenant_id)
+    agent, role = await _manageable(principal, session, agent_id)
     if agent.id == principal.agent_id:
         raise Conflict("self_lockout", "You cannot delete yourself.")
+    if is_active_admin(agent.status, role.permissions):
+        await ensure_an_admin_remains(session, principal.tenant_id, [agent.id])
+    await end_sessions(session, agent, "deleted")  # recorded while the agent row still exists
     await session.delete(agent)
     audit(
         session,

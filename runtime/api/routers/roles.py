@@ -7,13 +7,19 @@ import uuid
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from runtime.api.deps import PrincipalDep, SessionDep, perm
+from runtime.api.deps import Principal, PrincipalDep, SessionDep, perm
 from runtime.api.schemas.people import PermissionOut, RoleCreate, RoleOut, RoleUpdate
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.events import permissions_changed
 from runtime.domain.lookup import ensure_name_free, get_owned
 from runtime.domain.permissions import PERMISSIONS, unknown_permissions
+from runtime.domain.privileges import (
+    ensure_an_admin_remains,
+    ensure_may_grant,
+    ensure_may_manage,
+    is_admin,
+)
 from runtime.models import Agent, Role
 
 router = APIRouter(prefix="/api", tags=["roles"])
@@ -30,9 +36,20 @@ def _checked(perms: list[str]) -> list[str]:
     return sorted(set(perms))
 
 
-def _custom(role: Role) -> Role:
+def _checked_grant(principal: Principal, perms: list[str]) -> list[str]:
+    """The permissions, known and held by the caller (who grants only what it holds)."""
+    permissions = _checked(perms)
+    ensure_may_grant(principal.permissions, permissions)
+    return permissions
+
+
+def _changeable(principal: Principal, role: Role) -> Role:
+    """A custom role the caller neither holds nor is outranked by."""
     if role.builtin:
         raise Conflict("builtin_role", "Built-in roles cannot be changed; create a custom role.")
+    if role.id == principal.agent.role_id:
+        raise Conflict("own_role", "You cannot change or delete the role you hold.")
+    ensure_may_manage(principal.permissions, "role", role.permissions)
     return role
 
 
@@ -56,7 +73,7 @@ async def list_roles(principal: PrincipalDep, session: SessionDep) -> list[Role]
     dependencies=[perm("roles:write")],
 )
 async def create_role(body: RoleCreate, principal: PrincipalDep, session: SessionDep) -> Role:
-    permissions = _checked(body.permissions)
+    permissions = _checked_grant(principal, body.permissions)
     await ensure_name_free(session, Role, principal.tenant_id, body.name)
     role = Role(
         tenant_id=principal.tenant_id,
@@ -88,13 +105,16 @@ async def get_role(role_id: uuid.UUID, principal: PrincipalDep, session: Session
 async def update_role(
     role_id: uuid.UUID, body: RoleUpdate, principal: PrincipalDep, session: SessionDep
 ) -> Role:
-    role = _custom(await get_owned(session, Role, role_id, principal.tenant_id))
+    role = _changeable(principal, await get_owned(session, Role, role_id, principal.tenant_id))
     if body.permissions is not None:
-        role.permissions = _checked(body.permissions)
-        holders = (
-            await session.execute(select(Agent.id).where(Agent.role_id == role.id))
-        ).scalars()
-        await permissions_changed(session, principal.tenant_id, list(holders))
+        permissions = _checked_grant(principal, body.permissions)
+        holders = list(
+            (await session.execute(select(Agent.id).where(Agent.role_id == role.id))).scalars()
+        )
+        if is_admin(role.permissions) and not is_admin(permissions):
+            await ensure_an_admin_remains(session, principal.tenant_id, holders)
+        role.permissions = permissions
+        await permissions_changed(session, principal.tenant_id, holders)
     if body.name is not None:
         await ensure_name_free(session, Role, principal.tenant_id, body.name, except_id=role.id)
         role.name = body.name
@@ -119,7 +139,7 @@ async def update_role(
     dependencies=[perm("roles:write")],
 )
 async def delete_role(role_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> None:
-    role = _custom(await get_owned(session, Role, role_id, principal.tenant_id))
+    role = _changeable(principal, await get_owned(session, Role, role_id, principal.tenant_id))
     if await session.scalar(select(Agent.id).where(Agent.role_id == role.id).limit(1)):
         raise Conflict("role_in_use", "Agents still have this role; give them another first.")
     await session.delete(role)
