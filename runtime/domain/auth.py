@@ -92,9 +92,9 @@ async def login(
 ) -> TokenPair:
     throttle = login_throttle.throttle_for(settings, email, client_address)
     refusal = await login_throttle.refusal(session, throttle)
-    candidates = await _candidates(session, email, tenant)
+    candidates = await _candidates(session, email, tenant)  # looked up on every path alike
     if refusal is not None:
-        _password_matches([], password)  # same cost as every other answer
+        _password_matches([], password)  # the same one verification as every other answer
         raise refusal
     matches = _password_matches(candidates, password)
     if not matches:
