@@ -102,6 +102,11 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     password = args.password or os.environ.get("SCRM_ADMIN_PASSWORD")
     if not password:
         sys.exit("give --password or set SCRM_ADMIN_PASSWORD")
+    from runtime.domain.passwords import password_weakness
+
+    weakness = password_weakness(password)
+    if weakness:
+        sys.exit(f"weak_password: {weakness}")
     settings = get_settings()
     slug = args.tenant or settings.tenant_slug
     if not slug:

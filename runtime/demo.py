@@ -64,8 +64,8 @@ def load_state(state_dir: Path) -> DemoState:
             "encryption_key": Fernet.generate_key().decode(),
             "whatsapp_app_secret": secrets.token_hex(16),
             "whatsapp_verify_token": secrets.token_urlsafe(16),
-            "admin_password": secrets.token_urlsafe(9),
-            "agent_password": secrets.token_urlsafe(9),
+            "admin_password": secrets.token_urlsafe(12),  # 16 characters: the policy's 12+
+            "agent_password": secrets.token_urlsafe(12),
             "sender_token": "EAAG" + secrets.token_urlsafe(24),
         }
         path.write_text(json.dumps(raw, indent=2))

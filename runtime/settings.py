@@ -34,8 +34,11 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(min_length=32)
     access_token_ttl_seconds: int = Field(default=900, gt=0)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
-    login_max_failures: int = Field(default=5, gt=0)
-    login_lockout_seconds: int = Field(default=900, gt=0)
+    # Failed sign-ins are counted per client address and per (typed e-mail, client address)
+    # within a window; at the limit that key is refused (429) until the window has passed.
+    login_throttle_window_seconds: int = Field(default=900, gt=0)
+    login_max_failures_per_address: int = Field(default=20, gt=0)
+    login_max_failures_per_email_and_address: int = Field(default=5, gt=0)
 
     # Fernet key (urlsafe base64, 32 bytes) used to encrypt sender access tokens at rest.
     encryption_key: SecretStr

@@ -40,6 +40,7 @@ from runtime.ws.service import install_realtime
 
 ROUTERS = [
     auth.router,
+    auth.me_router,
     agents.router,
     agents.me_router,
     teams.router,

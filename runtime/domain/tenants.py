@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Conflict
+from runtime.domain.passwords import require_strong_password
 from runtime.domain.permissions import BUILTIN_ROLES
 from runtime.domain.security import hash_password
 from runtime.models import Agent, Role, Tenant
@@ -50,7 +51,9 @@ async def create_admin(
 async def create_agent(
     session: AsyncSession, tenant: Tenant, email: str, name: str, password: str, role: str
 ) -> Agent:
-    """An agent with one of the built-in roles (admin, supervisor, agent)."""
+    """An agent with one of the built-in roles (admin, supervisor, agent); ``password`` must
+    pass the password policy (``422 weak_password``)."""
+    require_strong_password(password)
     role_row = await builtin_role(session, tenant, role)
     agent = Agent(
         tenant_id=tenant.id,

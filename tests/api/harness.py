@@ -32,9 +32,20 @@ class ApiHarness:
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://api.test"
         )
+        self._other_clients: list[httpx.AsyncClient] = []
+
+    def client_at(self, address: str, base_url: str = "http://api.test") -> httpx.AsyncClient:
+        """A client whose requests come from ``address`` (the api sees it as the peer)."""
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=(address, 40000)),
+            base_url=base_url,
+        )
+        self._other_clients.append(client)
+        return client
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in (self.client, *self._other_clients):
+            await client.aclose()
         await self.app.state.engine.dispose()
 
     async def request(

@@ -56,4 +56,5 @@ OPEN = {
     ("POST", "/api/auth/logout"),
     ("GET", "/api/auth/me"),
     ("PUT", "/api/me/status"),
+    ("PUT", "/api/me/password"),
 }

@@ -66,3 +66,24 @@ def test_migrate_creates_the_operators_tenant_then_admin_is_added(tmp_path: Path
 
     missing = _scrm(tmp_path, "create-admin", "--email", "a@b.example")
     assert missing.returncode != 0 and "password" in missing.stderr
+
+
+def test_weak_passwords_refused_by_cli(tmp_path: Path) -> None:
+    env = {"SCRM_TENANT_SLUG": "acme"}
+    assert _scrm(tmp_path, "migrate", **env).returncode == 0
+    for weak in ("short pw", "password1234"):
+        refused = _scrm(
+            tmp_path, "create-admin", "--email", "boss@acme.example", "--password", weak, **env
+        )
+        assert refused.returncode != 0
+        assert "weak_password" in refused.stderr
+    strong = _scrm(
+        tmp_path,
+        "create-admin",
+        "--email",
+        "boss@acme.example",
+        "--password",
+        "long enough pw",
+        **env,
+    )
+    assert "admin boss@acme.example created" in strong.stdout  # the weak attempts made nothing

@@ -52,7 +52,8 @@ def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
         "SCRM_ENCRYPTION_KEY": settings_.encryption_key.get_secret_value(),
         "SCRM_WHATSAPP_APP_SECRET": "s",
         "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
-        "SCRM_LOGIN_MAX_FAILURES": "1000000",
+        "SCRM_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
+        "SCRM_LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS": "1000000",
     }
     code = (
         "from runtime.api.app import create_app; from runtime.settings import Settings; "

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from runtime.api.schemas.base import Body
+from runtime.domain.passwords import require_strong_password
 
 AgentStatus = Literal["online", "away", "offline", "disabled"]
 Strategy = Literal["round_robin", "least_loaded", "manual"]
+# A password being set: the policy refuses it with ``422 weak_password`` (not validation_error).
+NewPassword = Annotated[str, Field(max_length=200), AfterValidator(require_strong_password)]
+# "cookie" (browsers): the refresh token is set only as an HttpOnly cookie, not in the body.
+SessionMode = Literal["token", "cookie"]
 
 
 class ORM(BaseModel):
@@ -22,15 +27,26 @@ class LoginIn(Body):
     email: EmailStr
     password: str = Field(min_length=1, max_length=200)
     tenant: str | None = Field(default=None, description="Tenant slug, if the e-mail is in several")
+    session: SessionMode = "token"
 
 
 class RefreshIn(Body):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    """The refresh token, unless the ``scrm_refresh`` cookie carries it."""
+
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PasswordChangeIn(Body):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: NewPassword
+    session: SessionMode = "token"
 
 
 class TokenOut(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None, description="Absent in cookie mode: the cookie carries it"
+    )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
 
@@ -55,7 +71,7 @@ class MeOut(AgentOut):
 class AgentCreate(Body):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=8, max_length=200)
+    password: NewPassword
     role_id: uuid.UUID
     status: AgentStatus = "offline"
     team_ids: list[uuid.UUID] = []
@@ -63,7 +79,7 @@ class AgentCreate(Body):
 
 class AgentUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: NewPassword | None = None
     role_id: uuid.UUID | None = None
     status: AgentStatus | None = None
     team_ids: list[uuid.UUID] | None = None

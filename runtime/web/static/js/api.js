@@ -34,7 +34,7 @@ async function send(path, { method = 'GET', body, query, form } = {}) {
 
 export async function api(path, options = {}) {
   let res = await send(path, options);
-  if (res.status === 401 && auth.refreshToken) {
+  if (res.status === 401 && auth.signedIn) {
     await auth.refresh();
     res = await send(path, options);
   }
@@ -73,7 +73,7 @@ export function upload(path, form, onProgress) {
   });
   return (async () => {
     let xhr = await attempt();
-    if (xhr.status === 401 && auth.refreshToken) {
+    if (xhr.status === 401 && auth.signedIn) {
       await auth.refresh();
       xhr = await attempt();
     }

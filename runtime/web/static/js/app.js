@@ -102,6 +102,7 @@ function renderTopbar() {
 // ---- routing -------------------------------------------------------------------------
 
 async function route() {
+  await auth.resumed; // a reload stays signed in: the refresh cookie is traded first
   if (!auth.signedIn) return renderLogin();
   if (!auth.me) {
     try { await auth.loadMe(); } catch (err) {

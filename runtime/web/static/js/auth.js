@@ -1,30 +1,30 @@
-// Tokens, the signed-in agent and its permissions. Refresh is single-flight and rotates.
+// The signed-in agent, its permissions and its access token.
+//
+// The refresh token never reaches script: the server keeps it in an HttpOnly, SameSite=Strict
+// cookie scoped to /api/auth. Only the short-lived access token is held, in memory; on page
+// load `resumed` trades the cookie for one. Refresh rotates the cookie, so it is single-flight
+// within a tab and serialised across tabs (Web Locks): a second tab presenting a cookie the
+// first one just spent would look like theft and end the sign-in.
 
-const KEY = 'scrm.auth';
+const LEGACY_KEY = 'scrm.auth'; // where older versions kept both tokens
+const REFRESH_LOCK = 'scrm.refresh';
 
 class Auth extends EventTarget {
   constructor() {
     super();
-    const saved = JSON.parse(localStorage.getItem(KEY) || 'null');
-    this.access = saved?.access || null;
-    this.refreshToken = saved?.refresh || null;
-    this.expiresAt = saved?.expiresAt || 0;
+    localStorage.removeItem(LEGACY_KEY);
+    this.access = null;
+    this.expiresAt = 0;
+    this.signedIn = false; // true while the refresh cookie is believed valid
     this.me = null;
     this._refreshing = null;
     this._timer = null;
-    this._schedule();
-    // Another tab rotated the tokens: use the new ones.
-    window.addEventListener('storage', (event) => {
-      if (event.key !== KEY) return;
-      const next = JSON.parse(event.newValue || 'null');
-      this.access = next?.access || null;
-      this.refreshToken = next?.refresh || null;
-      this.expiresAt = next?.expiresAt || 0;
-      if (!this.refreshToken) this._signedOut();
-    });
+    // Signing out in one tab signs out the others.
+    this._channel = 'BroadcastChannel' in window ? new BroadcastChannel('scrm.auth') : null;
+    if (this._channel) this._channel.onmessage = (event) => { if (event.data === 'logout') this._signedOut(); };
+    /** Settles once the page knows whether it is signed in (the cookie was tried). */
+    this.resumed = this._refresh(true).catch(() => {});
   }
-
-  get signedIn() { return Boolean(this.refreshToken); }
 
   can(...permissions) {
     const mine = this.me?.permissions || [];
@@ -33,24 +33,23 @@ class Auth extends EventTarget {
 
   _store(tokens) {
     this.access = tokens.access_token;
-    this.refreshToken = tokens.refresh_token;
     this.expiresAt = Date.now() + tokens.expires_in * 1000;
-    localStorage.setItem(KEY, JSON.stringify({
-      access: this.access, refresh: this.refreshToken, expiresAt: this.expiresAt,
-    }));
+    this.signedIn = true;
     this._schedule();
+    // Open websockets re-authenticate with it.
+    window.dispatchEvent(new CustomEvent('scrm:token', { detail: { accessToken: this.access } }));
   }
 
   _schedule() {
     clearTimeout(this._timer);
-    if (!this.refreshToken) return;
+    if (!this.signedIn) return;
     // Refresh a minute before the access token expires (at least 5 s from now).
     const wait = Math.max(5000, this.expiresAt - Date.now() - 60000);
     this._timer = setTimeout(() => this.refresh().catch(() => {}), wait);
   }
 
   async login(email, password, tenant) {
-    const body = { email, password };
+    const body = { email, password, session: 'cookie' };
     if (tenant) body.tenant = tenant;
     const res = await fetch('/api/auth/login', {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
@@ -62,30 +61,27 @@ class Auth extends EventTarget {
     this.dispatchEvent(new Event('login'));
   }
 
-  /** Rotate the tokens; concurrent callers share one request. Signs out if refused. */
+  /** A new access token (the cookie rotates); concurrent callers share one request. Signs out
+   * if refused. */
   refresh() {
-    if (!this.refreshToken) return Promise.reject(new Error('Not signed in'));
+    if (!this.signedIn) return Promise.reject(new Error('Not signed in'));
+    return this._refresh(false);
+  }
+
+  _refresh(resuming) {
     if (this._refreshing) return this._refreshing;
-    const sent = this.refreshToken;
-    this._refreshing = (async () => {
-      try {
-        const res = await fetch('/api/auth/refresh', {
-          method: 'POST', headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ refresh_token: sent }),
-        });
-        if (res.status === 401 || res.status === 400 || res.status === 403) {
-          // Refused. Another tab may have rotated it meanwhile; else the session is over.
-          if (this.refreshToken !== sent) return;
-          this._signedOut();
-          throw new Error('Your session has ended. Please sign in again.');
-        }
-        if (!res.ok) throw new Error(`Token refresh failed (${res.status})`);
-        this._store(await res.json());
-        this.dispatchEvent(new Event('refreshed'));
-      } finally {
-        this._refreshing = null;
+    const exchange = async () => {
+      const res = await fetch('/api/auth/refresh', { method: 'POST' });
+      if (res.status === 401 || res.status === 400 || res.status === 403) {
+        this._signedOut();
+        throw new Error(resuming ? 'Not signed in' : 'Your session has ended. Please sign in again.');
       }
-    })();
+      if (!res.ok) throw new Error(`Token refresh failed (${res.status})`);
+      this._store(await res.json());
+      this.dispatchEvent(new Event('refreshed'));
+    };
+    const locked = navigator.locks ? navigator.locks.request(REFRESH_LOCK, exchange) : exchange();
+    this._refreshing = locked.finally(() => { this._refreshing = null; });
     return this._refreshing;
   }
 
@@ -99,24 +95,20 @@ class Auth extends EventTarget {
     return this.me;
   }
 
+  /** Ends this sign-in on the server (the cookie is cleared) and in every tab. */
   async logout() {
-    const token = this.refreshToken;
+    await fetch('/api/auth/logout', { method: 'POST' }).catch(() => {});
+    this._channel?.postMessage('logout');
     this._signedOut();
-    if (token) {
-      await fetch('/api/auth/logout', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ refresh_token: token }),
-      }).catch(() => {});
-    }
   }
 
   _signedOut() {
     const was = this.signedIn || this.me;
-    this.access = this.refreshToken = null;
+    this.access = null;
+    this.signedIn = false;
     this.expiresAt = 0;
     this.me = null;
     clearTimeout(this._timer);
-    localStorage.removeItem(KEY);
     if (was) this.dispatchEvent(new Event('logout'));
   }
 }
