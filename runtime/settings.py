@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     # Shared secret the operator uses for the internal (cluster-only) endpoints.
     internal_token: SecretStr | None = None
 
+    # Request body limits (webhooks have Meta's 3 MB cap): contact imports, every other route.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_import_rows: int = Field(default=500_000, gt=0)
 
 
