@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.domain.errors import Conflict
+from runtime.domain.secret_refs import split_secret_ref
 from runtime.domain.security import decrypt_secret
 from runtime.models import Sender
 from runtime.settings import Settings
+
+
+def _mounted_key(ref: str, settings: Settings) -> Path | None:
+    """The file of a ``name/key`` reference under the secrets directory; ``None`` when the
+    reference is malformed (it could otherwise point outside the directory)."""
+    parts = split_secret_ref(ref)
+    return None if parts is None else Path(settings.secrets_dir).joinpath(*parts)
 
 
 def resolve_token(sender: Sender, settings: Settings) -> str:
@@ -18,9 +26,8 @@ def resolve_token(sender: Sender, settings: Settings) -> str:
         if token is not None:
             return token
     elif sender.access_token_secret_ref:
-        name, key = sender.access_token_secret_ref.split("/", 1)
-        path = Path(settings.secrets_dir) / name / key
-        if path.is_file():
+        path = _mounted_key(sender.access_token_secret_ref, settings)
+        if path is not None and path.is_file():
             return path.read_text().strip()
     raise Conflict(
         "sender_token_unavailable",
