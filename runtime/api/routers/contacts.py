@@ -236,7 +236,7 @@ async def _run_import(
     """Upsert everything in one transaction; on a fatal error keep only a failed job row."""
     try:
         report = await upsert_contacts(
-            session, principal.tenant_id, principal.region, rows, max_rows
+            session, principal.tenant_id, principal.region, rows, max_rows, visible(principal)
         )
     except FatalImportError as exc:
         await session.rollback()
