@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from runtime.api.app import create_app
 from runtime.api.body_limits import WEBHOOK_MAX_BODY_BYTES
 from runtime.settings import Settings
-from tests.support import free_port
+from tests.support import served_in_thread
 
 HUGE = 70 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -91,19 +88,8 @@ def stream_post(
 def live_api(settings: Settings) -> Iterator[tuple[str, int]]:
     """The real api app under uvicorn in a thread (SQLite or PostgreSQL)."""
     settings.max_upload_bytes = 2 * 1024 * 1024
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield ("127.0.0.1", port)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(create_app(settings)) as port:
+        yield ("127.0.0.1", port)
 
 
 CSV_PART = (

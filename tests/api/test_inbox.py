@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from runtime.models import Message
-from runtime.settings import Settings
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.support import wait_for
 
 CUSTOMER = "6281234567001"
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[WhatsAppWorld]:
-    harness = WhatsAppWorld(settings)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def _setup(
