@@ -68,7 +68,12 @@ def create_app(
 
     sessionmaker = make_sessionmaker(engine)
     bus = make_bus(settings, f"scrm-api-{pod_name(settings.pod_name)}")
-    relay = OutboxRelay(sessionmaker, bus, linger=settings.relay_linger_seconds)
+    relay = OutboxRelay(
+        sessionmaker,
+        bus,
+        linger=settings.relay_linger_seconds,
+        max_attempts=settings.relay_max_attempts,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

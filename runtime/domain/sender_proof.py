@@ -27,6 +27,8 @@ async def prove_number(
 ) -> PhoneNumberInfo:
     """The number's Graph profile, once ``token`` reads the number and ``waba_id`` lists it.
     Call with no database transaction open."""
+    if not (token.isascii() and token.isprintable()):  # could not even travel in a header
+        raise not_proven()
     try:
         info = await whatsapp.phone_number_info(phone_number_id, token)
         waba_numbers = await whatsapp.waba_phone_number_ids(waba_id, token)
