@@ -14,19 +14,50 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, update
+from prometheus_client import Counter
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from runtime.bus import Bus, BusEvent
+from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import utcnow
-from runtime.models import Event, Tenant
+from runtime.models import DeadLetter, Event, Tenant
 
 log = logging.getLogger(__name__)
 
 _WROTE_EVENTS = "scrm.outbox.wrote_events"
+DEAD_LETTERS = Counter(
+    "scrm_outbox_dead_letters",
+    "Events set aside by the outbox relay (reason: encode or deliver)",
+    ["reason"],
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """An event claimed by this round: its row id, tenant and earlier failed attempts."""
+
+    id: int
+    tenant_id: uuid.UUID
+    attempts: int
+    event: BusEvent
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _encoding_error(event: BusEvent) -> str | None:
+    """Why the bus could not encode ``event``, or None (each event is tried on its own)."""
+    try:
+        encode_frame_bytes(event)
+    except ENCODE_ERRORS as exc:
+        return _describe(exc)
+    return None
 
 
 class OutboxRelay:
@@ -39,6 +70,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         retry_delay: float = 0.5,
         linger: float = 0.003,
+        max_attempts: int = 3,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bus = bus
@@ -48,6 +80,7 @@ class OutboxRelay:
         # After a wake-up, wait this long so that the commits of concurrent requests share
         # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
         self._linger = linger
+        self._max_attempts = max_attempts
         self._wakeup = asyncio.Event()
         self._slugs: dict[uuid.UUID, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,11 +91,14 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; returns how many were published.
+        """Publish one batch of unpublished events; returns how many were handled.
 
         One statement claims and marks the batch (``UPDATE … WHERE id IN (SELECT … FOR UPDATE
-        SKIP LOCKED) RETURNING …``); the marks only become visible if the bus confirmed every
-        message before the commit, otherwise the transaction rolls back and nothing is lost.
+        SKIP LOCKED) RETURNING …``); the marks only become visible if the bus confirmed the
+        messages before the commit, otherwise the transaction rolls back and nothing is lost.
+        A poison event never stalls the outbox: one that cannot be encoded is set aside at
+        once; when a tenant's publish fails its events are retried one by one, and one that
+        keeps failing while others get through is set aside after ``max_attempts`` rounds.
         """
         claim = (
             select(Event.id)
@@ -85,20 +121,100 @@ class OutboxRelay:
                         Event.payload,
                         Event.audience,
                         Event.tenant_id,
+                        Event.publish_attempts,
                     )  # fmt: skip
                 )
             ).all()
             if not result:
                 return 0
             rows = sorted(result, key=lambda row: row[0])  # RETURNING has no order: use ids
-            by_tenant: dict[str, list[BusEvent]] = {}
-            for _id, seq, type_, payload, audience, tenant_id in rows:
+            by_tenant: dict[str, list[_Claimed]] = {}
+            unencodable: list[tuple[_Claimed, str]] = []
+            for id_, seq, type_, payload, audience, tenant_id, attempts in rows:
                 slug = self._slugs.get(tenant_id) or await self._slug(connection, tenant_id)
-                by_tenant.setdefault(slug, []).append(
-                    BusEvent(seq, type_, payload, tuple(audience))
+                claimed = _Claimed(
+                    id_, tenant_id, attempts, BusEvent(seq, type_, payload, tuple(audience))
                 )
-            await asyncio.gather(*(self._bus.publish(t, evs) for t, evs in by_tenant.items()))
+                if (error := _encoding_error(claimed.event)) is not None:
+                    unencodable.append((claimed, error))
+                else:
+                    by_tenant.setdefault(slug, []).append(claimed)
+            outcomes = await asyncio.gather(
+                *(self._publish(slug, claimed) for slug, claimed in by_tenant.items())
+            )
+            failed = [failure for failures in outcomes for failure in failures]
+            if failed and len(failed) == sum(map(len, by_tenant.values())) and not unencodable:
+                raise failed[0][1]  # nothing got through: the bus is down, roll back and retry
+            await self._set_aside(connection, unencodable, "encode")
+            await self._count_failures(connection, failed)
         return len(rows)
+
+    async def _publish(
+        self, slug: str, claimed: list[_Claimed]
+    ) -> list[tuple[_Claimed, Exception]]:
+        """Publish one tenant's events; on failure retry them one by one (in order) to find
+        the culprit. Returns the events that failed alone, with their errors."""
+        try:
+            await self._bus.publish(slug, [c.event for c in claimed])
+            return []
+        except Exception as batch_error:
+            if len(claimed) == 1:
+                return [(claimed[0], batch_error)]
+        failures = []
+        for one in claimed:
+            try:
+                await self._bus.publish(slug, [one.event])
+            except Exception as error:
+                failures.append((one, error))
+        return failures
+
+    async def _count_failures(
+        self, connection: AsyncConnection, failed: list[tuple[_Claimed, Exception]]
+    ) -> None:
+        """Undo the mark of events that failed alone; set aside those out of attempts."""
+        exhausted = [(c, _describe(e)) for c, e in failed if c.attempts + 1 >= self._max_attempts]
+        retry = [c.id for c, _ in failed if c.attempts + 1 < self._max_attempts]
+        if retry:
+            await connection.execute(
+                update(Event)
+                .where(Event.id.in_(retry))
+                .values(published_at=None, publish_attempts=Event.publish_attempts + 1)
+            )
+        await self._set_aside(connection, exhausted, "deliver")
+
+    async def _set_aside(
+        self, connection: AsyncConnection, poison: list[tuple[_Claimed, str]], reason: str
+    ) -> None:
+        """Dead-letter events (they stay marked published): a row, a metric and a log line."""
+        if not poison:
+            return
+        now = utcnow()
+        await connection.execute(
+            update(Event)
+            .where(Event.id.in_([c.id for c, _ in poison]))
+            .values(publish_attempts=Event.publish_attempts + 1)
+        )
+        await connection.execute(
+            insert(DeadLetter),
+            [
+                {
+                    "tenant_id": c.tenant_id,
+                    "event_id": c.id,
+                    "seq": c.event.seq,
+                    "type": c.event.type,
+                    "error": error,
+                    "attempts": c.attempts + 1,
+                    "created_at": now,
+                }
+                for c, error in poison
+            ],
+        )
+        for c, error in poison:
+            DEAD_LETTERS.labels(reason).inc()
+            log.error(
+                "outbox relay: event %s (tenant %s, seq %s, type %s) set aside, cannot %s: %s",
+                c.id, c.tenant_id, c.event.seq, c.event.type, reason, error,
+            )  # fmt: skip
 
     async def _slug(self, connection: AsyncConnection, tenant_id: uuid.UUID) -> str:
         """A tenant's slug (immutable; cached for the life of the relay)."""

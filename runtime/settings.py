@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     bus_routed_publish: Literal["cc", "per-key"] = "cc"
     # After a wake-up the relay waits this long so concurrent commits share one round.
     relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)
+    # Rounds an event may fail alone (while others get through) before it is dead-lettered.
+    relay_max_attempts: int = Field(default=3, ge=1, le=100)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query
@@ -54,7 +56,9 @@ class Settings(BaseSettings):
     # Shared secret the operator uses for the internal (cluster-only) endpoints.
     internal_token: SecretStr | None = None
 
+    # Request body limits (webhooks have Meta's 3 MB cap): contact imports, every other route.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_import_rows: int = Field(default=500_000, gt=0)
 
 

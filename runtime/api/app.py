@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -12,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from runtime import web
+from runtime.api.body_limits import BodyLimitMiddleware, route_limit
 from runtime.api.errors import error_body, install_error_handlers
 from runtime.api.routers import (
     agents,
@@ -67,7 +69,12 @@ def create_app(
 
     sessionmaker = make_sessionmaker(engine)
     bus = make_bus(settings, f"scrm-api-{pod_name(settings.pod_name)}")
-    relay = OutboxRelay(sessionmaker, bus, linger=settings.relay_linger_seconds)
+    relay = OutboxRelay(
+        sessionmaker,
+        bus,
+        linger=settings.relay_linger_seconds,
+        max_attempts=settings.relay_max_attempts,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,15 +108,14 @@ def create_app(
     async def guard_request(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """Refuse before routing: oversized bodies, and NUL characters in the query."""
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            message = f"The request body is larger than {settings.max_upload_bytes} bytes."
-            return JSONResponse(error_body("payload_too_large", message), 413)
+        """Refuse NUL characters in the query before routing."""
         if "%00" in request.url.query or "\x00" in request.url.path:
             message = "Query parameters must not contain NUL (%00) characters."
             return JSONResponse(error_body("validation_error", message), 422)
         return await call_next(request)
+
+    # Outermost, so the 413 wins over whatever the app answers to a body cut short.
+    app.add_middleware(BodyLimitMiddleware, limit_for=partial(route_limit, settings))
 
     for router in ROUTERS:
         app.include_router(router)

@@ -33,6 +33,11 @@ except ImportError:  # pragma: no cover - exercised only without orjson
     _loads = json.loads
 
 
+# What encoding a payload can raise: an unserialisable value (orjson's JSONEncodeError is a
+# TypeError), a string that is not UTF-8, nesting past orjson's or the interpreter's limit.
+ENCODE_ERRORS = (TypeError, ValueError, RecursionError)
+
+
 def encode_frame_bytes(event: BusEvent) -> bytes:
     """The client-facing frame: ``{"seq": …, "type": …, "payload": …}``."""
     return _dumps({"seq": event.seq, "type": event.type, "payload": event.payload})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import ColumnElement, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
@@ -128,11 +128,17 @@ def _clean_row(raw: RawRow, region: str) -> ContactFields:
     )
 
 
+NOT_VISIBLE = FieldError(
+    "phone", "contact_not_visible", "a contact you cannot see has this number; it was not changed"
+)
+
+
 async def _apply_chunk(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    batch: dict[str, ContactFields],
+    batch: dict[str, tuple[int, ContactFields]],
     report: ImportReport,
+    visible: ColumnElement[bool] | None,
 ) -> None:
     # Plain rows, not ORM objects: 100k contacts must not pile up in the identity map.
     rows = await session.execute(
@@ -143,9 +149,12 @@ async def _apply_chunk(
             Contact.email,
             Contact.attributes,
             Contact.tags,
+            (true() if visible is None else visible).label("visible"),
         ).where(Contact.tenant_id == tenant_id, Contact.phone.in_(batch))
     )
     existing = {row.phone: row for row in rows}
+    for phone in [phone for phone, row in existing.items() if not row.visible]:
+        report.add_error(batch.pop(phone)[0], NOT_VISIBLE)
     now = utcnow()
     inserts = [
         {
@@ -159,11 +168,11 @@ async def _apply_chunk(
             "created_at": now,
             "updated_at": now,
         }
-        for phone, f in batch.items()
+        for phone, (_, f) in batch.items()
         if phone not in existing
     ]
     updates = []
-    for phone, f in batch.items():
+    for phone, (_, f) in batch.items():
         if phone in existing and (changes := _merge(existing[phone], f)) is not None:
             updates.append({"id": existing[phone].id, "updated_at": now, **changes})
     if inserts:
@@ -180,8 +189,11 @@ async def upsert_contacts(
     region: str,
     rows: Iterable[tuple[int, RawRow]],
     max_rows: int,
+    visible: ColumnElement[bool] | None = None,
 ) -> ImportReport:
-    """Validate and upsert ``(line, raw row)`` pairs in chunks; later rows win on a repeat."""
+    """Validate and upsert ``(line, raw row)`` pairs in chunks; later rows win on a repeat.
+    ``visible`` filters the contacts the importer may see: an existing contact outside it is
+    never changed, its row is reported as ``contact_not_visible``."""
     # PostgreSQL plans each chunk's phone lookup from table statistics; rows this import
     # wrote are not in them, so the planner scans all of the tenant's contacts per chunk
     # (O(n²): 100k rows took minutes). ANALYZE (it sees our own rows) after chunks 1, 2, 4,
@@ -197,7 +209,7 @@ async def upsert_contacts(
         report.total_rows += len(chunk)
         if report.total_rows > max_rows:
             raise FatalImportError("too_many_rows", f"An import holds at most {max_rows} rows.")
-        batch: dict[str, ContactFields] = {}
+        batch: dict[str, tuple[int, ContactFields]] = {}
         for line, raw in chunk:
             try:
                 cleaned = _clean_row(raw, region)
@@ -205,14 +217,14 @@ async def upsert_contacts(
                 report.add_error(line, err)
                 continue
             if cleaned.phone in batch:  # the same number twice in one chunk: merge them
-                previous = batch[cleaned.phone]
+                previous = batch[cleaned.phone][1]
                 cleaned.attributes = {**previous.attributes, **cleaned.attributes}
                 cleaned.tags = list(dict.fromkeys([*previous.tags, *cleaned.tags]))
                 cleaned.name = cleaned.name or previous.name
                 cleaned.email = cleaned.email or previous.email
-            batch[cleaned.phone] = cleaned
+            batch[cleaned.phone] = (line, cleaned)
         if batch:
-            await _apply_chunk(session, tenant_id, batch, report)
+            await _apply_chunk(session, tenant_id, batch, report, visible)
     return report
 
 

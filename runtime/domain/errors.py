@@ -48,3 +48,9 @@ class TooManyRequests(DomainError):
 
 class PayloadTooLarge(DomainError):
     status_code = 413
+
+
+class UpstreamUnavailable(DomainError):
+    """A service we depend on (Meta's Graph API) failed or could not be reached; retry later."""
+
+    status_code = 502

@@ -4,9 +4,11 @@ statuses only move forward. Unknown fields and message types are kept, never ref
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,9 +35,16 @@ KNOWN_TYPES = {
     "reaction",
     "order",
 }
+log = logging.getLogger(__name__)
 _QUALITY_BY_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "GREEN"}
 
 Json = dict[str, Any]
+
+
+# Bounds on what one inbound message may store (and later send to every agent's socket):
+# Meta's messages are a few levels deep and a few KB; anything past these is refused.
+MAX_PAYLOAD_DEPTH = 32
+MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 @dataclass
@@ -44,6 +53,29 @@ class IngestResult:
     duplicates: int = 0
     statuses: int = 0
     ignored: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def payload_problem(payload: Json) -> str | None:
+    """Why ``payload`` may not be stored (too deep, too big), or None."""
+    if _depth_exceeds(payload, MAX_PAYLOAD_DEPTH):
+        return "payload_too_deep"
+    if len(json.dumps(payload, ensure_ascii=False).encode()) > MAX_PAYLOAD_BYTES:
+        return "payload_too_large"
+    return None
 
 
 def _list(value: Any) -> list[Any]:
@@ -110,6 +142,10 @@ async def _inbound(
     wamid, wa_id = message.get("id"), message.get("from")
     if not isinstance(wamid, str) or not isinstance(wa_id, str) or not wamid or not wa_id:
         result.ignored += 1
+        return
+    if (problem := payload_problem(message)) is not None:
+        log.warning("webhook message %s refused: %s", wamid[:200], problem)
+        result.errors.append({"id": wamid[:200], "code": problem})
         return
     if await session.scalar(select(Message.id).where(Message.wamid == wamid)):
         result.duplicates += 1
@@ -231,7 +267,7 @@ async def _quality_change(
                 "sender_id": str(sender.id),
                 "quality_rating": sender.quality_rating,
                 "messaging_limit_tier": sender.messaging_limit_tier,
-                "event": value.get("event"),
+                "event": event if isinstance(event := value.get("event"), str) else None,
             },
             [ALL],
         )

@@ -144,14 +144,27 @@ class CloudAPIClient:
         self, waba_id: str, token: str, *, page_size: int = 100
     ) -> list[TemplateInfo]:
         """All templates of a WABA, following Graph paging."""
-        params: dict[str, Any] | None = {"fields": TEMPLATE_FIELDS, "limit": page_size}
-        url: str | None = f"{waba_id}/message_templates"
-        templates: list[TemplateInfo] = []
+        params = {"fields": TEMPLATE_FIELDS, "limit": page_size}
+        items = await self._all_pages(f"{waba_id}/message_templates", token, params)
+        return [TemplateInfo.from_json(item) for item in items]
+
+    async def waba_phone_number_ids(self, waba_id: str, token: str) -> list[str]:
+        """The ids of a WABA's phone numbers (``GET /{waba-id}/phone_numbers``)."""
+        items = await self._all_pages(f"{waba_id}/phone_numbers", token, {"fields": "id"})
+        return [str(item["id"]) for item in items]
+
+    async def _all_pages(
+        self, path: str, token: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The ``data`` items of every page of a Graph list, following ``paging.next``."""
+        url: str | None = path
+        query: dict[str, Any] | None = params
+        items: list[dict[str, Any]] = []
         while url is not None:
-            page = await self._request("GET", url, token, params=params)
-            templates.extend(TemplateInfo.from_json(item) for item in page.get("data", ()))
-            url, params = page.get("paging", {}).get("next"), None
-        return templates
+            page = await self._request("GET", url, token, params=query)
+            items.extend(page.get("data", ()))
+            url, query = page.get("paging", {}).get("next"), None
+        return items
 
     async def phone_number_info(self, phone_number_id: str, token: str) -> PhoneNumberInfo:
         """Verified name, display number, quality rating, messaging limit and throughput."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.bus import BusEvent
-from runtime.bus.codec import encode_frame
+from runtime.bus.codec import ENCODE_ERRORS, encode_frame
 from runtime.domain.events import events_after
 from runtime.ws.connection import Connection, Send
+
+log = logging.getLogger(__name__)
 
 
 async def replay(
@@ -20,8 +24,12 @@ async def replay(
             events = await events_after(session, conn.tenant_id, cursor, page)
         for event in events:
             if conn.keys.intersection(event.audience) and conn.seen.first_time(event.seq):
-                frame = BusEvent(event.seq, event.type, event.payload, ())
-                await send(encode_frame(frame))
+                try:
+                    frame = encode_frame(BusEvent(event.seq, event.type, event.payload, ()))
+                except ENCODE_ERRORS as exc:  # dead-lettered by the relay: skip it here too
+                    log.warning("catch-up skips event seq %s: %s", event.seq, type(exc).__name__)
+                    continue
+                await send(frame)
         if len(events) < page:
             return events[-1].seq if events else cursor
         cursor = events[-1].seq

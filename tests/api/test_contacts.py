@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 from tests.api.harness import ApiHarness
 
@@ -214,3 +215,53 @@ async def test_filter_by_tag_in_the_database(api: ApiHarness) -> None:
         )
     ).json()
     assert len(small["items"]) == 1 and small["next_cursor"]  # full pages, not filtered pages
+
+
+async def test_importer_without_read_all_never_overwrites_invisible_contacts(
+    api: ApiHarness,
+) -> None:
+    ctx = await api.new_tenant()
+    other, _ = await api.new_agent(ctx)
+    importer, importer_h = await api.new_agent(
+        ctx, permissions=["contacts:import", "contacts:read:assigned"]
+    )
+
+    async def contact(phone: str, owner: dict[str, Any]) -> str:
+        made = await api.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": phone, "name": "Original"}
+        )
+        assert made.status_code == 201, made.text
+        assigned = await api.client.post(
+            f"/api/contacts/{made.json()['id']}/assign",
+            headers=ctx.headers,
+            json={"agent_id": owner["id"]},
+        )
+        assert assigned.status_code == 200, assigned.text
+        return str(made.json()["id"])
+
+    hidden = await contact("081200000001", other)
+    mine = await contact("081200000002", importer)
+    csv = b"phone,name,tags\n081200000001,Hijacked,x\n081200000002,Renamed,x\n081200000003,New,x\n"
+    by_csv = await _upload(api, importer_h, csv)
+    by_json = await api.client.post(
+        "/api/contacts/bulk",
+        headers=importer_h,
+        json={
+            "contacts": [
+                {"phone": "081200000001", "name": "Hijacked", "attributes": {"vip": True}},
+                {"phone": "081200000002", "name": "Renamed again"},
+            ]
+        },
+    )
+    for job, line in [(by_csv, 2), (by_json, 0)]:
+        assert job.status_code == 200, job.text
+        assert [(e["line"], e["code"]) for e in job.json()["errors"]] == [
+            (line, "contact_not_visible")
+        ]
+        assert job.json()["updated_count"] == 1
+    assert by_csv.json()["created_count"] == 1
+
+    untouched = (await api.client.get(f"/api/contacts/{hidden}", headers=ctx.headers)).json()
+    assert (untouched["name"], untouched["tags"], untouched["attributes"]) == ("Original", [], {})
+    renamed = (await api.client.get(f"/api/contacts/{mine}", headers=ctx.headers)).json()
+    assert renamed["name"] == "Renamed again"

@@ -23,8 +23,10 @@ from schemathesis import GenerationMode
 
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.tenants import create_admin, create_tenant
+from runtime.whatsapp.simulator import SimulatorConfig
+from runtime.whatsapp.simulator import create_app as create_simulator
 from tests.conftest import make_settings
-from tests.support import free_port
+from tests.support import free_port, served_in_thread
 
 PASSWORD = "fuzzing password"
 
@@ -39,7 +41,14 @@ async def _seed(url: str, email: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+def graph() -> Iterator[str]:
+    """The WhatsApp simulator, standing in for Meta's Graph API (sender registration asks it)."""
+    with served_in_thread(create_simulator(SimulatorConfig())) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def served(database_url: str, graph: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A real api process on a fresh tenant; yields its base URL and admin headers."""
     settings_ = make_settings(database_url)
     email = f"admin@fuzz-{uuid.uuid4().hex[:8]}.example"
@@ -54,6 +63,7 @@ def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
         "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
         "SCRM_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
         "SCRM_LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS": "1000000",
+        "SCRM_GRAPH_BASE_URL": graph,
     }
     code = (
         "from runtime.api.app import create_app; from runtime.settings import Settings; "

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from runtime.models import Message
-from runtime.settings import Settings
+from runtime.bus.inprocess import InProcessBus
+from runtime.models import DeadLetter, Message
+from runtime.relay import OutboxRelay
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.support import wait_for
 
 CUSTOMER = "6281234567001"
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[WhatsAppWorld]:
-    harness = WhatsAppWorld(settings)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def _setup(
@@ -279,7 +269,13 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
     ).encode()
     accepted = await _post_webhook(world, weird, secret)
     assert accepted.status_code == 200
-    assert accepted.json() == {"messages": 1, "duplicates": 0, "statuses": 0, "ignored": 1}
+    assert accepted.json() == {
+        "messages": 1,
+        "duplicates": 0,
+        "statuses": 0,
+        "ignored": 1,
+        "errors": [],
+    }
     [conversation] = await _conversations(world, ctx.headers)
     [message] = await _messages(world, ctx.headers, conversation["id"])
     assert message["type"] == "unsupported"
@@ -487,3 +483,50 @@ async def test_snoozed_conversation_reopens_when_due(world: WhatsAppWorld) -> No
     assert await wake() == 1
     again = await world.client.get(f"/api/conversations/{conversation['id']}", headers=ctx.headers)
     assert (again.json()["status"], again.json()["snoozed_until"]) == ("open", None)
+
+
+def _text(wamid: str, body: str, **extra: Any) -> dict[str, Any]:
+    return {"from": CUSTOMER, "id": wamid, "timestamp": "1700000000", "type": "text",
+            "text": {"body": body}, **extra}  # fmt: skip
+
+
+async def test_deep_webhook_payload_bounded_at_ingest(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    deep: dict[str, Any] = {}
+    for _ in range(900):
+        deep = {"x": deep}
+    secret = world.settings.whatsapp_app_secret.get_secret_value()
+    body = _inbound(
+        sender["phone_number_id"],
+        [
+            _text("wamid.deep", "hi", deep=deep),
+            _text("wamid.huge", "hi", huge="x" * 70_000),
+            _text("wamid.fine", "still here"),
+        ],
+    )
+    answered = await _post_webhook(world, json.dumps(body).encode(), secret)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["messages"] == 1
+    assert answered.json()["errors"] == [
+        {"id": "wamid.deep", "code": "payload_too_deep"},
+        {"id": "wamid.huge", "code": "payload_too_large"},
+    ]
+    [conversation] = await _conversations(world, ctx.headers)
+    assert [m["wamid"] for m in await _messages(world, ctx.headers, conversation["id"])] == [
+        "wamid.fine"
+    ]
+
+    # Live events still flow: every pending event of the tenant reaches a bus subscriber.
+    bus = InProcessBus("fanout")
+    frames: list[dict[str, Any]] = []
+    subscription = await bus.subscribe(
+        ctx.slug, "pod", lambda _t, b: frames.extend(json.loads(b.frame(i)) for i in range(len(b)))
+    )
+    await subscription.bind(["all"])
+    relay = OutboxRelay(world.app.state.sessionmaker, bus)
+    while await relay.publish_pending():
+        pass
+    created = [f["payload"] for f in frames if f["type"] == "message.created"]
+    assert [p["message"]["wamid"] for p in created] == ["wamid.fine"]
+    async with world.app.state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(DeadLetter)) == 0

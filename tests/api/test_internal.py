@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from runtime.domain.errors import Conflict
+from runtime.domain.secret_refs import SECRET_KEY_PATTERN, SECRET_NAME_PATTERN, split_secret_ref
+from runtime.domain.sender_tokens import resolve_token
+from runtime.models import Sender
 from runtime.settings import Settings
 from tests.api.harness import ApiHarness
 from tests.conftest import make_settings
 
 TOKEN = "internal-token-" + "z" * 20
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -118,3 +125,95 @@ async def test_garbage_is_refused_with_field_errors(api: ApiHarness) -> None:
         "/internal/senders/777000333", headers=AUTH, json=_body("no-such-tenant")
     )
     assert unknown_tenant.status_code == 404
+
+
+async def test_internal_endpoint_requires_exact_bearer(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    url = "/internal/senders/777000444"
+    near_misses = [
+        TOKEN,  # no scheme
+        f"bearer {TOKEN}",
+        f"BEARER {TOKEN}",
+        f"Bearer  {TOKEN}",
+        f"Bearer\t{TOKEN}",
+        f"Bearer {TOKEN}x",
+        f"Bearer x{TOKEN}",
+        f"Bearer {TOKEN[:-1]}",
+        f"Basic {TOKEN}",
+        "Bearer ",
+        "Bearer",
+    ]
+    for header in near_misses:
+        refused = await api.client.put(url, json=_body(ctx.slug), headers={"Authorization": header})
+        assert refused.status_code == 401, header
+        assert refused.json()["error"]["code"] == "invalid_internal_token"
+    assert (await api.client.get("/api/senders", headers=ctx.headers)).json() == []
+    accepted = await api.client.put(url, json=_body(ctx.slug), headers=AUTH)
+    assert accepted.status_code == 200, accepted.text
+
+
+TRAVERSALS = [
+    "../x/y",
+    "../y",
+    "a/../../etc",
+    "a/..",
+    "a/.",
+    "a/..x",
+    "../a",
+    "a/b/c",
+    "/etc/passwd",
+    "a/",
+]
+
+
+async def test_secret_references_validated_by_one_pattern(api: ApiHarness, tmp_path: Path) -> None:
+    """The API, the internal endpoint, the token resolver and the CRDs share one pattern."""
+    for crd, path in [
+        ("senders.scrm.io.yaml", "spec.accessTokenSecretRef"),
+        ("scrmtenants.scrm.io.yaml", "spec.database.urlSecretRef"),
+    ]:
+        ref = _crd_schema(crd, path)["properties"]
+        assert ref["name"]["pattern"] == SECRET_NAME_PATTERN
+        assert ref["key"]["pattern"] == SECRET_KEY_PATTERN
+    assert split_secret_ref("wa-secret.v2/token.txt") == ("wa-secret.v2", "token.txt")
+
+    ctx = await api.new_tenant()
+    # A token file just outside the secrets directory, which a traversal would reach.
+    secrets_dir = tmp_path / "secrets"
+    (secrets_dir / "a").mkdir(parents=True)
+    (tmp_path / "y").write_text("EAAG-outside-the-secrets-dir")
+    api.settings.secrets_dir = str(secrets_dir)
+    for ref in TRAVERSALS:
+        assert split_secret_ref(ref) is None, ref
+        created = await api.client.post(
+            "/api/senders",
+            headers=ctx.headers,
+            json={
+                "phone_number_id": "777000555",
+                "display_number": "+62 811",
+                "waba_id": "4455",
+                "access_token_secret_ref": ref,
+            },
+        )
+        assert created.status_code == 422, ref
+        published = await api.client.put(
+            "/internal/senders/777000555",
+            headers=AUTH,
+            json=_body(ctx.slug, access_token=None, access_token_secret_ref=ref),
+        )
+        assert published.status_code == 422, ref
+        stored = Sender(display_number="+62 811", access_token_secret_ref=ref)
+        with pytest.raises(Conflict):
+            resolve_token(stored, api.settings)
+    assert (await api.client.get("/api/senders", headers=ctx.headers)).json() == []
+    # The resolver reads a well-formed reference from the directory.
+    (secrets_dir / "a" / "y").write_text("EAAG-inside\n")
+    assert resolve_token(Sender(access_token_secret_ref="a/y"), api.settings) == "EAAG-inside"
+
+
+def _crd_schema(file: str, path: str) -> dict[str, Any]:
+    crd = yaml.safe_load((REPO / "crds" / file).read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for part in path.split("."):
+        schema = schema["properties"][part]
+    return dict(schema)

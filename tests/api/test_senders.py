@@ -1,30 +1,32 @@
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from runtime.models import Sender
-from tests.api.harness import ApiHarness, TenantCtx
+from tests.api.harness import TenantCtx
+from tests.api.whatsapp_world import WhatsAppWorld
 
-_ids = itertools.count(105_000_000_000_000)
+
+@pytest.fixture
+def api(world: WhatsAppWorld) -> WhatsAppWorld:
+    """Registering a sender needs Meta (the simulator) to confirm the number."""
+    return world
 
 
-async def _sender(api: ApiHarness, ctx: TenantCtx, **fields: Any) -> dict[str, Any]:
-    body = {
-        "phone_number_id": str(next(_ids)),
-        "display_number": "+62 811 000",
-        "waba_id": "998877",
-        "access_token": "EAAG-very-secret-token",
-        **fields,
-    }
+SECRET = "EAAG-very-secret-token"
+
+
+async def _sender(api: WhatsAppWorld, ctx: TenantCtx, **fields: Any) -> dict[str, Any]:
+    body = {**await api.new_number(token=SECRET), **fields}
     r = await api.client.post("/api/senders", headers=ctx.headers, json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
-async def test_token_is_stored_encrypted_and_never_returned(api: ApiHarness) -> None:
+async def test_token_is_stored_encrypted_and_never_returned(api: WhatsAppWorld) -> None:
     ctx = await api.new_tenant()
     sender = await _sender(api, ctx)
     assert "access_token" not in sender and sender["access_token_source"] == "encrypted"
@@ -59,8 +61,8 @@ async def test_token_is_stored_encrypted_and_never_returned(api: ApiHarness) -> 
         json={
             "phone_number_id": sender["phone_number_id"],
             "display_number": "+62 811",
-            "waba_id": "1",
-            "access_token_secret_ref": "wa-secret/token",
+            "waba_id": sender["waba_id"],
+            "access_token": SECRET,
         },
     )
     assert dup.status_code == 409
@@ -79,7 +81,7 @@ async def test_token_is_stored_encrypted_and_never_returned(api: ApiHarness) -> 
     assert fields == {"phone_number_id", "access_token_secret_ref"}
 
 
-async def test_allocation_and_routing_rule(api: ApiHarness) -> None:
+async def test_allocation_and_routing_rule(api: WhatsAppWorld) -> None:
     ctx = await api.new_tenant()
     agent, agent_h = await api.new_agent(ctx)
     team = (
@@ -148,7 +150,7 @@ async def test_allocation_and_routing_rule(api: ApiHarness) -> None:
     assert await route() == (s_own["id"], "agent_secondary")
 
 
-async def test_withdraw_removes_allocations(api: ApiHarness) -> None:
+async def test_withdraw_removes_allocations(api: WhatsAppWorld) -> None:
     ctx = await api.new_tenant()
     agent, _ = await api.new_agent(ctx)
     sender = await _sender(api, ctx)
@@ -163,3 +165,52 @@ async def test_withdraw_removes_allocations(api: ApiHarness) -> None:
     assert (
         await api.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)
     ).status_code == 404
+
+
+async def test_phone_number_belongs_to_tenant_that_proves_it(api: WhatsAppWorld) -> None:
+    owner, claimant = await api.new_tenant(), await api.new_tenant()
+    held = await _sender(api, owner)  # WABA_ID, served to SECRET
+    free = await api.new_number(token=SECRET)  # same WABA, nobody registered it
+
+    async def claim(**body: Any) -> tuple[int, dict[str, Any]]:
+        response = await api.client.post("/api/senders", headers=claimant.headers, json=body)
+        return response.status_code, response.json()
+
+    def body_for(number: dict[str, Any], **changes: str) -> dict[str, Any]:
+        return {key: number[key] for key in ("phone_number_id", "display_number", "waba_id")} | {
+            "access_token": SECRET,
+            **changes,
+        }
+
+    # A made-up token: refused, with one answer whether or not another tenant holds the number.
+    made_up = "EAAG-made-up-token-123"
+    refusals = [
+        await claim(**body_for(held, access_token=made_up)),
+        await claim(**body_for(free, access_token=made_up)),
+    ]
+    # The claimant's own, real token (bound to its own WABAs) proves neither number.
+    own = await api.new_number(waba_id="700000000000001", token="EAAG-claimants-token")
+    other_waba = await api.new_number(waba_id="700000000000002", token="EAAG-claimants-token")
+    for number in (held, free):
+        refusals.append(
+            await claim(
+                **body_for(number, access_token=own["access_token"], waba_id=own["waba_id"])
+            )
+        )
+    # Its own number under another of its WABAs: the WABA does not list it.
+    refusals.append(
+        await claim(
+            **body_for(own, access_token=own["access_token"], waba_id=other_waba["waba_id"])
+        )
+    )
+    assert refusals == [refusals[0]] * len(refusals)
+    status, answer = refusals[0]
+    assert (status, answer["error"]["code"]) == (422, "sender_not_proven")
+    assert (await api.client.get("/api/senders", headers=claimant.headers)).json() == []
+    [still_held] = (await api.client.get("/api/senders", headers=owner.headers)).json()
+    assert still_held["id"] == held["id"]
+
+    # The proper token and WABA: stored.
+    status, stored = await claim(**own)
+    assert status == 201, stored
+    assert stored["phone_number_id"] == own["phone_number_id"]

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.harness import ApiHarness, TenantCtx
+import pytest
+
+from tests.api.harness import TenantCtx
 from tests.api.routes import endpoints
+from tests.api.whatsapp_world import WhatsAppWorld
+
+
+@pytest.fixture
+def api(world: WhatsAppWorld) -> WhatsAppWorld:
+    """Registering a sender needs Meta (the simulator) to confirm the number."""
+    return world
+
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/agents/{agent_id}"): {"name": "renamed"},
@@ -22,7 +32,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
+async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
     agent, _ = await api.new_agent(ctx)
     team = await api.client.post(
         "/api/teams", headers=ctx.headers, json={"name": "Sales", "member_ids": [agent["id"]]}
@@ -33,16 +43,7 @@ async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
     contact = await api.client.post(
         "/api/contacts", headers=ctx.headers, json={"phone": "0812-3456-7890", "name": "Budi"}
     )
-    sender = await api.client.post(
-        "/api/senders",
-        headers=ctx.headers,
-        json={
-            "phone_number_id": str(abs(hash(ctx.slug)) % 10**15),
-            "display_number": "+62 811",
-            "waba_id": "1234",
-            "access_token": "EAAG-secret-token",
-        },
-    )
+    sender = await api.client.post("/api/senders", headers=ctx.headers, json=await api.new_number())
     job = await api.client.post(
         "/api/contacts/bulk", headers=ctx.headers, json={"contacts": [{"phone": "08129999888"}]}
     )
@@ -64,7 +65,7 @@ async def _populate(api: ApiHarness, ctx: TenantCtx) -> dict[str, str]:
     return ids
 
 
-async def test_every_object_endpoint_hides_other_tenants_objects(api: ApiHarness) -> None:
+async def test_every_object_endpoint_hides_other_tenants_objects(api: WhatsAppWorld) -> None:
     a = await api.new_tenant()
     b = await api.new_tenant()
     b_ids = await _populate(api, b)
@@ -107,7 +108,7 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: ApiHarness
         assert response.json().get("status") != "resolved"
 
 
-async def test_lists_only_show_own_tenant(api: ApiHarness) -> None:
+async def test_lists_only_show_own_tenant(api: WhatsAppWorld) -> None:
     a = await api.new_tenant()
     b = await api.new_tenant()
     b_ids = await _populate(api, b)

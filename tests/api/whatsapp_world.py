@@ -79,8 +79,9 @@ class WhatsAppWorld(ApiHarness):
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    async def add_sender(self, ctx: TenantCtx, agent_ids: list[str]) -> dict[str, Any]:
-        """A number known to both sides, given to ``agent_ids`` as their primary."""
+    async def new_number(self, waba_id: str = WABA_ID, token: str = TOKEN) -> dict[str, Any]:
+        """A business number of ``waba_id`` the simulator serves to ``token``; returns the
+        ``POST /api/senders`` body that registers it."""
         number = str(next(_numbers))
         display = f"1555{number[-7:]}"
         await self.control(
@@ -88,20 +89,22 @@ class WhatsAppWorld(ApiHarness):
             {
                 "id": number,
                 "display_phone_number": display,
-                "waba_id": WABA_ID,
-                "access_token": TOKEN,
+                "waba_id": waba_id,
+                "access_token": token,
                 "verified_name": "Demo Shop",
             },
         )
+        return {
+            "phone_number_id": number,
+            "display_number": display,
+            "waba_id": waba_id,
+            "access_token": token,
+        }
+
+    async def add_sender(self, ctx: TenantCtx, agent_ids: list[str]) -> dict[str, Any]:
+        """A number known to both sides, given to ``agent_ids`` as their primary."""
         created = await self.client.post(
-            "/api/senders",
-            headers=ctx.headers,
-            json={
-                "phone_number_id": number,
-                "display_number": display,
-                "waba_id": WABA_ID,
-                "access_token": TOKEN,
-            },
+            "/api/senders", headers=ctx.headers, json=await self.new_number()
         )
         assert created.status_code == 201, created.text
         sender: dict[str, Any] = created.json()

@@ -40,7 +40,7 @@ from runtime.domain.contact_import import (
     read_csv,
     upsert_contacts,
 )
-from runtime.domain.errors import Conflict, Invalid, NotFound, PayloadTooLarge
+from runtime.domain.errors import Conflict, Invalid, NotFound
 from runtime.domain.lookup import get_owned, json_list_contains
 from runtime.models import Agent, AssignmentEvent, Contact, ImportJob, Team
 
@@ -236,7 +236,7 @@ async def _run_import(
     """Upsert everything in one transaction; on a fatal error keep only a failed job row."""
     try:
         report = await upsert_contacts(
-            session, principal.tenant_id, principal.region, rows, max_rows
+            session, principal.tenant_id, principal.region, rows, max_rows, visible(principal)
         )
     except FatalImportError as exc:
         await session.rollback()
@@ -315,11 +315,8 @@ async def import_csv(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, header line first")],
     mapping: Annotated[str | None, Form(description='e.g. {"phone": "Nomor HP"}')] = None,
 ) -> ImportJob:
-    """Upsert contacts from a CSV file; bad rows are reported with their line numbers."""
-    if file.size is not None and file.size > settings.max_upload_bytes:
-        raise PayloadTooLarge(
-            "file_too_large", f"The file is larger than {settings.max_upload_bytes} bytes."
-        )
+    """Upsert contacts from a CSV file; bad rows are reported with their line numbers. The
+    body limit (``max_upload_bytes``) is enforced while it streams in (runtime/api/body_limits)."""
     rows = read_csv(file.file, _parse_mapping(mapping))
     return await _run_import(session, principal, "csv", rows, settings.max_import_rows)
 

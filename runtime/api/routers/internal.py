@@ -24,12 +24,20 @@ from runtime.models import Sender, Team, Tenant
 from runtime.settings import Settings
 
 
+def _bearer_token(authorization: str) -> bytes | None:
+    """The token of exactly ``Bearer <token>`` (one space, case-sensitive scheme), else None."""
+    scheme, space, token = authorization.partition(" ")
+    return token.encode() if scheme == "Bearer" and space and token else None
+
+
 def require_internal_token(request: Request, settings: SettingsDep) -> None:
     expected = settings.internal_token
     if expected is None:
         raise NotFound("Internal API")
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
-    if not hmac.compare_digest(given, expected.get_secret_value().encode()):
+    given = _bearer_token(request.headers.get("authorization", ""))
+    # Compared in constant time; a malformed header is compared too, against nothing.
+    valid = hmac.compare_digest(given or b"", expected.get_secret_value().encode())
+    if given is None or not valid:
         raise Unauthorized("invalid_internal_token", "The internal token is wrong.")
 
 

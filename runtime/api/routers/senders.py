@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.api.deps import PrincipalDep, SessionDep, SettingsDep, perm
+from runtime.api.deps import PrincipalDep, SessionDep, SettingsDep, WhatsAppDep, perm
 from runtime.api.schemas.senders import (
     AllocationIn,
     AllocationOut,
@@ -19,9 +19,11 @@ from runtime.api.schemas.senders import (
     SenderUpdate,
 )
 from runtime.domain.audit import audit
-from runtime.domain.errors import Conflict
+from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.lookup import get_owned
 from runtime.domain.security import encrypt_secret
+from runtime.domain.sender_proof import prove_number
+from runtime.domain.sender_tokens import read_mounted_secret
 from runtime.domain.senders import route_sender, set_allocation, withdraw
 from runtime.models import Agent, Contact, Sender, SenderAllocation, Team
 
@@ -43,8 +45,19 @@ async def list_senders(principal: PrincipalDep, session: SessionDep) -> list[Sen
     dependencies=[perm("senders:write")],
 )
 async def create_sender(
-    body: SenderCreate, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+    body: SenderCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    whatsapp: WhatsAppDep,
 ) -> Sender:
+    """Register a number once Meta confirms it for the token and WABA (before any uniqueness
+    check, so a refusal says nothing about other tenants' numbers)."""
+    token = body.access_token or read_mounted_secret(body.access_token_secret_ref or "", settings)
+    if token is None:
+        raise Invalid("sender_token_unavailable", "The access token secret cannot be read.")
+    await session.commit()  # no transaction stays open while Meta is asked
+    await prove_number(whatsapp, body.phone_number_id, body.waba_id, token)
     if await session.scalar(
         select(Sender.id).where(Sender.phone_number_id == body.phone_number_id)
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -38,8 +38,9 @@ async def verify_subscription(
 @router.post("/whatsapp")
 async def receive(
     request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> dict[str, int]:
-    """Verify ``X-Hub-Signature-256`` over the raw body, then store idempotently."""
+) -> dict[str, Any]:
+    """Verify ``X-Hub-Signature-256`` over the raw body, then store idempotently. Messages
+    too deep or too big to store are refused one by one (``errors``), the rest is kept."""
     raw = await request.body()
     if not verify(
         raw, request.headers.get(SIGNATURE_HEADER), settings.whatsapp_app_secret.get_secret_value()
@@ -47,7 +48,7 @@ async def receive(
         raise Unauthorized("invalid_signature", "X-Hub-Signature-256 does not match the body.")
     try:
         payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DomainError("malformed_json", "The body is not valid JSON.") from exc
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise DomainError("unexpected_object", "Expected a whatsapp_business_account notification.")
@@ -63,4 +64,5 @@ async def receive(
         "duplicates": result.duplicates,
         "statuses": result.statuses,
         "ignored": result.ignored,
+        "errors": result.errors,
     }

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from runtime.api.schemas.base import Body
 from runtime.api.schemas.senders import DIGITS, Quality
+from runtime.domain.secret_refs import SECRET_REF_MAX_LENGTH, SECRET_REF_PATTERN
 
 
 class TeamAllocationIn(Body):
@@ -25,7 +26,9 @@ class SenderPublication(Body):
     quality_rating: Quality | Literal["NA"] = "UNKNOWN"
     messaging_limit_tier: str = Field(default="TIER_250", max_length=20)
     access_token: str | None = Field(default=None, min_length=10, max_length=1000)
-    access_token_secret_ref: str | None = Field(default=None, max_length=300)
+    access_token_secret_ref: str | None = Field(
+        default=None, max_length=SECRET_REF_MAX_LENGTH, pattern=SECRET_REF_PATTERN
+    )
     status: Literal["active", "paused"] = "active"
     allocations: list[TeamAllocationIn] = Field(default=[], max_length=50)
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.domain.secret_refs import SECRET_REF_MAX_LENGTH, SECRET_REF_PATTERN
 
 Quality = Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]
 SenderStatus = Literal["active", "paused", "restricted", "withdrawn"]
@@ -23,7 +24,8 @@ class SenderCreate(Body):
     access_token: str | None = Field(default=None, min_length=10, max_length=1000)
     access_token_secret_ref: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+$",
+        max_length=SECRET_REF_MAX_LENGTH,
+        pattern=SECRET_REF_PATTERN,
         description="Kubernetes Secret 'name/key' holding the token",
     )
     quality_rating: Quality = "UNKNOWN"

@@ -96,10 +96,19 @@ class Simulator:
             raise unknown_object(object_id, method)
         return number
 
-    def waba_templates(self, waba_id: str, token: str | None) -> list[Template]:
+    def authorize_waba(self, waba_id: str, token: str | None) -> None:
+        """A token is bound to the WABAs of its numbers; any other WABA is code 100."""
         if all(n.waba_id != waba_id for n in self.authorize(token)):
             raise unknown_object(waba_id, "get")
+
+    def waba_templates(self, waba_id: str, token: str | None) -> list[Template]:
+        self.authorize_waba(waba_id, token)
         return [t for t in self.state.templates.values() if t.waba_id == waba_id]
+
+    def waba_phone_numbers(self, waba_id: str, token: str | None) -> list[PhoneNumber]:
+        """``GET /{waba-id}/phone_numbers``: every number of a WABA the token is bound to."""
+        self.authorize_waba(waba_id, token)
+        return [n for n in self.state.phone_numbers.values() if n.waba_id == waba_id]
 
     def post_messages(self, number: PhoneNumber, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /{phone-number-id}/messages``: a send or a mark-as-read."""

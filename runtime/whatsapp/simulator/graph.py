@@ -110,6 +110,19 @@ async def message_templates(version: str, waba_id: str, request: Request) -> dic
     return result
 
 
+@router.get("/{version}/{waba_id}/phone_numbers")
+async def phone_numbers(version: str, waba_id: str, request: Request) -> dict[str, Any]:
+    """The numbers of a WABA (one page: a WABA has few numbers)."""
+    sim = simulator(request)
+    fields = request.query_params.get("fields") or ",".join(DEFAULT_PHONE_FIELDS)
+    return {
+        "data": [
+            select_fields(n.graph_fields(), fields, PHONE_NUMBER_NODE)
+            for n in sim.waba_phone_numbers(waba_id, bearer_token(request))
+        ]
+    }
+
+
 @router.get("/{version}/{object_id}")
 async def get_phone_number(version: str, object_id: str, request: Request) -> dict[str, Any]:
     """The phone-number node; other node types are not simulated (code 100, subcode 33)."""

@@ -1,0 +1,152 @@
+"""The outbox relay never stalls on a poison event: it is dead-lettered and the rest flows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime.bus import Bus, BusEvent
+from runtime.bus.codec import Batch
+from runtime.bus.inprocess import InProcessBus
+from runtime.bus.rabbitmq import RabbitBus
+from runtime.domain.events import record_event
+from runtime.models import DeadLetter, Event
+from runtime.relay import DEAD_LETTERS, OutboxRelay
+from tests.realtime.conftest import TenantWorld
+from tests.services import require_rabbitmq
+from tests.support import wait_for
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A JSON object ``depth`` levels deep: storable, but past the bus encoder's limit."""
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+@contextlib.asynccontextmanager
+async def started_bus(kind: str) -> AsyncIterator[Bus]:
+    bus: Bus
+    if kind == "inprocess":
+        bus = InProcessBus("fanout")
+    else:
+        name = f"scrm-relay-{secrets.token_hex(3)}"
+        bus = RabbitBus(require_rabbitmq()[0], "fanout", connection_name=name)
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+async def _emit(world: TenantWorld, payload: dict[str, Any]) -> int:
+    async with world.sessionmaker() as session, session.begin():
+        event = await record_event(session, world.id, "test.event", payload, ["all"])
+    return event.seq
+
+
+async def _dead_letters(
+    sessionmaker: async_sessionmaker[AsyncSession], world: TenantWorld
+) -> list[DeadLetter]:
+    async with sessionmaker() as session:
+        rows = await session.execute(select(DeadLetter).where(DeadLetter.tenant_id == world.id))
+        return list(rows.scalars())
+
+
+@pytest.mark.parametrize("bus_kind", ["inprocess", "rabbitmq"])
+async def test_poison_event_is_dead_lettered_and_relay_goes_on(
+    bus_kind: str, world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    received: list[tuple[int, dict[str, Any]]] = []
+
+    def on_batch(_tenant: str, batch: Batch) -> None:
+        received.extend(
+            (seq, json.loads(batch.frame(i))) for i, (seq, _) in enumerate(batch.entries)
+        )
+
+    set_aside_before = DEAD_LETTERS.labels("encode")._value.get()
+    async with started_bus(bus_kind) as bus:
+        subscription = await bus.subscribe(world.slug, f"pod-{secrets.token_hex(3)}", on_batch)
+        await subscription.bind(["all"])
+        poison = await _emit(world, {"deep": nested(300)})
+        good = await _emit(world, {"ok": True})
+        async with OutboxRelay(sessionmaker, bus, poll_interval=0.05).running():
+
+            async def good_arrived_and_poison_set_aside() -> bool:
+                delivered = any(seq == good for seq, _ in received)
+                return delivered and bool(await _dead_letters(sessionmaker, world))
+
+            await wait_for(good_arrived_and_poison_set_aside, within=10)
+        await subscription.close()
+
+    assert [frame["payload"] for seq, frame in received if seq == good] == [{"ok": True}]
+    assert all(seq != poison for seq, _ in received)
+    [letter] = await _dead_letters(sessionmaker, world)
+    assert (letter.seq, letter.type, letter.attempts) == (poison, "test.event", 1)
+    assert "Recursion" in letter.error  # orjson: "Recursion limit reached"
+    assert DEAD_LETTERS.labels("encode")._value.get() == set_aside_before + 1
+    async with sessionmaker() as session:
+        published = await session.scalar(
+            select(Event.published_at).where(Event.tenant_id == world.id, Event.seq == poison)
+        )
+    assert published is not None  # marked, so the relay goes on
+
+
+class RefusingBus(InProcessBus):
+    """Refuses every batch holding one given event, as a broker would a message too big."""
+
+    refuse_seq = -1
+
+    async def publish(self, tenant: str, events: Any) -> None:
+        if any(e.seq == self.refuse_seq for e in events):
+            raise RuntimeError("broker refused the message")
+        await super().publish(tenant, events)
+
+
+async def test_undeliverable_event_is_retried_alone_then_dead_lettered(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    bus = RefusingBus("fanout")
+    received: list[int] = []
+    subscription = await bus.subscribe(
+        world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
+    )
+    await subscription.bind(["all"])
+    relay = OutboxRelay(sessionmaker, bus, max_attempts=3)
+    bus.refuse_seq = await _emit(world, {"n": 0})
+    for round_ in range(1, 4):
+        good = await _emit(world, {"n": round_})
+        await relay.publish_pending()
+        assert good in received  # the others go on while the culprit is retried
+        letters = await _dead_letters(sessionmaker, world)
+        assert len(letters) == (1 if round_ == 3 else 0)
+    assert letters[0].seq == bus.refuse_seq and letters[0].attempts == 3
+    assert "broker refused" in letters[0].error
+    assert bus.refuse_seq not in received
+    assert await relay.publish_pending() == 0  # nothing left behind
+    # A bus that refuses everything is an outage: nothing is counted or set aside.
+    bus.refuse_seq = await _emit(world, {"n": "alone"})
+    with pytest.raises(RuntimeError):
+        await relay.publish_pending()
+    async with sessionmaker() as session:
+        attempts = await session.scalar(
+            select(Event.publish_attempts).where(
+                Event.tenant_id == world.id, Event.seq == bus.refuse_seq
+            )
+        )
+    assert attempts == 0
+
+
+def test_bus_event_of_a_deep_payload_cannot_be_encoded() -> None:
+    from runtime.bus.codec import ENCODE_ERRORS, encode_frame
+
+    with pytest.raises(ENCODE_ERRORS):
+        encode_frame(BusEvent(1, "t", nested(300), ()))
