@@ -487,3 +487,36 @@ async def test_snoozed_conversation_reopens_when_due(world: WhatsAppWorld) -> No
     assert await wake() == 1
     again = await world.client.get(f"/api/conversations/{conversation['id']}", headers=ctx.headers)
     assert (again.json()["status"], again.json()["snoozed_until"]) == ("open", None)
+
+
+async def test_start_conversation_applies_visibility(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    team = await world.client.post(
+        "/api/teams", headers=ctx.headers, json={"name": "Sales", "assignment_strategy": "manual"}
+    )
+    alice, alice_headers = await world.new_agent(ctx, team_ids=[team.json()["id"]])
+    bob, bob_headers = await world.new_agent(ctx, team_ids=[team.json()["id"]])
+    sender = await world.add_sender(ctx, [alice["id"], bob["id"]])
+    contact = (
+        await world.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": "+6281234567003"}
+        )
+    ).json()
+    pooled = await world.client.post(  # the team's pool: both teammates see the contact
+        f"/api/contacts/{contact['id']}/assign",
+        headers=ctx.headers,
+        json={"team_id": team.json()["id"]},
+    )
+    assert pooled.status_code == 200, pooled.text
+    start = {"contact_id": contact["id"], "sender_id": sender["id"]}
+    mine = await world.client.post("/api/conversations", headers=bob_headers, json=start)
+    assert mine.status_code == 200 and mine.json()["assigned_agent_id"] == bob["id"]
+
+    theirs = await world.client.post("/api/conversations", headers=alice_headers, json=start)
+    assert theirs.status_code == 409, theirs.text
+    assert theirs.json()["error"]["code"] == "conversation_assigned_elsewhere"
+    assert mine.json()["id"] not in theirs.text
+    hidden = await world.client.get(
+        f"/api/conversations/{mine.json()['id']}", headers=alice_headers
+    )
+    assert hidden.status_code == 404

@@ -171,3 +171,16 @@ async def test_slow_consumer_is_disconnected(
         await client.pump(lambda: False)
     assert len(client.frames) < 300
     await eventually(pod.metric_is("scrm_ws_connections", 0), "socket released")
+
+
+async def test_ws_cursor_out_of_range_refused(world: TenantWorld, pods: StartPod) -> None:
+    pod = await pods("routed")
+    alice = await world.agent()
+    for cursor in (10**30, 2**63, "²", "1e3"):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(pod.ws_url, alice, cursor=cursor)  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    client = await connect(pod.ws_url, alice, cursor=2**63 - 1)  # the largest BIGINT is fine
+    await client.ws.close()
+    assert pod.process.poll() is None
+    await eventually(pod.metric_is("scrm_ws_connections", 0), "no socket left")
