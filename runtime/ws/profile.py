@@ -51,8 +51,10 @@ async def load_profile(session: AsyncSession, claims: AccessClaims) -> AgentProf
     row = await _admitted(session, claims)
     if row is None:
         return None
-    teams = await session.scalars(
-        select(TeamMember.team_id).where(TeamMember.agent_id == claims.agent_id)
+    teams = list(
+        await session.scalars(
+            select(TeamMember.team_id).where(TeamMember.agent_id == claims.agent_id)
+        )
     )
     keys = socket_keys(claims.agent_id, row.permissions or [], teams)
     return AgentProfile(row.slug, keys, row.event_seq)

@@ -11,7 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +48,7 @@ async def api(pg_url: str) -> AsyncIterator[ApiHarness]:
 @dataclass
 class Person:
     id: uuid.UUID
-    token: str
+    token: str = field(repr=False)
 
 
 async def person(api: ApiHarness, ctx: TenantCtx, role: str, **fields: Any) -> Person:
