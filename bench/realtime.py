@@ -237,7 +237,8 @@ async def seed(sessions: Sessions, agents: int) -> World:
     async with sessions() as session, session.begin():
         session.add(Tenant(id=tenant_id, slug=slug, name="bench"))
         await session.flush()
-        session.add(Role(id=role_id, tenant_id=tenant_id, name="agent", permissions=[]))
+        session.add(Role(id=role_id, tenant_id=tenant_id, name="agent",
+                         permissions=["inbox:read:assigned"]))  # fmt: skip
         session.add(Sender(id=sender_id, tenant_id=tenant_id, phone_number_id=pnid,
                            display_number="+6281100000000", waba_id="bench-waba"))  # fmt: skip
         await session.flush()

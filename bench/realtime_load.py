@@ -168,6 +168,7 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
     from runtime.bus.rabbitmq import RabbitBus
     from runtime.db.session import make_engine, make_sessionmaker
     from runtime.domain.events import record_event
+    from runtime.domain.visibility import INBOX_ALL, inbox_agent_key
     from runtime.relay import OutboxRelay
 
     engine = make_engine(job["db_url"])
@@ -187,7 +188,7 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
                 n = next(counter)
                 tag = f"{job['gen']}-{n}"
                 payload = {"conversation_id": "c", "message": {"body": tag, "pad": pad}}
-                audience = ["all", f"agent.{agents[n % len(agents)]}"]
+                audience = [INBOX_ALL, inbox_agent_key(uuid.UUID(agents[n % len(agents)]))]
                 await record_event(session, tenant_id, "message.created", payload, audience)
                 tags.append(tag)
         accepted = time.time()

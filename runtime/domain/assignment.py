@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
 from runtime.domain.errors import Conflict, Invalid
-from runtime.domain.events import ALL, agent_key, record_event, team_key
+from runtime.domain.events import record_event
+from runtime.domain.visibility import contact_owner_audience
 from runtime.models import (
     Agent,
     AssignmentEvent,
@@ -53,13 +54,9 @@ async def change_owner(
         .where(Conversation.contact_id == contact.id)
         .values(assigned_agent_id=to_agent_id, assigned_team_id=to_team_id)
     )
-    audience = [ALL]
-    for agent in (entry.from_agent_id, to_agent_id):
-        if agent:
-            audience.append(agent_key(agent))
-    for team in (entry.from_team_id, to_team_id):
-        if team:
-            audience.append(team_key(team))
+    # Whoever could see the contact before or after the change.
+    audience = contact_owner_audience(entry.from_agent_id, entry.from_team_id)
+    audience += contact_owner_audience(to_agent_id, to_team_id)
     await record_event(
         session,
         contact.tenant_id,
@@ -194,11 +191,3 @@ async def release(session: AsyncSession, contact: Contact, actor_id: uuid.UUID) 
     if contact.assigned_agent_id is None:
         raise Conflict("not_assigned", "This contact is already in the pool.")
     return await change_owner(session, contact, "release", actor_id, None, contact.assigned_team_id)
-
-
-def pool_filter(agent_id: uuid.UUID) -> ColumnElement[bool]:
-    """SQL condition: pooled contacts this agent may claim."""
-    my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
-    return Contact.assigned_agent_id.is_(None) & (
-        Contact.assigned_team_id.is_(None) | Contact.assigned_team_id.in_(my_teams)
-    )

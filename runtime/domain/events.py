@@ -11,17 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from runtime.db.base import utcnow
+from runtime.domain.visibility import personal_key
 from runtime.models import Event, Tenant
-
-ALL = "all"
-
-
-def agent_key(agent_id: uuid.UUID) -> str:
-    return f"agent.{agent_id}"
-
-
-def team_key(team_id: uuid.UUID) -> str:
-    return f"team.{team_id}"
 
 
 async def record_event(
@@ -33,16 +24,21 @@ async def record_event(
 ) -> Event:
     """Add an event to the current transaction; its cursor (``seq``) is given at flush.
 
+    ``audience``: keys from :mod:`runtime.domain.visibility` (never empty: an event for
+    nobody is a bug).
+
     At flush, all new events of a tenant get consecutive cursors from one update of the
     tenant row, which takes its row lock on PostgreSQL (SQLite serialises writers anyway):
     event-producing transactions of a tenant commit in cursor order, so a reader that saw
     cursor N never later finds a smaller one appear.
     """
+    if not audience:
+        raise ValueError(f"event {type_!r} has no audience")
     event = Event(
         tenant_id=tenant_id,
         type=type_,
         payload=payload,
-        audience=sorted(set(audience)) or [ALL],
+        audience=sorted(set(audience)),
         created_at=utcnow(),
     )
     session.add(event)
@@ -80,11 +76,15 @@ def _assign_cursors(session: Session, _context: Any, _instances: Any) -> None:
 async def permissions_changed(
     session: AsyncSession, tenant_id: uuid.UUID, agent_ids: list[uuid.UUID]
 ) -> None:
-    """Tell these agents' browsers to re-read their permissions (and resubscribe)."""
+    """Tell these agents' browsers to re-read their permissions, and re-scope their sockets
+    to what the new permissions allow."""
+    from runtime.domain.sessions import rescope_sockets  # sessions records through this module
+
     if agent_ids:
         await record_event(
-            session, tenant_id, "permissions.changed", {}, [agent_key(a) for a in agent_ids]
+            session, tenant_id, "permissions.changed", {}, [personal_key(a) for a in agent_ids]
         )
+        await rescope_sockets(session, tenant_id, agent_ids, "permissions changed")
 
 
 async def events_after(

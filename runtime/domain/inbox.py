@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
-from runtime.domain.events import ALL, agent_key, record_event, team_key
+from runtime.domain.events import record_event
+from runtime.domain.visibility import conversation_audience
 from runtime.models import Contact, Conversation, Message
 
 SERVICE_WINDOW = timedelta(hours=24)
@@ -37,15 +38,6 @@ def status_advances(current: str, new: str) -> bool:
     if current == "failed" or new not in _RANK:
         return False
     return _RANK[new] > _RANK.get(current, -1)
-
-
-def audience(conversation: Conversation) -> list[str]:
-    keys = [ALL]
-    if conversation.assigned_agent_id:
-        keys.append(agent_key(conversation.assigned_agent_id))
-    if conversation.assigned_team_id:
-        keys.append(team_key(conversation.assigned_team_id))
-    return keys
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -100,19 +92,31 @@ def preview(message: Message) -> str:
 
 
 async def emit_conversation(
-    session: AsyncSession,
-    conversation: Conversation,
-    contact: Contact,
-    now: datetime,
-    also: list[str] | None = None,
+    session: AsyncSession, conversation: Conversation, contact: Contact, now: datetime
 ) -> None:
     await record_event(
         session,
         conversation.tenant_id,
         "conversation.updated",
         {"conversation": conversation_json(conversation, contact, now)},
-        audience(conversation) + (also or []),
+        conversation_audience(conversation),
     )
+
+
+async def emit_hidden(
+    session: AsyncSession, conversation: Conversation, audience_before: list[str]
+) -> None:
+    """Tell whoever could see the conversation before a change but not after that it left
+    their view: its id only, nothing of its content."""
+    lost = set(audience_before) - set(conversation_audience(conversation))
+    if lost:
+        await record_event(
+            session,
+            conversation.tenant_id,
+            "conversation.hidden",
+            {"conversation_id": str(conversation.id)},
+            sorted(lost),
+        )
 
 
 async def emit_message(
@@ -123,7 +127,7 @@ async def emit_message(
         conversation.tenant_id,
         type_,
         {"conversation_id": str(conversation.id), "message": message_json(message)},
-        audience(conversation),
+        conversation_audience(conversation),
     )
 
 

@@ -19,13 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
 from runtime.domain.events import record_event
+from runtime.domain.visibility import session_key
 from runtime.models import Agent, RefreshToken
 
 SESSION_CONTROL = "session.control"
-
-
-def session_key(agent_id: uuid.UUID) -> str:
-    return f"session.{agent_id}"
 
 
 async def end_sessions(

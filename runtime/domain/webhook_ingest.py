@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.domain import assignment, inbox
-from runtime.domain.events import ALL, record_event
+from runtime.domain.events import record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
+from runtime.domain.visibility import sender_audience
 from runtime.models import Contact, Conversation, Message, Sender, Template, Tenant
 
 KNOWN_TYPES = {
@@ -269,7 +270,7 @@ async def _quality_change(
                 "messaging_limit_tier": sender.messaging_limit_tier,
                 "event": event if isinstance(event := value.get("event"), str) else None,
             },
-            [ALL],
+            sender_audience(),
         )
     result.statuses += len(matched)
     result.ignored += 0 if matched else 1

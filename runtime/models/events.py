@@ -40,7 +40,7 @@ class Event(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # Routing keys of who should see it: "agent.<uuid>", "team.<uuid>", "all".
+    # Routing keys of who may see it, from runtime/domain/visibility.py ("inbox.all", …).
     audience: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

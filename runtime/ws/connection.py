@@ -7,13 +7,19 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from runtime.ws import metrics
 from runtime.ws.dedupe import SeenWindow
 
-# Close codes: 1012 service restart (pod shutting down), 1013 try again later (slow consumer).
+# Close codes: 1012 service restart (pod shutting down), 1013 try again later (slow consumer),
+# 4401 the session ended or the access token expired / was refused (refresh, then reconnect),
+# 4409 the agent's permissions or teams changed (reconnect at once with the cursor).
 CLOSE_RESTART = 1012
 CLOSE_SLOW = 1013
+CLOSE_SESSION = 4401
+CLOSE_RESCOPE = 4409
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -28,8 +34,12 @@ class Connection:
     keys: frozenset[str]
     cursor: int
     buffer_size: int
+    sid: uuid.UUID | None = None  # the sign-in (refresh family) of the token that admitted it
+    expires_at: datetime | None = None  # that token's expiry; None: never (tests)
+    admitted_at_seq: int = 0  # session control events up to this cursor predate the admission
     seen: SeenWindow = field(init=False)
     close_code: int | None = field(default=None, init=False)
+    close_reason: str = field(default="", init=False)
     ended: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _replaying: bool = field(default=True, init=False)
     _pending: list[tuple[int, str, float]] = field(default_factory=list, init=False)
@@ -39,11 +49,27 @@ class Connection:
         self.seen = SeenWindow(self.cursor)
         self._queue = asyncio.Queue(self.buffer_size)
 
-    def end(self, code: int) -> None:
+    def end(self, code: int, reason: str = "") -> None:
         """Ask the socket's owner to close it with ``code`` (first reason wins)."""
         if self.close_code is None:
-            self.close_code = code
+            self.close_code, self.close_reason = code, reason
         self.ended.set()
+
+    def control(self, seq: int, payload: dict[str, Any]) -> None:
+        """Act on a ``session.control`` event of this agent (it is never sent to the client):
+        ``revoke`` (of every sign-in, or of this socket's ``sid``) closes with 4401,
+        ``rescope`` with 4409. Events from before this socket was admitted are ignored."""
+        if seq <= self.admitted_at_seq:
+            return
+        action = payload.get("action")
+        if action == "revoke" and payload.get("sid") in (None, str(self.sid)):
+            self.end(CLOSE_SESSION, "session ended")
+        elif action == "rescope":
+            self.end(CLOSE_RESCOPE, "reconnect")
+
+    def reauthorize(self, sid: uuid.UUID | None, expires_at: datetime | None) -> None:
+        """A newer access token of the agent was presented on the socket."""
+        self.sid, self.expires_at = sid, expires_at
 
     def offer(self, seq: int, frame: str, received_at: float) -> None:
         """Queue a live event frame without blocking; overflowing ends the socket."""
@@ -58,7 +84,7 @@ class Connection:
             self._put(frame, received_at)
 
     def push_control(self, frame: str) -> None:
-        """Queue a non-event frame (heartbeat) behind the events already queued."""
+        """Queue a non-event frame (heartbeat, auth.ok) behind the events already queued."""
         self._put(frame, None)
 
     def go_live(self, replayed_upto: int) -> None:

@@ -7,23 +7,32 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime.domain.security import decode_access_token
+from runtime.domain.security import AccessClaims, decode_access_token
 from runtime.ws.catchup import replay
-from runtime.ws.connection import Connection
+from runtime.ws.connection import CLOSE_SESSION, Connection
 from runtime.ws.hub import Hub
 from runtime.ws.options import WsOptions
-from runtime.ws.profile import load_profile
+from runtime.ws.profile import load_profile, token_admits
 
 log = logging.getLogger(__name__)
 
 READY = json.dumps({"type": "ready"})
 HEARTBEAT = json.dumps({"type": "heartbeat"})
+BAD_FRAME = json.dumps(
+    {
+        "type": "error",
+        "code": "bad_frame",
+        "message": 'The only client frame is {"type":"auth","token":"<access token>"}.',
+    }
+)
 CLOSE_POLICY = 1008  # bad token, unknown/disabled agent, bad cursor
 CLOSE_INTERNAL = 1011
+MAX_CURSOR = 2**63 - 1  # events.seq is a BIGINT
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,13 @@ class SocketContext:
     options: WsOptions
 
 
-def _cursor(raw: str | None, default: int) -> int | None:
+def _cursor(raw: str | None, head: int) -> int | None:
+    """The cursor to replay from (never past the tenant's head), or None if malformed."""
     if raw is None or raw == "":
-        return default
-    return int(raw) if raw.isdigit() else None
+        return head
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_CURSOR:
+        return None
+    return min(int(raw), head)
 
 
 async def _open(ctx: SocketContext, websocket: WebSocket) -> Connection | None:
@@ -53,7 +65,7 @@ async def _open(ctx: SocketContext, websocket: WebSocket) -> Connection | None:
         return None
     conn = Connection(
         claims.agent_id, claims.tenant_id, profile.tenant, profile.keys, cursor,
-        ctx.options.send_buffer,
+        ctx.options.send_buffer, claims.sid, claims.expires_at, profile.head_seq,
     )  # fmt: skip
     try:
         await ctx.hub.attach(conn)
@@ -64,9 +76,40 @@ async def _open(ctx: SocketContext, websocket: WebSocket) -> Connection | None:
     return conn
 
 
-async def _receive_until_disconnect(websocket: WebSocket) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
+async def _reauthenticate(ctx: SocketContext, conn: Connection, token: str) -> None:
+    """``{"type":"auth","token":…}``: a fresh access token of the same agent extends the
+    socket's life (``auth.ok``); anything else ends it with 4401."""
+    claims = decode_access_token(token, ctx.jwt_secret)
+    if claims is None or not await _same_agent_admitted(ctx, conn, claims):
+        conn.end(CLOSE_SESSION, "invalid token")
+        return
+    conn.reauthorize(claims.sid, claims.expires_at)
+    expires = claims.expires_at.isoformat() if claims.expires_at else None
+    conn.push_control(json.dumps({"type": "auth.ok", "expires_at": expires}))
+
+
+async def _same_agent_admitted(ctx: SocketContext, conn: Connection, claims: AccessClaims) -> bool:
+    if (claims.agent_id, claims.tenant_id) != (conn.agent_id, conn.tenant_id):
+        return False
+    async with ctx.sessionmaker() as session:
+        return await token_admits(session, claims)
+
+
+async def _receive(ctx: SocketContext, conn: Connection, websocket: WebSocket) -> None:
+    """Read client frames until the client leaves."""
+    while (message := await websocket.receive())["type"] != "websocket.disconnect":
+        try:
+            frame = json.loads(message.get("text") or "null")
+        except ValueError:
+            frame = None
+        if (
+            isinstance(frame, dict)
+            and frame.get("type") == "auth"
+            and isinstance(frame.get("token"), str)
+        ):
+            await _reauthenticate(ctx, conn, frame["token"])
+        else:
+            conn.push_control(BAD_FRAME)
 
 
 async def _heartbeat(conn: Connection, interval: float) -> None:
@@ -75,12 +118,23 @@ async def _heartbeat(conn: Connection, interval: float) -> None:
         conn.push_control(HEARTBEAT)
 
 
-async def _stream(conn: Connection, websocket: WebSocket, options: WsOptions) -> None:
+async def _expire(conn: Connection) -> None:
+    """End the socket when its access token expires without a re-authentication."""
+    while conn.expires_at is not None:
+        left = (conn.expires_at - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            conn.end(CLOSE_SESSION, "token expired")
+            return
+        await asyncio.sleep(left)  # the deadline may have moved meanwhile: check again
+
+
+async def _stream(ctx: SocketContext, conn: Connection, websocket: WebSocket) -> None:
     """Run until the client leaves, a send fails, or the connection is ended."""
     tasks = [
         asyncio.create_task(conn.pump(websocket.send_text)),
-        asyncio.create_task(_receive_until_disconnect(websocket)),
-        asyncio.create_task(_heartbeat(conn, options.heartbeat_seconds)),
+        asyncio.create_task(_receive(ctx, conn, websocket)),
+        asyncio.create_task(_heartbeat(conn, ctx.options.heartbeat_seconds)),
+        asyncio.create_task(_expire(conn)),
         asyncio.create_task(conn.ended.wait()),
     ]
     try:
@@ -91,7 +145,7 @@ async def _stream(conn: Connection, websocket: WebSocket, options: WsOptions) ->
         await asyncio.gather(*tasks, return_exceptions=True)
     if conn.close_code is not None:
         with contextlib.suppress(Exception):
-            await websocket.close(conn.close_code)
+            await websocket.close(conn.close_code, conn.close_reason)
 
 
 async def serve_socket(ctx: SocketContext, websocket: WebSocket) -> None:
@@ -105,8 +159,9 @@ async def serve_socket(ctx: SocketContext, websocket: WebSocket) -> None:
             ctx.sessionmaker, conn, websocket.send_text, ctx.options.replay_page
         )
         conn.go_live(replayed_upto)
-        await websocket.send_text(READY)
-        await _stream(conn, websocket, ctx.options)
+        if not conn.ended.is_set():
+            await websocket.send_text(READY)
+        await _stream(ctx, conn, websocket)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away mid-send
     finally:

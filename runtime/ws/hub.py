@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 
 from runtime.bus import Bus, Subscription
 from runtime.bus.codec import Batch
+from runtime.domain.visibility import is_session_control
 from runtime.ws import metrics
 from runtime.ws.connection import CLOSE_RESTART, Connection
 from runtime.ws.registry import Registry
@@ -72,7 +74,8 @@ class Hub:
             return room
 
     def _dispatch(self, tenant: str, batch: Batch) -> None:
-        """Hand each event's pre-encoded frame to the sockets that want it (no JSON work)."""
+        """Hand each event's pre-encoded frame to the sockets that want it (no JSON work but
+        for the rare session control event, which the sockets act on instead)."""
         received_at = time.perf_counter()
         metrics.BUS_MESSAGES_IN.inc()
         metrics.EVENTS_IN.inc(len(batch))
@@ -86,6 +89,11 @@ class Hub:
             targets = targets_of(audience)
             if not targets:
                 dropped += 1
+                continue
+            if is_session_control(audience):  # session control: acted on, not sent
+                payload = json.loads(batch.frame(index))["payload"]
+                for conn in targets:
+                    conn.control(seq, payload)
                 continue
             frame = batch.frame(index)
             for conn in targets:

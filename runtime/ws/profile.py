@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.domain.events import ALL, agent_key, team_key
 from runtime.domain.security import AccessClaims
+from runtime.domain.visibility import socket_keys
 from runtime.models import Agent, Role, TeamMember, Tenant
 
-READ_ALL = "inbox:read:all"
+_AgentRow = Row[str, int, list[str], str, int]  # status, token_version, permissions, slug, seq
 
 
 @dataclass(frozen=True)
 class AgentProfile:
     tenant: str
     keys: frozenset[str]
-    head_seq: int  # the tenant's latest cursor: where a client without a cursor starts
+    # The tenant's latest cursor when the agent was checked: where a client without a cursor
+    # starts, and the line after which session control events concern this socket.
+    head_seq: int
 
 
-async def load_profile(session: AsyncSession, claims: AccessClaims) -> AgentProfile | None:
-    """None when the agent no longer exists in that tenant, is disabled, or the token's
-    version is no longer the agent's (its sessions were ended)."""
+async def _admitted(session: AsyncSession, claims: AccessClaims) -> _AgentRow | None:
+    """The agent's row when the token still admits it: the agent exists in that tenant, is
+    not disabled, and the token's version is the agent's (its sessions were not ended)."""
     row = (
         await session.execute(
             select(
@@ -36,10 +38,23 @@ async def load_profile(session: AsyncSession, claims: AccessClaims) -> AgentProf
     ).one_or_none()
     if row is None or row.status == "disabled" or row.token_version != claims.version:
         return None
-    teams = await session.scalars(
-        select(TeamMember.team_id).where(TeamMember.agent_id == claims.agent_id)
+    return row
+
+
+async def token_admits(session: AsyncSession, claims: AccessClaims) -> bool:
+    """Whether a (re-)presented token still admits its agent (the ``auth`` frame)."""
+    return await _admitted(session, claims) is not None
+
+
+async def load_profile(session: AsyncSession, claims: AccessClaims) -> AgentProfile | None:
+    """The profile of the token's agent, or None when the token no longer admits it."""
+    row = await _admitted(session, claims)
+    if row is None:
+        return None
+    teams = list(
+        await session.scalars(
+            select(TeamMember.team_id).where(TeamMember.agent_id == claims.agent_id)
+        )
     )
-    keys = {agent_key(claims.agent_id), *(team_key(t) for t in teams)}
-    if READ_ALL in (row.permissions or []):
-        keys.add(ALL)
-    return AgentProfile(row.slug, frozenset(keys), row.event_seq)
+    keys = socket_keys(claims.agent_id, row.permissions or [], teams)
+    return AgentProfile(row.slug, keys, row.event_seq)

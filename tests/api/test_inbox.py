@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from runtime.bus.inprocess import InProcessBus
+from runtime.domain.visibility import INBOX_ALL
 from runtime.models import DeadLetter, Message
 from runtime.relay import OutboxRelay
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
@@ -522,7 +523,7 @@ async def test_deep_webhook_payload_bounded_at_ingest(world: WhatsAppWorld) -> N
     subscription = await bus.subscribe(
         ctx.slug, "pod", lambda _t, b: frames.extend(json.loads(b.frame(i)) for i in range(len(b)))
     )
-    await subscription.bind(["all"])
+    await subscription.bind([INBOX_ALL])
     relay = OutboxRelay(world.app.state.sessionmaker, bus)
     while await relay.publish_pending():
         pass
@@ -530,3 +531,36 @@ async def test_deep_webhook_payload_bounded_at_ingest(world: WhatsAppWorld) -> N
     assert [p["message"]["wamid"] for p in created] == ["wamid.fine"]
     async with world.app.state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(DeadLetter)) == 0
+
+
+async def test_start_conversation_applies_visibility(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    team = await world.client.post(
+        "/api/teams", headers=ctx.headers, json={"name": "Sales", "assignment_strategy": "manual"}
+    )
+    alice, alice_headers = await world.new_agent(ctx, team_ids=[team.json()["id"]])
+    bob, bob_headers = await world.new_agent(ctx, team_ids=[team.json()["id"]])
+    sender = await world.add_sender(ctx, [alice["id"], bob["id"]])
+    contact = (
+        await world.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": "+6281234567003"}
+        )
+    ).json()
+    pooled = await world.client.post(  # the team's pool: both teammates see the contact
+        f"/api/contacts/{contact['id']}/assign",
+        headers=ctx.headers,
+        json={"team_id": team.json()["id"]},
+    )
+    assert pooled.status_code == 200, pooled.text
+    start = {"contact_id": contact["id"], "sender_id": sender["id"]}
+    mine = await world.client.post("/api/conversations", headers=bob_headers, json=start)
+    assert mine.status_code == 200 and mine.json()["assigned_agent_id"] == bob["id"]
+
+    theirs = await world.client.post("/api/conversations", headers=alice_headers, json=start)
+    assert theirs.status_code == 409, theirs.text
+    assert theirs.json()["error"]["code"] == "conversation_assigned_elsewhere"
+    assert mine.json()["id"] not in theirs.text
+    hidden = await world.client.get(
+        f"/api/conversations/{mine.json()['id']}", headers=alice_headers
+    )
+    assert hidden.status_code == 404

@@ -5,8 +5,9 @@ from typing import Any
 
 import httpx
 
-from runtime.domain.events import agent_key, events_after
+from runtime.domain.events import events_after
 from runtime.domain.permissions import PERMISSIONS
+from runtime.domain.visibility import personal_key, session_key
 from tests.api.harness import ApiHarness
 
 
@@ -35,10 +36,13 @@ async def test_roles_rules_and_permission_change_events(api: ApiHarness) -> None
     assert changed.json()["permissions"] == ["teams:read"]
     async with api.app.state.sessionmaker() as session:
         events = await events_after(session, ctx.id, before)
+    holder_id = uuid.UUID(holder["id"])
     assert [(e.type, e.audience) for e in events] == [
-        ("permissions.changed", [agent_key(uuid.UUID(holder["id"]))])
+        ("permissions.changed", [personal_key(holder_id)]),
+        ("session.control", [session_key(holder_id)]),  # its sockets re-scope
     ]
-    assert agent_key(uuid.UUID(bystander["id"])) not in events[0].audience
+    assert events[1].payload["action"] == "rescope"
+    assert personal_key(uuid.UUID(bystander["id"])) not in events[0].audience
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:

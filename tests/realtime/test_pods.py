@@ -9,6 +9,7 @@ import pytest
 import websockets
 
 from runtime.bus.naming import queue_name
+from runtime.domain.visibility import INBOX_ALL
 from tests.realtime.conftest import RunRelay, StartPod, TenantWorld, agent_of
 from tests.realtime.stack import BrokerAdmin, connect, eventually
 
@@ -67,7 +68,7 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     c = await connect(idle.ws_url, carol)
     async with relay("routed", publish):
         await world.emit([agent_of(alice)], count=5)
-        await world.emit(["all"], count=5)
+        await world.emit([INBOX_ALL], count=5)
         await a.pump(lambda: len(a.frames) == 5)
         await s.pump(lambda: len(s.frames) == 5)
     assert await idle.metric("scrm_ws_bus_messages_in_total") == 0
@@ -147,7 +148,7 @@ async def test_catch_up_then_live_without_gap_or_duplicate(
     async with relay("fanout"):
         missed = await world.emit([key], count=40)
         await world.emit(["team.nobody"], count=3)
-        producer = asyncio.create_task(world.emit([key, "all"], count=60))
+        producer = asyncio.create_task(world.emit([key, INBOX_ALL], count=60))
         client = await connect(pod.ws_url, alice, cursor=missed[9])
         live = await producer
         expected = missed[10:] + live
@@ -170,3 +171,16 @@ async def test_slow_consumer_is_disconnected(
         await client.pump(lambda: False)
     assert len(client.frames) < 300
     await eventually(pod.metric_is("scrm_ws_connections", 0), "socket released")
+
+
+async def test_ws_cursor_out_of_range_refused(world: TenantWorld, pods: StartPod) -> None:
+    pod = await pods("routed")
+    alice = await world.agent()
+    for cursor in (10**30, 2**63, "²", "1e3"):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(pod.ws_url, alice, cursor=cursor)  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    client = await connect(pod.ws_url, alice, cursor=2**63 - 1)  # the largest BIGINT is fine
+    await client.ws.close()
+    assert pod.process.poll() is None
+    await eventually(pod.metric_is("scrm_ws_connections", 0), "no socket left")

@@ -12,7 +12,13 @@ from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame
 from runtime.bus.inprocess import InProcessBus
 from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
 from runtime.bus.routing import split_batch
-from runtime.ws.connection import CLOSE_SLOW, Connection
+from runtime.domain.visibility import (
+    contacts_agent_key,
+    contacts_team_key,
+    inbox_agent_key,
+    socket_keys,
+)
+from runtime.ws.connection import CLOSE_RESCOPE, CLOSE_SESSION, CLOSE_SLOW, Connection
 from runtime.ws.dedupe import SeenWindow
 from runtime.ws.registry import Registry
 
@@ -155,3 +161,31 @@ async def test_in_process_bus_filters_by_mode() -> None:
         await sub.close()
         await bus.publish("acme", [ev(5, "agent.a")])
     assert got == {"fanout": [1, 2, 4], "routed": [1]}
+
+
+def test_connection_acts_on_session_control_after_its_admission() -> None:
+    sid = uuid.uuid4()
+    conn = _conn()
+    conn.sid, conn.admitted_at_seq = sid, 10
+    conn.control(9, {"action": "revoke"})  # from before the socket was admitted
+    conn.control(11, {"action": "revoke", "sid": str(uuid.uuid4())})  # another sign-in
+    assert not conn.ended.is_set()
+    conn.control(12, {"action": "rescope"})
+    conn.control(13, {"action": "revoke", "sid": str(sid)})  # the first reason wins
+    assert (conn.close_code, conn.close_reason) == (CLOSE_RESCOPE, "reconnect")
+    revoked = _conn()
+    revoked.control(1, {"action": "revoke", "sid": None})
+    assert (revoked.close_code, revoked.close_reason) == (CLOSE_SESSION, "session ended")
+
+
+def test_socket_keys_mirror_the_read_permissions() -> None:
+    agent, team = uuid.uuid4(), uuid.uuid4()
+    own = {f"agent.{agent}", f"session.{agent}"}
+    assert socket_keys(agent, [], [team]) == own
+    assert socket_keys(agent, ["inbox:read:all", "inbox:read:assigned"], []) == own | {"inbox.all"}
+    assert socket_keys(agent, ["inbox:read:assigned", "contacts:read:assigned"], [team]) == own | {
+        inbox_agent_key(agent),
+        contacts_agent_key(agent),
+        contacts_team_key(team),
+        "contacts.pool",
+    }

@@ -16,7 +16,7 @@ from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import AgentCreate, AgentOut, AgentStatus, AgentUpdate, StatusIn
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
-from runtime.domain.events import ALL, permissions_changed, record_event, team_key
+from runtime.domain.events import permissions_changed, record_event
 from runtime.domain.lookup import ensure_owned_ids, get_owned
 from runtime.domain.privileges import (
     ensure_an_admin_remains,
@@ -25,7 +25,8 @@ from runtime.domain.privileges import (
     is_active_admin,
 )
 from runtime.domain.security import hash_password
-from runtime.domain.sessions import end_sessions
+from runtime.domain.sessions import end_sessions, rescope_sockets
+from runtime.domain.visibility import agent_presence_audience
 from runtime.models import Agent, Role, Team, TeamMember
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -56,20 +57,21 @@ async def _set_teams(
     session: AsyncSession, agent: Agent, team_ids: list[uuid.UUID], tenant_id: uuid.UUID
 ) -> None:
     team_ids = await ensure_owned_ids(session, Team, team_ids, tenant_id, "team_ids")
+    before = (await team_ids_of(session, [agent.id])).get(agent.id, [])
     await session.execute(delete(TeamMember).where(TeamMember.agent_id == agent.id))
     session.add_all(TeamMember(team_id=t, agent_id=agent.id, tenant_id=tenant_id) for t in team_ids)
+    if set(before) != set(team_ids):
+        await rescope_sockets(session, tenant_id, [agent.id], "teams changed")
 
 
-async def _status_changed(
-    session: AsyncSession, agent: Agent, new_status: str, team_ids: list[uuid.UUID]
-) -> None:
+async def _status_changed(session: AsyncSession, agent: Agent, new_status: str) -> None:
     agent.status = new_status
     await record_event(
         session,
         agent.tenant_id,
         "agent.status",
         {"agent_id": str(agent.id), "status": new_status},
-        [ALL, *(team_key(t) for t in team_ids)],
+        agent_presence_audience(agent.id),
     )
 
 
@@ -200,8 +202,7 @@ async def update_agent(
         await _set_teams(session, agent, body.team_ids, principal.tenant_id)
     ending = _sessions_end_because(agent, body)
     if body.status is not None and body.status != agent.status:
-        teams = await team_ids_of(session, [agent.id])
-        await _status_changed(session, agent, body.status, teams.get(agent.id, []))
+        await _status_changed(session, agent, body.status)
     if ending:
         await end_sessions(session, agent, ending)
     audit(
@@ -239,7 +240,6 @@ async def set_my_status(body: StatusIn, principal: PrincipalDep, session: Sessio
     """Any signed-in agent may switch its own presence (online / away / offline)."""
     agent = principal.agent
     if body.status != agent.status:
-        teams = await team_ids_of(session, [agent.id])
-        await _status_changed(session, agent, body.status, teams.get(agent.id, []))
+        await _status_changed(session, agent, body.status)
         await session.commit()
     return (await _out(session, [agent]))[0]

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.api.deps import Principal, PrincipalDep, SessionDep, SettingsDep, perm
@@ -42,21 +42,12 @@ from runtime.domain.contact_import import (
 )
 from runtime.domain.errors import Conflict, Invalid, NotFound
 from runtime.domain.lookup import get_owned, json_list_contains
+from runtime.domain.visibility import contacts_visible as visible
 from runtime.models import Agent, AssignmentEvent, Contact, ImportJob, Team
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
 READ = perm("contacts:read:all", "contacts:read:assigned")
-
-
-def visible(principal: Principal) -> ColumnElement[bool]:
-    """Contacts this principal may see: all, or those assigned to it and its pool."""
-    if principal.can("contacts:read:all"):
-        return Contact.tenant_id == principal.tenant_id
-    return (Contact.tenant_id == principal.tenant_id) & (
-        (Contact.assigned_agent_id == principal.agent_id)
-        | assignment.pool_filter(principal.agent_id)
-    )
 
 
 async def _visible_contact(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,6 @@ from runtime.api.deps import (
     perm,
 )
 from runtime.api.pagination import Page, paginate
-from runtime.api.routers.contacts import visible as visible_contact
 from runtime.api.schemas.inbox import (
     ConversationOut,
     ConversationStart,
@@ -31,23 +30,16 @@ from runtime.api.schemas.inbox import (
 )
 from runtime.clock import utc_now
 from runtime.domain import inbox, outbound
-from runtime.domain.errors import Forbidden, NotFound
+from runtime.domain.errors import Conflict, Forbidden, NotFound
 from runtime.domain.lookup import get_owned
 from runtime.domain.senders import allowed_sender_ids, route_sender
+from runtime.domain.visibility import contacts_visible, conversation_audience, conversations_visible
 from runtime.models import Agent, Contact, Conversation, Message, Sender, Team, TeamMember
 
 router = APIRouter(prefix="/api/conversations", tags=["inbox"])
 
 READ = perm("inbox:read:all", "inbox:read:assigned")
 View = Literal["mine", "unassigned", "team", "all"]
-
-
-def visible(principal: Principal) -> ColumnElement[bool]:
-    if principal.can("inbox:read:all"):
-        return Conversation.tenant_id == principal.tenant_id
-    return (Conversation.tenant_id == principal.tenant_id) & (
-        Conversation.assigned_agent_id == principal.agent_id
-    )
 
 
 async def _visible(
@@ -57,7 +49,7 @@ async def _visible(
         await session.execute(
             select(Conversation, Contact)
             .join(Contact, Contact.id == Conversation.contact_id)
-            .where(Conversation.id == conversation_id, visible(principal))
+            .where(Conversation.id == conversation_id, conversations_visible(principal))
         )
     ).one_or_none()
     if row is None:
@@ -97,7 +89,7 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ConversationOut]:
     """Newest activity first. ``view``: mine, unassigned, team (my teams, or ``team_id``), all."""
-    stmt = select(Conversation).where(visible(principal))
+    stmt = select(Conversation).where(conversations_visible(principal))
     if view == "mine":
         stmt = stmt.where(Conversation.assigned_agent_id == principal.agent_id)
     elif view == "unassigned":
@@ -120,13 +112,31 @@ async def list_conversations(
     return Page(items=await _out(session, rows, utc_now(clock)), next_cursor=next_cursor)
 
 
+async def _refuse_if_hidden(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> None:
+    """Never hand out a conversation the principal may not read (e.g. a teammate's)."""
+    if (
+        await session.scalar(
+            select(Conversation.id).where(
+                Conversation.id == conversation_id, conversations_visible(principal)
+            )
+        )
+        is None
+    ):
+        raise Conflict(
+            "conversation_assigned_elsewhere",
+            "This contact already has a conversation on that number, assigned to another agent.",
+        )
+
+
 @router.post("", response_model=ConversationOut, dependencies=[perm("inbox:send")])
 async def start_conversation(
     body: ConversationStart, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> ConversationOut:
     """Open (or find) the conversation with a contact; the first message must be a template."""
     contact = await session.scalar(
-        select(Contact).where(Contact.id == body.contact_id, visible_contact(principal))
+        select(Contact).where(Contact.id == body.contact_id, contacts_visible(principal))
     )
     if contact is None:
         raise NotFound("Contact")
@@ -149,6 +159,7 @@ async def start_conversation(
         if conversation.assigned_agent_id is None and not principal.can("inbox:read:all"):
             conversation.assigned_agent_id = principal.agent_id  # so the starter can see it
         await session.flush()
+        await _refuse_if_hidden(session, principal, conversation.id)
         await inbox.emit_conversation(session, conversation, contact, now)
         await session.commit()
     except IntegrityError:  # started at the same moment by someone else: use theirs
@@ -160,6 +171,7 @@ async def start_conversation(
                 )
             )
         ).scalar_one()
+        await _refuse_if_hidden(session, principal, conversation.id)
     return (await _out(session, [conversation], now))[0]
 
 
@@ -281,7 +293,7 @@ async def update_conversation(
             "Assigning conversations needs inbox:assign.",
             {"required_any_of": ["inbox:assign"]},
         )
-    previous = inbox.audience(conversation)
+    audience_before = conversation_audience(conversation)
     if "assigned_agent_id" in changes and body.assigned_agent_id is not None:
         await get_owned(session, Agent, body.assigned_agent_id, principal.tenant_id)
     if "assigned_team_id" in changes and body.assigned_team_id is not None:
@@ -293,7 +305,7 @@ async def update_conversation(
         conversation.status = body.status
         conversation.snoozed_until = body.snoozed_until if body.status == "snoozed" else None
     now = utc_now(clock)
-    # Whoever lost the conversation hears of it too, so it leaves their list.
-    await inbox.emit_conversation(session, conversation, contact, now, also=previous)
+    await inbox.emit_conversation(session, conversation, contact, now)
+    await inbox.emit_hidden(session, conversation, audience_before)
     await session.commit()
     return (await _out(session, [conversation], now))[0]

@@ -12,6 +12,7 @@ from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.contacts import AssignmentOut, ContactOut
 from runtime.domain import assignment
 from runtime.domain.errors import Conflict, NotFound
+from runtime.domain.visibility import pool_filter
 from runtime.models import AssignmentEvent, Contact
 
 router = APIRouter(prefix="/api/pool", tags=["contacts"], dependencies=[perm("pool:claim")])
@@ -26,7 +27,7 @@ async def list_pool(
 ) -> Page[ContactOut]:
     stmt = select(Contact).where(
         Contact.tenant_id == principal.tenant_id,
-        assignment.pool_filter(principal.agent_id),
+        pool_filter(principal.agent_id),
     )
     rows, next_cursor = await paginate(session, stmt, Contact, cursor, limit)
     return Page(items=[ContactOut.model_validate(c) for c in rows], next_cursor=next_cursor)
@@ -38,9 +39,7 @@ async def claim_next(principal: PrincipalDep, session: SessionDep) -> Assignment
     for _ in range(5):  # another agent may win the race for the same row; try the next
         contact = await session.scalar(
             select(Contact)
-            .where(
-                Contact.tenant_id == principal.tenant_id, assignment.pool_filter(principal.agent_id)
-            )
+            .where(Contact.tenant_id == principal.tenant_id, pool_filter(principal.agent_id))
             .order_by(Contact.updated_at, Contact.id)
             .limit(1)
         )

@@ -15,6 +15,7 @@ from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import MembersIn, TeamCreate, TeamOut, TeamUpdate
 from runtime.domain.audit import audit
 from runtime.domain.lookup import ensure_name_free, ensure_owned_ids, get_owned
+from runtime.domain.sessions import rescope_sockets
 from runtime.models import Agent, Team, TeamMember
 
 router = APIRouter(prefix="/api/teams", tags=["teams"])
@@ -35,26 +36,30 @@ async def _out(session: AsyncSession, teams: list[Team]) -> list[TeamOut]:
     ]
 
 
+async def _member_ids(session: AsyncSession, team_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.execute(select(TeamMember.agent_id).where(TeamMember.team_id == team_id))
+    return set(rows.scalars())
+
+
 async def _add_members(
     session: AsyncSession, team: Team, agent_ids: list[uuid.UUID], replace: bool
 ) -> None:
+    """Add ``agent_ids`` (or make them the only members); the agents who joined or left get
+    their sockets re-scoped (a team's pool is part of what they may see)."""
     agent_ids = await ensure_owned_ids(session, Agent, agent_ids, team.tenant_id, "agent_ids")
+    before = await _member_ids(session, team.id)
     if replace:
         await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
         current: set[uuid.UUID] = set()
     else:
-        current = set(
-            (
-                await session.execute(
-                    select(TeamMember.agent_id).where(TeamMember.team_id == team.id)
-                )
-            ).scalars()
-        )
+        current = before
     session.add_all(
         TeamMember(team_id=team.id, agent_id=a, tenant_id=team.tenant_id)
         for a in agent_ids
         if a not in current
     )
+    after = set(agent_ids) if replace else before | set(agent_ids)
+    await rescope_sockets(session, team.tenant_id, list(before ^ after), "teams changed")
 
 
 @router.get("", response_model=Page[TeamOut], dependencies=[perm("teams:read")])
@@ -134,7 +139,9 @@ async def update_team(
 )
 async def delete_team(team_id: uuid.UUID, principal: PrincipalDep, session: SessionDep) -> None:
     team = await get_owned(session, Team, team_id, principal.tenant_id)
+    members = await _member_ids(session, team.id)
     await session.delete(team)
+    await rescope_sockets(session, principal.tenant_id, list(members), "teams changed")
     audit(
         session,
         principal.tenant_id,
@@ -190,6 +197,7 @@ async def remove_member(
     await session.execute(
         delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.agent_id == agent_id)
     )
+    await rescope_sockets(session, principal.tenant_id, [agent_id], "teams changed")
     audit(
         session,
         principal.tenant_id,

@@ -1,8 +1,11 @@
 // The agent websocket: catch-up cursor kept in localStorage, exponential backoff,
-// token refresh when the handshake is refused (the server closes before accepting).
+// token refresh when the handshake is refused (the server closes before accepting) or the
+// session ends, re-authentication on the open socket whenever the access token is renewed.
 import { auth } from './auth.js';
 
 const MAX_BACKOFF = 10000;
+const CLOSE_SESSION = 4401; // session ended / access token expired or refused: refresh first
+const CLOSE_RESCOPE = 4409; // permissions or teams changed: reconnect at once with the cursor
 
 export class Realtime extends EventTarget {
   constructor() {
@@ -12,6 +15,14 @@ export class Realtime extends EventTarget {
     this.attempts = 0;
     this.stopped = true;
     this.timer = null;
+    // auth.js announces every new access token: extend the open socket's life with it.
+    window.addEventListener('scrm:token', (event) => this._reauthenticate(event.detail?.accessToken));
+  }
+
+  _reauthenticate(token) {
+    if (token && this.socket?.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ type: 'auth', token }));
+    }
   }
 
   get cursorKey() {
@@ -64,13 +75,18 @@ export class Realtime extends EventTarget {
     this.socket = socket;
     socket.onopen = () => { opened = true; };
     socket.onmessage = (event) => this._frame(JSON.parse(event.data));
-    socket.onclose = async () => {
+    socket.onclose = async (event) => {
       if (this.socket !== socket || this.stopped) return;
       this.socket = null;
+      if (event.code === CLOSE_RESCOPE) { this._connect(); return; }
       this._set('down');
-      if (!opened || Date.now() > auth.expiresAt - 30000) {
-        // Refused at the handshake: usually an expired access token.
-        try { await auth.refresh(); } catch { if (!auth.signedIn) return; }
+      if (!opened || event.code === CLOSE_SESSION || Date.now() > auth.expiresAt - 30000) {
+        // Refused at the handshake (usually an expired access token) or the session ended:
+        // a refused refresh signs out (back to the login page).
+        try {
+          await auth.refresh();
+          if (event.code === CLOSE_SESSION) { this._connect(); return; }
+        } catch { if (!auth.signedIn) return; }
       }
       const delay = Math.min(MAX_BACKOFF, 500 * 2 ** this.attempts) * (0.8 + Math.random() * 0.4);
       this.attempts += 1;

@@ -148,6 +148,13 @@ export function mount(root, args, { navigate, realtime }) {
     }
   }
 
+  // Reassigned away from me: it leaves the list (and the chat, if open).
+  function hideConversation(id) {
+    state.convs.delete(id);
+    if (id === state.selected) navigate('inbox');
+    else renderList();
+  }
+
   // ---------- chat ----------
   const header = h('header', { class: 'chat-header' });
   const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' });
@@ -537,6 +544,7 @@ export function mount(root, args, { navigate, realtime }) {
   function onEvent(event) {
     const { type, payload } = event.detail;
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
+    else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
     else if ((type === 'message.created' || type === 'message.status') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
