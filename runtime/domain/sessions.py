@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, exists, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
@@ -23,6 +23,15 @@ from runtime.domain.visibility import session_key
 from runtime.models import Agent, RefreshToken
 
 SESSION_CONTROL = "session.control"
+
+
+def sign_in_live(sid: uuid.UUID | None) -> ColumnElement[bool]:
+    """SQL truth of "the sign-in ``sid`` has not ended": some link of its refresh family is
+    still unrevoked. Access tokens without a sign-in (minted by tools) are judged by their
+    agent's token version alone."""
+    if sid is None:
+        return true()
+    return exists().where(RefreshToken.family_id == sid, RefreshToken.revoked_at.is_(None))
 
 
 async def end_sessions(

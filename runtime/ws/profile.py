@@ -8,10 +8,12 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.security import AccessClaims
+from runtime.domain.sessions import sign_in_live
 from runtime.domain.visibility import socket_keys
 from runtime.models import Agent, Role, TeamMember, Tenant
 
-_AgentRow = Row[str, int, list[str], str, int]  # status, token_version, permissions, slug, seq
+# status, token_version, permissions, slug, seq, live
+_AgentRow = Row[str, int, list[str], str, int, bool]
 
 
 @dataclass(frozen=True)
@@ -25,18 +27,29 @@ class AgentProfile:
 
 async def _admitted(session: AsyncSession, claims: AccessClaims) -> _AgentRow | None:
     """The agent's row when the token still admits it: the agent exists in that tenant, is
-    not disabled, and the token's version is the agent's (its sessions were not ended)."""
+    not disabled, the token's version is the agent's (its sessions were not all ended) and its
+    sign-in was not ended (logout, refresh-token reuse)."""
     row = (
         await session.execute(
             select(
-                Agent.status, Agent.token_version, Role.permissions, Tenant.slug, Tenant.event_seq
+                Agent.status,
+                Agent.token_version,
+                Role.permissions,
+                Tenant.slug,
+                Tenant.event_seq,
+                sign_in_live(claims.sid).label("live"),
             )
             .join(Role, Role.id == Agent.role_id)
             .join(Tenant, Tenant.id == Agent.tenant_id)
             .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
         )
     ).one_or_none()
-    if row is None or row.status == "disabled" or row.token_version != claims.version:
+    if (
+        row is None
+        or not row.live
+        or row.status == "disabled"
+        or row.token_version != claims.version
+    ):
         return None
     return row
 

@@ -182,6 +182,25 @@ async def test_logout_revokes_its_family(api: ApiHarness) -> None:
     assert {"action": "revoke", "reason": "logout", "sid": str(sign_in)} in events
 
 
+async def test_logout_refuses_that_sign_ins_access_tokens(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    leaving = (await _login(api.client, ctx.admin_email, PASSWORD)).json()
+    staying = (await _login(api.client, ctx.admin_email, PASSWORD)).json()
+    out = await api.client.post(
+        "/api/auth/logout", json={"refresh_token": leaving["refresh_token"]}
+    )
+    assert out.status_code == 204
+
+    def me(tokens: dict[str, str]) -> Any:
+        return api.client.get(
+            "/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+
+    refused = await me(leaving)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+    assert (await me(staying)).status_code == 200  # the other sign-in goes on
+
+
 async def test_password_change_refuses_old_access_tokens(api: ApiHarness) -> None:
     ctx = await api.new_tenant()
     agent, here = await api.new_agent(ctx)

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from runtime.domain.events import record_event
 from runtime.domain.security import AccessClaims, decode_access_token, issue_access_token
 from runtime.domain.sessions import end_sessions
 from runtime.domain.visibility import personal_key
-from runtime.models import Agent, Contact, Conversation, Sender
+from runtime.models import Agent, Contact, Conversation, RefreshToken, Sender
 from runtime.ws.connection import CLOSE_RESCOPE, CLOSE_SESSION
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.conftest import make_settings
@@ -185,6 +185,24 @@ def claims(token: str) -> AccessClaims:
     return decoded
 
 
+async def sign_in(api: ApiHarness, who: Person) -> uuid.UUID:
+    """A new sign-in (refresh-token family) of ``who``: its id, for :func:`token_of`."""
+    family = uuid.uuid4()
+    async with sessions_of(api)() as session, session.begin():
+        agent = await session.get(Agent, who.id)
+        assert agent is not None
+        session.add(
+            RefreshToken(
+                tenant_id=agent.tenant_id,
+                agent_id=agent.id,
+                family_id=family,
+                token_hash=secrets.token_hex(32),
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    return family
+
+
 def token_of(who: Person, ctx: TenantCtx, sid: uuid.UUID | None, ttl: int = 3600) -> str:
     """Another access token of ``who`` (same version), for sign-in ``sid``."""
     version = claims(who.token).version
@@ -214,12 +232,14 @@ async def test_sockets_follow_the_session(api: ApiHarness, pods: StartPod, relay
     async with relay("routed"):
         # Revoke one sign-in, then all: the matching sockets close on every pod.
         dan = await person(api, ctx, "agent")
-        first, second = uuid.uuid4(), uuid.uuid4()
+        first, second = await sign_in(api, dan), await sign_in(api, dan)
         on1 = await connect(pod1.ws_url, token_of(dan, ctx, first))
         on2 = await connect(pod2.ws_url, token_of(dan, ctx, first))
         other = await connect(pod2.ws_url, token_of(dan, ctx, second))
         await end(api, dan, first)
         assert await all_closed(on1, on2) == [(CLOSE_SESSION, "session ended")] * 2
+        with pytest.raises(websockets.InvalidStatus):  # that sign-in's tokens open nothing
+            await connect(pod1.ws_url, token_of(dan, ctx, first))
         await read_until(other, await barrier(api, ctx, [dan]))  # the other sign-in stays
         await end(api, dan)
         assert await all_closed(other) == [(CLOSE_SESSION, "session ended")]
@@ -303,7 +323,7 @@ async def test_socket_reauth_frame_extends_session(
     pod = await pods("routed")
     ctx = await api.new_tenant()
     hal, ivy = await person(api, ctx, "agent"), await person(api, ctx, "agent")
-    sid = uuid.uuid4()
+    sid = await sign_in(api, hal)
     short = token_of(hal, ctx, sid, ttl=2)
     client = await connect(pod.ws_url, short)
     await client.ws.send(json.dumps({"type": "hello"}))
