@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from runtime.api.app import create_app
 from runtime.domain.tenants import create_admin, create_tenant
@@ -26,9 +27,9 @@ class TenantCtx:
 
 
 class ApiHarness:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: FastAPI | None = None) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = app or create_app(settings)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://api.test"
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -214,3 +215,26 @@ async def test_phone_number_belongs_to_tenant_that_proves_it(api: WhatsAppWorld)
     status, stored = await claim(**own)
     assert status == 201, stored
     assert stored["phone_number_id"] == own["phone_number_id"]
+
+
+async def test_sender_token_rotation_needs_proof(api: WhatsAppWorld) -> None:
+    ctx = await api.new_tenant()
+    sender = await _sender(api, ctx)
+    url = f"/api/senders/{sender['id']}"
+
+    async def stored_ciphertext() -> str | None:
+        async with api.app.state.sessionmaker() as session:
+            row = await session.get(Sender, uuid.UUID(sender["id"]))
+            return row.access_token_encrypted if row else None
+
+    before = await stored_ciphertext()
+    refused = await api.client.patch(
+        url, headers=ctx.headers, json={"access_token": "EAAG-made-up-token-123"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "sender_not_proven"
+    assert await stored_ciphertext() == before
+
+    rotated = await api.client.patch(url, headers=ctx.headers, json={"access_token": SECRET})
+    assert rotated.status_code == 200, rotated.text
+    assert await stored_ciphertext() not in (before, None)

@@ -48,12 +48,10 @@ class WhatsAppWorld(ApiHarness):
         )
         graph = CloudAPIClient("http://graph.test", http=self.sim, max_retries=0)
         self.engine = self.simulator_app.state.simulator
-        self.settings = settings
-        self.app = create_app(settings, clock=self.engine.state.clock, whatsapp=graph)
-        to_api.app = self.app
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://api.test"
+        super().__init__(
+            settings, create_app(settings, clock=self.engine.state.clock, whatsapp=graph)
         )
+        to_api.app = self.app
 
     async def close(self) -> None:
         # Let in-flight webhooks finish: cancelling one mid-request strands its DB connection.

@@ -185,7 +185,14 @@ async def update_sender(
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
+    whatsapp: WhatsAppDep,
 ) -> Sender:
+    """A new access token is stored only once Meta confirms it for the number and its WABA."""
+    if body.access_token is not None:
+        sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
+        number, waba = sender.phone_number_id, sender.waba_id
+        await session.commit()  # no transaction stays open while Meta is asked
+        await prove_number(whatsapp, number, waba, body.access_token)
     sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
     if sender.status == "withdrawn":
         raise Conflict("sender_withdrawn", "A withdrawn sender cannot be changed.")
