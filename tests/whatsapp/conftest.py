@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from runtime.whatsapp.simulator import create_app
-from tests.support import free_port
+from tests.support import served_in_thread
 
 from .support import (
     DISPLAY_NUMBER,
@@ -82,23 +80,9 @@ async def sim(make_sim: SimFactory) -> Sim:
 @pytest.fixture
 def serve() -> Iterator[Callable[[FastAPI], str]]:
     """Run ASGI apps with uvicorn on free 127.0.0.1 ports; returns their base URLs."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    with ExitStack() as servers:
 
-    def start(app: FastAPI) -> str:
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        def start(app: FastAPI) -> str:
+            return f"http://127.0.0.1:{servers.enter_context(served_in_thread(app))}"
 
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+        yield start

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import kopf
-import uvicorn
 import yaml
 from kopf.testing import KopfRunner
 from kubernetes.client.exceptions import ApiException
@@ -23,6 +22,7 @@ from scrm_operator import names
 from scrm_operator.kube import Kube, resource_path
 
 from tests.operator.controlplane import free_port
+from tests.support import served_in_thread
 
 T = TypeVar("T")
 DEADLINE = 30.0
@@ -192,16 +192,8 @@ class Recorder:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn on a free loopback port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    eventually(lambda: server.started, "uvicorn to start", within=10)
-    try:
+    with served_in_thread(app) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def tenant_manifest(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
