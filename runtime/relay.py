@@ -14,7 +14,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import Counter
@@ -51,13 +51,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
 
 
-def _encoding_error(event: BusEvent) -> str | None:
-    """Why the bus could not encode ``event``, or None (each event is tried on its own)."""
+def _encoded(event: BusEvent) -> BusEvent | str:
+    """``event`` carrying its encoded frame, or why it cannot be encoded (each event is tried
+    on its own, so one poison payload does not sink its batch)."""
     try:
-        encode_frame_bytes(event)
+        return replace(event, frame=encode_frame_bytes(event))
     except ENCODE_ERRORS as exc:
         return _describe(exc)
-    return None
 
 
 class OutboxRelay:
@@ -132,13 +132,14 @@ class OutboxRelay:
             unencodable: list[tuple[_Claimed, str]] = []
             for id_, seq, type_, payload, audience, tenant_id, attempts in rows:
                 slug = self._slugs.get(tenant_id) or await self._slug(connection, tenant_id)
-                claimed = _Claimed(
-                    id_, tenant_id, attempts, BusEvent(seq, type_, payload, tuple(audience))
-                )
-                if (error := _encoding_error(claimed.event)) is not None:
-                    unencodable.append((claimed, error))
+                event = BusEvent(seq, type_, payload, tuple(audience))
+                encoded = _encoded(event)
+                if isinstance(encoded, str):
+                    unencodable.append((_Claimed(id_, tenant_id, attempts, event), encoded))
                 else:
-                    by_tenant.setdefault(slug, []).append(claimed)
+                    by_tenant.setdefault(slug, []).append(
+                        _Claimed(id_, tenant_id, attempts, encoded)
+                    )
             outcomes = await asyncio.gather(
                 *(self._publish(slug, claimed) for slug, claimed in by_tenant.items())
             )

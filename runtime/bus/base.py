@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -18,6 +18,9 @@ class BusEvent:
     type: str
     payload: dict[str, Any]
     audience: tuple[str, ...]
+    # The client-facing frame when already encoded (the relay encodes each event once, to
+    # set aside one that cannot be); the codec encodes it otherwise.
+    frame: bytes | None = field(default=None, compare=False, repr=False)
 
 
 # Called with (tenant slug, batch) for every broker message a subscription receives.

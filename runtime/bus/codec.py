@@ -40,6 +40,8 @@ ENCODE_ERRORS = (TypeError, ValueError, RecursionError)
 
 def encode_frame_bytes(event: BusEvent) -> bytes:
     """The client-facing frame: ``{"seq": …, "type": …, "payload": …}``."""
+    if event.frame is not None:
+        return event.frame
     return _dumps({"seq": event.seq, "type": event.type, "payload": event.payload})
 
 
