@@ -5,12 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def loopback_without_tls_setting(url: str) -> bool:
+    """Whether ``url`` is asyncpg to PostgreSQL on this machine with no ``ssl``/``sslmode``
+    chosen: asyncpg would then try TLS (``prefer``), which costs CPU and protects nothing."""
+    parsed = make_url(url)
+    return (
+        parsed.get_driver_name() == "asyncpg"
+        and parsed.host in _LOOPBACK
+        and not {"ssl", "sslmode"} & set(parsed.query)
+    )
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -21,6 +36,8 @@ def make_engine(url: str) -> AsyncEngine:
         kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        if loopback_without_tls_setting(url):
+            kwargs.update(connect_args={"ssl": False})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
