@@ -274,8 +274,8 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
         "messages": 1,
         "duplicates": 0,
         "statuses": 0,
-        "ignored": 1,
-        "errors": [],
+        "ignored": 0,
+        "errors": [{"id": "wamid.no-sender", "code": "missing_sender"}],
     }
     [conversation] = await _conversations(world, ctx.headers)
     [message] = await _messages(world, ctx.headers, conversation["id"])
