@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 

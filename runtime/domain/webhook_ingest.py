@@ -246,13 +246,11 @@ async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Custom
         keys.append(Contact.wa_user_id == customer.user_id)
     found = list(
         (
-            await session.execute(
-                select(Contact).where(Contact.tenant_id == tenant_id, or_(*keys))
-            )
+            await session.execute(select(Contact).where(Contact.tenant_id == tenant_id, or_(*keys)))
         ).scalars()
     )
-    by_phone = next((c for c in found if customer.phone and c.phone == customer.phone), None)
-    by_user = next((c for c in found if customer.user_id and c.wa_user_id == customer.user_id), None)
+    by_phone = next((c for c in found if c.phone and c.phone == customer.phone), None)
+    by_user = next((c for c in found if c.wa_user_id and c.wa_user_id == customer.user_id), None)
     contact = by_phone or by_user
     if contact is None:
         contact = Contact(

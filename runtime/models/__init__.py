@@ -2,8 +2,8 @@
 
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
-from runtime.models.ingest_errors import IngestError
 from runtime.models.inbox import Conversation, Message, Template
+from runtime.models.ingest_errors import IngestError
 from runtime.models.people import (
     Agent,
     AuditEntry,
