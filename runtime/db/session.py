@@ -27,7 +27,9 @@ def loopback_without_tls_setting(url: str) -> bool:
     )
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+    """``sqlite_foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter
+    it, and dropping the old copy with enforcement on would fire ON DELETE CASCADE."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # SQLite has one writer; queueing for the single connection in asyncio is far
@@ -46,7 +48,7 @@ def make_engine(url: str) -> AsyncEngine:
             # read outside transactions; take over and BEGIN ourselves (SQLAlchemy's recipe).
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
