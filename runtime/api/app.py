@@ -21,6 +21,7 @@ from runtime.api.routers import (
     auth,
     contacts,
     conversations,
+    ingest_errors,
     internal,
     pool,
     roles,
@@ -51,6 +52,7 @@ ROUTERS = [
     pool.router,
     senders.router,
     audit.router,
+    ingest_errors.router,
     conversations.router,
     templates.router,
 ]

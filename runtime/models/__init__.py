@@ -3,6 +3,7 @@
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
 from runtime.models.inbox import Conversation, Message, Template
+from runtime.models.ingest_errors import IngestError
 from runtime.models.people import (
     Agent,
     AuditEntry,
@@ -24,6 +25,7 @@ __all__ = [
     "Conversation",
     "Event",
     "ImportJob",
+    "IngestError",
     "LoginThrottle",
     "Message",
     "RefreshToken",
