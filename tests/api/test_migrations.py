@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from alembic import command
@@ -21,6 +21,8 @@ from runtime.db.base import Base
 from runtime.db.migrate import alembic_config, upgrade
 from tests.services import require_postgres
 from tests.support import postgres_database
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,11 +43,17 @@ def _schema_drift(url: str) -> list[object]:
     def compare(connection: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
-    async def run() -> list[object]:
+    return _in_transaction(url, compare)
+
+
+def _in_transaction(url: str, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` on a sync connection inside one committed transaction on ``url``."""
+
+    async def run() -> T:
         engine = create_async_engine(url)
         try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(compare)
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
         finally:
             await engine.dispose()
 
@@ -122,15 +130,9 @@ def test_0003_numbers_existing_messages_and_keeps_every_row(fresh_database: str)
     (batch mode) must not cascade-delete what references them."""
     upgrade(fresh_database, "0002")
 
-    async def run(work: Any) -> Any:
-        engine = create_async_engine(fresh_database)
-        try:
-            async with engine.begin() as connection:
-                return await connection.run_sync(work)
-        finally:
-            await engine.dispose()
-
-    seeded = asyncio.run(run(lambda c: _seed_0002(c, datetime(2026, 5, 1, tzinfo=UTC))))
+    seeded = _in_transaction(
+        fresh_database, lambda c: _seed_0002(c, datetime(2026, 5, 1, tzinfo=UTC))
+    )
     upgrade(fresh_database)
 
     def read(connection: Connection) -> tuple[list[Any], list[Any]]:
@@ -140,8 +142,50 @@ def test_0003_numbers_existing_messages_and_keeps_every_row(fresh_database: str)
         conversations = connection.execute(text("SELECT message_seq FROM conversations")).all()
         return list(messages), list(conversations)
 
-    messages, conversations = asyncio.run(run(read))
+    messages, conversations = _in_transaction(fresh_database, read)
     assert [(uuid.UUID(str(m)), s) for m, s in messages] == [
         (m, i) for i, m in enumerate(seeded["messages"], start=1)
     ]
     assert [tuple(c) for c in conversations] == [(3,)]
+
+
+def _seed_0001(connection: Connection) -> uuid.UUID:
+    """An agent in a team, owning a contact: rows that reference ``agents``."""
+    meta = MetaData()
+    meta.reflect(connection)
+    ids = {t: uuid.uuid4() for t in ("tenants", "roles", "agents", "teams", "contacts")}
+    given: dict[str, dict[str, Any]] = {
+        "tenants": {},
+        "roles": {"tenant_id": ids["tenants"]},
+        "agents": {"tenant_id": ids["tenants"], "role_id": ids["roles"]},
+        "teams": {"tenant_id": ids["tenants"]},
+        "contacts": {"tenant_id": ids["tenants"], "assigned_agent_id": ids["agents"]},
+    }
+    for name, values in given.items():
+        table = meta.tables[name]
+        row = {c.name: _dummy(c) for c in table.columns if not c.nullable}
+        connection.execute(
+            table.insert().values(_ids_as_stored(connection, row | values | {"id": ids[name]}))
+        )
+    member = {"team_id": ids["teams"], "agent_id": ids["agents"], "tenant_id": ids["tenants"]}
+    connection.execute(
+        meta.tables["team_members"].insert().values(_ids_as_stored(connection, member))
+    )
+    return ids["agents"]
+
+
+def test_0002_keeps_what_references_agents(fresh_database: str) -> None:
+    """0002 rebuilds ``agents`` on SQLite: memberships and assignments must survive it."""
+    upgrade(fresh_database, "0001")
+
+    _in_transaction(fresh_database, _seed_0001)
+    upgrade(fresh_database)
+
+    def read(connection: Connection) -> tuple[int, int]:
+        members = connection.execute(text("SELECT count(*) FROM team_members")).scalar_one()
+        owned = connection.execute(
+            text("SELECT count(*) FROM contacts WHERE assigned_agent_id IS NOT NULL")
+        ).scalar_one()
+        return members, owned
+
+    assert _in_transaction(fresh_database, read) == (1, 1)
