@@ -34,6 +34,7 @@ from runtime.bus.naming import pod_name
 from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
+from runtime.ingest import InboundPipeline
 from runtime.relay import OutboxRelay
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
@@ -75,13 +76,14 @@ def create_app(
         linger=settings.relay_linger_seconds,
         max_attempts=settings.relay_max_attempts,
     )
+    ingest = InboundPipeline(engine, sessionmaker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running():
+            async with relay.running(), ingest.polling():
                 yield
         finally:
             waker.cancel()
@@ -101,6 +103,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.clock = clock
+    app.state.ingest = ingest
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
 

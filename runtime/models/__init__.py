@@ -2,6 +2,7 @@
 
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
+from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.people import (
     Agent,
@@ -24,6 +25,7 @@ __all__ = [
     "Conversation",
     "Event",
     "ImportJob",
+    "InboundWebhook",
     "LoginThrottle",
     "Message",
     "RefreshToken",
