@@ -46,7 +46,7 @@ class GroupCommitWriter:
         self._engine = engine
         self._linger = linger
         self._max_batch = max_batch
-        self._on_commit = on_commit
+        self.on_commit = on_commit  # called after each group commit (wakes the processor)
         self._queue: list[_Body] = []
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,7 +79,7 @@ class GroupCommitWriter:
                 continue
             for body in batch:
                 body.stored.set_result(None)
-            self._on_commit()
+            self.on_commit()
 
     async def _write(self, batch: list[_Body]) -> None:
         async with self._engine.begin() as connection:
