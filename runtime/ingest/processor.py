@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from prometheus_client import Counter
 from sqlalchemy import Row, func, select, update
@@ -43,6 +43,9 @@ class Round:
     claimed: int = 0
     retrying: int = 0
     busy: bool = False
+
+
+_Stored = Row[int, bytes, datetime, int]  # id, body, received_at, attempts
 
 
 def _describe(error: BaseException) -> str:
@@ -127,13 +130,13 @@ class InboundProcessor:
 
     @staticmethod
     async def _take_lease(session: AsyncSession) -> bool:
-        if session.bind.dialect.name != "postgresql":
+        if session.get_bind().dialect.name != "postgresql":
             return True
         lease = select(func.pg_try_advisory_xact_lock(_LEASE_KEY))
         return bool(await session.scalar(lease))
 
     @staticmethod
-    async def _apply(session: AsyncSession, row: Row[Any]) -> str | None:
+    async def _apply(session: AsyncSession, row: _Stored) -> str | None:
         """Apply one webhook in a SAVEPOINT; the error if it failed (and was rolled back)."""
         try:
             payload = json.loads(row.body)
@@ -146,7 +149,7 @@ class InboundProcessor:
             return _describe(exc)
         return None
 
-    async def _count_failure(self, session: AsyncSession, row: Row[Any], error: str) -> bool:
+    async def _count_failure(self, session: AsyncSession, row: _Stored, error: str) -> bool:
         """Record a failed attempt; whether the webhook was set aside (out of attempts)."""
         exhausted = row.attempts + 1 >= self._max_attempts
         await session.execute(
@@ -175,4 +178,3 @@ class InboundProcessor:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-
