@@ -76,14 +76,21 @@ def create_app(
         linger=settings.relay_linger_seconds,
         max_attempts=settings.relay_max_attempts,
     )
-    ingest = InboundPipeline(engine, sessionmaker)
+    ingest = InboundPipeline(
+        engine,
+        sessionmaker,
+        linger=settings.ingest_linger_seconds,
+        batch_size=settings.ingest_batch_size,
+        max_attempts=settings.ingest_max_attempts,
+        process=settings.ingest_process,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running(), ingest.polling():
+            async with relay.running(), ingest.running():
                 yield
         finally:
             waker.cancel()

@@ -9,7 +9,7 @@ The flow (docs/realtime.md, "Inbound: accept, then process"):
 2. After every group commit the writer wakes :class:`~runtime.ingest.processor.InboundProcessor`,
    which applies the stored webhooks in batches, in id order, one SAVEPOINT each, under a
    processing lease; what keeps failing is set aside, never blocking the rest.
-3. A poll (the app's lifespan runs :meth:`InboundPipeline.polling`) picks up rows left by
+3. A poll (the app's lifespan runs :meth:`InboundPipeline.running`) picks up rows left by
    another process or by a crash, and retries.
 """
 
@@ -38,13 +38,15 @@ class InboundPipeline:
         batch_size: int = 500,
         max_attempts: int = 3,
         poll_interval: float = 1.0,
+        process: bool = True,
     ) -> None:
         self.processor = InboundProcessor(
             sessionmaker, batch_size=batch_size, max_attempts=max_attempts
         )
-        self.writer = GroupCommitWriter(
-            engine, linger=linger, max_batch=batch_size, on_commit=self.processor.wake
-        )
+        self.writer = GroupCommitWriter(engine, linger=linger, max_batch=batch_size)
+        if process:
+            self.writer.on_commit = self.processor.wake
+        self._process = process
         self._poll_interval = poll_interval
 
     async def accept(self, raw: bytes, received_at: datetime) -> None:
@@ -52,21 +54,22 @@ class InboundPipeline:
         await self.writer.accept(raw, received_at)
 
     @contextlib.asynccontextmanager
-    async def polling(self) -> AsyncIterator[None]:
-        """Wake the processor every ``poll_interval`` (rows of other processes, retries)."""
-
-        async def poll() -> None:
-            while True:
-                self.processor.wake()
-                await asyncio.sleep(self._poll_interval)
-
-        task = asyncio.create_task(poll(), name="inbound-poll")
+    async def running(self) -> AsyncIterator[None]:
+        """For the app's lifespan: wake the processor every ``poll_interval`` (rows left by
+        other processes or a crash, retries); on the way out finish the writes handed over."""
+        poller = asyncio.create_task(self._poll(), name="inbound-poll") if self._process else None
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            if poller is not None:
+                poller.cancel()
+                await asyncio.gather(poller, return_exceptions=True)
             await self.close()
+
+    async def _poll(self) -> None:
+        while True:
+            self.processor.wake()
+            await asyncio.sleep(self._poll_interval)
 
     async def drained(self, within: float = 10.0, interval: float = 0.005) -> None:
         """Wait until every accepted webhook is applied (or set aside); TimeoutError after
