@@ -22,6 +22,7 @@ from runtime.api.routers import (
     auth,
     contacts,
     conversations,
+    ingest_errors,
     internal,
     pool,
     roles,
@@ -53,6 +54,7 @@ ROUTERS = [
     pool.router,
     senders.router,
     audit.router,
+    ingest_errors.router,
     conversations.router,
     templates.router,
 ]

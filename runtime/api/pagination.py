@@ -54,3 +54,31 @@ async def paginate(
         rows = rows[:limit]
         next_cursor = encode_cursor(getattr(rows[-1], key), rows[-1].id)
     return rows, next_cursor
+
+
+def _encode_position(position: int) -> str:
+    return base64.urlsafe_b64encode(f"seq|{position}".encode()).decode()
+
+
+def _decode_position(cursor: str) -> int:
+    try:
+        tag, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        if tag != "seq":
+            raise ValueError(tag)
+        return int(position)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("invalid_cursor", "The cursor is malformed.") from exc
+
+
+async def paginate_by_position(
+    session: AsyncSession, stmt: Select[Any], column: Any, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """Like ``paginate`` over a unique integer ``column`` (highest first), e.g. a message's
+    place in its conversation, where timestamps tie."""
+    if cursor:
+        stmt = stmt.where(column < _decode_position(cursor))
+    rows = list((await session.execute(stmt.order_by(column.desc()).limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, _encode_position(getattr(rows[-1], column.key))

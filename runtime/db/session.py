@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -12,8 +13,23 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-def make_engine(url: str) -> AsyncEngine:
+
+def loopback_without_tls_setting(url: str) -> bool:
+    """Whether ``url`` is asyncpg to PostgreSQL on this machine with no ``ssl``/``sslmode``
+    chosen: asyncpg would then try TLS (``prefer``), which costs CPU and protects nothing."""
+    parsed = make_url(url)
+    return (
+        parsed.get_driver_name() == "asyncpg"
+        and parsed.host in _LOOPBACK
+        and not {"ssl", "sslmode"} & set(parsed.query)
+    )
+
+
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
+    """``sqlite_foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter
+    it, and dropping the old copy with enforcement on would fire ON DELETE CASCADE."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # SQLite has one writer; queueing for the single connection in asyncio is far
@@ -21,6 +37,8 @@ def make_engine(url: str) -> AsyncEngine:
         kwargs.update(connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        if loopback_without_tls_setting(url):
+            kwargs.update(connect_args={"ssl": False})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -30,7 +48,7 @@ def make_engine(url: str) -> AsyncEngine:
             # read outside transactions; take over and BEGIN ourselves (SQLAlchemy's recipe).
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()

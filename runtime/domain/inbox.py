@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db.base import as_utc
 from runtime.domain.events import record_event
@@ -51,7 +52,12 @@ def conversation_json(
     return {
         "id": str(conversation.id),
         "sender_id": str(conversation.sender_id),
-        "contact": {"id": str(contact.id), "name": contact.name, "phone": contact.phone},
+        "contact": {
+            "id": str(contact.id),
+            "name": contact.name,
+            "phone": contact.phone,
+            "wa_user_id": contact.wa_user_id,
+        },
         "status": conversation.status,
         "assigned_agent_id": _str(conversation.assigned_agent_id),
         "assigned_team_id": _str(conversation.assigned_team_id),
@@ -79,11 +85,30 @@ def message_json(message: Message) -> dict[str, Any]:
         "error_message": message.error_message,
         "sent_by_agent_id": _str(message.sent_by_agent_id),
         "created_at": _iso(message.created_at),
+        "conversation_seq": message.conversation_seq,
+        "pricing": message.pricing,
     }
 
 
 def _str(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
+
+
+async def next_seq(session: AsyncSession, conversation: Conversation) -> int:
+    """The next ``conversation_seq`` of ``conversation``: one atomic increment of its
+    counter, whose row lock holds concurrent writers of the same conversation until commit,
+    so numbers follow the order messages were stored in (inbound and outbound alike)."""
+    await session.flush()  # a conversation created in this transaction must exist first
+    seq = await session.scalar(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(message_seq=Conversation.message_seq + 1)
+        .returning(Conversation.message_seq)
+        .execution_options(synchronize_session=False)
+    )
+    assert seq is not None
+    set_committed_value(conversation, "message_seq", seq)
+    return int(seq)
 
 
 def preview(message: Message) -> str:

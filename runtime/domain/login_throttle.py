@@ -72,8 +72,17 @@ async def refusal(session: AsyncSession, throttle: Throttle) -> TooManyRequests 
 
 
 async def record_failure(session: AsyncSession, throttle: Throttle) -> None:
-    """Count one failure on both keys; a key reaching its limit is blocked for a window."""
+    """Count one failure on both keys; a key reaching its limit is blocked for a window.
+
+    Counters whose window and block are over are purged on the way, so e-mails sprayed from
+    many addresses cannot grow the table without bound."""
     now = utcnow()
+    await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < now - throttle.window,
+            (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until < now),
+        )
+    )
     for limit in throttle.limits:
         row = await _locked_row(session, limit.key)
         if as_utc(row.window_started_at) + throttle.window <= now:

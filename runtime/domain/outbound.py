@@ -64,6 +64,12 @@ async def prepare(
     now: datetime,
 ) -> PreparedSend:
     """Check the rules and store the message as ``pending`` (the caller commits)."""
+    if contact.phone is None:
+        raise Conflict(
+            "contact_has_no_phone",
+            "This customer is known only by their WhatsApp user id; replying needs their "
+            "phone number (add it to the contact).",
+        )
     if isinstance(outgoing, TextOut):
         if not inbox.window_open(conversation, now):
             raise Conflict(
@@ -100,6 +106,7 @@ async def prepare(
         id=uuid.uuid4(),
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.id,
+        conversation_seq=await inbox.next_seq(session, conversation),
         direction="outbound",
         type=payload["type"],
         body=body,
@@ -129,6 +136,7 @@ async def deliver(
     """Hand the message to Meta; returns the accepted result or Meta's error."""
     call = dict(prepared.call)
     kind = call.pop("kind")
+    assert contact.phone is not None  # prepare() refuses contacts without one
     client.pace(sender.phone_number_id, sender.throughput_mps)
     common: dict[str, Any] = {
         "phone_number_id": sender.phone_number_id,

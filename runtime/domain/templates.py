@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Invalid, NotFound
@@ -120,6 +120,11 @@ async def sync_templates(
     remote_by_waba = {
         waba_id: await client.list_templates(waba_id, token) for waba_id, token in tokens.items()
     }
+    await session.execute(  # the sync webhooks asked for (webhook_ingest) is this one
+        update(Sender)
+        .where(Sender.tenant_id == tenant_id, Sender.waba_id.in_(tokens))
+        .values(templates_sync_requested_at=None)
+    )
     result = SyncResult()
     for waba_id, remote in remote_by_waba.items():
         local = {

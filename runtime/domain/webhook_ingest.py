@@ -1,6 +1,9 @@
 """Meta webhook notifications → contacts, conversations, messages, statuses, senders and
 templates. Idempotent: a redelivered message (same ``wamid``) changes nothing, and
-statuses only move forward. Unknown fields and message types are kept, never refused."""
+statuses only move forward. Unknown fields and message types are kept, never refused.
+
+Each message, status and change is checked before it is applied: one that is malformed is
+kept as an ``IngestError`` (and counted) and the rest of its delivery is applied."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from prometheus_client import Counter
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
@@ -20,7 +24,7 @@ from runtime.domain import assignment, inbox
 from runtime.domain.events import record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.domain.visibility import sender_audience
-from runtime.models import Contact, Conversation, Message, Sender, Template, Tenant
+from runtime.models import Contact, Conversation, IngestError, Message, Sender, Template, Tenant
 
 KNOWN_TYPES = {
     "text",
@@ -35,9 +39,17 @@ KNOWN_TYPES = {
     "button",
     "reaction",
     "order",
+    "system",
 }
 log = logging.getLogger(__name__)
+INGEST_ERRORS = Counter(
+    "scrm_ingest_errors", "Webhook items refused (kept in ingest_errors)", ["code"]
+)
 _QUALITY_BY_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "GREEN"}
+# Template events that put a template back in service; the others are its state as named.
+_TEMPLATE_STATE_BY_EVENT = {"REINSTATED": "APPROVED", "UNARCHIVED": "APPROVED"}
+_CHANGED_NUMBER = {"user_changed_number", "customer_changed_number"}
+EXCERPT_CHARS = 1000
 
 Json = dict[str, Any]
 
@@ -55,6 +67,14 @@ class IngestResult:
     statuses: int = 0
     ignored: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """Why one item of a delivery cannot be applied."""
+
+    code: str
+    message: str
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -87,6 +107,11 @@ def _dict(value: Any) -> Json:
     return value if isinstance(value, dict) else {}
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string, or None."""
+    return value if isinstance(value, str) and value else None
+
+
 def _moment(raw: Any, fallback: datetime) -> datetime:
     try:
         return datetime.fromtimestamp(int(raw), UTC)
@@ -102,7 +127,7 @@ def message_text(message: Json) -> str:
 def _label(message: Json) -> str:
     kind = message.get("type")
     content = _dict(message.get(kind)) if isinstance(kind, str) else {}
-    if kind == "text":
+    if kind == "text" or kind == "system":
         return str(content.get("body", ""))
     if kind == "button":
         return str(content.get("text", ""))
@@ -114,21 +139,167 @@ def _label(message: Json) -> str:
     return str(content.get("caption", ""))
 
 
-async def _contact(
-    session: AsyncSession, sender: Sender, wa_id: str, name: str, region: str
-) -> Contact:
+def message_problem(message: Any) -> ItemProblem | None:
+    """Why an inbound message cannot be stored, or None."""
+    if not isinstance(message, dict):
+        return ItemProblem("malformed_message", "A message is not a JSON object.")
+    if _text(message.get("id")) is None:
+        return ItemProblem("missing_id", "The message has no id (wamid).")
+    if _text(message.get("from")) is None and _text(message.get("from_user_id")) is None:
+        return ItemProblem("missing_sender", "The message has neither from nor from_user_id.")
+    if not isinstance(message.get("type"), str):
+        return ItemProblem("invalid_type", "The message type is not a string.")
+    if (problem := payload_problem(message)) is not None:
+        return ItemProblem(problem, "The message is too deep or too big to store.")
+    return None
+
+
+def status_problem(status: Any) -> ItemProblem | None:
+    """Why a status notification cannot be applied, or None."""
+    if not isinstance(status, dict):
+        return ItemProblem("malformed_status", "A status is not a JSON object.")
+    if not isinstance(status.get("status"), str):
+        return ItemProblem("invalid_status", "The status has no status string.")
+    if _text(status.get("id")) is None and _text(status.get("biz_opaque_callback_data")) is None:
+        return ItemProblem("missing_id", "The status names no message (id).")
+    return None
+
+
+def _excerpt(item: Any) -> str:
     try:
-        phone = normalize_phone("+" + wa_id.lstrip("+"), region)
+        text = json.dumps(item, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # e.g. nested too deep to encode
+        text = repr(item)
+    return text[:EXCERPT_CHARS]
+
+
+async def _refuse(
+    session: AsyncSession,
+    result: IngestResult,
+    tenant_id: uuid.UUID | None,
+    where: str,
+    item: Any,
+    problem: ItemProblem,
+    now: datetime,
+) -> None:
+    """Keep a refused item (for the tenant's admins), count it, and go on with the rest."""
+    item_id = _text(_dict(item).get("id"))
+    item_id = item_id[:200] if item_id else None
+    session.add(
+        IngestError(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            field=where[:64],
+            item_id=item_id,
+            code=problem.code,
+            message=problem.message[:500],
+            excerpt=_excerpt(item),
+            created_at=now,
+        )
+    )
+    INGEST_ERRORS.labels(problem.code).inc()
+    log.warning("webhook %s %s refused: %s", where, item_id, problem.code)
+    result.errors.append({"id": item_id or "", "code": problem.code})
+
+
+def _phone(wa_id: str | None, region: str) -> str | None:
+    """The E.164 form of a WhatsApp id (digits kept if it does not parse)."""
+    if wa_id is None:
+        return None
+    try:
+        return normalize_phone("+" + wa_id.lstrip("+"), region)
     except InvalidPhone:
-        phone = "+" + re.sub(r"\D", "", wa_id)[:19]
-    stmt = select(Contact).where(Contact.tenant_id == sender.tenant_id, Contact.phone == phone)
-    if (found := await session.scalar(stmt)) is not None:
-        if name and not found.name:
-            found.name = name[:200]
-        return found
-    contact = Contact(id=uuid.uuid4(), tenant_id=sender.tenant_id, phone=phone, name=name[:200])
-    session.add(contact)  # a concurrent twin fails the flush; the receiver retries the batch
+        return "+" + re.sub(r"\D", "", wa_id)[:19]
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who wrote: a phone (``from``), a business-scoped user id, or both."""
+
+    phone: str | None
+    user_id: str | None
+    name: str
+
+
+def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
+    wa_id, user_id = _text(message.get("from")), _text(message.get("from_user_id"))
+    card = next(
+        (
+            c
+            for c in contacts
+            if (wa_id and c.get("wa_id") == wa_id) or (user_id and c.get("user_id") == user_id)
+        ),
+        {},
+    )
+    user_id = user_id or _text(card.get("user_id"))
+    name = str(_dict(card.get("profile")).get("name", "")).replace("\x00", "")
+    return Customer(_phone(wa_id, region), user_id[:128] if user_id else None, name)
+
+
+async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Customer) -> Contact:
+    """The tenant's contact for ``customer``: by phone first, else by user id; what it
+    lacked (phone, user id, name) is filled in. Created if neither is known."""
+    keys = []
+    if customer.phone is not None:
+        keys.append(Contact.phone == customer.phone)
+    if customer.user_id is not None:
+        keys.append(Contact.wa_user_id == customer.user_id)
+    found = list(
+        (
+            await session.execute(select(Contact).where(Contact.tenant_id == tenant_id, or_(*keys)))
+        ).scalars()
+    )
+    by_phone = next((c for c in found if c.phone and c.phone == customer.phone), None)
+    by_user = next((c for c in found if c.wa_user_id and c.wa_user_id == customer.user_id), None)
+    contact = by_phone or by_user
+    if contact is None:
+        contact = Contact(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            phone=customer.phone,
+            wa_user_id=customer.user_id,
+            name=customer.name[:200],
+        )
+        session.add(contact)  # a concurrent twin fails the flush; the receiver retries
+        return contact
+    if contact.phone is None:
+        contact.phone = customer.phone  # by_phone is None here: the phone is free
+    if contact.wa_user_id is None and by_user is None:
+        contact.wa_user_id = customer.user_id
+    if customer.name and not contact.name:
+        contact.name = customer.name[:200]
     return contact
+
+
+async def _changed_number(
+    session: AsyncSession, contact: Contact, message: Json, region: str
+) -> None:
+    """Meta's "customer changed number" system message: the contact takes the new number,
+    unless another contact of the tenant already has it."""
+    system = _dict(message.get("system"))
+    if system.get("type") not in _CHANGED_NUMBER:
+        return
+    new_phone = _phone(_text(system.get("wa_id")) or _text(system.get("new_wa_id")), region)
+    if new_phone is None or new_phone == contact.phone:
+        return
+    taken = await session.scalar(
+        select(Contact.id).where(Contact.tenant_id == contact.tenant_id, Contact.phone == new_phone)
+    )
+    if taken is None:
+        contact.phone = new_phone
+    else:
+        log.warning("contact %s changed number to one another contact has", contact.id)
+
+
+def _first_error(item: Json) -> tuple[int | None, str | None]:
+    """Meta's first ``errors[]`` entry as (code, human text)."""
+    errors = _list(item.get("errors"))
+    error = _dict(errors[0]) if errors else {}
+    if not error:
+        return None, None
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    details = _dict(error.get("error_data")).get("details")
+    return code, str(details or error.get("title") or error.get("message") or "")[:500]
 
 
 async def _inbound(
@@ -136,36 +307,33 @@ async def _inbound(
     sender: Sender,
     region: str,
     message: Json,
-    names: dict[str, str],
+    contacts: list[Json],
     now: datetime,
     result: IngestResult,
 ) -> None:
-    wamid, wa_id = message.get("id"), message.get("from")
-    if not isinstance(wamid, str) or not isinstance(wa_id, str) or not wamid or not wa_id:
-        result.ignored += 1
-        return
-    if (problem := payload_problem(message)) is not None:
-        log.warning("webhook message %s refused: %s", wamid[:200], problem)
-        result.errors.append({"id": wamid[:200], "code": problem})
-        return
+    wamid = str(message["id"])
     if await session.scalar(select(Message.id).where(Message.wamid == wamid)):
         result.duplicates += 1
         return
-    name = names.get(wa_id, "").replace("\x00", "")
-    contact = await _contact(session, sender, wa_id, name, region)
+    contact = await _contact(session, sender.tenant_id, _customer(message, contacts, region))
+    await _changed_number(session, contact, message, region)
     at = _moment(message.get("timestamp"), now)
     await assignment.route_inbound(session, contact, sender.id)
     conversation = await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
-    kind = message.get("type")
+    kind = message["type"]
+    error_code, error_message = _first_error(message)
     stored = Message(
         tenant_id=sender.tenant_id,
         conversation_id=conversation.id,
+        conversation_seq=await inbox.next_seq(session, conversation),
         wamid=wamid,
         direction="inbound",
         type=kind if kind in KNOWN_TYPES else "unsupported",
         body=message_text(message)[:4096],
         payload=message,
         status="received",
+        error_code=error_code,
+        error_message=error_message,
         created_at=at,
     )
     session.add(stored)
@@ -183,12 +351,23 @@ async def _inbound(
     result.messages += 1
 
 
+def _pricing(status: Json) -> Json | None:
+    """Meta's per-message pricing (category, type, billable, model), if the status has it."""
+    pricing = _dict(status.get("pricing"))
+    kept = {
+        key: pricing[key]
+        for key in ("category", "type", "billable", "pricing_model")
+        if isinstance(pricing.get(key), str | bool)
+    }
+    return kept or None
+
+
 async def _status(
     session: AsyncSession, sender: Sender, status: Json, result: IngestResult
 ) -> None:
-    wamid, new = status.get("id"), status.get("status")
+    wamid, new = _text(status.get("id")), str(status["status"])
     message = None
-    if isinstance(wamid, str) and wamid:
+    if wamid is not None:
         message = await session.scalar(select(Message).where(Message.wamid == wamid))
     callback = status.get("biz_opaque_callback_data")
     if message is None and isinstance(callback, str):
@@ -196,23 +375,21 @@ async def _status(
             message = await session.get(Message, uuid.UUID(callback))
         except ValueError:
             message = None
-    if (
-        message is None
-        or message.tenant_id != sender.tenant_id
-        or message.direction != "outbound"
-        or not isinstance(new, str)
-        or not inbox.status_advances(message.status, new)
-    ):
+    if message is None or message.tenant_id != sender.tenant_id or message.direction != "outbound":
+        result.ignored += 1
+        return
+    pricing = _pricing(status)  # kept even from a status that arrives after a later one
+    if pricing is not None and pricing != message.pricing:
+        message.pricing = pricing
+    if not inbox.status_advances(message.status, new):
         result.ignored += 1
         return
     message.status = new
     message.wamid = message.wamid or wamid
     message.status_updated_at = _moment(status.get("timestamp"), as_utc(message.created_at))
-    error = _dict(_list(status.get("errors"))[0]) if _list(status.get("errors")) else {}
-    if error:
-        message.error_code = error.get("code") if isinstance(error.get("code"), int) else None
-        details = _dict(error.get("error_data")).get("details")
-        message.error_message = str(details or error.get("title") or error.get("message"))[:500]
+    error_code, error_message = _first_error(status)
+    if error_message is not None:
+        message.error_code, message.error_message = error_code, error_message
     conversation = await session.get(Conversation, message.conversation_id)
     assert conversation is not None
     await inbox.emit_message(session, conversation, message, "message.status")
@@ -234,52 +411,83 @@ async def _messages_change(
         result.ignored += 1
         return
     sender, region = row
-    names = {
-        str(c.get("wa_id")): str(_dict(c.get("profile")).get("name", ""))
-        for c in map(_dict, _list(value.get("contacts")))
-    }
-    for message in map(_dict, _list(value.get("messages"))):
-        await _inbound(session, sender, region or "ID", message, names, now, result)
-    for status in map(_dict, _list(value.get("statuses"))):
-        await _status(session, sender, status, result)
+    contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+    for message in _list(value.get("messages")):
+        if (problem := message_problem(message)) is not None:
+            await _refuse(session, result, sender.tenant_id, "messages", message, problem, now)
+        else:
+            await _inbound(session, sender, region or "ID", message, contacts, now, result)
+    for status in _list(value.get("statuses")):
+        if (problem := status_problem(status)) is not None:
+            await _refuse(session, result, sender.tenant_id, "statuses", status, problem, now)
+        else:
+            await _status(session, sender, status, result)
 
 
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+async def _waba_senders(session: AsyncSession, waba_id: str) -> list[Sender]:
+    return list((await session.execute(select(Sender).where(Sender.waba_id == waba_id))).scalars())
+
+
+async def _emit_sender(session: AsyncSession, sender: Sender, event: Any) -> None:
+    await record_event(
+        session,
+        sender.tenant_id,
+        "sender.updated",
+        {
+            "sender_id": str(sender.id),
+            "quality_rating": sender.quality_rating,
+            "messaging_limit_tier": sender.messaging_limit_tier,
+            "event": event if isinstance(event, str) else None,
+        },
+        sender_audience(),
+    )
+
+
+def messaging_limit(value: Json) -> str | None:
+    """The number's messaging limit: ``max_daily_conversations_per_business`` (current
+    shape), else ``current_limit`` (deprecated, removed by Meta in 2026)."""
+    for key in ("max_daily_conversations_per_business", "current_limit"):
+        if (tier := _text(value.get(key))) is not None:
+            return tier[:20]
+    return None
+
+
 async def _quality_change(
     session: AsyncSession, waba_id: str, value: Json, result: IngestResult
 ) -> None:
     display = _digits(str(value.get("display_phone_number", "")))
-    senders = (await session.execute(select(Sender).where(Sender.waba_id == waba_id))).scalars()
+    senders = await _waba_senders(session, waba_id)
     matched = [s for s in senders if display and _digits(s.display_number) == display]
+    tier = messaging_limit(value)
     for sender in matched:
-        if isinstance(value.get("current_limit"), str):
-            sender.messaging_limit_tier = value["current_limit"][:20]
+        sender.messaging_limit_tier = tier or sender.messaging_limit_tier
         sender.quality_rating = _QUALITY_BY_EVENT.get(
             str(value.get("event")), sender.quality_rating
         )
-        await record_event(
-            session,
-            sender.tenant_id,
-            "sender.updated",
-            {
-                "sender_id": str(sender.id),
-                "quality_rating": sender.quality_rating,
-                "messaging_limit_tier": sender.messaging_limit_tier,
-                "event": event if isinstance(event := value.get("event"), str) else None,
-            },
-            sender_audience(),
-        )
+        await _emit_sender(session, sender, value.get("event"))
     result.statuses += len(matched)
     result.ignored += 0 if matched else 1
 
 
-async def _template_change(
-    session: AsyncSession, waba_id: str, value: Json, result: IngestResult
+async def _account_update(
+    session: AsyncSession, waba_id: str, value: Json, now: datetime, result: IngestResult
 ) -> None:
-    templates = list(
+    """Meta's ``account_update`` (restrictions, violations, bans, …), kept on every sender
+    of the WABA with the moment it arrived."""
+    senders = await _waba_senders(session, waba_id)
+    for sender in senders:
+        sender.account_update = {**value, "received_at": now.isoformat()}
+        await _emit_sender(session, sender, value.get("event"))
+    result.statuses += len(senders)
+    result.ignored += 0 if senders else 1
+
+
+async def _templates_named(session: AsyncSession, waba_id: str, value: Json) -> list[Template]:
+    return list(
         (
             await session.execute(
                 select(Template).where(
@@ -289,25 +497,86 @@ async def _template_change(
             )
         ).scalars()
     )
+
+
+async def _request_template_sync(session: AsyncSession, waba_id: str, now: datetime) -> None:
+    """Flag the WABA's senders: the next template sync (POST /api/templates/sync) mirrors
+    what this webhook named. Meta is never called from inside the ingest transaction."""
+    for sender in await _waba_senders(session, waba_id):
+        sender.templates_sync_requested_at = sender.templates_sync_requested_at or now
+
+
+def _apply_template_change(template: Template, field_name: str, value: Json) -> None:
+    if field_name == "message_template_status_update":
+        event = str(value.get("event", template.status))
+        template.status = _TEMPLATE_STATE_BY_EVENT.get(event, event)[:20]
+    elif field_name == "template_category_update":
+        category = _text(value.get("new_category")) or _text(value.get("correct_category"))
+        template.category = (category or template.category)[:20]
+    else:  # message_template_quality_update
+        score = _text(value.get("new_quality_score"))
+        template.quality_score = score[:20] if score else template.quality_score
+
+
+async def _template_change(
+    session: AsyncSession,
+    waba_id: str,
+    field_name: str,
+    value: Json,
+    now: datetime,
+    result: IngestResult,
+) -> None:
+    templates = await _templates_named(session, waba_id, value)
     for template in templates:
-        template.status = str(value.get("event", template.status))[:20]
+        _apply_template_change(template, field_name, value)
+    if not templates:
+        await _request_template_sync(session, waba_id, now)
     result.statuses += len(templates)
     result.ignored += 0 if templates else 1
 
 
+_TEMPLATE_FIELDS = {
+    "message_template_status_update",
+    "template_category_update",
+    "message_template_quality_update",
+}
+
+
+async def _tenant_of_waba(session: AsyncSession, waba_id: str) -> uuid.UUID | None:
+    return await session.scalar(select(Sender.tenant_id).where(Sender.waba_id == waba_id).limit(1))
+
+
+async def _change(
+    session: AsyncSession, waba_id: str, change: Any, now: datetime, result: IngestResult
+) -> None:
+    field_name, value = _dict(change).get("field"), _dict(change).get("value")
+    if not isinstance(value, dict) or not isinstance(field_name, str):
+        problem = ItemProblem("malformed_change", "A change has no field name or no value.")
+        tenant_id = await _tenant_of_waba(session, waba_id)
+        await _refuse(session, result, tenant_id, "changes", change, problem, now)
+    elif field_name == "messages":
+        await _messages_change(session, value, now, result)
+    elif field_name == "phone_number_quality_update":
+        await _quality_change(session, waba_id, value, result)
+    elif field_name == "account_update":
+        await _account_update(session, waba_id, value, now, result)
+    elif field_name in _TEMPLATE_FIELDS:
+        await _template_change(session, waba_id, field_name, value, now, result)
+    else:
+        result.ignored += 1
+
+
 async def ingest(session: AsyncSession, payload: Json, now: datetime) -> IngestResult:
-    """Apply one webhook notification (any number of entries and changes)."""
+    """Apply one webhook notification (any number of entries and changes). Malformed items
+    are refused one by one (``result.errors``, table ``ingest_errors``); never raises for
+    bad input."""
     result = IngestResult()
-    for entry in map(_dict, _list(payload.get("entry"))):
+    for entry in _list(payload.get("entry")):
+        if not isinstance(entry, dict):
+            problem = ItemProblem("malformed_entry", "An entry is not a JSON object.")
+            await _refuse(session, result, None, "entry", entry, problem, now)
+            continue
         waba_id = str(entry.get("id", ""))
-        for change in map(_dict, _list(entry.get("changes"))):
-            field, value = change.get("field"), _dict(change.get("value"))
-            if field == "messages":
-                await _messages_change(session, value, now, result)
-            elif field == "phone_number_quality_update":
-                await _quality_change(session, waba_id, value, result)
-            elif field == "message_template_status_update":
-                await _template_change(session, waba_id, value, result)
-            else:
-                result.ignored += 1
+        for change in _list(entry.get("changes")):
+            await _change(session, waba_id, change, now, result)
     return result

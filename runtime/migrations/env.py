@@ -23,10 +23,15 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":  # enforcement was off: check what it guards
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"Migrations left dangling references: {broken[:5]}")
 
 
 async def _main() -> None:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    url = context.config.get_main_option("sqlalchemy.url") or ""
+    engine = make_engine(url, sqlite_foreign_keys=False)  # batch rebuilds must not cascade
     async with engine.connect() as conn:
         await conn.run_sync(_run)
     await engine.dispose()

@@ -14,9 +14,13 @@ from runtime.db.base import Base, TenantOwned, Timestamped
 
 class Contact(TenantOwned, Timestamped, Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("tenant_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone"),
+        UniqueConstraint("tenant_id", "wa_user_id"),
+    )
 
-    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164; None until Meta tells it
+    wa_user_id: Mapped[str | None] = mapped_column(String(128))  # Meta's business-scoped id
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(320))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -22,6 +22,7 @@ class Template(TenantOwned, Timestamped, Base):
     language: Mapped[str] = mapped_column(String(15))
     status: Mapped[str] = mapped_column(String(20))
     category: Mapped[str] = mapped_column(String(20), default="")
+    quality_score: Mapped[str | None] = mapped_column(String(20))
     components: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
@@ -52,15 +53,19 @@ class Conversation(TenantOwned, Timestamped, Base):
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_seq: Mapped[int] = mapped_column(default=0)  # the last conversation_seq given
 
 
 class Message(TenantOwned, Base):
+    """One message; ``conversation_seq`` is its place in the conversation (arrival order)."""
+
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+    __table_args__ = (UniqueConstraint("conversation_id", "conversation_seq"),)
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
     )
+    conversation_seq: Mapped[int] = mapped_column()
     wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
     direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
     type: Mapped[str] = mapped_column(String(20))
@@ -72,3 +77,4 @@ class Message(TenantOwned, Base):
     sent_by_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # Meta's, from statuses

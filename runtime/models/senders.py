@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from runtime.db.base import Base, TenantOwned, Timestamped
@@ -24,6 +26,10 @@ class Sender(TenantOwned, Timestamped, Base):
     messaging_limit_tier: Mapped[str] = mapped_column(String(20), default="TIER_250")
     throughput_mps: Mapped[int] = mapped_column(default=80)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # Meta's last ``account_update`` for the WABA (event, restriction/violation info)
+    account_update: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when a webhook names a template the mirror lacks; the next template sync clears it
+    templates_sync_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def access_token_source(self) -> str:

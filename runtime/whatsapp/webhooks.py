@@ -34,10 +34,22 @@ class BusinessNumber:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    """A WhatsApp user: ``wa_id`` and profile name."""
+    """A WhatsApp user: ``wa_id`` (the phone; None for a user known by username only),
+    profile name, and the business-scoped user id (BSUID) Meta may add."""
 
-    wa_id: str
+    wa_id: str | None
     name: str
+    user_id: str | None = None
+
+    def sender_fields(self) -> Payload:
+        """``from`` / ``from_user_id`` of a message this customer sent."""
+        fields = {"from": self.wa_id, "from_user_id": self.user_id}
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def card(self) -> Payload:
+        """The ``contacts[]`` entry naming this customer."""
+        ids = {"wa_id": self.wa_id, "user_id": self.user_id}
+        return {"profile": {"name": self.name}, **{k: v for k, v in ids.items() if v is not None}}
 
 
 def notification(waba_id: str, field: str, value: Payload, *, time: int | None = None) -> Payload:
@@ -65,7 +77,7 @@ def inbound_message(
 ) -> Payload:
     """A customer's message of ``type``; ``content`` is merged into the message object."""
     message: Payload = {
-        "from": customer.wa_id,
+        **customer.sender_fields(),
         "id": message_id,
         "timestamp": str(timestamp),
     }
@@ -74,7 +86,7 @@ def inbound_message(
     message |= {"type": type, **content}
     value = _messages_value(
         number,
-        contacts=[{"profile": {"name": customer.name}, "wa_id": customer.wa_id}],
+        contacts=[customer.card()],
         messages=[message],
     )
     return notification(number.waba_id, "messages", value)
@@ -140,6 +152,25 @@ def inbound_unsupported(
     )
 
 
+def inbound_changed_number(
+    number: BusinessNumber, customer: Customer, *, message_id: str, timestamp: int, new_wa_id: str
+) -> Payload:
+    """Meta's system message: the customer (``from``, the old number) now uses ``new_wa_id``."""
+    system = {
+        "body": f"User {customer.name} changed from {customer.wa_id} to {new_wa_id}",
+        "wa_id": new_wa_id,
+        "type": "user_changed_number",
+    }
+    return inbound_message(
+        number,
+        customer,
+        message_id=message_id,
+        timestamp=timestamp,
+        type="system",
+        content={"system": system},
+    )
+
+
 def pricing(category: str, type: PricingType = "regular", *, billable: bool = True) -> Payload:
     """Per-message pricing (``PMP``); ``billable`` is deprecated but still sent."""
     return {"billable": billable, "pricing_model": "PMP", "type": type, "category": category}
@@ -193,12 +224,16 @@ def phone_number_quality_update(
     current_limit: str,
     time: int,
     old_limit: str | None = None,
+    deprecated_fields: bool = True,
 ) -> Payload:
-    """Quality/limit change of a number; ``old_limit`` only when the limit changed."""
+    """Quality/limit change of a number; ``old_limit`` only when the limit changed. Without
+    ``deprecated_fields`` only ``max_daily_conversations_per_business`` is sent (Meta dropped
+    ``current_limit`` and ``old_limit`` in 2026)."""
     value: Payload = {"display_phone_number": display_phone_number, "event": event}
-    if old_limit is not None:
-        value["old_limit"] = old_limit
-    value |= {"current_limit": current_limit, "max_daily_conversations_per_business": current_limit}
+    if deprecated_fields:
+        value |= {"old_limit": old_limit} if old_limit is not None else {}
+        value["current_limit"] = current_limit
+    value["max_daily_conversations_per_business"] = current_limit
     return notification(waba_id, "phone_number_quality_update", value, time=time)
 
 
@@ -223,3 +258,50 @@ def message_template_status_update(
         "message_template_category": category,
     }
     return notification(waba_id, "message_template_status_update", value, time=time)
+
+
+def template_category_update(
+    waba_id: str,
+    *,
+    template_id: int,
+    name: str,
+    language: str,
+    previous_category: str,
+    new_category: str,
+    time: int,
+) -> Payload:
+    """Meta re-categorised a template."""
+    value: Payload = {
+        "message_template_id": template_id,
+        "message_template_name": name,
+        "message_template_language": language,
+        "previous_category": previous_category,
+        "new_category": new_category,
+    }
+    return notification(waba_id, "template_category_update", value, time=time)
+
+
+def message_template_quality_update(
+    waba_id: str,
+    *,
+    template_id: int,
+    name: str,
+    language: str,
+    previous_quality_score: str,
+    new_quality_score: str,
+    time: int,
+) -> Payload:
+    """A template's quality score changed (GREEN, YELLOW, RED, UNKNOWN)."""
+    value: Payload = {
+        "previous_quality_score": previous_quality_score,
+        "new_quality_score": new_quality_score,
+        "message_template_id": template_id,
+        "message_template_name": name,
+        "message_template_language": language,
+    }
+    return notification(waba_id, "message_template_quality_update", value, time=time)
+
+
+def account_update(waba_id: str, *, event: str, time: int, **details: Any) -> Payload:
+    """A WABA-level event, e.g. ``ACCOUNT_RESTRICTION`` with ``restriction_info``."""
+    return notification(waba_id, "account_update", {"event": event, **details}, time=time)

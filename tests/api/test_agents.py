@@ -16,7 +16,7 @@ from runtime.domain.permissions import PERMISSIONS
 from runtime.domain.sessions import SESSION_CONTROL, session_key
 from runtime.models import Agent, Event, Role
 from tests.api.harness import PASSWORD, ApiHarness, TenantCtx
-from tests.realtime.stack import eventually
+from tests.support import wait_for
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:
@@ -157,7 +157,7 @@ async def _race(url: str, race: Race) -> list[httpx.Response]:
                 text(f"SELECT id FROM {table} WHERE id = ANY(:ids) FOR UPDATE"), {"ids": ids}
             )
             pending = [asyncio.ensure_future(request) for request in requests]
-            await eventually(lambda: _two_wait_on_locks(conn), "both requests waiting", 10)
+            await wait_for(lambda: _two_wait_on_locks(conn), within=10)  # both requests wait
         return list(await asyncio.gather(*pending))
     finally:
         await engine.dispose()
@@ -184,14 +184,14 @@ async def _active_admins(api: ApiHarness, tenant_id: uuid.UUID) -> int:
         return sum(status != "disabled" and set(PERMISSIONS) <= set(p) for status, p in rows)
 
 
+# PostgreSQL only: SQLite serialises writers, so the two requests could not interleave.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("action", ["disable", "demote", "delete", "strip role"])
 async def test_last_active_admin_cannot_be_disabled_demoted_or_deleted(
     api: ApiHarness, action: str
 ) -> None:
     """Self-lock-out and the "outranks" rule leave a race as the only way to the last admin:
     two admins demote each other at once. One request wins; the other gets 409."""
-    if not api.settings.database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers: the two requests cannot interleave")
     ctx = await api.new_tenant()
     race = (
         await _strip_each_others_roles(api, ctx)

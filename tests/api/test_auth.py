@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from runtime.db.base import utcnow
 from runtime.domain import auth as auth_domain
 from runtime.domain import login_throttle
-from runtime.models import Event, RefreshToken
+from runtime.models import Event, LoginThrottle, RefreshToken
 from tests.api.harness import PASSWORD, ApiHarness
 
 NEW_PASSWORD = "purple tractor orbits quietly"
@@ -363,6 +364,27 @@ async def test_successful_login_clears_pair_counter(api: ApiHarness) -> None:
         for n in range(almost):
             assert (await _login(client, ctx.admin_email, f"typo {n}")).status_code == 401
         assert (await _login(client, ctx.admin_email, PASSWORD)).status_code == 200
+
+
+async def test_stale_throttle_counters_are_purged(api: ApiHarness) -> None:
+    """Sprayed e-mails leave no counter behind once their window is over."""
+    window = timedelta(seconds=api.settings.login_throttle_window_seconds)
+    async with api.app.state.sessionmaker() as session, session.begin():
+        session.add_all(
+            LoginThrottle(
+                key=f"pair:sprayed{n}@x.example|{new_address()}",
+                failures=1,
+                window_started_at=utcnow() - 2 * window,
+            )  # fmt: skip
+            for n in range(50)
+        )
+    assert (
+        await _login(api.client_at(new_address()), "nobody@x.example", "nope")
+    ).status_code == 401
+    async with api.app.state.sessionmaker() as session:
+        keys = set(await session.scalars(select(LoginThrottle.key)))
+    assert not any(key.startswith("pair:sprayed") for key in keys)
+    assert any(key.startswith("pair:nobody@x.example|") for key in keys)  # the fresh one stays
 
 
 # --- item 10: password policy, refresh token in a cookie ----------------------------------

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from runtime.bus.inprocess import InProcessBus
 from runtime.domain.visibility import INBOX_ALL
 from runtime.models import DeadLetter, Message
 from runtime.relay import OutboxRelay
+from runtime.whatsapp import webhooks
+from runtime.whatsapp.errors import webhook_error
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
+from runtime.whatsapp.simulator.state import InboundMessage
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.support import wait_for
@@ -558,3 +563,340 @@ async def test_start_conversation_applies_visibility(world: WhatsAppWorld) -> No
         f"/api/conversations/{mine.json()['id']}", headers=alice_headers
     )
     assert hidden.status_code == 404
+
+
+# --- issue 10: order, isolation, fidelity to Meta's webhook shapes -----------------------
+
+
+def _number(sender: dict[str, Any]) -> webhooks.BusinessNumber:
+    return webhooks.BusinessNumber(
+        sender["waba_id"], sender["phone_number_id"], sender["display_number"]
+    )
+
+
+async def _deliver(world: WhatsAppWorld, payload: dict[str, Any]) -> None:
+    """POST one signed notification the way Meta does (it must be accepted), then wait until
+    the pipeline applied it."""
+    secret = world.settings.whatsapp_app_secret.get_secret_value()
+    answered = await _post_webhook(world, json.dumps(payload).encode(), secret)
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {"accepted": True}
+    await world.ingested()
+
+
+def _now(world: WhatsAppWorld) -> int:
+    return int(world.engine.state.clock.timestamp())
+
+
+async def test_messages_keep_metas_order_within_one_second(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    second = str(_now(world))
+    wamids = [f"wamid.order-{i}-{uuid.uuid4().hex}" for i in range(5)]
+    for wamid in wamids:  # Meta knows them, in this order (for mark-as-read below)
+        world.engine.state.inbound[wamid] = InboundMessage(
+            wamid, sender["phone_number_id"], CUSTOMER
+        )
+    batch = [_text(w, f"part {i}", timestamp=second) for i, w in enumerate(wamids)]
+    await _deliver(world, _inbound(sender["phone_number_id"], batch))
+
+    [conversation] = await _conversations(world, ctx.headers)
+    newest_first = await _messages(world, ctx.headers, conversation["id"])
+    assert [m["wamid"] for m in reversed(newest_first)] == wamids
+    assert [m["conversation_seq"] for m in reversed(newest_first)] == [1, 2, 3, 4, 5]
+    first_page = (
+        await world.client.get(
+            f"/api/conversations/{conversation['id']}/messages",
+            headers=ctx.headers,
+            params={"limit": 2},
+        )
+    ).json()
+    older = (
+        await world.client.get(
+            f"/api/conversations/{conversation['id']}/messages",
+            headers=ctx.headers,
+            params={"limit": 2, "cursor": first_page["next_cursor"]},
+        )
+    ).json()
+    assert [m["wamid"] for m in first_page["items"] + older["items"]] == wamids[:0:-1]
+
+    read = await world.client.post(
+        f"/api/conversations/{conversation['id']}/read", headers=ctx.headers
+    )
+    assert read.status_code == 200, read.text
+    assert all(world.engine.state.inbound[w].read for w in wamids)  # the last one was marked
+
+    reply = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "all five received"},
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["conversation_seq"] == 6
+
+
+async def test_one_bad_item_never_fails_its_delivery(world: WhatsAppWorld) -> None:
+    ctx, _, agent_headers, sender = await _setup(world)
+    refused_before = REGISTRY.get_sample_value("scrm_ingest_errors_total", {"code": "invalid_type"})
+    good = [_text("wamid.good-1", "first"), _text("wamid.good-2", "second")]
+    bad = [
+        _text("wamid.bad-type", "x") | {"type": ["text"]},
+        {"from": CUSTOMER, "timestamp": "1700000000", "type": "text", "text": {"body": "no id"}},
+        42,
+    ]
+    payload = _inbound(sender["phone_number_id"], [good[0], *bad, good[1]])
+    payload["entry"].append("not an entry")
+    await _deliver(world, payload)
+    [conversation] = await _conversations(world, ctx.headers)
+    assert {m["wamid"] for m in await _messages(world, ctx.headers, conversation["id"])} == {
+        "wamid.good-1",
+        "wamid.good-2",
+    }
+    refused_after = REGISTRY.get_sample_value("scrm_ingest_errors_total", {"code": "invalid_type"})
+    assert (refused_after or 0) == (refused_before or 0) + 1
+
+    listed = await world.client.get("/api/ingest/errors", headers=ctx.headers)
+    assert listed.status_code == 200, listed.text
+    mine = {(e["field"], e["item_id"], e["code"]) for e in listed.json()["items"]}
+    assert mine == {  # the entry naming no sender belongs to no tenant: not listed
+        ("messages", "wamid.bad-type", "invalid_type"),
+        ("messages", None, "missing_id"),
+        ("messages", None, "malformed_message"),
+    }
+    excerpt = next(e["excerpt"] for e in listed.json()["items"] if e["code"] == "invalid_type")
+    assert '"wamid.bad-type"' in excerpt
+    assert (await world.client.get("/api/ingest/errors", headers=agent_headers)).status_code == 403
+
+
+async def test_customer_known_only_by_user_id_is_stored(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    number = _number(sender)
+    rina = webhooks.Customer(None, "Rina", user_id="ID.1390562719420034")
+    payload = webhooks.inbound_text(
+        number, rina, message_id="wamid.bsuid-1", timestamp=_now(world), body="halo"
+    )
+    assert "from" not in payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    await _deliver(world, payload)
+    [conversation] = await _conversations(world, ctx.headers)
+    assert conversation["contact"] == {
+        "id": conversation["contact"]["id"],
+        "name": "Rina",
+        "phone": None,
+        "wa_user_id": "ID.1390562719420034",
+    }
+    refused = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "hi Rina"},
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "contact_has_no_phone"
+    listed = await world.client.get("/api/contacts", headers=ctx.headers)
+    assert listed.status_code == 200 and listed.json()["items"][0]["phone"] is None
+
+    with_phone = webhooks.Customer(CUSTOMER, "Rina", user_id="ID.1390562719420034")
+    payload = webhooks.inbound_text(
+        number, with_phone, message_id="wamid.bsuid-2", timestamp=_now(world), body="my number"
+    )
+    await _deliver(world, payload)
+    [same] = await _conversations(world, ctx.headers)
+    assert same["id"] == conversation["id"]
+    assert same["contact"]["phone"] == "+" + CUSTOMER
+
+
+async def _synced_template(world: WhatsAppWorld, ctx: TenantCtx) -> tuple[int, str]:
+    """A template mirrored from the simulator: (Meta's integer id, our id)."""
+    await world.add_template("flash_sale", "Sale today")
+    assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
+    meta_id = next(iter(world.engine.state.templates.values())).id  # type: ignore[attr-defined]
+    [ours] = (await world.client.get("/api/templates", headers=ctx.headers)).json()
+    return int(meta_id), str(ours["id"])
+
+
+async def _template(world: WhatsAppWorld, ctx: TenantCtx) -> dict[str, Any]:
+    [template] = (await world.client.get("/api/templates", headers=ctx.headers)).json()
+    return dict(template)
+
+
+async def test_template_status_events_map_to_product_states(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    meta_id, _ = await _synced_template(world, ctx)
+    for event, state in [
+        ("PAUSED", "PAUSED"),
+        ("REINSTATED", "APPROVED"),
+        ("ARCHIVED", "ARCHIVED"),
+        ("UNARCHIVED", "APPROVED"),
+    ]:
+        payload = webhooks.message_template_status_update(
+            sender["waba_id"],
+            template_id=meta_id,
+            name="flash_sale",
+            language="en_US",
+            event=event,
+            category="UTILITY",
+            time=_now(world),
+        )
+        await _deliver(world, payload)
+        assert (await _template(world, ctx))["status"] == state, event
+
+
+async def test_template_category_and_quality_updates_are_applied(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    meta_id, _ = await _synced_template(world, ctx)
+    named = {"template_id": meta_id, "name": "flash_sale", "language": "en_US"}
+    await _deliver(
+        world,
+        webhooks.template_category_update(
+            sender["waba_id"],
+            previous_category="UTILITY",
+            new_category="MARKETING",
+            time=_now(world),
+            **named,
+        ),
+    )
+    await _deliver(
+        world,
+        webhooks.message_template_quality_update(
+            sender["waba_id"],
+            previous_quality_score="GREEN",
+            new_quality_score="YELLOW",
+            time=_now(world),
+            **named,
+        ),
+    )
+    template = await _template(world, ctx)
+    assert (template["category"], template["quality_score"]) == ("MARKETING", "YELLOW")
+
+
+async def test_unknown_template_triggers_a_sync_of_its_waba(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    payload = webhooks.message_template_status_update(
+        sender["waba_id"],
+        template_id=987654321,
+        name="made_in_business_manager",
+        language="en_US",
+        event="APPROVED",
+        category="MARKETING",
+        time=_now(world),
+    )
+    await _deliver(world, payload)
+    flagged = (await world.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)).json()
+    assert flagged["templates_sync_requested_at"] is not None
+    assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
+    synced = (await world.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)).json()
+    assert synced["templates_sync_requested_at"] is None
+
+
+async def test_quality_update_reads_max_daily_conversations_per_business(
+    world: WhatsAppWorld,
+) -> None:
+    ctx, _, _, sender = await _setup(world)
+
+    async def tier_after(**shape: Any) -> str:
+        payload = webhooks.phone_number_quality_update(
+            sender["waba_id"],
+            display_phone_number=sender["display_number"],
+            event="UPGRADE",
+            time=_now(world),
+            **shape,
+        )
+        await _deliver(world, payload)
+        stored = await world.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)
+        return str(stored.json()["messaging_limit_tier"])
+
+    assert await tier_after(current_limit="TIER_2K", deprecated_fields=False) == "TIER_2K"
+    assert await tier_after(current_limit="TIER_10K", deprecated_fields=True) == "TIER_10K"
+
+
+async def test_account_update_stored_on_the_wabas_senders(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    restriction = [{"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": 1}]
+    payload = webhooks.account_update(
+        sender["waba_id"],
+        event="ACCOUNT_RESTRICTION",
+        time=_now(world),
+        restriction_info=restriction,
+    )
+    await _deliver(world, payload)
+    stored = (await world.client.get(f"/api/senders/{sender['id']}", headers=ctx.headers)).json()
+    assert stored["account_update"]["event"] == "ACCOUNT_RESTRICTION"
+    assert stored["account_update"]["restriction_info"] == restriction
+
+
+async def test_inbound_errors_kept_on_the_message(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    payload = webhooks.inbound_unsupported(
+        _number(sender),
+        webhooks.Customer(CUSTOMER, "Budi"),
+        message_id="wamid.unsupported",
+        timestamp=_now(world),
+    )
+    await _deliver(world, payload)
+    [conversation] = await _conversations(world, ctx.headers)
+    [message] = await _messages(world, ctx.headers, conversation["id"])
+    assert message["error_code"] == 131051
+    assert message["error_message"] == webhook_error(131051)["error_data"]["details"]
+
+
+async def test_customer_changed_number_updates_the_contact(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    number, budi = _number(sender), webhooks.Customer(CUSTOMER, "Budi")
+    first = webhooks.inbound_text(
+        number, budi, message_id="wamid.before", timestamp=_now(world), body="hi"
+    )
+    changed = webhooks.inbound_changed_number(
+        number, budi, message_id="wamid.changed", timestamp=_now(world), new_wa_id="6281234567999"
+    )
+    await _deliver(world, first)
+    await _deliver(world, changed)
+    [conversation] = await _conversations(world, ctx.headers)
+    assert conversation["contact"]["phone"] == "+6281234567999"
+    later = webhooks.inbound_text(
+        number,
+        webhooks.Customer("6281234567999", "Budi"),
+        message_id="wamid.after",
+        timestamp=_now(world),
+        body="new phone",
+    )
+    await _deliver(world, later)
+    [same] = await _conversations(world, ctx.headers)
+    assert same["id"] == conversation["id"]
+    kinds = [m["type"] for m in await _messages(world, ctx.headers, conversation["id"])]
+    assert kinds == ["text", "system", "text"]
+
+
+async def test_status_pricing_stored_per_message(world: WhatsAppWorld) -> None:
+    world.engine.config = world.engine.config.__class__(
+        **{**world.engine.config.__dict__, "auto_statuses": ()}
+    )
+    ctx, _, _, sender = await _setup(world)
+    await world.customer_says(sender, CUSTOMER, "hi")
+    [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
+    reply = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=ctx.headers,
+        json={"type": "text", "text": "reply"},
+    )
+    wamid = reply.json()["wamid"]
+    for status, pricing in [
+        ("read", None),  # out of order: the priced "sent" comes after "read"
+        ("sent", webhooks.pricing("service", "free_customer_service", billable=False)),
+    ]:
+        payload = webhooks.status_update(
+            _number(sender),
+            message_id=wamid,
+            recipient_id=CUSTOMER,
+            status=status,  # type: ignore[arg-type]
+            timestamp=_now(world),
+            pricing=pricing,
+        )
+        await _deliver(world, payload)
+    stored = next(
+        m for m in await _messages(world, ctx.headers, conversation["id"]) if m["wamid"] == wamid
+    )
+    assert stored["status"] == "read"
+    assert stored["pricing"] == {
+        "category": "service",
+        "type": "free_customer_service",
+        "billable": False,
+        "pricing_model": "PMP",
+    }

@@ -6,6 +6,7 @@ Screenshots go to ``docs/screenshots/`` when ``SCRM_SCREENSHOTS=1`` (else to a t
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 
+from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.services import in_ci, require_chromium
 from tests.support import free_port
 
@@ -49,6 +51,7 @@ class Demo:
     url: str
     admin_password: str
     agent_password: str
+    app_secret: str
     http: httpx.Client
 
     def customer_writes(self, wa_id: str, text: str, name: str) -> None:
@@ -57,6 +60,23 @@ class Demo:
             json={"phone_number_id": PHONE_NUMBER_ID, "text": text, "name": name},
         )
         r.raise_for_status()
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        """POST a notification to the webhook signed as Meta signs it (a batch, a new shape)."""
+        body = json.dumps(payload).encode()
+        r = self.http.post(
+            "/webhooks/whatsapp",
+            content=body,
+            headers={
+                SIGNATURE_HEADER: sign(body, self.app_secret),
+                "Content-Type": "application/json",
+            },
+        )
+        r.raise_for_status()
+
+    def now(self) -> int:
+        """The simulated Meta clock, in Unix seconds."""
+        return int(self.http.get("/simulator/_sim/clock").json()["now"])
 
     def advance_clock(self, seconds: int) -> None:
         r = self.http.post("/simulator/_sim/clock/advance", json={"seconds": seconds})
@@ -97,7 +117,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             pytest.fail("the demo server did not start")
         time.sleep(0.05)
     with httpx.Client(base_url=url, timeout=10) as http:
-        yield Demo(url, state.admin_password, state.agent_password, http)
+        secret = state.settings.whatsapp_app_secret.get_secret_value()
+        yield Demo(url, state.admin_password, state.agent_password, secret, http)
     server.should_exit = True
     thread.join(15)
 

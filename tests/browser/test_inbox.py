@@ -8,7 +8,8 @@ import re
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from runtime.demo import AGENT_EMAIL
-from tests.browser.conftest import PHONE, Demo, sign_in
+from runtime.whatsapp import webhooks
+from tests.browser.conftest import PHONE, PHONE_NUMBER_ID, Demo, sign_in
 
 
 def open_conversation(page: Page, name: str, last_text: str | None = None) -> None:
@@ -167,3 +168,24 @@ def test_switching_the_sender_opens_that_numbers_conversation(demo: Demo, new_pa
     expect(page.get_by_title("Sender (business number)")).to_contain_text("0999")
     # A new number has no window with this customer yet: templates only.
     expect(page.locator("#window-state")).to_have_text("Window closed: templates only")
+
+
+def test_messages_keep_metas_order_within_one_second(demo: Demo, new_page) -> None:
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    number = webhooks.BusinessNumber("waba", PHONE_NUMBER_ID, "15550783881")
+    sari, second = webhooks.Customer("6281200000009", "Wulan Batch"), demo.now()
+    texts = [f"part {i} of my question" for i in range(5)]
+    batch = webhooks.inbound_text(
+        number, sari, message_id="wamid.ui-order-0", timestamp=second, body=texts[0]
+    )
+    value = batch["entry"][0]["changes"][0]["value"]
+    value["messages"] += [
+        webhooks.inbound_text(
+            number, sari, message_id=f"wamid.ui-order-{i}", timestamp=second, body=text
+        )["entry"][0]["changes"][0]["value"]["messages"][0]
+        for i, text in enumerate(texts[1:], start=1)
+    ]
+    demo.deliver(batch)
+    open_conversation(page, "Wulan Batch", texts[-1])
+    expect(page.locator(".msg.inbound")).to_have_text([re.compile(t) for t in texts])

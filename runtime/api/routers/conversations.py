@@ -20,7 +20,7 @@ from runtime.api.deps import (
     WhatsAppDep,
     perm,
 )
-from runtime.api.pagination import Page, paginate
+from runtime.api.pagination import Page, paginate, paginate_by_position
 from runtime.api.schemas.inbox import (
     ConversationOut,
     ConversationStart,
@@ -191,10 +191,12 @@ async def list_messages(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MessageOut]:
-    """Newest first; follow ``next_cursor`` for older messages."""
+    """Newest first (by ``conversation_seq``); follow ``next_cursor`` for older messages."""
     conversation, _ = await _visible(session, principal, conversation_id)
     stmt = select(Message).where(Message.conversation_id == conversation.id)
-    rows, next_cursor = await paginate(session, stmt, Message, cursor, limit)
+    rows, next_cursor = await paginate_by_position(
+        session, stmt, Message.conversation_seq, cursor, limit
+    )
     return Page(
         items=[MessageOut.model_validate(inbox.message_json(m)) for m in rows],
         next_cursor=next_cursor,
@@ -259,7 +261,7 @@ async def mark_read(
         last = await session.scalar(
             select(Message.wamid)
             .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
-            .order_by(Message.created_at.desc())
+            .order_by(Message.conversation_seq.desc())
             .limit(1)
         )
         sender = await session.get(Sender, conversation.sender_id)

@@ -32,7 +32,8 @@ class ContactOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    phone: str
+    phone: str | None = Field(description="E.164; null while only the user id is known")
+    wa_user_id: str | None = Field(description="Meta's business-scoped user id, if known")
     name: str
     email: str | None
     attributes: dict[str, Any]

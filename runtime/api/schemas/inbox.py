@@ -16,7 +16,8 @@ ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 class ContactBrief(BaseModel):
     id: uuid.UUID
     name: str
-    phone: str
+    phone: str | None = Field(description="E.164; null while only the user id is known")
+    wa_user_id: str | None = Field(description="Meta's business-scoped user id, if known")
 
 
 class ConversationOut(BaseModel):
@@ -48,6 +49,8 @@ class MessageOut(BaseModel):
     error_message: str | None
     sent_by_agent_id: uuid.UUID | None
     created_at: datetime
+    conversation_seq: int = Field(description="Place in the conversation; orders messages")
+    pricing: dict[str, Any] | None = Field(description="Meta's pricing from status webhooks")
 
 
 class ConversationStart(Body):
@@ -101,6 +104,7 @@ class TemplateOut(BaseModel):
     language: str
     status: str
     category: str
+    quality_score: str | None = Field(description="Meta's GREEN/YELLOW/RED/UNKNOWN, if told")
     components: list[dict[str, Any]]
 
 
@@ -108,3 +112,15 @@ class SyncOut(BaseModel):
     created: int
     updated: int
     removed: int
+
+
+class IngestErrorOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    field: str = Field(description="messages | statuses | changes | entry")
+    item_id: str | None = Field(description="The item's id (a wamid) when it had one")
+    code: str = Field(description="Machine-readable reason, e.g. invalid_type, missing_id")
+    message: str
+    excerpt: str = Field(description="The item's JSON, cut to 1000 characters")
+    created_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -64,6 +64,12 @@ class SenderOut(BaseModel):
     throughput_mps: int
     status: SenderStatus
     access_token_source: Literal["encrypted", "secret_ref"]
+    account_update: dict[str, Any] | None = Field(
+        description="Meta's last account_update for the WABA (event, restrictions, …)"
+    )
+    templates_sync_requested_at: datetime | None = Field(
+        description="Set when a webhook named a template not mirrored yet; sync clears it"
+    )
     created_at: datetime
 
 

@@ -128,24 +128,24 @@ export function mount(root, args, { navigate }) {
     const canStart = auth.can('inbox:send');
     const canClaim = auth.can('pool:claim');
     const columns = [];
-    if (canAssign && state.sub === 'all') columns.push(['Select', (c) => h('input', { type: 'checkbox', name: 'pick', value: c.id, 'aria-label': `Select ${c.name || c.phone}` })]);
+    if (canAssign && state.sub === 'all') columns.push(['Select', (c) => h('input', { type: 'checkbox', name: 'pick', value: c.id, 'aria-label': `Select ${c.name || c.phone || c.wa_user_id}` })]);
     columns.push(
       ['Name', (c) => c.name || '—'],
-      ['Phone', (c) => h('span', { class: 'mono' }, c.phone)],
+      ['Phone', (c) => h('span', { class: 'mono' }, c.phone || '—')],
       ['Tags', (c) => c.tags.join(', ')],
       ['Assigned to', (c) => (c.assigned_agent_id ? agentName(c.assigned_agent_id) : c.assigned_team_id ? teamName(c.assigned_team_id) : 'pool')],
       ['Updated', (c) => fmtTime(c.updated_at)],
       ['', (c) => [
-        canStart ? button('Message', () => startConversation(c), { 'aria-label': `Message ${c.name || c.phone}` }) : null,
-        canClaim && !c.assigned_agent_id ? button('Claim', () => act(c, 'claim'), { 'aria-label': `Claim ${c.name || c.phone}` }) : null,
-        canClaim && c.assigned_agent_id === auth.me.id ? button('Release', () => act(c, 'release'), { class: 'link', 'aria-label': `Release ${c.name || c.phone}` }) : null,
+        canStart ? button('Message', () => startConversation(c), { 'aria-label': `Message ${c.name || c.phone || c.wa_user_id}` }) : null,
+        canClaim && !c.assigned_agent_id ? button('Claim', () => act(c, 'claim'), { 'aria-label': `Claim ${c.name || c.phone || c.wa_user_id}` }) : null,
+        canClaim && c.assigned_agent_id === auth.me.id ? button('Release', () => act(c, 'release'), { class: 'link', 'aria-label': `Release ${c.name || c.phone || c.wa_user_id}` }) : null,
       ]],
     );
     const head = state.sub === 'pool' && canClaim
       ? h('div', { class: 'toolbar' }, button('Claim next from the pool', async () => {
         try {
           const c = await api('/api/pool/claim-next', { method: 'POST' });
-          toast(c ? `Claimed ${c.name || c.phone}.` : 'The pool is empty.');
+          toast(c ? `Claimed ${c.name || c.phone || c.wa_user_id}.` : 'The pool is empty.');
           loadContacts();
         } catch (err) { showError(err, 'Nothing claimed'); }
       }, { class: 'primary' }))

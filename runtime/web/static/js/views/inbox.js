@@ -13,6 +13,9 @@ const TICKS = {
   read: ['✓✓', 'Read'],
   failed: ['⚠', 'Failed'],
 };
+// A customer may be known only by Meta's business-scoped user id until their phone is.
+const contactLabel = (contact) => contact.name || contact.phone || contact.wa_user_id || '';
+
 const MEDIA = {
   image: ['🖼', 'Photo'], video: ['🎞', 'Video'], audio: ['🎵', 'Voice message'],
   document: ['📄', 'Document'], sticker: ['🗒', 'Sticker'], location: ['📍', 'Location'],
@@ -91,7 +94,7 @@ export function mount(root, args, { navigate, realtime }) {
     if (state.status && c.status !== state.status) return false;
     if (state.q) {
       const q = state.q.toLowerCase();
-      if (!(c.contact.name || '').toLowerCase().includes(q) && !c.contact.phone.includes(q)) return false;
+      if (!(c.contact.name || '').toLowerCase().includes(q) && !(c.contact.phone || '').includes(q)) return false;
     }
     return true;
   }
@@ -128,7 +131,7 @@ export function mount(root, args, { navigate, realtime }) {
         'aria-current': c.id === state.selected ? 'true' : null,
       },
       h('span', { class: 'conv-top' },
-        h('span', { class: 'conv-name' }, c.contact.name || c.contact.phone),
+        h('span', { class: 'conv-name' }, contactLabel(c.contact)),
         h('time', { datetime: c.last_message_at || '' }, fmtTime(c.last_message_at))),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'preview' }, c.last_message_preview || ''),
@@ -285,9 +288,9 @@ export function mount(root, args, { navigate, realtime }) {
       h('div', { class: 'chat-title' },
         button('← Back', () => navigate('inbox'), { class: 'back link', 'aria-label': 'Back to the conversation list' }),
         h('div', {},
-          h('h2', {}, c.contact.name || c.contact.phone),
+          h('h2', {}, contactLabel(c.contact)),
           h('p', { class: 'sub' },
-            h('span', {}, c.contact.phone), ' · ',
+            h('span', {}, c.contact.phone || `WhatsApp user ${c.contact.wa_user_id}`), ' · ',
             h('span', { title: 'Sender (business number)' }, `via ${senderLabel(c.sender_id)}`), ' · ',
             h('span', { class: `chip ${c.status}` }, c.status),
             c.status === 'snoozed' && c.snoozed_until ? ` until ${fmtTime(c.snoozed_until)}` : '', ' · ',
@@ -326,7 +329,8 @@ export function mount(root, args, { navigate, realtime }) {
 
   // ---------- messages ----------
   function renderMessages() {
-    const ordered = [...state.messages.values()].sort((a, b) => parseTime(a.created_at) - parseTime(b.created_at));
+    // Meta's delivery order: several messages often share one second of created_at.
+    const ordered = [...state.messages.values()].sort((a, b) => a.conversation_seq - b.conversation_seq);
     replace(msgList, ordered.map(messageItem));
     olderButton.hidden = !state.olderCursor;
   }
