@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
+from runtime.db.transaction_cache import transaction_cache
 from runtime.domain import assignment, inbox
 from runtime.domain.events import record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
@@ -271,6 +272,15 @@ async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Custom
     return contact
 
 
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """What applying a ``messages`` change needs of the business number it names."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    region: str
+
+
 async def _changed_number(
     session: AsyncSession, contact: Contact, message: Json, region: str
 ) -> None:
@@ -304,7 +314,7 @@ def _first_error(item: Json) -> tuple[int | None, str | None]:
 
 async def _inbound(
     session: AsyncSession,
-    sender: Sender,
+    sender: _Number,
     region: str,
     message: Json,
     contacts: list[Json],
@@ -323,6 +333,7 @@ async def _inbound(
     kind = message["type"]
     error_code, error_message = _first_error(message)
     stored = Message(
+        id=uuid.uuid4(),  # known before the flush: events are recorded without one
         tenant_id=sender.tenant_id,
         conversation_id=conversation.id,
         conversation_seq=await inbox.next_seq(session, conversation),
@@ -345,7 +356,6 @@ async def _inbound(
     conversation.unread_count += 1
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
-    await session.flush()
     await inbox.emit_message(session, conversation, stored, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
     result.messages += 1
@@ -363,7 +373,7 @@ def _pricing(status: Json) -> Json | None:
 
 
 async def _status(
-    session: AsyncSession, sender: Sender, status: Json, result: IngestResult
+    session: AsyncSession, sender: _Number, status: Json, result: IngestResult
 ) -> None:
     wamid, new = _text(status.get("id")), str(status["status"])
     message = None
@@ -396,27 +406,38 @@ async def _status(
     result.statuses += 1
 
 
+async def _number(session: AsyncSession, phone_number_id: str) -> _Number | None:
+    """The sender holding ``phone_number_id``, looked up once per transaction."""
+    cache: dict[str, _Number] = transaction_cache(session, "ingest.numbers")
+    if phone_number_id not in cache:
+        row = (
+            await session.execute(
+                select(Sender.id, Sender.tenant_id, Tenant.default_region)
+                .join(Tenant, Tenant.id == Sender.tenant_id)
+                .where(Sender.phone_number_id == phone_number_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None  # not kept: the number may be added later in this session
+        cache[phone_number_id] = _Number(row[0], row[1], row[2] or "ID")
+    return cache[phone_number_id]
+
+
 async def _messages_change(
     session: AsyncSession, value: Json, now: datetime, result: IngestResult
 ) -> None:
     phone_number_id = _dict(value.get("metadata")).get("phone_number_id")
-    row = (
-        await session.execute(
-            select(Sender, Tenant.default_region)
-            .join(Tenant, Tenant.id == Sender.tenant_id)
-            .where(Sender.phone_number_id == str(phone_number_id))
-        )
-    ).one_or_none()
-    if row is None:
+    sender = await _number(session, str(phone_number_id))
+    if sender is None:
         result.ignored += 1
         return
-    sender, region = row
+    region = sender.region
     contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
     for message in _list(value.get("messages")):
         if (problem := message_problem(message)) is not None:
             await _refuse(session, result, sender.tenant_id, "messages", message, problem, now)
         else:
-            await _inbound(session, sender, region or "ID", message, contacts, now, result)
+            await _inbound(session, sender, region, message, contacts, now, result)
     for status in _list(value.get("statuses")):
         if (problem := status_problem(status)) is not None:
             await _refuse(session, result, sender.tenant_id, "statuses", status, problem, now)
