@@ -19,13 +19,14 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, utcnow
-from runtime.domain.webhook_ingest import ingest
+from runtime.domain.webhook_ingest import ingest, prepare_round
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,15 @@ class _WebhookFailed(Exception):
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _parsed(body: bytes) -> dict[str, Any]:
+    """A stored body as JSON, or nothing to read up front (applying it will fail)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 class InboundProcessor:
@@ -126,6 +136,8 @@ class InboundProcessor:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            if not isolate:
+                await prepare_round(session, [_parsed(row.body) for row in claimed])
             applied: list[int] = []
             retrying = 0
             for row in claimed:
