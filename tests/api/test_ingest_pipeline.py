@@ -196,3 +196,48 @@ async def test_two_processors_no_double_work_and_order_kept(world: WhatsAppWorld
 
 async def _none_pending(processor: InboundProcessor) -> bool:
     return await processor.pending() == 0
+
+
+async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
+    """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
+    costs a bounded number of statements, not a dozen per webhook, and stores the same
+    rows as one-by-one application would."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    number = sender["phone_number_id"]
+    bodies = [_text_webhook(number, f"628123456{i:04d}", f"wamid.set-{i}", "hi") for i in range(38)]
+    bodies += [
+        _text_webhook(number, "6281234560000", "wamid.set-again", "again"),  # same customer
+        _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
+    ]
+    received = utc_now(world.engine.state.clock)
+    async with world.app.state.sessionmaker() as session, session.begin():
+        rows = [{"received_at": received, "body": body, "attempts": 0} for body in bodies]
+        await session.execute(insert(InboundWebhook), rows)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        done = await world.app.state.ingest.processor.process_pending()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert done.claimed == len(bodies) and done.retrying == 0
+    if world.settings.database_url.startswith("sqlite"):  # events' ids come back one by one
+        statements = [s for s in statements if not s.startswith("INSERT INTO events")]
+    assert len(statements) <= 25, statements
+    async with world.app.state.sessionmaker() as session:
+        stored = (
+            await session.execute(
+                select(Message.wamid, Message.conversation_seq, Message.body).where(
+                    Message.wamid.like("wamid.set-%")
+                )
+            )
+        ).all()
+    by_wamid = {wamid: (seq, body) for wamid, seq, body in stored}
+    assert len(stored) == 39
+    assert by_wamid["wamid.set-1"] == (1, "hi")
+    assert by_wamid["wamid.set-0"] == (1, "hi") and by_wamid["wamid.set-again"] == (2, "again")
