@@ -94,12 +94,15 @@ def _str(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
 
 
-async def next_seq(session: AsyncSession, conversation: Conversation) -> int:
+async def next_seq(
+    session: AsyncSession, conversation: Conversation, *, locked: bool = False
+) -> int:
     """The next ``conversation_seq`` of ``conversation``: one atomic increment of its
     counter, whose row lock holds concurrent writers of the same conversation until commit,
     so numbers follow the order messages were stored in (inbound and outbound alike).
-    A conversation not inserted yet is numbered in memory (nobody else can see it)."""
-    if conversation in session.new:
+    A conversation not inserted yet, or ``locked`` (read ``FOR UPDATE`` in this
+    transaction), is numbered in memory: nobody else can number it meanwhile."""
+    if locked or conversation in session.new:
         conversation.message_seq = (conversation.message_seq or 0) + 1
         return conversation.message_seq
     await session.flush()  # a conversation created in this transaction must exist first

@@ -246,6 +246,7 @@ class _RoundIndex:
     wamids: set[str] = field(default_factory=set)
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
     conversations: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = field(default_factory=dict)
+    locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
 
     def add_contact(self, contact: Contact) -> None:
         if contact.phone is not None:
@@ -293,9 +294,10 @@ async def _round_customers(
 
 async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
     """Read up front what the inbound messages of ``payloads`` will look up (stored wamids,
-    their contacts and those contacts' conversations), for :func:`ingest` calls in this
-    transaction. Only for a transaction that is rolled back whole if any of them fails:
-    the index does not follow savepoint rollbacks."""
+    their contacts and those contacts' conversations, locked so that their messages are
+    numbered in memory), for :func:`ingest` calls in this transaction. Only for a
+    transaction rolled back whole if any of them fails: the index does not follow
+    savepoint rollbacks."""
     wamids, customers = await _round_customers(session, payloads)
     index = _RoundIndex()
     if wamids:
@@ -313,9 +315,15 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
             index.add_contact(contact)
     contact_ids = {c.id for c in index.contacts.values()}
     if contact_ids:
-        talks = select(Conversation).where(Conversation.contact_id.in_(contact_ids))
+        talks = (
+            select(Conversation)
+            .where(Conversation.contact_id.in_(contact_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
         for talk in await session.scalars(talks):
             index.conversations[(talk.sender_id, talk.contact_id)] = talk
+            index.locked.add(talk.id)
     transaction_cache(session, _ROUND)["index"] = index
 
 
@@ -442,7 +450,9 @@ async def _inbound(
         id=uuid.uuid4(),  # known before the flush: events are recorded without one
         tenant_id=sender.tenant_id,
         conversation_id=conversation.id,
-        conversation_seq=await inbox.next_seq(session, conversation),
+        conversation_seq=await inbox.next_seq(
+            session, conversation, locked=index is not None and conversation.id in index.locked
+        ),
         wamid=wamid,
         direction="inbound",
         type=kind if kind in KNOWN_TYPES else "unsupported",

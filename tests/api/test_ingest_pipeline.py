@@ -198,18 +198,8 @@ async def _none_pending(processor: InboundProcessor) -> bool:
     return await processor.pending() == 0
 
 
-async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
-    """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
-    costs a bounded number of statements, not a dozen per webhook, and stores the same
-    rows as one-by-one application would."""
-    _pause_processing(world)
-    sender = await _sender(world)
-    number = sender["phone_number_id"]
-    bodies = [_text_webhook(number, f"628123456{i:04d}", f"wamid.set-{i}", "hi") for i in range(38)]
-    bodies += [
-        _text_webhook(number, "6281234560000", "wamid.set-again", "again"),  # same customer
-        _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
-    ]
+async def _statements_of_one_round(world: WhatsAppWorld, bodies: list[bytes]) -> list[str]:
+    """Store ``bodies``, apply them in one round, and return the SQL it ran."""
     received = utc_now(world.engine.state.clock)
     async with world.app.state.sessionmaker() as session, session.begin():
         rows = [{"received_at": received, "body": body, "attempts": 0} for body in bodies]
@@ -227,17 +217,56 @@ async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> 
         event.remove(engine, "before_cursor_execute", count)
     assert done.claimed == len(bodies) and done.retrying == 0
     if world.settings.database_url.startswith("sqlite"):  # events' ids come back one by one
-        statements = [s for s in statements if not s.startswith("INSERT INTO events")]
-    assert len(statements) <= 25, statements
+        return [s for s in statements if not s.startswith("INSERT INTO events")]
+    return statements
+
+
+async def _seqs(world: WhatsAppWorld) -> dict[str, tuple[int, str]]:
     async with world.app.state.sessionmaker() as session:
-        stored = (
-            await session.execute(
-                select(Message.wamid, Message.conversation_seq, Message.body).where(
-                    Message.wamid.like("wamid.set-%")
-                )
+        stored = await session.execute(
+            select(Message.wamid, Message.conversation_seq, Message.body).where(
+                Message.wamid.like("wamid.set-%")
             )
-        ).all()
-    by_wamid = {wamid: (seq, body) for wamid, seq, body in stored}
-    assert len(stored) == 39
+        )
+    return {wamid: (seq, body) for wamid, seq, body in stored}
+
+
+async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
+    """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
+    costs a bounded number of statements, not a dozen per webhook, and stores the same
+    rows as one-by-one application would."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    number = sender["phone_number_id"]
+    bodies = [_text_webhook(number, f"628123456{i:04d}", f"wamid.set-{i}", "hi") for i in range(38)]
+    bodies += [
+        _text_webhook(number, "6281234560000", "wamid.set-again", "again"),  # same customer
+        _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
+    ]
+    statements = await _statements_of_one_round(world, bodies)
+    assert len(statements) <= 25, statements
+    by_wamid = await _seqs(world)
+    assert len(by_wamid) == 39
     assert by_wamid["wamid.set-1"] == (1, "hi")
     assert by_wamid["wamid.set-0"] == (1, "hi") and by_wamid["wamid.set-again"] == (2, "again")
+
+
+async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) -> None:
+    """Customers with a conversation write again: their conversations are read locked once
+    per round and numbered in memory, not one UPDATE … RETURNING and flush per message."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    number = sender["phone_number_id"]
+    customers = [f"628123457{i:04d}" for i in range(20)]
+    first = [_text_webhook(number, c, f"wamid.set-{c}-1", "1") for c in customers]
+    await _statements_of_one_round(world, first)
+    again = [_text_webhook(number, c, f"wamid.set-{c}-{n}", str(n)) for n in (2, 3)
+             for c in customers]  # fmt: skip
+    statements = await _statements_of_one_round(world, again)
+    assert len(statements) <= 25, statements
+    by_wamid = await _seqs(world)
+    assert [by_wamid[f"wamid.set-{customers[7]}-{n}"] for n in (1, 2, 3)] == [
+        (1, "1"),
+        (2, "2"),
+        (3, "3"),
+    ]
