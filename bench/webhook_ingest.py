@@ -1,11 +1,18 @@
-"""Webhook ingest: signed Meta notifications POSTed over HTTP to a real api process
-(uvicorn, PostgreSQL or SQLite), measuring accepted messages/s and request latency.
+"""Webhook ingest: signed Meta notifications POSTed over HTTP to one real api process
+(uvicorn, PostgreSQL or SQLite). The endpoint stores the raw body (group commit) and
+answers; processors apply the stored webhooks in batches (runtime/ingest). Per batch size:
+
+- ``accept only``: an api process with ``SCRM_INGEST_PROCESS=false`` — webhooks/s
+  acknowledged (durable) and request p50/p99;
+- ``process backlog``: a processing api process applies what that run stored — webhooks/s;
+- ``accept + process``: both in one process — acknowledged/s, p50/p99, and webhooks/s
+  applied (first POST until nothing is left to apply).
 
 Each webhook carries ``--batch`` inbound messages from distinct customers (new contact,
-conversation, message, two outbox events each). Concurrency comes from ``--clients``
-HTTP connections in the load generator.
+conversation, message, outbox events each); ``--messages`` per run; ``--clients`` keep-alive
+connections from a light load generator (closed loop).
 
-    python bench/webhook_ingest.py --messages 5000 --clients 8 --batch 1 5
+    python bench/webhook_ingest.py --messages 20000 --clients 32 --batch 1 --backends postgres
 """
 
 from __future__ import annotations
@@ -18,17 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_settings, database, machine, percentile, table  # noqa: E402
+from bench.realtime_load import Http  # noqa: E402
 from runtime.db.session import make_engine, make_sessionmaker  # noqa: E402
 from runtime.domain.security import encrypt_secret  # noqa: E402
 from runtime.domain.tenants import create_tenant  # noqa: E402
-from runtime.models import Sender  # noqa: E402
+from runtime.models import InboundWebhook, Sender  # noqa: E402
 from runtime.whatsapp import webhooks  # noqa: E402
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -53,72 +63,133 @@ async def seed(url: str, key: str) -> None:
     await engine.dispose()
 
 
-def start_api(settings_env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_api(env: dict[str, str], port: int, *, process: bool) -> subprocess.Popen[bytes]:
     code = (
         "from runtime.api.app import create_app; from runtime.settings import Settings; "
         "from runtime.ws.server import serve; "
         f"serve(create_app(Settings()), '127.0.0.1', {port}, log_level='warning')"
     )
-    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **settings_env})
+    env = {**os.environ, **env, "SCRM_INGEST_PROCESS": str(process).lower()}
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
 
 
-async def load(
-    port: int, total: int, clients: int, batch: int, secret: str, offset: int
-) -> tuple[list[float], float]:
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+def webhook_bodies(messages: int, batch: int, offset: int) -> list[bytes]:
+    """Bodies of ``batch`` messages each, every message from a new customer."""
+    bodies = []
+    for i in range(offset, offset + messages, batch):
+        inbound = [
+            webhooks.inbound_text(
+                NUMBER, webhooks.Customer(f"62812{i + j:08d}", "Bench"), body=f"hello {i + j}",
+                message_id=f"wamid.bench.{i + j}", timestamp=int(time.time()),
+            )["entry"][0]["changes"][0]["value"]
+            for j in range(batch)
+        ]  # fmt: skip
+        value = {
+            **inbound[0],
+            "contacts": [v["contacts"][0] for v in inbound],
+            "messages": [v["messages"][0] for v in inbound],
+        }
+        notification = webhooks.notification(NUMBER.waba_id, "messages", value)
+        bodies.append(json.dumps(notification, separators=(",", ":")).encode())
+    return bodies
+
+
+async def wait_healthy(port: int) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 if (await http.get("/healthz")).status_code == 200:
-                    break
+                    return
             except httpx.HTTPError:
-                await asyncio.sleep(0.1)
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
-        for i in range(0, total, batch):
-            customers = [
-                webhooks.Customer(f"62812{offset + i + j:08d}", "Bench") for j in range(batch)
-            ]
-            messages = [
-                webhooks.inbound_text(
-                    NUMBER,
-                    c,
-                    body=f"hello {offset + i}",
-                    message_id=f"wamid.bench.{offset + i + j}",
-                    timestamp=int(time.time()),
-                )
-                for j, c in enumerate(customers)
-            ]
-            value = {**messages[0]["entry"][0]["changes"][0]["value"]}
-            value["contacts"] = [
-                m["entry"][0]["changes"][0]["value"]["contacts"][0] for m in messages
-            ]
-            value["messages"] = [
-                m["entry"][0]["changes"][0]["value"]["messages"][0] for m in messages
-            ]
-            queue.put_nowait(
-                json.dumps(webhooks.notification(NUMBER.waba_id, "messages", value)).encode()
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError("the api did not start")
+
+
+async def post_all(
+    port: int, bodies: list[bytes], clients: int, secret: str
+) -> tuple[list[float], float]:
+    """POST every body over ``clients`` keep-alive connections, each waiting for its
+    answer before the next; returns the latencies (ms) and the elapsed seconds."""
+    queue = list(reversed(bodies))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        http = Http(port)
+        while queue:
+            body = queue.pop()
+            started = time.perf_counter()
+            status = await http.post(
+                "/webhooks/whatsapp", body, {SIGNATURE_HEADER: sign(body, secret)}
             )
-        latencies: list[float] = []
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert status == 200, status
 
-        async def worker() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                started = time.perf_counter()
-                r = await http.post(
-                    "/webhooks/whatsapp",
-                    content=body,
-                    headers={
-                        SIGNATURE_HEADER: sign(body, secret),
-                        "Content-Type": "application/json",
-                    },
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-                assert r.status_code == 200, r.text
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies, time.perf_counter() - started
 
+
+async def seconds_until_applied(url: str, started: float, within: float = 900) -> float:
+    """Seconds from ``started`` (perf_counter) until no stored webhook is left to apply."""
+    engine = make_engine(url)
+    left = select(func.count()).where(InboundWebhook.processed_at.is_(None))
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                async with engine.connect() as connection:
+                    if not (await connection.execute(left)).scalar_one():
+                        return time.perf_counter() - started
+                await asyncio.sleep(0.02)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Api:
+    """One api process for the length of a ``with`` block."""
+
+    env: dict[str, str]
+    process: bool
+
+    def __enter__(self) -> int:
+        self.port = free_port()
+        self.server = start_api(self.env, self.port, process=self.process)
+        asyncio.run(wait_healthy(self.port))
+        return self.port
+
+    def __exit__(self, *_: object) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=30)
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}"
+
+
+def run_batch(url: str, env: dict[str, str], batch: int, offset: int, args: argparse.Namespace,
+              secret: str) -> list[list[object]]:  # fmt: skip
+    first = webhook_bodies(args.messages, batch, offset)
+    with Api(env, process=False) as port:
+        latencies, elapsed = asyncio.run(post_all(port, first, args.clients, secret))
+    rows: list[list[object]] = [[
+        "accept only", _rate(len(first), elapsed),
+        f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}", "",
+    ]]  # fmt: skip
+    second = webhook_bodies(args.messages, batch, offset + args.messages)
+    with Api(env, process=True) as port:
+        backlog = asyncio.run(seconds_until_applied(url, time.perf_counter()))
+        rows.append(["process backlog", "", "", "", _rate(len(first), backlog)])
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        return latencies, time.perf_counter() - started
+        latencies, elapsed = asyncio.run(post_all(port, second, args.clients, secret))
+        applied = asyncio.run(seconds_until_applied(url, started))
+    rows.append([
+        "accept + process", _rate(len(second), elapsed),
+        f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}",
+        _rate(len(second), applied),
+    ])  # fmt: skip
+    return rows
 
 
 def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> list[list[object]]:
@@ -126,37 +197,25 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> list[l
     with database(backend, workdir) as url:
         settings = bench_settings(url)
         key = settings.encryption_key.get_secret_value()
+        secret = settings.whatsapp_app_secret.get_secret_value()
         asyncio.run(seed(url, key))
         env = {
             "SCRM_DATABASE_URL": url,
             "SCRM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
             "SCRM_ENCRYPTION_KEY": key,
-            "SCRM_WHATSAPP_APP_SECRET": settings.whatsapp_app_secret.get_secret_value(),
+            "SCRM_WHATSAPP_APP_SECRET": secret,
             "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
         }
-        port = free_port()
-        server = start_api(env, port)
-        try:
-            for index, batch in enumerate(args.batch):
-                latencies, elapsed = asyncio.run(load(
-                    port, args.messages, args.clients, batch,
-                    settings.whatsapp_app_secret.get_secret_value(), index * args.messages,
-                ))  # fmt: skip
-                rows.append([
-                    backend, batch, args.clients, args.messages,
-                    f"{args.messages / elapsed:,.0f}",
-                    f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}",
-                ])  # fmt: skip
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        for index, batch in enumerate(args.batch):
+            for row in run_batch(url, env, batch, 2 * index * args.messages, args, secret):
+                rows.append([backend, batch, args.clients, *row])
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--messages", type=int, default=5000, help="messages per run")
+    parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
     args = parser.parse_args()
@@ -165,8 +224,8 @@ def main() -> None:
         for backend in args.backends:
             rows += run_backend(backend, Path(tmp), args)
     print(f"webhook ingest over HTTP, one api process — {machine()}\n")
-    headers = ["backend", "msgs/webhook", "clients", "messages", "stored msgs/s", "p50 ms",
-               "p99 ms"]  # fmt: skip
+    headers = ["backend", "msgs/webhook", "clients", "phase", "acknowledged webhooks/s",
+               "p50 ms", "p99 ms", "applied webhooks/s"]  # fmt: skip
     print(table(headers, rows))
 
 

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)
     # Rounds an event may fail alone (while others get through) before it is dead-lettered.
     relay_max_attempts: int = Field(default=3, ge=1, le=100)
+    # Inbound webhooks (runtime/ingest): the writer's linger so concurrent requests share one
+    # commit, webhooks per processing round, failed rounds before one is set aside, and
+    # whether this process applies them at all (false: it only accepts; others process).
+    ingest_linger_seconds: float = Field(default=0.002, ge=0, le=1)
+    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ingest_max_attempts: int = Field(default=3, ge=1, le=100)
+    ingest_process: bool = True
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query

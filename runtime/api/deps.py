@@ -23,7 +23,7 @@ from runtime.whatsapp.client import CloudAPIClient
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -33,12 +33,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_whatsapp(request: Request) -> CloudAPIClient:
+async def get_whatsapp(request: Request) -> CloudAPIClient:
     client: CloudAPIClient = request.app.state.whatsapp
     return client
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
+from runtime.db.transaction_cache import transaction_cache
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.events import record_event
 from runtime.domain.visibility import contact_owner_audience
@@ -144,18 +145,28 @@ async def assign(
     )
 
 
+async def _holding_team(session: AsyncSession, sender_id: uuid.UUID) -> Team | None:
+    """The team holding the number (its primary holder first), looked up once per
+    transaction."""
+    cache: dict[uuid.UUID, uuid.UUID | None] = transaction_cache(session, "holding_team")
+    if sender_id not in cache:
+        cache[sender_id] = await session.scalar(
+            select(Team.id)
+            .join(SenderAllocation, SenderAllocation.team_id == Team.id)
+            .where(SenderAllocation.sender_id == sender_id)
+            .order_by(SenderAllocation.position, Team.name)
+            .limit(1)
+        )
+    team_id = cache[sender_id]
+    return None if team_id is None else await session.get(Team, team_id)
+
+
 async def route_inbound(session: AsyncSession, contact: Contact, sender_id: uuid.UUID) -> None:
     """A customer nobody owns writes in: the contact goes to the team holding that number
     (its primary holder first) and the team's strategy picks the agent."""
     if contact.assigned_agent_id is not None or contact.assigned_team_id is not None:
         return
-    team = await session.scalar(
-        select(Team)
-        .join(SenderAllocation, SenderAllocation.team_id == Team.id)
-        .where(SenderAllocation.sender_id == sender_id)
-        .order_by(SenderAllocation.position, Team.name)
-        .limit(1)
-    )
+    team = await _holding_team(session, sender_id)
     if team is not None:
         await change_owner(session, contact, "auto", None, await pick_agent(session, team), team.id)
 

@@ -54,3 +54,9 @@ class UpstreamUnavailable(DomainError):
     """A service we depend on (Meta's Graph API) failed or could not be reached; retry later."""
 
     status_code = 502
+
+
+class ServiceUnavailable(DomainError):
+    """We could not do it right now (our database is unreachable); retry later."""
+
+    status_code = 503

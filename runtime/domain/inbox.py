@@ -94,10 +94,17 @@ def _str(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
 
 
-async def next_seq(session: AsyncSession, conversation: Conversation) -> int:
+async def next_seq(
+    session: AsyncSession, conversation: Conversation, *, locked: bool = False
+) -> int:
     """The next ``conversation_seq`` of ``conversation``: one atomic increment of its
     counter, whose row lock holds concurrent writers of the same conversation until commit,
-    so numbers follow the order messages were stored in (inbound and outbound alike)."""
+    so numbers follow the order messages were stored in (inbound and outbound alike).
+    A conversation not inserted yet, or ``locked`` (read ``FOR UPDATE`` in this
+    transaction), is numbered in memory: nobody else can number it meanwhile."""
+    if locked or conversation in session.new:
+        conversation.message_seq = (conversation.message_seq or 0) + 1
+        return conversation.message_seq
     await session.flush()  # a conversation created in this transaction must exist first
     seq = await session.scalar(
         update(Conversation)
@@ -163,15 +170,18 @@ async def conversation_for(
     contact: Contact,
     now: datetime,
 ) -> Conversation:
-    """The conversation of (sender, contact), created (owned like the contact) if missing.
+    """The conversation of (sender, contact), created (owned like the contact) if missing
+    (without a look-up when the contact itself is not inserted yet).
 
     A concurrent creation surfaces as an IntegrityError at flush; callers retry the whole
     operation (a savepoint per call would cost two round trips on every webhook)."""
-    found = await session.scalar(
-        select(Conversation).where(
-            Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
+    found = None
+    if contact not in session.new:
+        found = await session.scalar(
+            select(Conversation).where(
+                Conversation.sender_id == sender_id, Conversation.contact_id == contact.id
+            )
         )
-    )
     if found is not None:
         return found
     conversation = Conversation(  # fields set here are needed before the INSERT's defaults

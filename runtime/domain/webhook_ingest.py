@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
+from runtime.db.transaction_cache import transaction_cache
 from runtime.domain import assignment, inbox
 from runtime.domain.events import record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
@@ -236,18 +237,116 @@ def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
     return Customer(_phone(wa_id, region), user_id[:128] if user_id else None, name)
 
 
-async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Customer) -> Contact:
-    """The tenant's contact for ``customer``: by phone first, else by user id; what it
-    lacked (phone, user id, name) is filled in. Created if neither is known."""
+@dataclass
+class _RoundIndex:
+    """What a round's inbound messages look up, read up front in three statements (see
+    :func:`prepare_round`) and kept current as the round stores rows, so that applying a
+    message issues no query and the round's rows are inserted together at one flush."""
+
+    wamids: set[str] = field(default_factory=set)
+    contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
+    conversations: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = field(default_factory=dict)
+    locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
+
+    def add_contact(self, contact: Contact) -> None:
+        if contact.phone is not None:
+            self.contacts[(contact.tenant_id, "phone", contact.phone)] = contact
+        if contact.wa_user_id is not None:
+            self.contacts[(contact.tenant_id, "user", contact.wa_user_id)] = contact
+
+    def known(self, tenant_id: uuid.UUID, customer: Customer) -> list[Contact]:
+        keys = [("phone", customer.phone), ("user", customer.user_id)]
+        found = [self.contacts.get((tenant_id, kind, value)) for kind, value in keys if value]
+        return [c for c in dict.fromkeys(found) if c is not None]
+
+
+_ROUND = "ingest.round"
+
+
+def _round_index(session: AsyncSession) -> _RoundIndex | None:
+    return transaction_cache(session, _ROUND).get("index")
+
+
+async def _round_customers(
+    session: AsyncSession, payloads: list[Json]
+) -> tuple[set[str], list[tuple[uuid.UUID, Customer]]]:
+    """The wamids and (tenant, customer) pairs of the inbound messages of ``payloads``."""
+    wamids: set[str] = set()
+    customers: list[tuple[uuid.UUID, Customer]] = []
+    for payload in payloads:
+        for entry in _list(_dict(payload).get("entry")):
+            for change in _list(_dict(entry).get("changes")):
+                value = _dict(_dict(change).get("value"))
+                if _dict(change).get("field") != "messages" or not value.get("messages"):
+                    continue
+                number_id = _dict(value.get("metadata")).get("phone_number_id")
+                sender = await _number(session, str(number_id))
+                contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+                for message in _list(value.get("messages")):
+                    if not isinstance(message, dict) or _text(message.get("id")) is None:
+                        continue
+                    wamids.add(str(message["id"]))
+                    if sender is not None:
+                        customer = _customer(message, contacts, sender.region)
+                        customers.append((sender.tenant_id, customer))
+    return wamids, customers
+
+
+async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
+    """Read up front what the inbound messages of ``payloads`` will look up (stored wamids,
+    their contacts and those contacts' conversations, locked so that their messages are
+    numbered in memory), for :func:`ingest` calls in this transaction. Only for a
+    transaction rolled back whole if any of them fails: the index does not follow
+    savepoint rollbacks."""
+    wamids, customers = await _round_customers(session, payloads)
+    index = _RoundIndex()
+    if wamids:
+        stored = select(Message.wamid).where(Message.wamid.in_(wamids))
+        index.wamids = {w for w in (await session.scalars(stored)) if w is not None}
+    tenants = {tenant_id for tenant_id, _ in customers}
+    phones = {c.phone for _, c in customers if c.phone is not None}
+    users = {c.user_id for _, c in customers if c.user_id is not None}
+    if tenants and (phones or users):
+        contacts = select(Contact).where(
+            Contact.tenant_id.in_(tenants),
+            or_(Contact.phone.in_(phones), Contact.wa_user_id.in_(users)),
+        )
+        for contact in await session.scalars(contacts):
+            index.add_contact(contact)
+    contact_ids = {c.id for c in index.contacts.values()}
+    if contact_ids:
+        talks = (
+            select(Conversation)
+            .where(Conversation.contact_id.in_(contact_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
+        for talk in await session.scalars(talks):
+            index.conversations[(talk.sender_id, talk.contact_id)] = talk
+            index.locked.add(talk.id)
+    transaction_cache(session, _ROUND)["index"] = index
+
+
+async def _contacts_of(
+    session: AsyncSession, tenant_id: uuid.UUID, customer: Customer
+) -> list[Contact]:
     keys = []
     if customer.phone is not None:
         keys.append(Contact.phone == customer.phone)
     if customer.user_id is not None:
         keys.append(Contact.wa_user_id == customer.user_id)
-    found = list(
-        (
-            await session.execute(select(Contact).where(Contact.tenant_id == tenant_id, or_(*keys)))
-        ).scalars()
+    query = select(Contact).where(Contact.tenant_id == tenant_id, or_(*keys))
+    return list((await session.execute(query)).scalars())
+
+
+async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Customer) -> Contact:
+    """The tenant's contact for ``customer``: by phone first, else by user id; what it
+    lacked (phone, user id, name) is filled in. Created if neither is known."""
+    index = _round_index(session)
+    found = (
+        index.known(tenant_id, customer)
+        if index is not None
+        else await _contacts_of(session, tenant_id, customer)
     )
     by_phone = next((c for c in found if c.phone and c.phone == customer.phone), None)
     by_user = next((c for c in found if c.wa_user_id and c.wa_user_id == customer.user_id), None)
@@ -269,6 +368,15 @@ async def _contact(session: AsyncSession, tenant_id: uuid.UUID, customer: Custom
     if customer.name and not contact.name:
         contact.name = customer.name[:200]
     return contact
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """What applying a ``messages`` change needs of the business number it names."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    region: str
 
 
 async def _changed_number(
@@ -302,9 +410,16 @@ def _first_error(item: Json) -> tuple[int | None, str | None]:
     return code, str(details or error.get("title") or error.get("message") or "")[:500]
 
 
+async def _stored(session: AsyncSession, index: _RoundIndex | None, wamid: str) -> bool:
+    """Whether a message with ``wamid`` is stored (or stored earlier in this round)."""
+    if index is not None:
+        return wamid in index.wamids
+    return await session.scalar(select(Message.id).where(Message.wamid == wamid)) is not None
+
+
 async def _inbound(
     session: AsyncSession,
-    sender: Sender,
+    sender: _Number,
     region: str,
     message: Json,
     contacts: list[Json],
@@ -312,20 +427,32 @@ async def _inbound(
     result: IngestResult,
 ) -> None:
     wamid = str(message["id"])
-    if await session.scalar(select(Message.id).where(Message.wamid == wamid)):
+    index = _round_index(session)
+    if await _stored(session, index, wamid):
         result.duplicates += 1
         return
     contact = await _contact(session, sender.tenant_id, _customer(message, contacts, region))
     await _changed_number(session, contact, message, region)
     at = _moment(message.get("timestamp"), now)
     await assignment.route_inbound(session, contact, sender.id)
-    conversation = await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
+    conversation = index.conversations.get((sender.id, contact.id)) if index else None
+    if conversation is None:
+        conversation = await inbox.conversation_for(
+            session, sender.tenant_id, sender.id, contact, at
+        )
+    if index is not None:
+        index.wamids.add(wamid)
+        index.add_contact(contact)
+        index.conversations[(sender.id, contact.id)] = conversation
     kind = message["type"]
     error_code, error_message = _first_error(message)
     stored = Message(
+        id=uuid.uuid4(),  # known before the flush: events are recorded without one
         tenant_id=sender.tenant_id,
         conversation_id=conversation.id,
-        conversation_seq=await inbox.next_seq(session, conversation),
+        conversation_seq=await inbox.next_seq(
+            session, conversation, locked=index is not None and conversation.id in index.locked
+        ),
         wamid=wamid,
         direction="inbound",
         type=kind if kind in KNOWN_TYPES else "unsupported",
@@ -345,7 +472,6 @@ async def _inbound(
     conversation.unread_count += 1
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
-    await session.flush()
     await inbox.emit_message(session, conversation, stored, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
     result.messages += 1
@@ -363,7 +489,7 @@ def _pricing(status: Json) -> Json | None:
 
 
 async def _status(
-    session: AsyncSession, sender: Sender, status: Json, result: IngestResult
+    session: AsyncSession, sender: _Number, status: Json, result: IngestResult
 ) -> None:
     wamid, new = _text(status.get("id")), str(status["status"])
     message = None
@@ -396,27 +522,38 @@ async def _status(
     result.statuses += 1
 
 
+async def _number(session: AsyncSession, phone_number_id: str) -> _Number | None:
+    """The sender holding ``phone_number_id``, looked up once per transaction."""
+    cache: dict[str, _Number] = transaction_cache(session, "ingest.numbers")
+    if phone_number_id not in cache:
+        row = (
+            await session.execute(
+                select(Sender.id, Sender.tenant_id, Tenant.default_region)
+                .join(Tenant, Tenant.id == Sender.tenant_id)
+                .where(Sender.phone_number_id == phone_number_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None  # not kept: the number may be added later in this session
+        cache[phone_number_id] = _Number(row[0], row[1], row[2] or "ID")
+    return cache[phone_number_id]
+
+
 async def _messages_change(
     session: AsyncSession, value: Json, now: datetime, result: IngestResult
 ) -> None:
     phone_number_id = _dict(value.get("metadata")).get("phone_number_id")
-    row = (
-        await session.execute(
-            select(Sender, Tenant.default_region)
-            .join(Tenant, Tenant.id == Sender.tenant_id)
-            .where(Sender.phone_number_id == str(phone_number_id))
-        )
-    ).one_or_none()
-    if row is None:
+    sender = await _number(session, str(phone_number_id))
+    if sender is None:
         result.ignored += 1
         return
-    sender, region = row
+    region = sender.region
     contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
     for message in _list(value.get("messages")):
         if (problem := message_problem(message)) is not None:
             await _refuse(session, result, sender.tenant_id, "messages", message, problem, now)
         else:
-            await _inbound(session, sender, region or "ID", message, contacts, now, result)
+            await _inbound(session, sender, region, message, contacts, now, result)
     for status in _list(value.get("statuses")):
         if (problem := status_problem(status)) is not None:
             await _refuse(session, result, sender.tenant_id, "statuses", status, problem, now)

@@ -2,6 +2,7 @@
 
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
+from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
 from runtime.models.people import (
@@ -25,6 +26,7 @@ __all__ = [
     "Conversation",
     "Event",
     "ImportJob",
+    "InboundWebhook",
     "IngestError",
     "LoginThrottle",
     "Message",

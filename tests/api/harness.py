@@ -44,9 +44,15 @@ class ApiHarness:
         self._other_clients.append(client)
         return client
 
+    async def ingested(self) -> None:
+        """Wait until every webhook the api acknowledged has been applied (or set aside)."""
+        await self.app.state.ingest.drained()
+
     async def close(self) -> None:
         for client in (self.client, *self._other_clients):
             await client.aclose()
+        await self.ingested()  # cancelling a round mid-transaction would strand its connection
+        await self.app.state.ingest.close()
         await self.app.state.engine.dispose()
 
     async def request(

@@ -5,16 +5,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
-from runtime.api.deps import ClockDep, SessionDep, SettingsDep
+from runtime.api.deps import ClockDep, SettingsDep
 from runtime.clock import utc_now
-from runtime.domain.errors import DomainError, Forbidden, Unauthorized
-from runtime.domain.webhook_ingest import ingest
+from runtime.domain.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
+from runtime.ingest import InboundPipeline
 from runtime.whatsapp.signature import SIGNATURE_HEADER, verify
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,10 @@ async def verify_subscription(
 
 
 @router.post("/whatsapp")
-async def receive(
-    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> dict[str, Any]:
-    """Verify ``X-Hub-Signature-256`` over the raw body, then store idempotently. Messages
-    too deep or too big to store are refused one by one (``errors``), the rest is kept."""
+async def receive(request: Request, settings: SettingsDep, clock: ClockDep) -> dict[str, bool]:
+    """Verify ``X-Hub-Signature-256`` over the raw body, refuse what is not a WhatsApp
+    notification, store the raw body and answer once it is committed; it is applied later,
+    in batches (runtime/ingest)."""
     raw = await request.body()
     if not verify(
         raw, request.headers.get(SIGNATURE_HEADER), settings.whatsapp_app_secret.get_secret_value()
@@ -52,17 +51,9 @@ async def receive(
         raise DomainError("malformed_json", "The body is not valid JSON.") from exc
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise DomainError("unexpected_object", "Expected a whatsapp_business_account notification.")
+    pipeline: InboundPipeline = request.app.state.ingest
     try:
-        result = await ingest(session, payload, utc_now(clock))
-        await session.commit()
-    except IntegrityError:  # a concurrent delivery stored the same wamid first: redo, as dups
-        await session.rollback()
-        result = await ingest(session, payload, utc_now(clock))
-        await session.commit()
-    return {
-        "messages": result.messages,
-        "duplicates": result.duplicates,
-        "statuses": result.statuses,
-        "ignored": result.ignored,
-        "errors": result.errors,
-    }
+        await pipeline.accept(raw, utc_now(clock))
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailable("not_stored", "The webhook could not be stored; retry.") from exc
+    return {"accepted": True}

@@ -1,0 +1,95 @@
+"""The accept side: a group-commit writer that makes raw webhook bodies durable.
+
+Concurrent requests hand their bodies to :meth:`GroupCommitWriter.accept`; one writer task
+inserts everything queued in one statement and one COMMIT, then resolves each request's
+future. A request is answered only after its row is committed ("durable before
+acknowledged"). The task exists only while bodies are queued: the first body of a quiet
+period lingers briefly so its neighbours join it; later rounds take whatever queued up
+during the previous commit, which is how the batch grows with the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from runtime.models import InboundWebhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Body:
+    raw: bytes
+    received_at: datetime
+    stored: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        linger: float = 0.002,
+        max_batch: int = 500,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._linger = linger
+        self._max_batch = max_batch
+        self.on_commit = on_commit  # called after each group commit (wakes the processor)
+        self._queue: list[_Body] = []
+        self._full = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0  # group commits so far (one per round)
+
+    async def accept(self, raw: bytes, received_at: datetime) -> None:
+        """Return once ``raw`` is committed; raise if the commit failed (nothing stored)."""
+        body = _Body(raw, received_at)
+        self._queue.append(body)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_while_queued(), name="inbound-writer")
+        elif len(self._queue) >= self._max_batch:
+            self._full.set()
+        # Shielded: a client that hangs up must not cancel its neighbours' shared future.
+        await asyncio.shield(body.stored)
+
+    async def _write_while_queued(self) -> None:
+        if len(self._queue) < self._max_batch:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._linger)
+        while self._queue:
+            self._full.clear()
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            try:
+                await self._write(batch)
+            except Exception as exc:
+                log.exception("inbound writer: group commit of %d bodies failed", len(batch))
+                for body in batch:
+                    body.stored.set_exception(exc)
+                continue
+            for body in batch:
+                body.stored.set_result(None)
+            self.on_commit()
+
+    async def _write(self, batch: list[_Body]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                insert(InboundWebhook),
+                [{"received_at": b.received_at, "body": b.raw, "attempts": 0} for b in batch],
+            )
+        self.commits += 1
+
+    async def close(self) -> None:
+        """Wait for the bodies already handed over to be written."""
+        if self._task is not None:
+            await self._task

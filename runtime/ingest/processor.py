@@ -1,0 +1,209 @@
+"""The processing side: apply stored webhooks in batches, in id order, one lease at a time.
+
+One round = one transaction: take the processing lease, claim the oldest unprocessed rows,
+apply each with :func:`runtime.domain.webhook_ingest.ingest` inside its own SAVEPOINT, mark
+them, commit. A webhook whose ingest raises is rolled back alone, counted (``attempts``,
+``last_error``) and retried in a later round; after ``max_attempts`` it is set aside
+(``processed_at`` and ``last_error`` both set), never blocking the ones behind it.
+
+Order: on PostgreSQL the lease is a transaction-scoped advisory lock, so however many
+processors run (processes, pods) only one applies webhooks at a time, in id order, and the
+others stand by (they take over the moment it dies: the lock goes with its connection).
+SQLite (one process, ``BEGIN IMMEDIATE``) serialises rounds by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime.db.base import as_utc, utcnow
+from runtime.domain.webhook_ingest import ingest, prepare_round
+from runtime.models import InboundWebhook
+
+log = logging.getLogger(__name__)
+
+SET_ASIDE = Counter("scrm_inbound_set_aside", "Stored webhooks set aside after failing to apply")
+# An arbitrary constant naming the processing lease among PostgreSQL advisory locks.
+_LEASE_KEY = 0x5C7A_10_1B
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What one round did: rows claimed, rows left to retry, or ``busy`` when another
+    processor held the lease."""
+
+    claimed: int = 0
+    retrying: int = 0
+    busy: bool = False
+
+
+_Stored = Row[int, bytes, datetime, int]  # id, body, received_at, attempts
+
+
+class _WebhookFailed(Exception):
+    """A webhook failed in an optimistic round: redo the round with one SAVEPOINT each."""
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _parsed(body: bytes) -> dict[str, Any]:
+    """A stored body as JSON, or nothing to read up front (applying it will fail)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+class InboundProcessor:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        batch_size: int = 500,
+        max_attempts: int = 3,
+        busy_delay: float = 0.01,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._busy_delay = busy_delay
+        self._retry_delay = retry_delay
+        self._woken = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Rows were committed: drain them (starts a drain task unless one is running)."""
+        self._woken = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="inbound-processor")
+
+    async def _drain(self) -> None:
+        """Process rounds until this processor itself saw, under the lease, nothing left
+        and no wake-up arrived meanwhile (so a commit racing the last round is not missed)."""
+        while self._woken:
+            self._woken = False
+            while True:
+                try:
+                    done = await self.process_pending()
+                except Exception:
+                    log.exception("inbound processor: round failed; retrying")
+                    await asyncio.sleep(self._retry_delay)
+                    continue
+                if done.busy:
+                    await asyncio.sleep(self._busy_delay)
+                elif done.claimed < self._batch_size and not done.retrying:
+                    break
+
+    async def process_pending(self) -> Round:
+        """One round: claim up to ``batch_size`` unprocessed webhooks and apply them.
+
+        Optimistic: the batch is first applied without savepoints (two round trips less per
+        webhook); if one webhook fails, the round is rolled back and redone with a
+        SAVEPOINT per webhook, so that only the failing ones are rolled back and counted."""
+        try:
+            return await self._round(isolate=False)
+        except _WebhookFailed:
+            return await self._round(isolate=True)
+
+    async def _round(self, *, isolate: bool) -> Round:
+        async with self._sessionmaker() as session, session.begin():
+            if not await self._take_lease(session):
+                return Round(busy=True)
+            claimed = (
+                await session.execute(
+                    select(
+                        InboundWebhook.id,
+                        InboundWebhook.body,
+                        InboundWebhook.received_at,
+                        InboundWebhook.attempts,
+                    )
+                    .where(InboundWebhook.processed_at.is_(None))
+                    .order_by(InboundWebhook.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not isolate:
+                await prepare_round(session, [_parsed(row.body) for row in claimed])
+            applied: list[int] = []
+            retrying = 0
+            for row in claimed:
+                error = await self._apply(session, row, isolate=isolate)
+                if error is None:
+                    applied.append(row.id)
+                elif not await self._count_failure(session, row, error):
+                    retrying += 1
+            if applied:
+                await session.execute(
+                    update(InboundWebhook)
+                    .where(InboundWebhook.id.in_(applied))
+                    .values(processed_at=utcnow(), last_error=None)
+                )
+        return Round(claimed=len(claimed), retrying=retrying)
+
+    @staticmethod
+    async def _take_lease(session: AsyncSession) -> bool:
+        if session.get_bind().dialect.name != "postgresql":
+            return True
+        lease = select(func.pg_try_advisory_xact_lock(_LEASE_KEY))
+        return bool(await session.scalar(lease))
+
+    @staticmethod
+    async def _apply(session: AsyncSession, row: _Stored, *, isolate: bool) -> str | None:
+        """Apply one webhook; with ``isolate``, in a SAVEPOINT, returning the error if it
+        failed (and was rolled back alone); without, any failure raises _WebhookFailed."""
+        try:
+            payload = json.loads(row.body)
+            if not isolate:
+                await ingest(session, payload, as_utc(row.received_at))
+                return None
+            async with session.begin_nested():
+                await ingest(session, payload, as_utc(row.received_at))
+        except Exception as exc:
+            if not isolate:
+                raise _WebhookFailed from exc
+            return _describe(exc)
+        return None
+
+    async def _count_failure(self, session: AsyncSession, row: _Stored, error: str) -> bool:
+        """Record a failed attempt; whether the webhook was set aside (out of attempts)."""
+        exhausted = row.attempts + 1 >= self._max_attempts
+        await session.execute(
+            update(InboundWebhook)
+            .where(InboundWebhook.id == row.id)
+            .values(
+                attempts=InboundWebhook.attempts + 1,
+                last_error=error,
+                processed_at=utcnow() if exhausted else None,
+            )
+        )
+        if exhausted:
+            SET_ASIDE.inc()
+            log.error("inbound processor: webhook %s set aside: %s", row.id, error)
+        else:
+            log.warning("inbound processor: webhook %s failed (will retry): %s", row.id, error)
+        return exhausted
+
+    async def pending(self) -> int:
+        """How many stored webhooks are still to apply."""
+        async with self._sessionmaker() as session:
+            count = select(func.count()).where(InboundWebhook.processed_at.is_(None))
+            return int(await session.scalar(count) or 0)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

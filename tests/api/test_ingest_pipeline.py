@@ -1,0 +1,272 @@
+"""Inbound webhooks: acknowledged only once stored, stored in shared commits, applied in
+batches where one poison webhook is set aside, by any number of processors in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from runtime.clock import utc_now
+from runtime.db.session import make_engine, make_sessionmaker
+from runtime.ingest import processor as processor_module
+from runtime.ingest.processor import InboundProcessor
+from runtime.models import Event, InboundWebhook, Message
+from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
+from tests.api.whatsapp_world import WhatsAppWorld
+from tests.support import wait_for
+
+
+def _text_webhook(phone_number_id: str, wa_id: str, wamid: str, text: str) -> bytes:
+    message = {"from": wa_id, "id": wamid, "timestamp": "1700000000", "type": "text",
+               "text": {"body": text}}  # fmt: skip
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "1555", "phone_number_id": phone_number_id},
+        "contacts": [{"profile": {"name": "Budi"}, "wa_id": wa_id}],
+        "messages": [message],
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(body).encode()
+
+
+async def _post(world: WhatsAppWorld, body: bytes) -> Any:
+    secret = world.settings.whatsapp_app_secret.get_secret_value()
+    response = await world.client.post(
+        "/webhooks/whatsapp",
+        content=body,
+        headers={SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": True}
+    return response
+
+
+def _pause_processing(world: WhatsAppWorld) -> None:
+    """Group commits no longer wake the processor: stored rows stay unprocessed."""
+    world.app.state.ingest.writer.on_commit = lambda: None
+
+
+async def _sender(world: WhatsAppWorld) -> dict[str, Any]:
+    ctx = await world.new_tenant()
+    agent, _ = await world.new_agent(ctx)
+    return await world.add_sender(ctx, [agent["id"]])
+
+
+async def test_webhook_acknowledged_only_after_durable(world: WhatsAppWorld) -> None:
+    _pause_processing(world)
+    sender = await _sender(world)
+    body = _text_webhook(sender["phone_number_id"], "6281234567001", "wamid.durable", "hi")
+    seen: list[str] = []
+
+    def committed(_connection: Any) -> None:
+        seen.append("commit")
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "commit", committed)
+    try:
+        await _post(world, body)
+        seen.append("answered")
+    finally:
+        event.remove(engine, "commit", committed)
+    assert seen[-2:] == ["commit", "answered"]
+    # A second, independent connection sees the committed, not yet processed, raw body.
+    other = create_async_engine(world.settings.database_url)
+    try:
+        async with other.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(InboundWebhook.body, InboundWebhook.processed_at).where(
+                        InboundWebhook.body == body
+                    )
+                )
+            ).all()
+    finally:
+        await other.dispose()
+    assert rows == [(body, None)]
+
+
+async def test_group_commit_shares_one_commit(world: WhatsAppWorld) -> None:
+    _pause_processing(world)
+    sender = await _sender(world)
+    writer = world.app.state.ingest.writer
+    bodies = [
+        _text_webhook(sender["phone_number_id"], "6281234567002", f"wamid.group-{i}", str(i))
+        for i in range(20)
+    ]
+    commits_before = writer.commits
+    await asyncio.gather(*(_post(world, body) for body in bodies))
+    assert writer.commits - commits_before < len(bodies) // 4
+    async with world.app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(InboundWebhook.body))).all()
+    assert set(bodies) <= set(stored)
+
+
+async def test_processor_applies_batches_and_skips_poison(
+    world: WhatsAppWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_ingest = processor_module.ingest
+
+    async def ingest_then_fail_on_poison(session: Any, payload: Any, now: Any) -> Any:
+        result = await real_ingest(session, payload, now)  # writes, then fails: rolled back
+        if "wamid.poison" in json.dumps(payload):
+            raise RuntimeError("boom")
+        return result
+
+    monkeypatch.setattr(processor_module, "ingest", ingest_then_fail_on_poison)
+    _pause_processing(world)
+    sender = await _sender(world)
+    for wamid in ("wamid.before", "wamid.poison", "wamid.after"):
+        await _post(world, _text_webhook(sender["phone_number_id"], "6281234567003", wamid, "x"))
+    await world.app.state.ingest.writer.accept(b"{not json", utc_now(world.engine.state.clock))
+
+    world.app.state.ingest.processor.wake()
+    await world.ingested()
+
+    async with world.app.state.sessionmaker() as session:
+        wamids = set((await session.scalars(select(Message.wamid))).all())
+        rows = (
+            await session.execute(
+                select(InboundWebhook.body, InboundWebhook.attempts, InboundWebhook.last_error)
+                .where(InboundWebhook.last_error.is_not(None))
+                .order_by(InboundWebhook.id)
+            )
+        ).all()
+    assert {"wamid.before", "wamid.after"} <= wamids
+    assert "wamid.poison" not in wamids
+    errors = [(attempts, error.split(":")[0]) for body, attempts, error in rows
+              if b"wamid.poison" in body or body == b"{not json"]  # fmt: skip
+    assert errors == [(3, "RuntimeError"), (3, "JSONDecodeError")]
+
+
+async def test_two_processors_no_double_work_and_order_kept(world: WhatsAppWorld) -> None:
+    if world.settings.database_url.startswith("sqlite"):
+        pytest.skip("several processors need a server database (SQLite has one writer)")
+    _pause_processing(world)
+    sender = await _sender(world)
+    customers = [f"62812345671{i:02d}" for i in range(3)]
+    delivered = {c: [f"wamid.{c}-{n:03d}" for n in range(40)] for c in customers}
+    received = utc_now(world.engine.state.clock)
+    async with world.app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(InboundWebhook),
+            [
+                {
+                    "received_at": received,
+                    "body": _text_webhook(sender["phone_number_id"], c, wamid, wamid),
+                    "attempts": 0,
+                }
+                for n in range(40)
+                for c in customers
+                for wamid in [delivered[c][n]]
+            ],
+        )
+    engines = [make_engine(world.settings.database_url) for _ in range(2)]
+    processors = [InboundProcessor(make_sessionmaker(e), batch_size=7) for e in engines]
+    try:
+        for processor in processors:
+            processor.wake()
+        await wait_for(lambda: _none_pending(processors[0]), within=30)
+    finally:
+        for processor, engine in zip(processors, engines, strict=True):
+            await processor.close()
+            await engine.dispose()
+
+    async with world.app.state.sessionmaker() as session:
+        stored = (
+            await session.scalars(select(Message.wamid).where(Message.wamid.like("wamid.62%")))
+        ).all()
+        payloads = (
+            await session.scalars(
+                select(Event.payload).where(Event.type == "message.created").order_by(Event.seq)
+            )
+        ).all()
+    assert sorted(stored) == sorted(w for wamids in delivered.values() for w in wamids)
+    applied = [p["message"]["wamid"] for p in payloads if p["message"]["wamid"] in stored]
+    for customer, wamids in delivered.items():
+        assert [w for w in applied if w.startswith(f"wamid.{customer}")] == wamids
+
+
+async def _none_pending(processor: InboundProcessor) -> bool:
+    return await processor.pending() == 0
+
+
+async def _statements_of_one_round(world: WhatsAppWorld, bodies: list[bytes]) -> list[str]:
+    """Store ``bodies``, apply them in one round, and return the SQL it ran."""
+    received = utc_now(world.engine.state.clock)
+    async with world.app.state.sessionmaker() as session, session.begin():
+        rows = [{"received_at": received, "body": body, "attempts": 0} for body in bodies]
+        await session.execute(insert(InboundWebhook), rows)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        done = await world.app.state.ingest.processor.process_pending()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert done.claimed == len(bodies) and done.retrying == 0
+    if world.settings.database_url.startswith("sqlite"):  # events' ids come back one by one
+        return [s for s in statements if not s.startswith("INSERT INTO events")]
+    return statements
+
+
+async def _seqs(world: WhatsAppWorld) -> dict[str, tuple[int, str]]:
+    async with world.app.state.sessionmaker() as session:
+        stored = await session.execute(
+            select(Message.wamid, Message.conversation_seq, Message.body).where(
+                Message.wamid.like("wamid.set-%")
+            )
+        )
+    return {wamid: (seq, body) for wamid, seq, body in stored}
+
+
+async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
+    """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
+    costs a bounded number of statements, not a dozen per webhook, and stores the same
+    rows as one-by-one application would."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    number = sender["phone_number_id"]
+    bodies = [_text_webhook(number, f"628123456{i:04d}", f"wamid.set-{i}", "hi") for i in range(38)]
+    bodies += [
+        _text_webhook(number, "6281234560000", "wamid.set-again", "again"),  # same customer
+        _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
+    ]
+    statements = await _statements_of_one_round(world, bodies)
+    assert len(statements) <= 25, statements
+    by_wamid = await _seqs(world)
+    assert len(by_wamid) == 39
+    assert by_wamid["wamid.set-1"] == (1, "hi")
+    assert by_wamid["wamid.set-0"] == (1, "hi") and by_wamid["wamid.set-again"] == (2, "again")
+
+
+async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) -> None:
+    """Customers with a conversation write again: their conversations are read locked once
+    per round and numbered in memory, not one UPDATE … RETURNING and flush per message."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    number = sender["phone_number_id"]
+    customers = [f"628123457{i:04d}" for i in range(20)]
+    first = [_text_webhook(number, c, f"wamid.set-{c}-1", "1") for c in customers]
+    await _statements_of_one_round(world, first)
+    again = [_text_webhook(number, c, f"wamid.set-{c}-{n}", str(n)) for n in (2, 3)
+             for c in customers]  # fmt: skip
+    statements = await _statements_of_one_round(world, again)
+    assert len(statements) <= 25, statements
+    by_wamid = await _seqs(world)
+    assert [by_wamid[f"wamid.set-{customers[7]}-{n}"] for n in (1, 2, 3)] == [
+        (1, "1"),
+        (2, "2"),
+        (3, "3"),
+    ]
