@@ -146,9 +146,9 @@ async def test_processor_applies_batches_and_skips_poison(
     assert errors == [(3, "RuntimeError"), (3, "JSONDecodeError")]
 
 
+# PostgreSQL only: several processors need a server database (SQLite has one writer).
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_processors_no_double_work_and_order_kept(world: WhatsAppWorld) -> None:
-    if world.settings.database_url.startswith("sqlite"):
-        pytest.skip("several processors need a server database (SQLite has one writer)")
     _pause_processing(world)
     sender = await _sender(world)
     customers = [f"62812345671{i:02d}" for i in range(3)]
