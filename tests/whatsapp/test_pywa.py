@@ -12,15 +12,14 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import pywa  # a declared test dependency: missing must fail, never skip
+import pywa.errors as pywa_errors
+import pywa.types.templates as templates
 from fastapi import FastAPI
 
 from runtime.whatsapp.simulator import create_app
 
 from .support import CUSTOMER, DISPLAY_NUMBER, FAST, PHONE_ID, TOKEN, WABA_ID
-
-pywa = pytest.importorskip("pywa")
-templates = pytest.importorskip("pywa.types.templates")
-pywa_errors = pytest.importorskip("pywa.errors")
 
 
 class ToSimulator(httpx.BaseTransport):
