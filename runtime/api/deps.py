@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.clock import Clock
 from runtime.domain.errors import Forbidden, Unauthorized
 from runtime.domain.security import decode_access_token
-from runtime.domain.sessions import sign_in_live
+from runtime.domain.sessions import token_current
 from runtime.models import Agent, Role, Tenant
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
@@ -82,13 +82,13 @@ async def get_principal(
         raise Unauthorized("invalid_token", "The access token is invalid or expired.")
     row = (
         await session.execute(
-            select(Agent, Tenant, Role, sign_in_live(claims.sid))
+            select(Agent, Tenant, Role, token_current(claims))
             .join(Tenant, Tenant.id == Agent.tenant_id)
             .join(Role, Role.id == Agent.role_id)
             .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
         )
     ).one_or_none()
-    if row is None or row[0].token_version != claims.version or not row[3]:
+    if row is None or not row[3]:
         raise Unauthorized("invalid_token", "The access token is invalid or expired.")
     agent, tenant, role, _ = row
     if agent.status == "disabled":

@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, exists, true, update
+from sqlalchemy import ColumnElement, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
 from runtime.domain.events import record_event
+from runtime.domain.security import AccessClaims
 from runtime.domain.visibility import session_key
 from runtime.models import Agent, RefreshToken
 
 SESSION_CONTROL = "session.control"
 
 
-def sign_in_live(sid: uuid.UUID | None) -> ColumnElement[bool]:
-    """SQL truth of "the sign-in ``sid`` has not ended": some link of its refresh family is
-    still unrevoked. Access tokens without a sign-in (minted by tools) are judged by their
-    agent's token version alone."""
-    if sid is None:
-        return true()
-    return exists().where(RefreshToken.family_id == sid, RefreshToken.revoked_at.is_(None))
+def token_current(claims: AccessClaims) -> ColumnElement[bool]:
+    """SQL truth of "this access token was not ended", read beside its agent's row: its
+    version is the agent's ``token_version`` (not all sign-ins ended) and its sign-in ``sid``
+    still has an unrevoked refresh-token link (not logged out). Tokens without a sign-in
+    (minted by tools) are judged by their version alone."""
+    current = Agent.token_version == claims.version
+    if claims.sid is None:
+        return current
+    return current & exists().where(
+        RefreshToken.family_id == claims.sid, RefreshToken.revoked_at.is_(None)
+    )
 
 
 async def end_sessions(

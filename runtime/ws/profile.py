@@ -8,12 +8,12 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.security import AccessClaims
-from runtime.domain.sessions import sign_in_live
+from runtime.domain.sessions import token_current
 from runtime.domain.visibility import socket_keys
 from runtime.models import Agent, Role, TeamMember, Tenant
 
-# status, token_version, permissions, slug, seq, live
-_AgentRow = Row[str, int, list[str], str, int, bool]
+# status, permissions, slug, seq, current
+_AgentRow = Row[str, list[str], str, int, bool]
 
 
 @dataclass(frozen=True)
@@ -33,23 +33,17 @@ async def _admitted(session: AsyncSession, claims: AccessClaims) -> _AgentRow | 
         await session.execute(
             select(
                 Agent.status,
-                Agent.token_version,
                 Role.permissions,
                 Tenant.slug,
                 Tenant.event_seq,
-                sign_in_live(claims.sid).label("live"),
+                token_current(claims).label("current"),
             )
             .join(Role, Role.id == Agent.role_id)
             .join(Tenant, Tenant.id == Agent.tenant_id)
             .where(Agent.id == claims.agent_id, Agent.tenant_id == claims.tenant_id)
         )
     ).one_or_none()
-    if (
-        row is None
-        or not row.live
-        or row.status == "disabled"
-        or row.token_version != claims.version
-    ):
+    if row is None or not row.current or row.status == "disabled":
         return None
     return row
 
