@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ def _assign_cursors(session: Session, _context: Any, _instances: Any) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
     by_tenant: dict[uuid.UUID, list[Event]] = {}
     for event in pending:  # in the order they were recorded; dropped if rolled back
-        if event not in session.new:
+        if not inspect(event).pending:  # (not ``session.new``: it builds a set per call)
             continue
         by_tenant.setdefault(event.tenant_id, []).append(event)
     for tenant_id, events in by_tenant.items():

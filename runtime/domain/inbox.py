@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -102,7 +102,7 @@ async def next_seq(
     so numbers follow the order messages were stored in (inbound and outbound alike).
     A conversation not inserted yet, or ``locked`` (read ``FOR UPDATE`` in this
     transaction), is numbered in memory: nobody else can number it meanwhile."""
-    if locked or conversation in session.new:
+    if locked or inspect(conversation).pending:
         conversation.message_seq = (conversation.message_seq or 0) + 1
         return conversation.message_seq
     await session.flush()  # a conversation created in this transaction must exist first
@@ -176,7 +176,7 @@ async def conversation_for(
     A concurrent creation surfaces as an IntegrityError at flush; callers retry the whole
     operation (a savepoint per call would cost two round trips on every webhook)."""
     found = None
-    if contact not in session.new:
+    if not inspect(contact).pending:
         found = await session.scalar(
             select(Conversation).where(
                 Conversation.sender_id == sender_id, Conversation.contact_id == contact.id

@@ -840,11 +840,16 @@ async def test_inbound_errors_kept_on_the_message(world: WhatsAppWorld) -> None:
 async def test_customer_changed_number_updates_the_contact(world: WhatsAppWorld) -> None:
     ctx, _, _, sender = await _setup(world)
     number, budi = _number(sender), webhooks.Customer(CUSTOMER, "Budi")
+    tag = uuid.uuid4().hex  # wamids are global: unique in the shared test database
     first = webhooks.inbound_text(
-        number, budi, message_id="wamid.before", timestamp=_now(world), body="hi"
+        number, budi, message_id=f"wamid.before-{tag}", timestamp=_now(world), body="hi"
     )
     changed = webhooks.inbound_changed_number(
-        number, budi, message_id="wamid.changed", timestamp=_now(world), new_wa_id="6281234567999"
+        number,
+        budi,
+        message_id=f"wamid.changed-{tag}",
+        timestamp=_now(world),
+        new_wa_id="6281234567999",
     )
     await _deliver(world, first)
     await _deliver(world, changed)
@@ -853,7 +858,7 @@ async def test_customer_changed_number_updates_the_contact(world: WhatsAppWorld)
     later = webhooks.inbound_text(
         number,
         webhooks.Customer("6281234567999", "Budi"),
-        message_id="wamid.after",
+        message_id=f"wamid.after-{tag}",
         timestamp=_now(world),
         body="new phone",
     )
