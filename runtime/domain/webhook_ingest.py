@@ -250,6 +250,8 @@ class _RoundIndex:
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
     conversations: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = field(default_factory=dict)
     locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
+    # the messages the round's statuses name, by wamid and by id (biz_opaque_callback_data)
+    sent: dict[str | uuid.UUID, Message] = field(default_factory=dict)
 
     def add_contact(self, contact: Contact) -> None:
         if contact.phone is not None:
@@ -270,17 +272,45 @@ def _round_index(session: AsyncSession) -> _RoundIndex | None:
     return transaction_cache(session, _ROUND).get("index")
 
 
-async def _round_customers(
-    session: AsyncSession, payloads: list[Json]
-) -> tuple[set[str], list[tuple[uuid.UUID, Customer]]]:
-    """The wamids and (tenant, customer) pairs of the inbound messages of ``payloads``."""
-    wamids: set[str] = set()
-    customers: list[tuple[uuid.UUID, Customer]] = []
+@dataclass
+class _RoundKeys:
+    """What the items of a round name: inbound wamids and customers, status targets."""
+
+    wamids: set[str] = field(default_factory=set)
+    customers: list[tuple[uuid.UUID, Customer]] = field(default_factory=list)
+    status_wamids: set[str] = field(default_factory=set)
+    status_ids: set[uuid.UUID] = field(default_factory=set)
+
+    def add_status(self, status: Any) -> None:
+        wamid, callback = (
+            _text(_dict(status).get("id")),
+            _dict(status).get("biz_opaque_callback_data"),
+        )
+        if wamid is not None:
+            self.status_wamids.add(wamid)
+        if (message_id := _uuid(callback)) is not None:
+            self.status_ids.add(message_id)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def _round_keys(session: AsyncSession, payloads: list[Json]) -> _RoundKeys:
+    """What the ``messages`` changes of ``payloads`` name."""
+    keys = _RoundKeys()
     for payload in payloads:
         for entry in _list(_dict(payload).get("entry")):
             for change in _list(_dict(entry).get("changes")):
                 value = _dict(_dict(change).get("value"))
-                if _dict(change).get("field") != "messages" or not value.get("messages"):
+                if _dict(change).get("field") != "messages":
+                    continue
+                for status in _list(value.get("statuses")):
+                    keys.add_status(status)
+                if not value.get("messages"):
                     continue
                 number_id = _dict(value.get("metadata")).get("phone_number_id")
                 sender = await _number(session, str(number_id))
@@ -288,11 +318,29 @@ async def _round_customers(
                 for message in _list(value.get("messages")):
                     if not isinstance(message, dict) or _text(message.get("id")) is None:
                         continue
-                    wamids.add(str(message["id"]))
+                    keys.wamids.add(str(message["id"]))
                     if sender is not None:
                         customer = _customer(message, contacts, sender.region)
-                        customers.append((sender.tenant_id, customer))
-    return wamids, customers
+                        keys.customers.append((sender.tenant_id, customer))
+    return keys
+
+
+async def _read_status_targets(session: AsyncSession, keys: _RoundKeys, index: _RoundIndex) -> None:
+    """The messages the round's statuses name, and their conversations (into the identity
+    map), in two statements."""
+    if not keys.status_wamids and not keys.status_ids:
+        return
+    named = select(Message).where(
+        or_(Message.wamid.in_(keys.status_wamids), Message.id.in_(keys.status_ids))
+    )
+    messages = list(await session.scalars(named))
+    for message in messages:
+        index.sent[message.id] = message
+        if message.wamid is not None:
+            index.sent[message.wamid] = message
+    talks = {m.conversation_id for m in messages} - {c.id for c in index.conversations.values()}
+    if talks:
+        await session.scalars(select(Conversation).where(Conversation.id.in_(talks)))
 
 
 async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
@@ -301,14 +349,14 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
     numbered in memory), for :func:`ingest` calls in this transaction. Only for a
     transaction rolled back whole if any of them fails: the index does not follow
     savepoint rollbacks."""
-    wamids, customers = await _round_customers(session, payloads)
+    keys = await _round_keys(session, payloads)
     index = _RoundIndex()
-    if wamids:
-        stored = select(Message.wamid).where(Message.wamid.in_(wamids))
+    if keys.wamids:
+        stored = select(Message.wamid).where(Message.wamid.in_(keys.wamids))
         index.wamids = {w for w in (await session.scalars(stored)) if w is not None}
-    tenants = {tenant_id for tenant_id, _ in customers}
-    phones = {c.phone for _, c in customers if c.phone is not None}
-    users = {c.user_id for _, c in customers if c.user_id is not None}
+    tenants = {tenant_id for tenant_id, _ in keys.customers}
+    phones = {c.phone for _, c in keys.customers if c.phone is not None}
+    users = {c.user_id for _, c in keys.customers if c.user_id is not None}
     if tenants and (phones or users):
         contacts = select(Contact).where(
             Contact.tenant_id.in_(tenants),
@@ -327,6 +375,7 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
         for talk in await session.scalars(talks):
             index.conversations[(talk.sender_id, talk.contact_id)] = talk
             index.locked.add(talk.id)
+    await _read_status_targets(session, keys, index)
     transaction_cache(session, _ROUND)["index"] = index
 
 
@@ -491,19 +540,29 @@ def _pricing(status: Json) -> Json | None:
     return kept or None
 
 
+async def _status_target(
+    session: AsyncSession, wamid: str | None, message_id: uuid.UUID | None
+) -> Message | None:
+    """The message a status names: by wamid, else by id; from the round's index if any."""
+    index = _round_index(session)
+    if index is not None:
+        return (index.sent.get(wamid) if wamid else None) or (
+            index.sent.get(message_id) if message_id else None
+        )
+    message = None
+    if wamid is not None:
+        message = await session.scalar(select(Message).where(Message.wamid == wamid))
+    if message is None and message_id is not None:
+        message = await session.get(Message, message_id)
+    return message
+
+
 async def _status(
     session: AsyncSession, sender: _Number, status: Json, result: IngestResult
 ) -> None:
     wamid, new = _text(status.get("id")), str(status["status"])
-    message = None
-    if wamid is not None:
-        message = await session.scalar(select(Message).where(Message.wamid == wamid))
-    callback = status.get("biz_opaque_callback_data")
-    if message is None and isinstance(callback, str):
-        try:  # the send's response (with the wamid) may not be stored yet
-            message = await session.get(Message, uuid.UUID(callback))
-        except ValueError:
-            message = None
+    # by id (biz_opaque_callback_data) when the send's response (the wamid) is not stored yet
+    message = await _status_target(session, wamid, _uuid(status.get("biz_opaque_callback_data")))
     if message is None or message.tenant_id != sender.tenant_id or message.direction != "outbound":
         result.ignored += 1
         return
@@ -514,7 +573,10 @@ async def _status(
         result.ignored += 1
         return
     message.status = new
-    message.wamid = message.wamid or wamid
+    if message.wamid is None and wamid is not None:
+        message.wamid = wamid
+        if (index := _round_index(session)) is not None:
+            index.sent[wamid] = message
     message.status_updated_at = _moment(status.get("timestamp"), as_utc(message.created_at))
     error_code, error_message = _first_error(status)
     if error_message is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runtime.clock import utc_now
@@ -16,6 +17,7 @@ from runtime.db.session import make_engine, make_sessionmaker
 from runtime.ingest import processor as processor_module
 from runtime.ingest.processor import InboundProcessor
 from runtime.models import Event, InboundWebhook, Message
+from runtime.whatsapp import webhooks
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.support import wait_for
@@ -270,3 +272,77 @@ async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) 
         (2, "2"),
         (3, "3"),
     ]
+
+
+async def test_statuses_of_one_round_read_their_messages_at_once_and_only_advance(
+    world: WhatsAppWorld,
+) -> None:
+    """Statuses for several messages, out of order and some by callback id only, applied in
+    one round: one SELECT of messages for all of them, each message ends at its furthest
+    status, and only advances are announced."""
+    world.engine.config = world.engine.config.__class__(
+        **{**world.engine.config.__dict__, "auto_statuses": ()}
+    )
+    ctx = await world.new_tenant()
+    agent, _ = await world.new_agent(ctx)
+    sender = await world.add_sender(ctx, [agent["id"]])
+    await world.customer_says(sender, "6281234567301", "hi")
+    [conversation] = await wait_for(
+        lambda: _listed(world, ctx.headers, "/api/conversations"), within=10
+    )
+    sent = [
+        (
+            await world.client.post(
+                f"/api/conversations/{conversation['id']}/messages",
+                headers=ctx.headers,
+                json={"type": "text", "text": f"reply {n}"},
+            )
+        ).json()
+        for n in range(3)
+    ]
+    number = webhooks.BusinessNumber(
+        sender["waba_id"], sender["phone_number_id"], sender["display_number"]
+    )
+    await world.ingested()
+    _pause_processing(world)
+    order = ["read", "sent", "delivered"]
+    for message in sent:
+        for n, status in enumerate(order):
+            by_callback_only = n == 0
+            await _post(world, json.dumps(webhooks.status_update(
+                number, message_id="wamid.unknown" if by_callback_only else message["wamid"],
+                recipient_id="6281234567301", status=status, timestamp=1_700_000_100 + n,
+                biz_opaque_callback_data=message["id"],
+            )).encode())  # fmt: skip
+    selects: list[str] = []
+
+    def count_message_selects(*args: Any) -> None:
+        statement = str(args[2])
+        if statement.lstrip().upper().startswith("SELECT") and "FROM messages" in statement:
+            selects.append(statement)
+
+    async with world.app.state.sessionmaker() as session:
+        before = await session.scalar(select(func.max(Event.id)))
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count_message_selects)
+    try:
+        done = await world.app.state.ingest.processor.process_pending()
+    finally:
+        event.remove(engine, "before_cursor_execute", count_message_selects)
+    assert done.claimed == len(sent) * len(order)
+    assert len(selects) == 1
+    async with world.app.state.sessionmaker() as session:
+        stored = dict((await session.execute(select(Message.id, Message.status).where(
+            Message.id.in_([uuid.UUID(m["id"]) for m in sent])))).all())  # fmt: skip
+        announced = (
+            await session.scalars(
+                select(Event.payload).where(Event.type == "message.status", Event.id > before)
+            )
+        ).all()
+    assert set(stored.values()) == {"read"}
+    read_events = [p for p in announced if p["message"]["id"] in {m["id"] for m in sent}]
+    assert sorted(p["message"]["status"] for p in read_events) == ["read"] * len(sent)
+
+
+async def _listed(world: WhatsAppWorld, headers: dict[str, str], path: str) -> list[Any]:
+    return list((await world.client.get(path, headers=headers)).json()["items"])
