@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from runtime.bus import Bus, BusEvent
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import utcnow
+from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
 
 log = logging.getLogger(__name__)
 
-_WROTE_EVENTS = "scrm.outbox.wrote_events"
 DEAD_LETTERS = Counter(
     "scrm_outbox_dead_letters",
     "Events set aside by the outbox relay (reason: encode or deliver)",
@@ -249,7 +249,6 @@ class OutboxRelay:
         ``session_class`` is the sync session class behind the app's async sessions.
         """
         hooks: dict[str, Callable[..., Any]] = {
-            "after_flush": self._note_events,
             "after_commit": self._after_commit,
             "after_rollback": self._after_rollback,
         }
@@ -265,15 +264,10 @@ class OutboxRelay:
             for name, fn in hooks.items():
                 event.remove(session_class, name, fn)
 
-    @staticmethod
-    def _note_events(session: Session, _context: Any) -> None:
-        if any(isinstance(obj, Event) for obj in session.new):
-            session.info[_WROTE_EVENTS] = True
-
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_WROTE_EVENTS, False):
+        if session.info.pop(WROTE_EVENTS, False):
             self.wake()
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
-        session.info.pop(_WROTE_EVENTS, None)
+        session.info.pop(WROTE_EVENTS, None)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from runtime.db.base import utcnow
 from runtime.domain.visibility import personal_key
@@ -21,56 +23,95 @@ async def record_event(
     type_: str,
     payload: dict[str, Any],
     audience: list[str],
-) -> Event:
-    """Add an event to the current transaction; its cursor (``seq``) is given at flush.
+) -> RecordedEvent:
+    """Add an event to the current transaction; it is written, with its cursor (``seq``),
+    when the transaction commits.
 
     ``audience``: keys from :mod:`runtime.domain.visibility` (never empty: an event for
     nobody is a bug).
 
-    At flush, all new events of a tenant get consecutive cursors from one update of the
-    tenant row, which takes its row lock on PostgreSQL (SQLite serialises writers anyway):
-    event-producing transactions of a tenant commit in cursor order, so a reader that saw
-    cursor N never later finds a smaller one appear.
+    At commit, all new events of a tenant get consecutive cursors from one update of the
+    tenant row, which takes its row lock on PostgreSQL (SQLite serialises writers anyway),
+    and are inserted in one statement: event-producing transactions of a tenant commit in
+    cursor order, so a reader that saw cursor N never later finds a smaller one appear.
+    Events recorded inside a savepoint that is rolled back are dropped with it.
     """
     if not audience:
         raise ValueError(f"event {type_!r} has no audience")
-    event = Event(
-        tenant_id=tenant_id,
-        type=type_,
-        payload=payload,
-        audience=sorted(set(audience)),
-        created_at=utcnow(),
-    )
-    session.add(event)
+    event = RecordedEvent(tenant_id, type_, payload, sorted(set(audience)), utcnow())
     session.sync_session.info.setdefault(_PENDING, []).append(event)
     return event
 
 
-_PENDING = "scrm.events.pending"
+@dataclass(slots=True)
+class RecordedEvent:
+    """An event recorded in a transaction; ``seq`` is set when the transaction commits."""
+
+    tenant_id: uuid.UUID
+    type: str
+    payload: dict[str, Any]
+    audience: list[str]
+    created_at: datetime
+    seq: int | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "seq": self.seq,
+            "type": self.type,
+            "payload": self.payload,
+            "audience": self.audience,
+            "created_at": self.created_at,
+            "publish_attempts": 0,
+        }
 
 
-@listens_for(Session, "before_flush")
-def _assign_cursors(session: Session, _context: Any, _instances: Any) -> None:
-    pending: list[Event] = session.info.pop(_PENDING, [])
-    by_tenant: dict[uuid.UUID, list[Event]] = {}
-    for event in pending:  # in the order they were recorded; dropped if rolled back
-        if not inspect(event).pending:  # (not ``session.new``: it builds a set per call)
-            continue
+_PENDING = "scrm.events.pending"  # rows recorded in this transaction, in order, not written
+_SAVEPOINTS = "scrm.events.savepoints"  # savepoint → how many rows were pending at its start
+WROTE_EVENTS = "scrm.events.wrote"  # set when a commit wrote events (the relay wakes up)
+
+
+@listens_for(Session, "after_transaction_create")
+def _note_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info.get(_PENDING, ()))
+
+
+@listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint drops what was recorded since it began; a rolled-back
+    transaction drops everything."""
+    savepoints = session.info.get(_SAVEPOINTS, {})
+    start = savepoints.pop(transaction, None) if transaction.nested else 0
+    if not transaction.nested:
+        savepoints.clear()
+    if start is not None and _PENDING in session.info:
+        del session.info[_PENDING][start:]
+
+
+@listens_for(Session, "before_commit")
+def _write_events(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the events wait for commit
+        return
+    session.info.pop(_SAVEPOINTS, None)
+    pending: list[RecordedEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    by_tenant: dict[uuid.UUID, list[RecordedEvent]] = {}
+    for event in pending:
         by_tenant.setdefault(event.tenant_id, []).append(event)
+    connection = session.connection()
     for tenant_id, events in by_tenant.items():
-        last = (
-            session.connection()
-            .execute(
-                update(Tenant)
-                .where(Tenant.id == tenant_id)
-                .values(event_seq=Tenant.event_seq + len(events))
-                .returning(Tenant.event_seq)
-            )
-            .scalar_one()
-        )
-        first = last - len(events) + 1
-        for k, event in enumerate(events):
-            event.seq = first + k
+        last = connection.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant_id)
+            .values(event_seq=Tenant.event_seq + len(events))
+            .returning(Tenant.event_seq)
+        ).scalar_one()
+        for seq, event in enumerate(events, start=last - len(events) + 1):
+            event.seq = seq
+    connection.execute(insert(Event), [event.row() for event in pending])
+    session.info[WROTE_EVENTS] = True
 
 
 async def permissions_changed(

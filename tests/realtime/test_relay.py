@@ -17,7 +17,7 @@ from runtime.bus.codec import Batch
 from runtime.bus.inprocess import InProcessBus
 from runtime.bus.rabbitmq import RabbitBus
 from runtime.domain.events import record_event
-from runtime.models import DeadLetter, Event
+from runtime.models import DeadLetter, Event, Tenant
 from runtime.relay import DEAD_LETTERS, OutboxRelay
 from tests.realtime.conftest import TenantWorld
 from tests.services import require_rabbitmq
@@ -150,3 +150,46 @@ def test_bus_event_of_a_deep_payload_cannot_be_encoded() -> None:
 
     with pytest.raises(ENCODE_ERRORS):
         encode_frame(BusEvent(1, "t", nested(300), ()))
+
+
+async def test_events_follow_their_savepoints_and_cursors_stay_consecutive(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Events are written at commit: those of a rolled-back savepoint are dropped with it,
+    those of a released one kept, and the survivors get consecutive cursors in the order
+    they were recorded; a rolled-back transaction writes none."""
+
+    async def emit(session: AsyncSession, name: str) -> None:
+        await record_event(session, world.id, "test.event", {"name": name}, ["all"])
+
+    async with sessionmaker() as session, session.begin():
+        before = await session.scalar(select(Tenant.event_seq).where(Tenant.id == world.id))
+        await emit(session, "first")
+        with contextlib.suppress(RuntimeError):
+            async with session.begin_nested():
+                await emit(session, "rolled back")
+                raise RuntimeError("undo the savepoint")
+        async with session.begin_nested():
+            await emit(session, "released")
+            with contextlib.suppress(RuntimeError):
+                async with session.begin_nested():
+                    await emit(session, "inner, rolled back")
+                    raise RuntimeError("undo the inner savepoint")
+        await emit(session, "last")
+    with contextlib.suppress(RuntimeError):
+        async with sessionmaker() as session, session.begin():
+            await emit(session, "never committed")
+            raise RuntimeError("undo the transaction")
+
+    assert before is not None
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Event.seq, Event.payload)
+                .where(Event.tenant_id == world.id, Event.seq > before)
+                .order_by(Event.seq)
+            )
+        ).all()
+    assert [(seq - before, payload["name"]) for seq, payload in rows] == [
+        (1, "first"), (2, "released"), (3, "last")
+    ]  # fmt: skip
