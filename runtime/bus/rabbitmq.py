@@ -119,17 +119,24 @@ class RabbitBus:
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
         messages = split_batch(events, self.mode, self._max_per_message)
         frames = {e.seq: encode_frame_bytes(e) for e in events}  # each event encoded once
-        # Several routed messages may reach one queue: they are parts, reassembled there.
-        part = {PART: uuid.uuid4().hex} if self.mode == "routed" and len(messages) > 1 else {}
+        sends = [
+            (keys, encode_batch(chunk, [frames[e.seq] for e in chunk])) for keys, chunk in messages
+        ]
+        headers: list[dict[str, Any]] = [{}] * len(sends)
+        if self.mode == "routed" and len(sends) > 1:
+            # Several messages may reach one queue: parts, reassembled there after the end
+            # marker (to every key of the round, so it follows the parts into every queue).
+            publish_id = uuid.uuid4().hex
+            sends.append((every_key(messages), encode_batch([])))
+            headers = [{PART: publish_id}] * len(messages) + [{END: publish_id}]
+        # gather starts the publishes in list order and aiormq writes a channel's publishes in
+        # call order (one FIFO lock per channel), so the marker is written after its parts.
         await asyncio.gather(
             *(
-                self._send(exchange, keys, encode_batch(chunk, [frames[e.seq] for e in chunk]),
-                           part)
-                for keys, chunk in messages
+                self._send(exchange, keys, body, extra)
+                for (keys, body), extra in zip(sends, headers, strict=True)
             )
-        )  # fmt: skip
-        if part:  # after every part was confirmed, hence behind them in every queue
-            await self._send(exchange, every_key(messages), encode_batch([]), {END: part[PART]})
+        )
 
     @staticmethod
     async def _send(
