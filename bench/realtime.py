@@ -151,12 +151,24 @@ class Proc:
             self.process.wait()
 
 
+MODES = ["fanout", "routed", "routed-cc"]
+
+
+def delivery(mode: str) -> tuple[str, str]:
+    """(``SCRM_DELIVERY_MODE``, ``SCRM_BUS_ROUTED_PUBLISH``) of a bench mode: ``routed`` is the
+    default publishing (one message per audience), ``routed-cc`` the chunks routed by CC."""
+    delivery_mode, _, publish = mode.partition("-")
+    return delivery_mode, publish or "audience"
+
+
 def base_env(db_url: str, mode: str) -> dict[str, str]:
+    delivery_mode, publish = delivery(mode)
     return {
         **os.environ,
         "SCRM_DATABASE_URL": db_url,
         "SCRM_AMQP_URL": AMQP,
-        "SCRM_DELIVERY_MODE": mode,
+        "SCRM_DELIVERY_MODE": delivery_mode,
+        "SCRM_BUS_ROUTED_PUBLISH": publish,
         "SCRM_JWT_SECRET": JWT,
         "SCRM_ENCRYPTION_KEY": FERNET,
         "SCRM_WHATSAPP_APP_SECRET": APP_SECRET,
@@ -294,7 +306,7 @@ async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, flo
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
     auth = (parts.username or "guest", parts.password or "guest")
     async with httpx.AsyncClient(auth=auth) as client:
-        ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{mode}")).json()
+        ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{delivery(mode)[0]}")).json()
         delivered = 0.0
         for q in queues:
             stats = (await client.get(f"{base}/queues/%2F/{q}")).json().get("message_stats", {})
@@ -359,7 +371,8 @@ async def run_phase(
             "display": world.display, "seconds": seconds,
             "rate": rate / GENERATORS if rate else None, "concurrency": concurrency,
             "source": SOURCE["source"], "db_url": SOURCE["db_url"], "amqp_url": AMQP,
-            "mode": SOURCE["mode"], "tenant_id": str(world.tenant_id),
+            "mode": delivery(SOURCE["mode"])[0], "routed_publish": delivery(SOURCE["mode"])[1],
+            "tenant_id": str(world.tenant_id),
             "agents": [str(a) for a in world.agent_ids], "per_tx": 20,
         }  # fmt: skip
         gens.append(start_worker("gen", job, workdir))
@@ -540,7 +553,8 @@ async def ceiling(mode: str, n: int, size: int, seconds: float) -> dict[str, Any
     """RabbitMQ's own ceiling: one publisher, N consumers (one queue each), ``mode``'s exchange."""
     slug = f"c-{secrets.token_hex(4)}"
     agents = [str(uuid.uuid4()) for _ in range(AGENTS_PER_POD * n)]
-    common = {"amqp_url": AMQP, "mode": mode, "slug": slug}
+    delivery_mode, publish = delivery(mode)
+    common = {"amqp_url": AMQP, "mode": delivery_mode, "routed_publish": publish, "slug": slug}
     with tempfile.TemporaryDirectory() as workdir:
         subs = [start_worker("ceiling-sub", {**common, "pod": f"ceiling-{i}",
                                              "agents": agents[i::n]}, workdir)
@@ -563,7 +577,7 @@ async def ceiling(mode: str, n: int, size: int, seconds: float) -> dict[str, Any
         sent = read_json(pub_out)
         got = [read_json(out) for _, out in subs]
     await asyncio.sleep(5.5)  # the management API refreshes its counters every 5 s
-    broker = await exchange_stats(f"scrm.{slug}.{mode}", delete=True)
+    broker = await exchange_stats(f"scrm.{slug}.{delivery_mode}", delete=True)
     mine = sum(g["mine"] for g in got)
     latencies = [x for g in got for x in g["latencies"]]
     return {
@@ -609,7 +623,7 @@ CEILING_HEADER = (
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pods", type=int, nargs="*", default=[1, 2, 4])
-    parser.add_argument("--modes", nargs="*", default=["fanout", "routed"])
+    parser.add_argument("--modes", nargs="*", choices=MODES, default=["fanout", "routed"])
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=16, help="per generator, peak")

@@ -175,7 +175,12 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
 
     engine = make_engine(job["db_url"])
     sessions = make_sessionmaker(engine)
-    bus = RabbitBus(job["amqp_url"], job["mode"], connection_name=f"bench-gen-{job['gen']}")
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name=f"bench-gen-{job['gen']}",
+        routed_publish=job.get("routed_publish", "audience"),
+    )
     await bus.start()
     tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
     times: dict[str, list[float]] = {}
@@ -278,7 +283,12 @@ async def ceiling_publisher(job: dict[str, Any]) -> dict[str, Any]:
     marker), events for the agents in turn, ``CEILING_IN_FLIGHT`` rounds at a time."""
     from runtime.bus.rabbitmq import RabbitBus
 
-    bus = RabbitBus(job["amqp_url"], job["mode"], connection_name="bench-ceiling-pub")
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name="bench-ceiling-pub",
+        routed_publish=job.get("routed_publish", "audience"),
+    )
     await bus.start()
     agents, size, seqs = job["agents"], job["round"], itertools.count(1)
     end = time.perf_counter() + job["seconds"]
@@ -310,7 +320,12 @@ async def ceiling_consumer(job: dict[str, Any]) -> dict[str, Any]:
     from runtime.bus.rabbitmq import RabbitBus
     from runtime.domain.visibility import inbox_agent_key
 
-    bus = RabbitBus(job["amqp_url"], job["mode"], connection_name=f"bench-{job['pod']}")
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name=f"bench-{job['pod']}",
+        routed_publish=job.get("routed_publish", "audience"),
+    )
     await bus.start()
     keys = {inbox_agent_key(uuid.UUID(a)) for a in job["agents"]}
     got = {"events": 0, "mine": 0, "last": 0.0}

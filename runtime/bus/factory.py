@@ -15,5 +15,6 @@ def make_bus(settings: Settings, connection_name: str) -> Bus:
             settings.amqp_url,
             settings.delivery_mode,
             connection_name=connection_name,
+            routed_publish=settings.bus_routed_publish,
         )
     return InProcessBus(settings.delivery_mode)

@@ -20,7 +20,7 @@ from aio_pika.abc import (
 from runtime.bus.base import BusEvent, Handler
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
-from runtime.bus.routing import Mode, Reassembler, every_key, split_batch
+from runtime.bus.routing import Mode, Reassembler, RoutedPublish, every_key, split_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ class RabbitBus:
         queue_expires_ms: int = 30 * 60 * 1000,
         prefetch: int = 64,
         reconnect_interval: float = 1.0,
+        routed_publish: RoutedPublish = "audience",
     ) -> None:
         self.mode = mode
+        self.routed_publish = routed_publish
         self._url = url
         self._name = connection_name
         self._max_per_message = max_events_per_message
@@ -117,13 +119,13 @@ class RabbitBus:
         if exchange is None:
             publish_channel, _ = await self._channels()
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
-        messages = split_batch(events, self.mode, self._max_per_message)
+        messages = split_batch(events, self.mode, self._max_per_message, self.routed_publish)
         frames = {e.seq: encode_frame_bytes(e) for e in events}  # each event encoded once
         sends = [
             (keys, encode_batch(chunk, [frames[e.seq] for e in chunk])) for keys, chunk in messages
         ]
         headers: list[dict[str, Any]] = [{}] * len(sends)
-        if self.mode == "routed" and len(sends) > 1:
+        if self.mode == "routed" and self.routed_publish == "audience" and len(sends) > 1:
             # Several messages may reach one queue: parts, reassembled there after the end
             # marker (to every key of the round, so it follows the parts into every queue).
             publish_id = uuid.uuid4().hex

@@ -12,6 +12,15 @@ from runtime.bus.base import BusEvent
 from runtime.bus.codec import Batch
 
 Mode = Literal["fanout", "routed"]
+# How routed rounds are cut: "audience" one message per distinct audience (a pod receives only
+# its events; a round of several messages is reassembled on the pod); "cc" the round in cursor
+# order, one message per chunk routed to every key of its events (fewest messages; a pod
+# holding any of a chunk's keys receives all of it and skips the rest).
+RoutedPublish = Literal["audience", "cc"]
+
+
+def _keys_of(events: Sequence[BusEvent]) -> list[str]:
+    return sorted({key for event in events for key in event.audience})
 
 
 def _chunks(events: list[BusEvent], size: int) -> list[list[BusEvent]]:
@@ -19,19 +28,27 @@ def _chunks(events: list[BusEvent], size: int) -> list[list[BusEvent]]:
 
 
 def split_batch(
-    events: Sequence[BusEvent], mode: Mode, max_per_message: int
+    events: Sequence[BusEvent],
+    mode: Mode,
+    max_per_message: int,
+    routed_publish: RoutedPublish = "audience",
 ) -> list[tuple[list[str], list[BusEvent]]]:
     """``(routing keys, events)`` per message, events in cursor order within a message.
 
     fanout: the batch in order, chunked, routing key ``""``.
-    routed: one message per distinct audience (its sorted keys: the first as the routing key,
-    the rest in the ``CC`` header), chunked; messages in the order their audience first
-    appears. The broker delivers a message at most once to each queue bound to any of its
+    routed, ``cc``: the batch in order, chunked; each message carries every key of its events
+    (the first as the routing key, the rest in the ``CC`` header): every queue gets its
+    messages in cursor order.
+    routed, ``audience``: one message per distinct audience (its sorted keys, sent the same
+    way), chunked; messages in the order their audience first appears. The broker delivers a message at most once to each queue bound to any of its
     keys, so a pod receives exactly the events it has a socket for, each once. A pod holding
     several audiences gets the events in several messages: see :class:`Reassembler`.
     """
     if mode == "fanout":
         return [([""], chunk) for chunk in _chunks(list(events), max_per_message)]
+    if routed_publish == "cc":
+        messages = [(_keys_of(chunk), chunk) for chunk in _chunks(list(events), max_per_message)]
+        return [(keys, chunk) for keys, chunk in messages if keys]
     by_audience: dict[tuple[str, ...], list[BusEvent]] = {}
     for event in events:
         by_audience.setdefault(tuple(sorted(set(event.audience))), []).append(event)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import runtime.models  # noqa: F401  (registers every table)
 from runtime.bus.rabbitmq import RabbitBus
-from runtime.bus.routing import Mode
+from runtime.bus.routing import Mode, RoutedPublish
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.events import record_event
 from runtime.domain.security import AccessClaims, issue_access_token
@@ -161,12 +161,16 @@ RunRelay = Callable[..., contextlib.AbstractAsyncContextManager[str]]
 def relay(
     sessionmaker: async_sessionmaker[AsyncSession], rabbit: tuple[str, BrokerAdmin]
 ) -> RunRelay:
-    """``async with relay(mode) as connection_name:`` runs an outbox relay on RabbitMQ."""
+    """``async with relay(mode[, routed_publish]) as connection_name:`` runs an outbox relay
+    on RabbitMQ."""
 
     @contextlib.asynccontextmanager
-    async def run(mode: Mode) -> AsyncIterator[str]:
+    async def run(mode: Mode, routed_publish: RoutedPublish = "audience") -> AsyncIterator[str]:
         name = f"scrm-relay-{secrets.token_hex(3)}"
-        bus = RabbitBus(rabbit[0], mode, connection_name=name, reconnect_interval=0.3)
+        bus = RabbitBus(
+            rabbit[0], mode, connection_name=name, reconnect_interval=0.3,
+            routed_publish=routed_publish,
+        )  # fmt: skip
         await bus.start()
         try:
             async with OutboxRelay(sessionmaker, bus, poll_interval=0.1).running():

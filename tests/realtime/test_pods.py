@@ -17,15 +17,22 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
 @pytest.mark.parametrize(
-    ("mode", "per_pod"),
+    ("mode", "publish", "per_pod"),
     [
-        ("fanout", (2.0, 1.0)),
+        ("fanout", "audience", (2.0, 1.0)),
         # one message per agent's audience (and an end marker): each pod gets its event only
-        ("routed", (1.0, 0.0)),
+        ("routed", "audience", (1.0, 0.0)),
+        # one message for the round, CC'd to both agents' keys: both pods get it once
+        ("routed", "cc", (2.0, 1.0)),
     ],
 )
 async def test_event_reaches_the_right_agent_on_another_pod(
-    mode: str, per_pod: tuple[float, float], world: TenantWorld, pods: StartPod, relay: RunRelay
+    mode: str,
+    publish: str,
+    per_pod: tuple[float, float],
+    world: TenantWorld,
+    pods: StartPod,
+    relay: RunRelay,
 ) -> None:
     pod1, pod2 = await pods(mode), await pods(mode)
     alice, bob = await world.agent(), await world.agent()
@@ -33,7 +40,7 @@ async def test_event_reaches_the_right_agent_on_another_pod(
     # Both committed before the relay starts, so it publishes them in one round.
     [to_alice] = await world.emit([agent_of(alice)])
     [to_bob] = await world.emit([agent_of(bob)])
-    async with relay(mode):
+    async with relay(mode, publish):
         await a.pump(lambda: len(a.frames) == 1)
         await b.pump(lambda: len(b.frames) == 1)
     assert a.seqs == [to_alice] and b.seqs == [to_bob]
@@ -81,8 +88,9 @@ async def test_routed_pod_gets_only_its_events_in_cursor_order(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1  # one reassembled round
 
 
+@pytest.mark.parametrize("publish", ["audience", "cc"])
 async def test_routed_pod_without_interested_agents_receives_nothing(
-    world: TenantWorld, pods: StartPod, relay: RunRelay
+    publish: str, world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:
     busy, idle = await pods("routed"), await pods("routed")
     alice, supervisor, carol = (
@@ -93,7 +101,7 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     a = await connect(busy.ws_url, alice)
     s = await connect(busy.ws_url, supervisor)
     c = await connect(idle.ws_url, carol)
-    async with relay("routed"):
+    async with relay("routed", publish):
         await world.emit([agent_of(alice)], count=5)
         await world.emit([INBOX_ALL], count=5)
         await a.pump(lambda: len(a.frames) == 5)

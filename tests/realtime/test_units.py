@@ -89,6 +89,17 @@ def test_routed_sends_one_message_per_audience_in_cursor_order() -> None:
     assert split_batch([ev(7)], "routed", 100) == []  # no audience: nobody to route to
 
 
+def test_routed_cc_sends_one_message_per_chunk_with_every_key() -> None:
+    e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
+    assert split_batch([e1, e2, e3], "routed", 100, "cc") == [
+        (["agent.a", "all", "team.t"], [e1, e2, e3])
+    ]
+    assert split_batch([e1, e2, e3], "routed", 2, "cc") == [
+        (["agent.a", "all"], [e1, e2]),
+        (["team.t"], [e3]),
+    ]
+
+
 def _broker(messages: list[tuple[list[str], list[BusEvent]]], bound: set[str]) -> list[Batch]:
     """What a queue bound to ``bound`` receives: each message at most once, in order."""
     return [Batch.of(chunk) for keys, chunk in messages if bound.intersection(keys)]
