@@ -151,14 +151,14 @@ class Proc:
             self.process.wait()
 
 
-MODES = ["fanout", "routed", "routed-cc"]
+MODES = ["fanout", "routed", "routed-audience"]
 
 
 def delivery(mode: str) -> tuple[str, str]:
     """(``SCRM_DELIVERY_MODE``, ``SCRM_BUS_ROUTED_PUBLISH``) of a bench mode: ``routed`` is the
-    default publishing (one message per audience), ``routed-cc`` the chunks routed by CC."""
+    default publishing (chunks routed by CC), ``routed-audience`` one message per audience."""
     delivery_mode, _, publish = mode.partition("-")
-    return delivery_mode, publish or "audience"
+    return delivery_mode, publish or "cc"
 
 
 def base_env(db_url: str, mode: str) -> dict[str, str]:

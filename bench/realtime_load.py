@@ -179,7 +179,7 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
         job["amqp_url"],
         job["mode"],
         connection_name=f"bench-gen-{job['gen']}",
-        routed_publish=job.get("routed_publish", "audience"),
+        routed_publish=job.get("routed_publish", "cc"),
     )
     await bus.start()
     tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
@@ -287,7 +287,7 @@ async def ceiling_publisher(job: dict[str, Any]) -> dict[str, Any]:
         job["amqp_url"],
         job["mode"],
         connection_name="bench-ceiling-pub",
-        routed_publish=job.get("routed_publish", "audience"),
+        routed_publish=job.get("routed_publish", "cc"),
     )
     await bus.start()
     agents, size, seqs = job["agents"], job["round"], itertools.count(1)
@@ -324,7 +324,7 @@ async def ceiling_consumer(job: dict[str, Any]) -> dict[str, Any]:
         job["amqp_url"],
         job["mode"],
         connection_name=f"bench-{job['pod']}",
-        routed_publish=job.get("routed_publish", "audience"),
+        routed_publish=job.get("routed_publish", "cc"),
     )
     await bus.start()
     keys = {inbox_agent_key(uuid.UUID(a)) for a in job["agents"]}

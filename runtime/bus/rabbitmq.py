@@ -69,7 +69,7 @@ class RabbitBus:
         queue_expires_ms: int = 30 * 60 * 1000,
         prefetch: int = 64,
         reconnect_interval: float = 1.0,
-        routed_publish: RoutedPublish = "audience",
+        routed_publish: RoutedPublish = "cc",
     ) -> None:
         self.mode = mode
         self.routed_publish = routed_publish

@@ -12,10 +12,11 @@ from runtime.bus.base import BusEvent
 from runtime.bus.codec import Batch
 
 Mode = Literal["fanout", "routed"]
-# How routed rounds are cut: "audience" one message per distinct audience (a pod receives only
-# its events; a round of several messages is reassembled on the pod); "cc" the round in cursor
-# order, one message per chunk routed to every key of its events (fewest messages; a pod
-# holding any of a chunk's keys receives all of it and skips the rest).
+# How routed rounds are cut: "cc" the round in cursor order, one message per chunk routed to
+# every key of its events (fewest messages, hence fewest broker deliveries; a pod holding any
+# of a chunk's keys receives all of it and skips the rest); "audience" one message per
+# distinct audience (a pod receives only its events; a round of several messages is
+# reassembled on the pod).
 RoutedPublish = Literal["audience", "cc"]
 
 
@@ -31,7 +32,7 @@ def split_batch(
     events: Sequence[BusEvent],
     mode: Mode,
     max_per_message: int,
-    routed_publish: RoutedPublish = "audience",
+    routed_publish: RoutedPublish = "cc",
 ) -> list[tuple[list[str], list[BusEvent]]]:
     """``(routing keys, events)`` per message, events in cursor order within a message.
 
@@ -40,9 +41,10 @@ def split_batch(
     (the first as the routing key, the rest in the ``CC`` header): every queue gets its
     messages in cursor order.
     routed, ``audience``: one message per distinct audience (its sorted keys, sent the same
-    way), chunked; messages in the order their audience first appears. The broker delivers a message at most once to each queue bound to any of its
-    keys, so a pod receives exactly the events it has a socket for, each once. A pod holding
-    several audiences gets the events in several messages: see :class:`Reassembler`.
+    way), chunked; messages in the order their audience first appears. The broker delivers a
+    message at most once to each queue bound to any of its keys, so a pod receives exactly the
+    events it has a socket for, each once. A pod holding several audiences gets the events in
+    several messages: see :class:`Reassembler`.
     """
     if mode == "fanout":
         return [([""], chunk) for chunk in _chunks(list(events), max_per_message)]

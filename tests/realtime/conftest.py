@@ -165,7 +165,7 @@ def relay(
     on RabbitMQ."""
 
     @contextlib.asynccontextmanager
-    async def run(mode: Mode, routed_publish: RoutedPublish = "audience") -> AsyncIterator[str]:
+    async def run(mode: Mode, routed_publish: RoutedPublish = "cc") -> AsyncIterator[str]:
         name = f"scrm-relay-{secrets.token_hex(3)}"
         bus = RabbitBus(
             rabbit[0], mode, connection_name=name, reconnect_interval=0.3,

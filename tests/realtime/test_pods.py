@@ -54,10 +54,11 @@ async def test_event_reaches_the_right_agent_on_another_pod(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1
 
 
-async def test_routed_pod_gets_only_its_events_in_cursor_order(
+async def test_routed_audience_pod_gets_only_its_events_in_cursor_order(
     world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:
-    """One relay round mixing both pods' agents and a supervisor (``inbox.all``): each pod
+    """``audience`` publishing, one relay round mixing both pods' agents and a supervisor
+    (``inbox.all``): each pod
     receives exactly the events of its sockets, and every socket gets them in cursor order
     although they travel in several messages (one per audience)."""
     pod1, pod2 = await pods("routed"), await pods("routed")
@@ -76,7 +77,7 @@ async def test_routed_pod_gets_only_its_events_in_cursor_order(
         name: [seq for seq, audience in reached if keys & audience]
         for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
     }
-    async with relay("routed"):
+    async with relay("routed", "audience"):
         for name, client in (("a", a), ("s", s), ("b", b)):
             await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
     assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])

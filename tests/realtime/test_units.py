@@ -64,7 +64,7 @@ def test_fanout_batches_in_order_and_chunks() -> None:
     ]
 
 
-def test_routed_sends_one_message_per_audience_in_cursor_order() -> None:
+def test_routed_audience_sends_one_message_per_audience_in_cursor_order() -> None:
     a1, b2, ab3, a4, ba5, all6 = (
         ev(1, "agent.a"),
         ev(2, "agent.b"),
@@ -73,20 +73,24 @@ def test_routed_sends_one_message_per_audience_in_cursor_order() -> None:
         ev(5, "all", "agent.a", "all"),  # the same audience as ab3, in another order, repeated
         ev(6, "all"),
     )
-    assert split_batch([a1, b2, ab3, a4, ba5, all6], "routed", 100) == [
+    assert split_batch([a1, b2, ab3, a4, ba5, all6], "routed", 100, "audience") == [
         (["agent.a"], [a1, a4]),
         (["agent.b"], [b2]),
         (["agent.a", "all"], [ab3, ba5]),
         (["all"], [all6]),
     ]
-    assert split_batch([a1, b2, a4, ab3], "routed", 1) == [
+    assert split_batch([a1, b2, a4, ab3], "routed", 1, "audience") == [
         (["agent.a"], [a1]),
         (["agent.a"], [a4]),
         (["agent.b"], [b2]),
         (["agent.a", "all"], [ab3]),
     ]
-    assert every_key(split_batch([a1, b2, ab3], "routed", 100)) == ["agent.a", "agent.b", "all"]
-    assert split_batch([ev(7)], "routed", 100) == []  # no audience: nobody to route to
+    assert every_key(split_batch([a1, b2, ab3], "routed", 100, "audience")) == [
+        "agent.a",
+        "agent.b",
+        "all",
+    ]
+    assert split_batch([ev(7)], "routed", 100, "audience") == []  # no audience: nobody to route to
 
 
 def test_routed_cc_sends_one_message_per_chunk_with_every_key() -> None:
@@ -109,7 +113,7 @@ def _broker(messages: list[tuple[list[str], list[BusEvent]]], bound: set[str]) -
     "bound",
     [{"agent.a"}, {"agent.b"}, {"all"}, {"agent.a", "all"}, {"agent.a", "agent.b", "all"}],
 )
-def test_routed_queue_gets_exactly_its_events_and_reassembles_them_in_order(
+def test_routed_audience_queue_gets_exactly_its_events_reassembled_in_order(
     bound: set[str],
 ) -> None:
     events = [
@@ -119,7 +123,7 @@ def test_routed_queue_gets_exactly_its_events_and_reassembles_them_in_order(
             start=1,
         )
     ]
-    parts = _broker(split_batch(events, "routed", 2), bound)
+    parts = _broker(split_batch(events, "routed", 2, "audience"), bound)
     mine = [[e.seq, list(e.audience)] for e in events if bound.intersection(e.audience)]
     # no event of another queue's audience travels here, and none twice
     assert sorted(entry for part in parts for entry in part.entries) == mine
