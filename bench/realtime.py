@@ -604,12 +604,16 @@ def ceiling_round(results: list[dict[str, Any]], n: int) -> int:
 
 
 def ceiling_row(c: dict[str, Any], ours: dict[str, Any] | None) -> str:
-    share = f"{ours['msgs_per_s'] / c['msgs_per_s']:.2f}" if ours else "–"
+    rate, share = (
+        (f"{ours['msgs_per_s']:.0f}", f"{ours['msgs_per_s'] / c['msgs_per_s']:.2f}")
+        if ours
+        else ("–", "–")
+    )
     return (
         f"| {c['n']} | {c['mode']} | {c['round']} | {c['msgs_per_s']:.0f} | {c['p50_ms']:.1f} | "
         f"{c['p99_ms']:.1f} | {c['amqp_published_per_event']:.3f} | "
         f"{c['amqp_deliveries_per_event']:.3f} | {c['event_copies_per_event']:.2f} | {c['lost']} | "
-        f"{ours['msgs_per_s'] if ours else float('nan'):.0f} | {share} |"
+        f"{rate} | {share} |"
     )
 
 
