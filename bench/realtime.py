@@ -12,6 +12,14 @@ every webhook concerns exactly one agent and produces two frames: ``message.crea
 ``conversation.updated``). Latency: webhook POST accepted (200 received by the generator) →
 ``message.created`` frame received by the agent. Needs PostgreSQL and RabbitMQ (defaults: the
 local test services; SCRM_BENCH_POSTGRES_URL / SCRM_BENCH_AMQP_URL / SCRM_BENCH_RABBITMQ_API).
+
+RabbitMQ's own ceiling (``--ceiling``, the default), in the same run after each N: one publisher
+process with confirms calls ``RabbitBus.publish`` with rounds of as many events as our fanout
+pods received per message at the peak (so the same bodies and events per message), N consumer
+processes each subscribed and bound like a pod holding 8 agents (no websockets, no database);
+events/s delivered to the consumer that wants them, fanout exchange vs direct (routed). Our
+frames/s is then printed as a fraction of it (``of_ceiling``); the JSON gets rows with mode
+``rabbitmq-fanout`` / ``rabbitmq-routed``.
 """
 
 from __future__ import annotations
@@ -143,12 +151,24 @@ class Proc:
             self.process.wait()
 
 
+MODES = ["fanout", "routed", "routed-audience"]
+
+
+def delivery(mode: str) -> tuple[str, str]:
+    """(``SCRM_DELIVERY_MODE``, ``SCRM_BUS_ROUTED_PUBLISH``) of a bench mode: ``routed`` is the
+    default publishing (chunks routed by CC), ``routed-audience`` one message per audience."""
+    delivery_mode, _, publish = mode.partition("-")
+    return delivery_mode, publish or "cc"
+
+
 def base_env(db_url: str, mode: str) -> dict[str, str]:
+    delivery_mode, publish = delivery(mode)
     return {
         **os.environ,
         "SCRM_DATABASE_URL": db_url,
         "SCRM_AMQP_URL": AMQP,
-        "SCRM_DELIVERY_MODE": mode,
+        "SCRM_DELIVERY_MODE": delivery_mode,
+        "SCRM_BUS_ROUTED_PUBLISH": publish,
         "SCRM_JWT_SECRET": JWT,
         "SCRM_ENCRYPTION_KEY": FERNET,
         "SCRM_WHATSAPP_APP_SECRET": APP_SECRET,
@@ -286,12 +306,24 @@ async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, flo
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
     auth = (parts.username or "guest", parts.password or "guest")
     async with httpx.AsyncClient(auth=auth) as client:
-        ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{mode}")).json()
+        ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{delivery(mode)[0]}")).json()
         delivered = 0.0
         for q in queues:
             stats = (await client.get(f"{base}/queues/%2F/{q}")).json().get("message_stats", {})
             delivered += stats.get("deliver_get", 0)
     return {"published": ex.get("message_stats", {}).get("publish_in", 0), "delivered": delivered}
+
+
+async def exchange_stats(name: str, delete: bool = False) -> dict[str, float]:
+    """An exchange's AMQP messages in (published) and out (copies routed to queues)."""
+    parts = urllib.parse.urlsplit(RABBIT_API)
+    url = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api/exchanges/%2F/{name}"
+    auth = (parts.username or "guest", parts.password or "guest")
+    async with httpx.AsyncClient(auth=auth) as client:
+        stats = (await client.get(url)).json().get("message_stats", {})
+        if delete:
+            await client.delete(url)
+    return {"published": stats.get("publish_in", 0), "routed": stats.get("publish_out", 0)}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -339,7 +371,8 @@ async def run_phase(
             "display": world.display, "seconds": seconds,
             "rate": rate / GENERATORS if rate else None, "concurrency": concurrency,
             "source": SOURCE["source"], "db_url": SOURCE["db_url"], "amqp_url": AMQP,
-            "mode": SOURCE["mode"], "tenant_id": str(world.tenant_id),
+            "mode": delivery(SOURCE["mode"])[0], "routed_publish": delivery(SOURCE["mode"])[1],
+            "tenant_id": str(world.tenant_id),
             "agents": [str(a) for a in world.agent_ids], "per_tx": 20,
         }  # fmt: skip
         gens.append(start_worker("gen", job, workdir))
@@ -452,6 +485,7 @@ async def run_config(
         "amqp_deliveries_per_event": broker["delivered"] / max(1, total_events),
         "pod_event_copies_per_event": sum(ws_in) / max(1, peak_events),
         "pod_msgs": sum(ws_msgs),
+        "events_per_bus_message": sum(ws_in) / max(1, sum(ws_msgs)),
         "cpu": peak_cpu,
         "cpu_ms_per_msg": {
             g: v / max(1, frames_peak) * 1000
@@ -512,15 +546,97 @@ HEADER = (
 )
 
 
+CEILING_ROUND = 50  # events per publish when no fanout row of the same N tells ours
+
+
+async def ceiling(mode: str, n: int, size: int, seconds: float) -> dict[str, Any]:
+    """RabbitMQ's own ceiling: one publisher, N consumers (one queue each), ``mode``'s exchange."""
+    slug = f"c-{secrets.token_hex(4)}"
+    agents = [str(uuid.uuid4()) for _ in range(AGENTS_PER_POD * n)]
+    delivery_mode, publish = delivery(mode)
+    common = {"amqp_url": AMQP, "mode": delivery_mode, "routed_publish": publish, "slug": slug}
+    with tempfile.TemporaryDirectory() as workdir:
+        subs = [start_worker("ceiling-sub", {**common, "pod": f"ceiling-{i}",
+                                             "agents": agents[i::n]}, workdir)
+                for i in range(n)]  # fmt: skip
+        pub, pub_out = start_worker(
+            "ceiling-pub", {**common, "agents": agents, "round": size, "seconds": seconds}, workdir
+        )
+        try:
+            for proc, _ in [*subs, (pub, pub_out)]:
+                assert await readline(proc, 60) == "ready"
+            tell(pub)
+            await readline(pub, seconds + 120)
+            for proc, _ in subs:
+                tell(proc, "stop")
+            for proc, _ in subs:
+                await readline(proc, 180)
+        finally:
+            for proc, _ in [*subs, (pub, pub_out)]:
+                proc.stop()
+        sent = read_json(pub_out)
+        got = [read_json(out) for _, out in subs]
+    await asyncio.sleep(5.5)  # the management API refreshes its counters every 5 s
+    broker = await exchange_stats(f"scrm.{slug}.{delivery_mode}", delete=True)
+    mine = sum(g["mine"] for g in got)
+    latencies = [x for g in got for x in g["latencies"]]
+    return {
+        "mode": f"rabbitmq-{mode}",
+        "n": n,
+        "msgs_per_s": mine / max(1e-9, max(g["last"] for g in got) - sent["t0"]),
+        "lost": sent["published"] - mine,
+        "p50_ms": pct(latencies, 0.5),
+        "p99_ms": pct(latencies, 0.99),
+        "round": size,
+        "events": sent["published"],
+        "amqp_published_per_event": broker["published"] / max(1, sent["published"]),
+        "amqp_deliveries_per_event": broker["routed"] / max(1, sent["published"]),
+        "event_copies_per_event": sum(g["events"] for g in got) / max(1, sent["published"]),
+    }
+
+
+def ceiling_round(results: list[dict[str, Any]], n: int) -> int:
+    """Events per publish like ours: what our fanout pods got per message at the peak."""
+    for r in results:
+        if r.get("mode") == "fanout" and r.get("n") == n:
+            return max(1, round(r["events_per_bus_message"]))
+    return CEILING_ROUND
+
+
+def ceiling_row(c: dict[str, Any], ours: dict[str, Any] | None) -> str:
+    rate, share = (
+        (f"{ours['msgs_per_s']:.0f}", f"{ours['msgs_per_s'] / c['msgs_per_s']:.2f}")
+        if ours
+        else ("–", "–")
+    )
+    return (
+        f"| {c['n']} | {c['mode']} | {c['round']} | {c['msgs_per_s']:.0f} | {c['p50_ms']:.1f} | "
+        f"{c['p99_ms']:.1f} | {c['amqp_published_per_event']:.3f} | "
+        f"{c['amqp_deliveries_per_event']:.3f} | {c['event_copies_per_event']:.2f} | {c['lost']} | "
+        f"{rate} | {share} |"
+    )
+
+
+CEILING_HEADER = (
+    "| N | RabbitMQ alone | events per publish | events/s delivered | p50 ms | p99 ms "
+    "| AMQP msgs published/event | AMQP deliveries/event | event copies to consumers/event "
+    "| lost | our frames/s | of_ceiling |\n" + "|---" * 12 + "|"
+)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pods", type=int, nargs="*", default=[1, 2, 4])
-    parser.add_argument("--modes", nargs="*", default=["fanout", "routed"])
+    parser.add_argument("--modes", nargs="*", choices=MODES, default=["fanout", "routed"])
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=16, help="per generator, peak")
     parser.add_argument("--idle", type=int, nargs="*", default=[])
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--ceiling", action=argparse.BooleanOptionalAction, default=True,
+        help="after each N, measure RabbitMQ alone with our message shapes (modes rabbitmq-*)",
+    )  # fmt: skip
     parser.add_argument(
         "--source", choices=["webhooks", "outbox"], default="webhooks",
         help="outbox: skip HTTP and ingest, generators commit events (20 per transaction at "
@@ -541,11 +657,24 @@ async def main() -> None:
         print(f"{time.strftime('%Y-%m-%d %H:%M')}, {CORES} cores, apis={args.apis}, "
               f"source={args.source}\n{HEADER}",
               flush=True)  # fmt: skip
+        ceilings: list[dict[str, Any]] = []
         for n in args.pods:
             for mode in args.modes:
                 r = await run_config(db_url, sessions, mode, n, args)
                 results.append(r)
                 print(row(r), flush=True)
+            if args.ceiling:
+                size = ceiling_round(results, n)
+                ceilings += [await ceiling(mode, n, size, args.seconds) for mode in args.modes]
+        if ceilings:
+            print(f"\nRabbitMQ's own ceiling (same run)\n{CEILING_HEADER}")
+        for c in ceilings:
+            ours = next((r for r in results if r.get("n") == c["n"]
+                         and f"rabbitmq-{r.get('mode')}" == c["mode"]), None)  # fmt: skip
+            if ours:
+                ours["of_ceiling"] = ours["msgs_per_s"] / c["msgs_per_s"]
+            print(ceiling_row(c, ours), flush=True)
+        results += ceilings
         if args.idle:
             print("\n| idle sockets on one process | RSS per socket | connects/s |\n|---|---|---|")
         for count in args.idle:

@@ -3,6 +3,8 @@
     python bench/realtime_load.py api <port>          # the real api app (relay included)
     python bench/realtime_load.py gen <job.json>      # signed-webhook load generator
     python bench/realtime_load.py clients <job.json>  # websocket agents
+    python bench/realtime_load.py ceiling-pub <job.json>  # RabbitMQ's ceiling: the publisher
+    python bench/realtime_load.py ceiling-sub <job.json>  # ... and one consumer ("a pod")
 
 The generator and the clients are separate processes so that neither is limited by the other
 (or by the orchestrator). The clients print ``ready`` once every socket got ``{"type":"ready"}``
@@ -173,7 +175,12 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
 
     engine = make_engine(job["db_url"])
     sessions = make_sessionmaker(engine)
-    bus = RabbitBus(job["amqp_url"], job["mode"], connection_name=f"bench-gen-{job['gen']}")
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name=f"bench-gen-{job['gen']}",
+        routed_publish=job.get("routed_publish", "cc"),
+    )
     await bus.start()
     tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
     times: dict[str, list[float]] = {}
@@ -252,6 +259,102 @@ async def clients(job: dict[str, Any]) -> dict[str, Any]:
     return {"received": received, "tags": tags}
 
 
+# --- RabbitMQ's own ceiling -------------------------------------------------------------
+
+CEILING_IN_FLIGHT = 4  # publishes awaiting their confirms at once (our relays: 1 each, 2 of them)
+
+
+def ceiling_event(seq: int, agent: str, sent: float) -> Any:
+    """A ``message.created`` event shaped like ``generate_outbox``'s (same frame size and
+    audience), carrying its publish time."""
+    import uuid
+
+    from runtime.bus.base import BusEvent
+    from runtime.domain.visibility import INBOX_ALL, inbox_agent_key
+
+    payload = {"conversation_id": "c", "message": {"body": f"c-{seq}", "pad": "x" * 300},
+               "sent": sent}  # fmt: skip
+    return BusEvent(seq, "message.created", payload, (INBOX_ALL, inbox_agent_key(uuid.UUID(agent))))
+
+
+async def ceiling_publisher(job: dict[str, Any]) -> dict[str, Any]:
+    """One publisher with confirms: ``RabbitBus.publish`` of rounds of ``round`` events (the
+    relay's call, so the same messages: fanout chunks, or one per audience plus the end
+    marker), events for the agents in turn, ``CEILING_IN_FLIGHT`` rounds at a time."""
+    from runtime.bus.rabbitmq import RabbitBus
+
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name="bench-ceiling-pub",
+        routed_publish=job.get("routed_publish", "cc"),
+    )
+    await bus.start()
+    agents, size, seqs = job["agents"], job["round"], itertools.count(1)
+    end = time.perf_counter() + job["seconds"]
+    published = 0
+
+    async def publisher() -> None:
+        nonlocal published
+        while time.perf_counter() < end:
+            now = time.time()
+            events = [ceiling_event(seq, agents[seq % len(agents)], now)
+                      for seq in itertools.islice(seqs, size)]  # fmt: skip
+            await bus.publish(job["slug"], events)
+            published += len(events)
+
+    t0 = time.time()
+    try:
+        await asyncio.gather(*(publisher() for _ in range(CEILING_IN_FLIGHT)))
+    finally:
+        await bus.close()
+    return {"published": published, "t0": t0, "t1": time.time()}
+
+
+async def ceiling_consumer(job: dict[str, Any]) -> dict[str, Any]:
+    """One queue bound like a pod holding ``agents`` (``RabbitBus.subscribe``); counts the
+    events for its agents and samples the publish → receipt latency once per batch."""
+    import uuid
+
+    from runtime.bus.codec import Batch
+    from runtime.bus.rabbitmq import RabbitBus
+    from runtime.domain.visibility import inbox_agent_key
+
+    bus = RabbitBus(
+        job["amqp_url"],
+        job["mode"],
+        connection_name=f"bench-{job['pod']}",
+        routed_publish=job.get("routed_publish", "cc"),
+    )
+    await bus.start()
+    keys = {inbox_agent_key(uuid.UUID(a)) for a in job["agents"]}
+    got = {"events": 0, "mine": 0, "last": 0.0}
+    latencies: list[float] = []
+
+    def handler(_tenant: str, batch: Batch) -> None:
+        got["events"] += len(batch)
+        mine = [i for i, (_, audience) in enumerate(batch.entries) if keys.intersection(audience)]
+        if mine:
+            now = time.time()
+            got["mine"] += len(mine)
+            got["last"] = now
+            latencies.append(now - loads(batch.frame(mine[0]))["payload"]["sent"])
+
+    subscription = await bus.subscribe(job["slug"], job["pod"], handler)
+    await subscription.bind(keys)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:  # drained: nothing new for a second
+        before = got["events"]
+        await asyncio.sleep(1.0)
+        if got["events"] == before:
+            break
+    await subscription.close()
+    await bus.close()
+    return {**got, "latencies": latencies}
+
+
 def main() -> None:
     kind, arg = sys.argv[1], sys.argv[2]
     if kind == "api":
@@ -261,10 +364,12 @@ def main() -> None:
 
     with open(arg) as f:
         job = json.load(f)
-    if kind == "gen":
+    if kind in ("gen", "ceiling-pub"):
         print("ready", flush=True)
         sys.stdin.readline()  # go
-        result = uvloop.run(generate(job))
+        result = uvloop.run(generate(job) if kind == "gen" else ceiling_publisher(job))
+    elif kind == "ceiling-sub":
+        result = uvloop.run(ceiling_consumer(job))
     else:
         result = uvloop.run(clients(job))
     with open(job["out"], "w") as f:

@@ -21,9 +21,10 @@ class Settings(BaseSettings):
     default_phone_region: str = Field(default="ID", pattern=r"^[A-Z]{2}$")
     amqp_url: str | None = None
     delivery_mode: Literal["fanout", "routed"] = "fanout"
-    # routed publishing: "cc" one AMQP message per chunk routed to all its keys (CC header),
-    # "per-key" one message per routing key (exactly one delivery per event per pod).
-    bus_routed_publish: Literal["cc", "per-key"] = "cc"
+    # How the relay cuts routed rounds (runtime.bus.routing.RoutedPublish): "cc" fewest
+    # messages, a pod may receive others' events and skip them; "audience" a pod receives only
+    # its events, in more messages.
+    bus_routed_publish: Literal["cc", "audience"] = "cc"
     # After a wake-up the relay waits this long so concurrent commits share one round.
     relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)
     # Rounds an event may fail alone (while others get through) before it is dead-lettered.

@@ -66,6 +66,16 @@ class Batch:
         return self._frames[index].decode()
 
     @classmethod
+    def merged(cls, batches: Sequence[Batch]) -> Batch:
+        """One batch holding the events of ``batches`` in cursor order."""
+        if len(batches) == 1:
+            return batches[0]
+        entries = [entry for batch in batches for entry in batch.entries]
+        frames = [frame for batch in batches for frame in batch._frames]
+        order = sorted(range(len(entries)), key=lambda i: entries[i][0])
+        return cls([entries[i] for i in order], [frames[i] for i in order])
+
+    @classmethod
     def of(cls, events: Sequence[BusEvent]) -> Batch:
         """The batch a consumer would receive for ``events`` (the in-process bus uses it)."""
         return cls(

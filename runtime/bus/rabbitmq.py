@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,13 +18,16 @@ from aio_pika.abc import (
 )
 
 from runtime.bus.base import BusEvent, Handler
-from runtime.bus.codec import decode_batch, encode_batch, encode_frame_bytes
+from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
-from runtime.bus.routing import Mode, RoutedPublish, split_batch
+from runtime.bus.routing import Mode, Reassembler, RoutedPublish, every_key, split_batch
 
 log = logging.getLogger(__name__)
 
 _EXCHANGE_TYPES = {"fanout": aio_pika.ExchangeType.FANOUT, "routed": aio_pika.ExchangeType.DIRECT}
+# AMQP headers of a routed publish that took several messages (see routing.Reassembler):
+# its parts carry PART = the publish's id, then its end marker (no events) carries END = id.
+PART, END = "x-scrm-part", "x-scrm-end"
 
 
 class RabbitSubscription:
@@ -117,22 +121,42 @@ class RabbitBus:
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
         messages = split_batch(events, self.mode, self._max_per_message, self.routed_publish)
         frames = {e.seq: encode_frame_bytes(e) for e in events}  # each event encoded once
+        sends = [
+            (keys, encode_batch(chunk, [frames[e.seq] for e in chunk])) for keys, chunk in messages
+        ]
+        headers: list[dict[str, Any]] = [{}] * len(sends)
+        if self.mode == "routed" and self.routed_publish == "audience" and len(sends) > 1:
+            # Several messages may reach one queue: parts, reassembled there after the end
+            # marker (to every key of the round, so it follows the parts into every queue).
+            publish_id = uuid.uuid4().hex
+            sends.append((every_key(messages), encode_batch([])))
+            headers = [{PART: publish_id}] * len(messages) + [{END: publish_id}]
+        # gather starts the publishes in list order and aiormq writes a channel's publishes in
+        # call order (one FIFO lock per channel), so the marker is written after its parts.
         await asyncio.gather(
             *(
-                exchange.publish(
-                    aio_pika.Message(
-                        encode_batch(chunk, [frames[e.seq] for e in chunk]),
-                        content_type="application/vnd.scrm.batch",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        # sender-selected distribution: also routed to these keys, at most
-                        # once per queue
-                        headers={"CC": list[Any](keys[1:])} if len(keys) > 1 else None,
-                    ),
-                    routing_key=keys[0],
-                    mandatory=False,
-                )
-                for keys, chunk in messages
+                self._send(exchange, keys, body, extra)
+                for (keys, body), extra in zip(sends, headers, strict=True)
             )
+        )
+
+    @staticmethod
+    async def _send(
+        exchange: AbstractExchange, keys: list[str], body: bytes, headers: dict[str, Any]
+    ) -> None:
+        """Publish ``body`` to ``keys``: the first as the routing key, the rest in the ``CC``
+        header (sender-selected distribution: at most one copy per queue)."""
+        if len(keys) > 1:
+            headers = {**headers, "CC": list[Any](keys[1:])}
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                content_type="application/vnd.scrm.batch",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=headers or None,
+            ),
+            routing_key=keys[0],
+            mandatory=False,
         )
 
     async def subscribe(self, tenant: str, pod: str, handler: Handler) -> RabbitSubscription:
@@ -146,6 +170,8 @@ class RabbitBus:
         if self.mode == "fanout":
             await queue.bind(exchange, "")
 
+        reassembler = Reassembler()
+
         async def on_message(message: AbstractIncomingMessage) -> None:
             try:
                 batch = decode_batch(message.body)
@@ -153,8 +179,18 @@ class RabbitBus:
                 log.exception("dropping undecodable message on %s", queue.name)
                 await message.reject()
                 return
-            handler(tenant, batch)
+            for ready in _received(reassembler, message.headers or {}, batch):
+                handler(tenant, ready)
             await message.ack()
 
         tag = await queue.consume(on_message)
         return RabbitSubscription(queue, exchange, self.mode, tag)
+
+
+def _received(reassembler: Reassembler, headers: dict[str, Any], batch: Batch) -> list[Batch]:
+    """The batches a received message makes deliverable (none while a publish is partial)."""
+    if PART in headers:
+        return reassembler.part(str(headers[PART]), batch)
+    if END in headers:
+        return reassembler.end(str(headers[END]))
+    return [batch]

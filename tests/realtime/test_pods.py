@@ -19,10 +19,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 @pytest.mark.parametrize(
     ("mode", "publish", "per_pod"),
     [
-        ("fanout", "cc", (2.0, 1.0)),
+        ("fanout", "audience", (2.0, 1.0)),
+        # one message per agent's audience (and an end marker): each pod gets its event only
+        ("routed", "audience", (1.0, 0.0)),
         # one message for the round, CC'd to both agents' keys: both pods get it once
         ("routed", "cc", (2.0, 1.0)),
-        ("routed", "per-key", (1.0, 0.0)),
     ],
 )
 async def test_event_reaches_the_right_agent_on_another_pod(
@@ -53,7 +54,42 @@ async def test_event_reaches_the_right_agent_on_another_pod(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1
 
 
-@pytest.mark.parametrize("publish", ["cc", "per-key"])
+async def test_routed_audience_pod_gets_only_its_events_in_cursor_order(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    """``audience`` publishing, one relay round mixing both pods' agents and a supervisor
+    (``inbox.all``): each pod
+    receives exactly the events of its sockets, and every socket gets them in cursor order
+    although they travel in several messages (one per audience)."""
+    pod1, pod2 = await pods("routed"), await pods("routed")
+    alice, supervisor, bob = (
+        await world.agent(),
+        await world.agent(supervisor=True),
+        await world.agent(),
+    )
+    a, s = await connect(pod1.ws_url, alice), await connect(pod1.ws_url, supervisor)
+    b = await connect(pod2.ws_url, bob)
+    to_a, to_b = agent_of(alice), agent_of(bob)
+    audiences = [[to_a], [to_b], [to_a, INBOX_ALL], [to_b, INBOX_ALL], [to_a], [INBOX_ALL]]
+    seqs = [seq for audience in audiences * 3 for seq in await world.emit(audience)]
+    reached = [(seq, set(audience)) for seq, audience in zip(seqs, audiences * 3, strict=True)]
+    expected = {
+        name: [seq for seq, audience in reached if keys & audience]
+        for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
+    }
+    async with relay("routed", "audience"):
+        for name, client in (("a", a), ("s", s), ("b", b)):
+            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
+    assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
+    for pod, events in ((pod1, expected["a"] + expected["s"]), (pod2, expected["b"])):
+        await eventually(
+            pod.metric_is("scrm_ws_events_in_total", len(set(events))), "events received"
+        )
+        assert await pod.metric("scrm_ws_events_dropped_not_mine_total") == 0
+        assert await pod.metric("scrm_ws_bus_messages_in_total") == 1  # one reassembled round
+
+
+@pytest.mark.parametrize("publish", ["audience", "cc"])
 async def test_routed_pod_without_interested_agents_receives_nothing(
     publish: str, world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:

@@ -11,7 +11,7 @@ from runtime.bus import BusEvent
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame
 from runtime.bus.inprocess import InProcessBus
 from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
-from runtime.bus.routing import split_batch
+from runtime.bus.routing import Reassembler, every_key, split_batch
 from runtime.domain.visibility import (
     contacts_agent_key,
     contacts_team_key,
@@ -64,6 +64,35 @@ def test_fanout_batches_in_order_and_chunks() -> None:
     ]
 
 
+def test_routed_audience_sends_one_message_per_audience_in_cursor_order() -> None:
+    a1, b2, ab3, a4, ba5, all6 = (
+        ev(1, "agent.a"),
+        ev(2, "agent.b"),
+        ev(3, "agent.a", "all"),
+        ev(4, "agent.a"),
+        ev(5, "all", "agent.a", "all"),  # the same audience as ab3, in another order, repeated
+        ev(6, "all"),
+    )
+    assert split_batch([a1, b2, ab3, a4, ba5, all6], "routed", 100, "audience") == [
+        (["agent.a"], [a1, a4]),
+        (["agent.b"], [b2]),
+        (["agent.a", "all"], [ab3, ba5]),
+        (["all"], [all6]),
+    ]
+    assert split_batch([a1, b2, a4, ab3], "routed", 1, "audience") == [
+        (["agent.a"], [a1]),
+        (["agent.a"], [a4]),
+        (["agent.b"], [b2]),
+        (["agent.a", "all"], [ab3]),
+    ]
+    assert every_key(split_batch([a1, b2, ab3], "routed", 100, "audience")) == [
+        "agent.a",
+        "agent.b",
+        "all",
+    ]
+    assert split_batch([ev(7)], "routed", 100, "audience") == []  # no audience: nobody to route to
+
+
 def test_routed_cc_sends_one_message_per_chunk_with_every_key() -> None:
     e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
     assert split_batch([e1, e2, e3], "routed", 100, "cc") == [
@@ -75,13 +104,49 @@ def test_routed_cc_sends_one_message_per_chunk_with_every_key() -> None:
     ]
 
 
-def test_routed_per_key_sends_one_message_per_key() -> None:
-    e1, e2, e3 = ev(1, "agent.a"), ev(2, "agent.a", "all"), ev(3, "team.t")
-    assert split_batch([e1, e2, e3], "routed", 100, "per-key") == [
-        (["agent.a"], [e1, e2]),
-        (["all"], [e2]),
-        (["team.t"], [e3]),
+def _broker(messages: list[tuple[list[str], list[BusEvent]]], bound: set[str]) -> list[Batch]:
+    """What a queue bound to ``bound`` receives: each message at most once, in order."""
+    return [Batch.of(chunk) for keys, chunk in messages if bound.intersection(keys)]
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [{"agent.a"}, {"agent.b"}, {"all"}, {"agent.a", "all"}, {"agent.a", "agent.b", "all"}],
+)
+def test_routed_audience_queue_gets_exactly_its_events_reassembled_in_order(
+    bound: set[str],
+) -> None:
+    events = [
+        ev(seq, *audience)
+        for seq, audience in enumerate(
+            [("agent.a",), ("agent.b", "all"), ("agent.a", "all"), ("all",), ("agent.b",)] * 3,
+            start=1,
+        )
     ]
+    parts = _broker(split_batch(events, "routed", 2, "audience"), bound)
+    mine = [[e.seq, list(e.audience)] for e in events if bound.intersection(e.audience)]
+    # no event of another queue's audience travels here, and none twice
+    assert sorted(entry for part in parts for entry in part.entries) == mine
+    reassembler = Reassembler()
+    assert all(reassembler.part("p1", part) == [] for part in parts)
+    [batch] = reassembler.end("p1")
+    assert batch.entries == mine  # cursor order, as the client requires
+    assert [batch.frame(i) for i in range(len(batch))] == [
+        encode_frame(e) for e in events if bound.intersection(e.audience)
+    ]
+
+
+def test_reassembler_end_without_parts_and_stale_parts() -> None:
+    reassembler = Reassembler(stale_after=5)
+    assert reassembler.end("never-held", now=0) == []
+    assert reassembler.part("orphan", Batch.of([ev(2, "a"), ev(4, "a")]), now=0) == []
+    assert reassembler.part("orphan", Batch.of([ev(3, "b")]), now=1) == []
+    assert reassembler.part("other", Batch.of([ev(9, "a")]), now=4) == []
+    # the orphan's marker never came: released in order once stale, the other still held
+    [released] = reassembler.part("late", Batch.of([ev(10, "a")]), now=6)
+    assert [seq for seq, _ in released.entries] == [2, 3, 4]
+    [other, late] = [reassembler.end("other", now=6)[0], reassembler.end("late", now=6)[0]]
+    assert (other.entries, late.entries) == ([[9, ["a"]]], [[10, ["a"]]])
 
 
 def test_registry_binds_on_first_and_unbinds_on_last_connection() -> None:
