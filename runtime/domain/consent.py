@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.db.base import utcnow
+from runtime.db.base import as_utc, utcnow
 from runtime.db.transaction_cache import transaction_cache
+from runtime.domain.errors import Invalid
 from runtime.domain.events import record_event
 from runtime.domain.visibility import contact_owner_audience
 from runtime.models import ConsentChange, Contact, Conversation, Message, OutreachPolicy
@@ -59,8 +60,28 @@ async def policy_of(session: AsyncSession, tenant_id: uuid.UUID) -> OutreachPoli
     return cache[tenant_id]
 
 
-def forget_policy(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    transaction_cache(session, "consent.policy").pop(tenant_id, None)
+async def update_policy(
+    session: AsyncSession, tenant_id: uuid.UUID, changes: dict[str, Any]
+) -> OutreachPolicy:
+    """Set the given policy columns (the others keep their value); 422 ``keyword_conflict``
+    when a keyword would both opt out and opt in."""
+    policy = await session.get(OutreachPolicy, tenant_id)
+    if policy is None:
+        policy = default_policy(tenant_id)
+        session.add(policy)
+    for key, value in changes.items():
+        setattr(policy, key, value)
+    both = {normal_keyword(k) for k in policy.opt_out_keywords} & {
+        normal_keyword(k) for k in policy.opt_in_keywords
+    }
+    if both:
+        raise Invalid(
+            "keyword_conflict",
+            f"A keyword cannot both opt out and opt in: {', '.join(sorted(both))}.",
+            [{"field": "opt_in_keywords", "keywords": sorted(both)}],
+        )
+    transaction_cache(session, "consent.policy")[tenant_id] = policy
+    return policy
 
 
 async def set_consent(
@@ -72,8 +93,12 @@ async def set_consent(
     actor_agent_id: uuid.UUID | None = None,
     detail: str = "",
 ) -> ConsentChange | None:
-    """Move ``contact`` to ``state`` and record why; None when it already was in it."""
+    """Move ``contact`` to ``state``, expressed at ``at``, and record why. None (nothing
+    changes) when it already is in it, or when its state was set by something expressed
+    later than ``at`` (webhooks arrive out of order: the customer's last word wins)."""
     if (contact.consent_state or UNKNOWN) == state:
+        return None
+    if contact.consent_updated_at is not None and at < as_utc(contact.consent_updated_at):
         return None
     change = ConsentChange(
         id=uuid.uuid4(),
@@ -83,7 +108,8 @@ async def set_consent(
         source=source,
         detail=detail[:200],
         actor_agent_id=actor_agent_id,
-        created_at=at,
+        effective_at=at,
+        created_at=utcnow(),
     )
     session.add(change)
     contact.consent_state, contact.consent_updated_at = state, at

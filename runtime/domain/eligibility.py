@@ -18,13 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.domain.consent import OPTED_OUT, policy_of
+from runtime.domain.contact_fields import time_zone
 from runtime.domain.errors import Conflict, NotFound
 from runtime.models import Contact, DoNotContact, Message, OutreachPolicy, OutreachSend
 
@@ -68,19 +69,9 @@ def is_marketing(category: str) -> bool:
     return category.upper() not in NOT_MARKETING
 
 
-def zone(name: str | None) -> ZoneInfo | None:
-    """The IANA time zone called ``name``, or None when there is none by that name."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def contact_zone(contact: Contact, policy: OutreachPolicy) -> ZoneInfo:
     """The contact's time zone if known, else the tenant's default (else UTC)."""
-    return zone(contact.time_zone) or zone(policy.default_time_zone) or ZoneInfo("UTC")
+    return time_zone(contact.time_zone) or time_zone(policy.default_time_zone) or ZoneInfo("UTC")
 
 
 def parse_clock(value: str) -> time:

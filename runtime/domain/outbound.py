@@ -122,13 +122,13 @@ async def prepare(
         created_at=now,
     )
     session.add(message)
-    if isinstance(outgoing, TemplateOut):
-        record_outreach(session, contact, message, template.category)
     conversation.last_message_at = now
     conversation.last_message_preview = inbox.preview(message)
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
     await session.flush()
+    if isinstance(outgoing, TemplateOut):  # after the message's flush: it references it
+        record_outreach(session, contact, message, template.category)
     await inbox.emit_message(session, conversation, message, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
     return PreparedSend(message, call)

@@ -27,7 +27,9 @@ class ConsentChange(TenantOwned, Base):
     source: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(String(200), default="")  # keyword, payload, wamid, note
     actor_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the customer (or agent) expressed it, e.g. the keyword message's timestamp.
+    effective_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when recorded
 
 
 class OutreachPolicy(Timestamped, Base):

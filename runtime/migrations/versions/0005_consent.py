@@ -80,6 +80,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("detail", sa.String(length=200), nullable=False),
         sa.Column("actor_agent_id", sa.Uuid(), nullable=True),
+        sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
