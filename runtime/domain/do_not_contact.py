@@ -80,7 +80,8 @@ async def import_phones(
     max_rows: int,
 ) -> ImportReport:
     """List every valid phone of ``rows`` (``(line, raw row)``); ``created`` counts the new
-    entries, ``updated`` the rows already listed. Bad rows are reported by line; more than
+    entries, ``updated`` the rows already listed (a phone repeated in the import keeps its
+    first row's reason). Bad rows are reported by line; more than
     ``max_rows`` rows abort the import (nothing written: one transaction)."""
     report = ImportReport()
     iterator = iter(rows)
@@ -91,7 +92,7 @@ async def import_phones(
         batch: dict[str, str] = {}
         for line, raw in chunk:
             try:
-                batch[_row_phone(raw, region)] = _row_reason(raw, reason)
+                batch.setdefault(_row_phone(raw, region), _row_reason(raw, reason))
             except FieldError as err:
                 report.add_error(line, err)
         listed = set(

@@ -141,10 +141,11 @@ async def test_keywords_opt_out_and_back_in_through_the_webhook(
 
 def _button_reply(sender: dict[str, Any], kind: str, payload: str, title: str) -> bytes:
     number = webhooks.BusinessNumber(WABA_ID, sender["phone_number_id"], sender["display_number"])
+    reply = {"type": "button_reply", "button_reply": {"id": payload, "title": title}}
     content = (
         {"button": {"payload": payload, "text": title}}
         if kind == "button"
-        else {"interactive": {"type": "button_reply", "button_reply": {"id": payload, "title": title}}}
+        else {"interactive": reply}
     )
     body = webhooks.inbound_message(
         number,
@@ -182,7 +183,8 @@ async def test_meta_131050_on_a_status_opts_out(still_world: WhatsAppWorld) -> N
     sent = await _send(world, ctx.headers, conversation, "promo")
     assert sent.status_code == 201, sent.text
     wamid = sent.json()["wamid"]
-    await world.control(f"messages/{wamid}/statuses", {"statuses": ["failed"], "error_code": 131050})
+    failed = {"statuses": ["failed"], "error_code": 131050}
+    await world.control(f"messages/{wamid}/statuses", failed)
     out = await _state_becomes(world, ctx.headers, contact_id, "opted_out")
     assert [(c["source"], c["detail"]) for c in out["history"]] == [("meta_131050", wamid)]
     refused = await _send(world, ctx.headers, conversation, "promo")
@@ -343,3 +345,201 @@ async def test_quiet_hours_defer_to_their_end_in_the_contacts_time_zone(api: Api
     assert (await _check(api, ctx, jakarta, "MARKETING", at)).until == datetime(
         2026, 3, 11, 0, 0, tzinfo=UTC
     )
+
+
+async def test_policy_round_trip_and_defaults(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    defaults = (await api.client.get("/api/consent/policy", headers=ctx.headers)).json()
+    assert defaults == {
+        "opt_out_keywords": ["STOP", "BERHENTI", "UNSUBSCRIBE"],
+        "opt_in_keywords": ["START", "MULAI"],
+        "opt_out_payloads": [],
+        "marketing_limit": None,
+        "quiet_hours": None,
+        "default_time_zone": "Asia/Jakarta",
+        "updated_at": None,
+    }
+    changed = await _put_policy(
+        api,
+        ctx,
+        {
+            "opt_out_keywords": ["STOP", "stop ", "Jangan kirim"],
+            "marketing_limit": {"count": 3, "days": 30},
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+        },
+    )
+    assert changed["opt_out_keywords"] == ["STOP", "Jangan kirim"]  # same keyword once
+    assert changed["opt_in_keywords"] == ["START", "MULAI"]  # left out: kept
+    off = await _put_policy(api, ctx, {"quiet_hours": None})
+    assert off["quiet_hours"] is None and off["marketing_limit"] == {"count": 3, "days": 30}
+    again = (await api.client.get("/api/consent/policy", headers=ctx.headers)).json()
+    assert again == off
+
+
+async def test_garbage_on_every_new_endpoint_is_a_clear_4xx(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    contact = await _contact(api, ctx, "081234560001")
+    h = ctx.headers
+    cases: list[tuple[str, str, dict[str, Any], int, str]] = [
+        ("PUT", "/api/consent/policy", {"quiet_hours": {"start": "25:00", "end": "08:00"}},
+         422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"quiet_hours": {"start": "08:00", "end": "08:00"}},
+         422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"marketing_limit": {"count": 0, "days": 7}},
+         422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"default_time_zone": "Mars/Olympus_Mons"},
+         422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"opt_out_keywords": []}, 422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"opt_out_keywords": ["x" * 51]}, 422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"opt_out_keywords": "STOP"}, 422, "validation_error"),
+        ("PUT", "/api/consent/policy", {"opt_in_keywords": ["Stop"]}, 422, "keyword_conflict"),
+        ("PUT", f"/api/contacts/{contact}/consent", {"state": "maybe"}, 422, "validation_error"),
+        ("PUT", f"/api/contacts/{contact}/consent", {"state": "opted_out", "source": "meta_131050"},
+         422, "validation_error"),
+        ("PUT", f"/api/contacts/{uuid.uuid4()}/consent", {"state": "opted_out"}, 404, "not_found"),
+        ("GET", "/api/contacts/not-a-uuid/consent", {}, 422, "validation_error"),
+        ("POST", "/api/consent/do-not-contact", {"phone": "not a phone"}, 422, "invalid_phone"),
+        ("POST", "/api/consent/do-not-contact", {"reason": "no phone"}, 422, "validation_error"),
+        ("POST", "/api/consent/do-not-contact/bulk", {"phones": []}, 422, "validation_error"),
+        ("DELETE", f"/api/consent/do-not-contact/{uuid.uuid4()}", {}, 404, "not_found"),
+        ("GET", "/api/consent/do-not-contact?cursor=%%%", {}, 422, "invalid_cursor"),
+        ("GET", "/api/consent/do-not-contact?limit=0", {}, 422, "validation_error"),
+        ("PATCH", f"/api/contacts/{contact}", {"time_zone": "Nowhere/Land"},
+         422, "invalid_time_zone"),
+        ("POST", "/api/contacts", {"phone": "081234560002", "time_zone": "../../etc/passwd"},
+         422, "invalid_time_zone"),
+    ]  # fmt: skip
+    for method, url, body, status, code in cases:
+        r = await api.request(method, url, headers=h, json=body or None)
+        assert r.status_code == status, (method, url, body, r.text)
+        assert r.json()["error"]["code"] == code, (method, url, body, r.text)
+        assert r.json()["error"]["message"]
+
+    first = await api.client.post("/api/consent/do-not-contact", headers=h, json={"phone": "0811"})
+    assert first.status_code == 422  # too short to be a number
+    ok = {"phone": "081234560003"}
+    assert (
+        await api.client.post("/api/consent/do-not-contact", headers=h, json=ok)
+    ).status_code == 201
+    twice = await api.client.post("/api/consent/do-not-contact", headers=h, json=ok)
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_on_list"
+
+    for content, code in [
+        (b"name\nBudi\n", "missing_phone_column"),
+        (b"phone\n\xff\xfe\n", "invalid_encoding"),
+        (b"", "empty_file"),
+    ]:
+        r = await api.client.post(
+            "/api/consent/do-not-contact/imports",
+            headers=h,
+            files={"file": ("dnc.csv", io.BytesIO(content), "text/csv")},
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+    no_file = await api.client.post("/api/consent/do-not-contact/imports", headers=h)
+    assert no_file.status_code == 422
+
+
+async def test_do_not_contact_imports_report_by_line(world: WhatsAppWorld) -> None:
+    ctx, _, conversation = await _setup(world)
+    csv = (
+        "Nomor HP;Nama;reason\n"
+        "0812-3456-7001;Budi;complained\n"
+        "garbage;X;\n"
+        "+62 812 3456 7002;Sari;\n"
+        "0812-3456-7001;Budi again;\n"
+    )
+    r = await world.client.post(
+        "/api/consent/do-not-contact/imports",
+        headers=ctx.headers,
+        files={"file": ("dnc.csv", io.BytesIO(csv.encode()), "text/csv")},
+        data={"mapping": json.dumps({"phone": "Nomor HP"}), "reason": "list of 2026-11"},
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["total_rows"], report["added"], report["error_count"]) == (4, 2, 1)
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_phone")]
+
+    bulk = await world.client.post(
+        "/api/consent/do-not-contact/bulk",
+        headers=ctx.headers,
+        json={"phones": ["081234567002", "081234567003", "nope"], "reason": "api"},
+    )
+    assert bulk.status_code == 200, bulk.text
+    assert (bulk.json()["added"], bulk.json()["already_listed"]) == (1, 1)
+    assert [(e["line"], e["code"]) for e in bulk.json()["errors"]] == [(2, "invalid_phone")]
+
+    listed = (await world.client.get("/api/consent/do-not-contact", headers=ctx.headers)).json()
+    by_phone = {e["phone"]: e for e in listed["items"]}
+    assert set(by_phone) == {"+6281234567001", "+6281234567002", "+6281234567003"}
+    assert by_phone["+6281234567001"]["reason"] == "complained"
+    assert by_phone["+6281234567002"]["reason"] == "list of 2026-11"
+    assert by_phone["+6281234567002"]["source"] == "import"
+    found = await world.client.get(
+        "/api/consent/do-not-contact", headers=ctx.headers, params={"q": "7003"}
+    )
+    assert [e["phone"] for e in found.json()["items"]] == ["+6281234567003"]
+    refused = await _send(world, ctx.headers, conversation, "receipt")
+    assert refused.json()["error"]["code"] == "contact_do_not_contact"
+
+
+async def test_other_tenants_consent_and_rules_are_invisible(api: ApiHarness) -> None:
+    a, b = await api.new_tenant(), await api.new_tenant()
+    b_contact = await _contact(api, b, "081234560001")
+    await _put_policy(
+        api, b, {"opt_out_keywords": ["BASTA"], "quiet_hours": {"start": "20:00", "end": "09:00"}}
+    )
+    b_entry = await api.client.post(
+        "/api/consent/do-not-contact", headers=b.headers, json={"phone": "081234560009"}
+    )
+    for method, url, body in [
+        ("GET", f"/api/contacts/{b_contact}/consent", None),
+        ("PUT", f"/api/contacts/{b_contact}/consent", {"state": "opted_out"}),
+        ("DELETE", f"/api/consent/do-not-contact/{b_entry.json()['id']}", None),
+    ]:
+        r = await api.request(method, url, headers=a.headers, json=body)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (url, r.text)
+    a_policy = (await api.client.get("/api/consent/policy", headers=a.headers)).json()
+    assert a_policy["opt_out_keywords"] == ["STOP", "BERHENTI", "UNSUBSCRIBE"]
+    assert a_policy["quiet_hours"] is None
+    a_list = (await api.client.get("/api/consent/do-not-contact", headers=a.headers)).json()
+    assert a_list["items"] == []
+    # A's own copy of the number is not on B's list.
+    a_contact = await _contact(api, a, "081234560009")
+    assert (await _consent(api, a.headers, a_contact))["do_not_contact"] is False
+    assert (await _consent(api, b.headers, b_contact))["state"] == "unknown"
+
+
+async def test_consent_permissions(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    agent, agent_h = await api.new_agent(ctx)  # built-in agent role
+    _, supervisor_h = await api.new_agent(ctx, role="supervisor")
+    contact = await _contact(api, ctx, "081234560001")
+    assign = await api.client.post(
+        f"/api/contacts/{contact}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    assert assign.status_code == 200, assign.text
+    opt_out = {"state": "opted_out"}
+    policy = {"quiet_hours": None}
+    dnc = {"phone": "081234560002"}
+    expectations = [
+        ("GET", f"/api/contacts/{contact}/consent", None, 200, 200),
+        ("PUT", f"/api/contacts/{contact}/consent", opt_out, 403, 403),
+        ("GET", "/api/consent/policy", None, 403, 200),
+        ("PUT", "/api/consent/policy", policy, 403, 403),
+        ("GET", "/api/consent/do-not-contact", None, 403, 200),
+        ("POST", "/api/consent/do-not-contact", dnc, 403, 403),
+        ("POST", "/api/consent/do-not-contact/bulk", {"phones": ["081234560002"]}, 403, 403),
+    ]
+    for method, url, body, as_agent, as_supervisor in expectations:
+        for headers, expected in ((agent_h, as_agent), (supervisor_h, as_supervisor)):
+            r = await api.request(method, url, headers=headers, json=body)
+            assert r.status_code == expected, (method, url, r.text)
+            if expected == 403:
+                assert r.json()["error"]["code"] == "permission_denied"
+    for method, url, body, _, _ in expectations:  # the admin holds both permissions
+        r = await api.request(method, url, headers=ctx.headers, json=body)
+        assert r.status_code in (200, 201), (method, url, r.text)
+    # A custom role with consent:write but only its own contacts cannot touch others'.
+    _, writer = await api.new_agent(ctx, permissions=["consent:write", "contacts:read:assigned"])
+    r = await api.client.put(f"/api/contacts/{contact}/consent", headers=writer, json=opt_out)
+    assert r.status_code == 404

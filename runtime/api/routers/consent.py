@@ -27,6 +27,7 @@ from runtime.api.schemas.consent import (
     QuietHours,
 )
 from runtime.clock import utc_now
+from runtime.db.base import as_utc
 from runtime.domain import consent, do_not_contact
 from runtime.domain.audit import audit
 from runtime.domain.contact_fields import FieldError, clean_phone
@@ -123,7 +124,7 @@ def _policy_out(policy: OutreachPolicy) -> PolicyOut:
         marketing_limit=limit,
         quiet_hours=quiet,
         default_time_zone=policy.default_time_zone,
-        updated_at=policy.updated_at,
+        updated_at=as_utc(policy.updated_at) if policy.updated_at else None,
     )
 
 
