@@ -72,6 +72,7 @@ async def prepare(
             "This customer is known only by their WhatsApp user id; replying needs their "
             "phone number (add it to the contact).",
         )
+    category: str | None
     if isinstance(outgoing, TextOut):
         if not inbox.window_open(conversation, now):
             raise Conflict(
@@ -86,11 +87,11 @@ async def prepare(
             )
         body, payload = outgoing.text, {"type": "text", "text": {"body": outgoing.text}}
         call: dict[str, Any] = {"kind": "text", "body": outgoing.text}
+        category = None  # a reply in the open window is not outreach
     else:
         template = await approved_template(session, sender, outgoing.name, outgoing.language)
-        eligibility = await check_outreach(
-            session, conversation.tenant_id, contact, template.category, now
-        )
+        category = template.category
+        eligibility = await check_outreach(session, conversation.tenant_id, contact, category, now)
         eligibility.raise_unless_allowed(now)
         rendered = render(template, outgoing.parameters)
         body = rendered.text
@@ -122,13 +123,13 @@ async def prepare(
         created_at=now,
     )
     session.add(message)
+    if category is not None:
+        record_outreach(session, contact, message, category)
     conversation.last_message_at = now
     conversation.last_message_preview = inbox.preview(message)
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
     await session.flush()
-    if isinstance(outgoing, TemplateOut):  # after the message's flush: it references it
-        record_outreach(session, contact, message, template.category)
     await inbox.emit_message(session, conversation, message, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
     return PreparedSend(message, call)

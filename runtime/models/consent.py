@@ -7,9 +7,11 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from runtime.db.base import Base, TenantOwned, Timestamped
+from runtime.models.contacts import Contact
+from runtime.models.inbox import Message
 
 
 class ConsentChange(TenantOwned, Base):
@@ -30,6 +32,8 @@ class ConsentChange(TenantOwned, Base):
     # When the customer (or agent) expressed it, e.g. the keyword message's timestamp.
     effective_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when recorded
+    # Never loaded; it tells the unit of work to insert a new contact first.
+    contact: Mapped[Contact] = relationship(lazy="raise")
 
 
 class OutreachPolicy(Timestamped, Base):
@@ -80,3 +84,6 @@ class OutreachSend(TenantOwned, Base):
     )
     category: Mapped[str] = mapped_column(String(20))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Never loaded; they tell the unit of work to insert the contact and message first.
+    contact: Mapped[Contact] = relationship(lazy="raise")
+    message: Mapped[Message] = relationship(lazy="raise")

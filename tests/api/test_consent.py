@@ -139,6 +139,15 @@ async def test_keywords_opt_out_and_back_in_through_the_webhook(
     assert all("contacts.all" in e.audience for e in events)  # whoever sees the contact
 
 
+async def test_a_new_customers_first_message_stop_opts_out(world: WhatsAppWorld) -> None:
+    """The contact is created and opted out by the same message (one flush)."""
+    ctx = await world.new_tenant()
+    sender = await world.add_sender(ctx, [])
+    conversation = await _conversation(world, ctx, sender, "STOP")
+    consent = await _state_becomes(world, ctx.headers, conversation["contact"]["id"], "opted_out")
+    assert [c["source"] for c in consent["history"]] == ["keyword"]
+
+
 def _button_reply(sender: dict[str, Any], kind: str, payload: str, title: str) -> bytes:
     number = webhooks.BusinessNumber(WABA_ID, sender["phone_number_id"], sender["display_number"])
     reply = {"type": "button_reply", "button_reply": {"id": payload, "title": title}}
