@@ -95,7 +95,7 @@ async def run(backend: str, url: str, checks: int, listed: int) -> list[list[obj
         await engine.dispose()
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checks", type=int, default=2000)
     parser.add_argument("--listed", type=int, default=100_000)
@@ -105,11 +105,11 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for backend in args.backends:
             with database(backend, Path(workdir)) as url:
-                rows += await run(backend, url, args.checks, args.listed)
+                rows += asyncio.run(run(backend, url, args.checks, args.listed))
     print(machine())
     print(f"(each check: a fresh transaction; {timedelta(days=7).days}-day cap, quiet hours on)")
     print(table(["backend", "what", "rate", "p50 ms", "p99 ms"], rows))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

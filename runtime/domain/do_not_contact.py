@@ -4,6 +4,7 @@ the contact import's machinery: same phone column detection, same per-line error
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -13,7 +14,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.contact_fields import FieldError, clean_phone
-from runtime.domain.contact_import import CHUNK, FatalImportError, ImportReport, RawRow
+from runtime.domain.contact_import import (
+    CHUNK,
+    FatalImportError,
+    ImportReport,
+    RawRow,
+    keep_plans_current,
+)
 from runtime.domain.errors import Conflict
 from runtime.models import DoNotContact
 
@@ -85,7 +92,10 @@ async def import_phones(
     ``max_rows`` rows abort the import (nothing written: one transaction)."""
     report = ImportReport()
     iterator = iter(rows)
-    while chunk := list(islice(iterator, CHUNK)):
+    for number in itertools.count(1):
+        if not (chunk := list(islice(iterator, CHUNK))):
+            break
+        await keep_plans_current(session, "do_not_contact", number)
         report.total_rows += len(chunk)
         if report.total_rows > max_rows:
             raise FatalImportError("too_many_rows", f"An import holds at most {max_rows} rows.")
