@@ -17,7 +17,14 @@ from runtime.api.errors import error_body
 from runtime.settings import Settings
 
 WEBHOOK_MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta's cap on a webhook notification
-IMPORT_PATHS = frozenset({"/api/contacts/imports", "/api/contacts/bulk"})
+IMPORT_PATHS = frozenset(
+    {
+        "/api/contacts/imports",
+        "/api/contacts/bulk",
+        "/api/consent/do-not-contact/imports",
+        "/api/consent/do-not-contact/bulk",
+    }
+)
 
 
 def route_limit(settings: Settings, path: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -76,6 +77,26 @@ def clean_attributes(attributes: dict[str, Any]) -> dict[str, AttrValue]:
         if isinstance(value, str) and len(value) > 1000:
             raise FieldError("attributes", "invalid_attribute_value", "at most 1000 chars", key)
     return dict(attributes)
+
+
+def time_zone(name: str | None) -> ZoneInfo | None:
+    """The IANA time zone called ``name`` (e.g. ``Asia/Makassar``), or None."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def clean_time_zone(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    if time_zone(raw.strip()) is None:
+        raise FieldError(
+            "time_zone", "invalid_time_zone", "not an IANA time zone (e.g. Asia/Jakarta)", raw
+        )
+    return raw.strip()
 
 
 def clean_name(raw: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """Sending to a customer: Meta's rules are checked before anything reaches Meta.
 
 A free-form text needs the 24-hour customer-service window open; otherwise (and for the
-first contact) only an APPROVED template goes, with exactly its placeholders filled. The
+first contact) only an APPROVED template goes, with exactly its placeholders filled, and
+only if the tenant's consent and eligibility rules allow it (runtime/domain/eligibility). The
 message is stored ``pending`` first, then sent; Meta's answer makes it carry a ``wamid`` or
 turn ``failed`` with Meta's error. Later status webhooks move it to sent/delivered/read.
 """
@@ -18,6 +19,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain import inbox
+from runtime.domain.eligibility import check_outreach, record_outreach
 from runtime.domain.errors import Conflict
 from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.templates import approved_template, render
@@ -70,6 +72,7 @@ async def prepare(
             "This customer is known only by their WhatsApp user id; replying needs their "
             "phone number (add it to the contact).",
         )
+    category: str | None
     if isinstance(outgoing, TextOut):
         if not inbox.window_open(conversation, now):
             raise Conflict(
@@ -84,8 +87,12 @@ async def prepare(
             )
         body, payload = outgoing.text, {"type": "text", "text": {"body": outgoing.text}}
         call: dict[str, Any] = {"kind": "text", "body": outgoing.text}
+        category = None  # a reply in the open window is not outreach
     else:
         template = await approved_template(session, sender, outgoing.name, outgoing.language)
+        category = template.category
+        eligibility = await check_outreach(session, conversation.tenant_id, contact, category, now)
+        eligibility.raise_unless_allowed(now)
         rendered = render(template, outgoing.parameters)
         body = rendered.text
         payload = {
@@ -116,6 +123,8 @@ async def prepare(
         created_at=now,
     )
     session.add(message)
+    if category is not None:
+        record_outreach(session, contact, message, category)
     conversation.last_message_at = now
     conversation.last_message_preview = inbox.preview(message)
     if conversation.status in ("resolved", "snoozed"):

@@ -25,6 +25,9 @@ PERMISSIONS: dict[str, str] = {
     "templates:read": "List message templates",
     "templates:write": "Sync message templates from WhatsApp",
     "audit:read": "Read the audit log",
+    "consent:read": "See the consent keywords, outreach rules and do-not-contact list",
+    "consent:write": "Change the consent keywords, outreach rules and do-not-contact list, "
+    "and record a contact's marketing consent",
 }
 
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
@@ -47,6 +50,7 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "inbox:assign",
                 "templates:read",
                 "audit:read",
+                "consent:read",
             }
         ),
     ),

@@ -8,7 +8,7 @@ exactly when "the agent may read the object over HTTP":
 |---|---|---|
 | ``inbox.all`` | every conversation and its messages | ``inbox:read:all`` |
 | ``inbox.agent.<A>`` | conversations assigned to A | ``inbox:read:assigned`` |
-| ``contacts.all`` | every contact's assignment | ``contacts:read:all`` |
+| ``contacts.all`` | every contact's assignment and consent | ``contacts:read:all`` |
 | ``contacts.agent.<A>`` | contacts assigned to A | ``contacts:read:assigned`` |
 | ``contacts.team.<T>`` | contacts in team T's pool | ``contacts:read:assigned``, in T |
 | ``contacts.pool`` | contacts in the team-less pool | ``contacts:read:assigned`` |

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
-from runtime.domain import assignment, inbox
+from runtime.domain import assignment, consent, inbox
 from runtime.domain.events import record_event
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.domain.visibility import sender_audience
@@ -526,6 +526,7 @@ async def _inbound(
         conversation.status, conversation.snoozed_until = "open", None
     await inbox.emit_message(session, conversation, stored, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
+    await consent.apply_inbound(session, contact, message, at)
     result.messages += 1
 
 
@@ -584,6 +585,7 @@ async def _status(
     conversation = await session.get(Conversation, message.conversation_id)
     assert conversation is not None
     await inbox.emit_message(session, conversation, message, "message.status")
+    await consent.apply_status_error(session, conversation, message, error_code)
     result.statuses += 1
 
 

@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from runtime.models.consent import ConsentChange, DoNotContact, OutreachPolicy, OutreachSend
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
 from runtime.models.inbound import InboundWebhook
@@ -21,8 +22,10 @@ __all__ = [
     "Agent",
     "AssignmentEvent",
     "AuditEntry",
+    "ConsentChange",
     "Contact",
     "DeadLetter",
+    "DoNotContact",
     "Conversation",
     "Event",
     "ImportJob",
@@ -30,6 +33,8 @@ __all__ = [
     "IngestError",
     "LoginThrottle",
     "Message",
+    "OutreachPolicy",
+    "OutreachSend",
     "RefreshToken",
     "Role",
     "Sender",

@@ -31,6 +31,12 @@ class Contact(TenantOwned, Timestamped, Base):
     assigned_team_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("teams.id", ondelete="SET NULL"), index=True
     )
+    # Marketing consent now (history: ConsentChange): opted_in | opted_out | unknown.
+    consent_state: Mapped[str] = mapped_column(
+        String(12), default="unknown", server_default="unknown"
+    )
+    consent_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, if known
 
 
 class AssignmentEvent(TenantOwned, Base):

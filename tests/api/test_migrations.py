@@ -4,6 +4,7 @@ and every migration can be undone and redone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -189,3 +190,67 @@ def test_0002_keeps_what_references_agents(fresh_database: str) -> None:
         return members, owned
 
     assert _in_transaction(fresh_database, read) == (1, 1)
+
+
+def _seed_roles_0004(connection: Connection) -> dict[str, uuid.UUID]:
+    """A tenant's roles as 0004 left them: an admin (the whole catalogue of then), the
+    built-in supervisor, a custom admin-like role, and a small custom role."""
+    from runtime.domain.permissions import BUILTIN_ROLES
+
+    meta = MetaData()
+    meta.reflect(connection)
+    tenant = uuid.uuid4()
+    row = {c.name: _dummy(c) for c in meta.tables["tenants"].columns if not c.nullable}
+    connection.execute(
+        meta.tables["tenants"].insert().values(_ids_as_stored(connection, row | {"id": tenant}))
+    )
+    new = {"consent:read", "consent:write"}
+    catalogue = sorted(set(BUILTIN_ROLES["admin"][1]) - new)
+    supervisor = sorted(set(BUILTIN_ROLES["supervisor"][1]) - new)
+    roles = {
+        "admin": (True, catalogue),
+        "supervisor": (True, supervisor),
+        "owners": (False, catalogue),
+        "readers": (False, ["agents:read"]),
+    }
+    ids = {}
+    for name, (builtin, permissions) in roles.items():
+        ids[name] = uuid.uuid4()
+        values = {
+            "id": ids[name],
+            "tenant_id": tenant,
+            "name": name,
+            "description": "",
+            "builtin": builtin,
+            "permissions": permissions,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+        connection.execute(meta.tables["roles"].insert().values(_ids_as_stored(connection, values)))
+    return ids
+
+
+def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> None:
+    """Roles that held the whole catalogue stay admins (``is_admin``), so the last-admin
+    rule and "grant only what you hold" keep working; supervisors may read the rules."""
+    from runtime.domain.privileges import is_admin
+
+    upgrade(fresh_database, "0004")
+    ids = _in_transaction(fresh_database, _seed_roles_0004)
+    upgrade(fresh_database)
+
+    def read(connection: Connection) -> dict[str, set[str]]:
+        rows = connection.execute(text("SELECT id, permissions FROM roles")).all()
+        by_id = {uuid.UUID(str(i)): p for i, p in rows}
+        return {
+            name: set(json.loads(by_id[i]) if isinstance(by_id[i], str) else by_id[i])
+            for name, i in ids.items()
+        }
+
+    permissions = _in_transaction(fresh_database, read)
+    assert is_admin(permissions["admin"]) and is_admin(permissions["owners"])
+    assert {"consent:read", "consent:write"} & permissions["supervisor"] == {"consent:read"}
+    assert permissions["readers"] == {"agents:read"}
+
+    command.downgrade(alembic_config(fresh_database), "0004")
+    assert "consent:read" not in _in_transaction(fresh_database, read)["supervisor"]

@@ -29,6 +29,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/senders/allocations/agents/{agent_id}"): {"secondaries": []},
     ("PATCH", "/api/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/conversations/{conversation_id}/messages"): {"type": "text", "text": "hi"},
+    ("PUT", "/api/contacts/{contact_id}/consent"): {"state": "opted_out"},
 }
 
 
@@ -53,6 +54,10 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         json={"contact_id": contact.json()["id"], "sender_id": sender.json()["id"]},
     )
     assert conversation.status_code == 200, conversation.text
+    listed = await api.client.post(
+        "/api/consent/do-not-contact", headers=ctx.headers, json={"phone": "08129999777"}
+    )
+    assert listed.status_code == 201, listed.text
     ids = {
         "conversation_id": conversation.json()["id"],
         "agent_id": agent["id"],
@@ -61,6 +66,7 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         "contact_id": contact.json()["id"],
         "sender_id": sender.json()["id"],
         "job_id": job.json()["id"],
+        "entry_id": listed.json()["id"],
     }
     return ids
 
@@ -101,11 +107,14 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: WhatsAppWo
         ("/api/contacts/", "contact_id"),
         ("/api/senders/", "sender_id"),
         ("/api/conversations/", "conversation_id"),
+        ("/api/contacts/{}/consent", "contact_id"),
     ]:
-        response = await api.client.get(path + b_ids[key], headers=b.headers)
+        url = path.format(b_ids[key]) if "{}" in path else path + b_ids[key]
+        response = await api.client.get(url, headers=b.headers)
         assert response.status_code == 200, path
         assert response.json().get("name") != "renamed"
         assert response.json().get("status") != "resolved"
+        assert response.json().get("state") != "opted_out"
 
 
 async def test_lists_only_show_own_tenant(api: WhatsAppWorld) -> None:
@@ -122,6 +131,7 @@ async def test_lists_only_show_own_tenant(api: WhatsAppWorld) -> None:
         "/api/audit",
         "/api/pool",
         "/api/conversations",
+        "/api/consent/do-not-contact",
     ]:
         body = (await api.client.get(path, headers=a.headers)).json()
         items = body["items"] if isinstance(body, dict) else body

@@ -124,14 +124,16 @@ class WhatsAppWorld(ApiHarness):
         )
         return str(result["message_id"])
 
-    async def add_template(self, name: str, body: str, status: str = "APPROVED") -> None:
+    async def add_template(
+        self, name: str, body: str, status: str = "APPROVED", category: str = "UTILITY"
+    ) -> None:
         await self.control(
             "templates",
             {
                 "waba_id": WABA_ID,
                 "name": name,
                 "language": "en_US",
-                "category": "UTILITY",
+                "category": category,
                 "status": status,
                 "components": [{"type": "BODY", "text": body}],
             },

@@ -58,6 +58,9 @@ def test_message_arrives_live_reply_and_ticks_reach_read(demo: Demo, new_page, s
     expect(panel).to_contain_text("+6281200000001")
     expect(panel.get_by_role("heading", name="Assignment history")).to_be_visible()
     expect(panel.locator(".history li")).not_to_have_count(0)
+    expect(panel.locator("#consent-state")).to_have_text("unknown")
+    demo.customer_writes("6281200000001", "STOP", "Budi Santoso")  # an opt-out keyword
+    expect(panel.locator("#consent-state")).to_have_text("opted out")  # live
 
 
 def test_closed_window_needs_a_template_with_parameters(demo: Demo, new_page, shots) -> None:

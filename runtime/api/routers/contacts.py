@@ -32,6 +32,7 @@ from runtime.domain.contact_fields import (
     clean_name,
     clean_phone,
     clean_tags,
+    clean_time_zone,
 )
 from runtime.domain.contact_import import (
     FatalImportError,
@@ -50,7 +51,7 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 READ = perm("contacts:read:all", "contacts:read:assigned")
 
 
-async def _visible_contact(
+async def visible_contact(
     session: AsyncSession, principal: Principal, contact_id: uuid.UUID
 ) -> Contact:
     contact = await session.scalar(
@@ -115,6 +116,7 @@ async def create_contact(
             body.attributes,
             body.tags,
         )
+        zone = clean_time_zone(body.time_zone)
     except FieldError as err:
         raise _field_error(err) from err
     await _phone_free(session, principal.tenant_id, fields.phone)
@@ -125,6 +127,7 @@ async def create_contact(
         email=fields.email,
         attributes=fields.attributes,
         tags=fields.tags,
+        time_zone=zone,
     )
     session.add(contact)
     await session.flush()
@@ -159,7 +162,7 @@ async def _phone_free(
 async def get_contact(
     contact_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> Contact:
-    return await _visible_contact(session, principal, contact_id)
+    return await visible_contact(session, principal, contact_id)
 
 
 @router.patch("/{contact_id}", response_model=ContactOut, dependencies=[perm("contacts:write")])
@@ -180,6 +183,8 @@ async def update_contact(
             contact.attributes = clean_attributes(body.attributes)
         if body.tags is not None:
             contact.tags = clean_tags(body.tags)
+        if "time_zone" in body.model_fields_set:
+            contact.time_zone = clean_time_zone(body.time_zone)
     except FieldError as err:
         raise _field_error(err) from err
     audit(
@@ -283,7 +288,7 @@ async def bulk_import(
     return await _run_import(session, principal, "json", rows, settings.max_import_rows)
 
 
-def _parse_mapping(mapping: str | None) -> dict[str, str] | None:
+def parse_mapping(mapping: str | None) -> dict[str, str] | None:
     if not mapping:
         return None
     try:
@@ -308,7 +313,7 @@ async def import_csv(
 ) -> ImportJob:
     """Upsert contacts from a CSV file; bad rows are reported with their line numbers. The
     body limit (``max_upload_bytes``) is enforced while it streams in (runtime/api/body_limits)."""
-    rows = read_csv(file.file, _parse_mapping(mapping))
+    rows = read_csv(file.file, parse_mapping(mapping))
     return await _run_import(session, principal, "csv", rows, settings.max_import_rows)
 
 
@@ -409,7 +414,7 @@ async def release_contact(
 async def assignment_history(
     contact_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
 ) -> list[AssignmentEvent]:
-    contact = await _visible_contact(session, principal, contact_id)
+    contact = await visible_contact(session, principal, contact_id)
     rows = await session.execute(
         select(AssignmentEvent)
         .where(AssignmentEvent.contact_id == contact.id)

@@ -18,6 +18,9 @@ class ContactCreate(Body):
     email: str | None = Field(default=None, max_length=320)
     attributes: dict[str, AttrValue] = {}
     tags: list[str] = []
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="IANA name, e.g. Asia/Makassar"
+    )
 
 
 class ContactUpdate(Body):
@@ -26,6 +29,9 @@ class ContactUpdate(Body):
     email: str | None = Field(default=None, max_length=320)
     attributes: dict[str, AttrValue] | None = None
     tags: list[str] | None = None
+    time_zone: str | None = Field(
+        default=None, max_length=64, description="IANA name; null: the tenant's default"
+    )
 
 
 class ContactOut(BaseModel):
@@ -40,6 +46,8 @@ class ContactOut(BaseModel):
     tags: list[str]
     assigned_agent_id: uuid.UUID | None
     assigned_team_id: uuid.UUID | None
+    consent_state: str = Field(description="Marketing consent: opted_in, opted_out or unknown")
+    time_zone: str | None
     created_at: datetime
     updated_at: datetime
 

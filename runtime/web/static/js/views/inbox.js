@@ -530,6 +530,7 @@ export function mount(root, args, { navigate, realtime }) {
           h('dt', {}, 'Name'), h('dd', {}, contact.name || '—'),
           h('dt', {}, 'Phone'), h('dd', {}, contact.phone),
           h('dt', {}, 'Email'), h('dd', {}, contact.email || '—'),
+          h('dt', {}, 'Marketing'), h('dd', { id: 'consent-state' }, (contact.consent_state || 'unknown').replace('_', ' ')),
           Object.entries(contact.attributes || {}).map(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))])),
         h('h3', {}, 'Tags'),
         contact.tags.length ? h('ul', { class: 'tags' }, contact.tags.map((t) => h('li', {}, t))) : h('p', { class: 'hint' }, 'No tags.'),
@@ -552,7 +553,7 @@ export function mount(root, args, { navigate, realtime }) {
     else if ((type === 'message.created' || type === 'message.status') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
-    } else if (type === 'contact.assigned' && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();
+    } else if ((type === 'contact.assigned' || type === 'contact.consent_changed') && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();
   }
   realtime.addEventListener('event', onEvent);
   const onReady = (event) => {

@@ -1,0 +1,217 @@
+"""May the business send this template to this contact now? One entry point,
+:func:`check_outreach`, that every template send calls (agents, the API, campaigns, the send
+queue), so nothing bypasses the tenant's rules. Checked in this order:
+
+1. do-not-contact list (every template category) → refused ``contact_do_not_contact``
+2. only MARKETING templates (and templates of unknown category) go on:
+   opted out → refused ``contact_opted_out``
+3. marketing cap: N marketing templates per contact per D days → refused
+   ``marketing_cooldown`` (the answer tells when the next one may go, and Meta's 131049)
+4. quiet hours in the contact's time zone → deferred ``quiet_hours`` until they end
+
+Free-form replies inside the customer's open 24-hour window are not outreach: not checked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.db.base import as_utc
+from runtime.domain.consent import OPTED_OUT, policy_of
+from runtime.domain.contact_fields import time_zone
+from runtime.domain.errors import Conflict, NotFound
+from runtime.models import Contact, DoNotContact, Message, OutreachPolicy, OutreachSend
+
+MARKETING = "MARKETING"
+NOT_MARKETING = {"UTILITY", "AUTHENTICATION"}
+# Meta's own cap on marketing templates a user receives from all businesses.
+META_MARKETING_LIMIT = 131049
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """``allowed``; ``refused`` by ``rule``; or ``deferred`` by ``rule`` until ``until``."""
+
+    outcome: Literal["allowed", "refused", "deferred"]
+    rule: str | None = None
+    message: str = ""
+    until: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allowed"
+
+    def raise_unless_allowed(self, now: datetime) -> None:
+        """For a send made inside the request: a refusal (or, until the send queue holds
+        deferred sends, a deferral) is a 409 naming its rule."""
+        if self.outcome == "allowed":
+            return
+        details = {"rule": self.rule, **self.details}
+        if self.until is not None:
+            details["deferred_until"] = self.until.isoformat()
+            details["retry_after"] = max(1, int((self.until - now).total_seconds()))
+        raise Conflict(str(self.rule), self.message, details)
+
+
+ALLOWED = Eligibility("allowed")
+
+
+def is_marketing(category: str) -> bool:
+    """MARKETING, or a category we do not know (the cautious reading)."""
+    return category.upper() not in NOT_MARKETING
+
+
+def contact_zone(contact: Contact, policy: OutreachPolicy) -> ZoneInfo:
+    """The contact's time zone if known, else the tenant's default (else UTC)."""
+    return time_zone(contact.time_zone) or time_zone(policy.default_time_zone) or ZoneInfo("UTC")
+
+
+def parse_clock(value: str) -> time:
+    """``"HH:MM"`` → time (ValueError otherwise)."""
+    hours, minutes = value.split(":")
+    if len(hours) != 2 or len(minutes) != 2:
+        raise ValueError(value)
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(now: datetime, tz: ZoneInfo, start: time, end: time) -> datetime | None:
+    """When the quiet window [start, end) (local wall-clock, may span midnight) ends, if
+    ``now`` falls in it; else None."""
+    local = now.astimezone(tz)
+    clock = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, end_day = start <= clock < end, local.date()
+    else:  # e.g. 21:00-08:00
+        inside = clock >= start or clock < end
+        end_day = local.date() + timedelta(days=1 if clock >= start else 0)
+    if not inside:
+        return None
+    return datetime.combine(end_day, end, tzinfo=tz).astimezone(UTC)
+
+
+async def on_do_not_contact(session: AsyncSession, tenant_id: uuid.UUID, phone: str) -> bool:
+    found = await session.scalar(
+        select(DoNotContact.id).where(
+            DoNotContact.tenant_id == tenant_id, DoNotContact.phone == phone
+        )
+    )
+    return found is not None
+
+
+async def _recent_marketing(
+    session: AsyncSession, contact: Contact, since: datetime, limit: int
+) -> list[datetime]:
+    """Send times of the contact's latest ``limit`` marketing templates after ``since``."""
+    rows = await session.scalars(
+        select(OutreachSend.sent_at)
+        .where(
+            OutreachSend.contact_id == contact.id,
+            OutreachSend.category == MARKETING,
+            OutreachSend.sent_at > since,
+        )
+        .order_by(OutreachSend.sent_at.desc())
+        .limit(limit)
+    )
+    return [as_utc(moment) for moment in rows]
+
+
+async def _cooldown(
+    session: AsyncSession, contact: Contact, policy: OutreachPolicy, now: datetime
+) -> Eligibility | None:
+    count, days = policy.marketing_limit_count, policy.marketing_limit_days
+    if not count or not days:
+        return None
+    # Two sends to one contact at once must not both pass: the contact row is locked until
+    # the send's transaction ends (PostgreSQL; SQLite serialises writers).
+    await session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    window = timedelta(days=days)
+    recent = await _recent_marketing(session, contact, now - window, count)
+    if len(recent) < count:
+        return None
+    next_at = min(recent) + window
+    return Eligibility(
+        "refused",
+        "marketing_cooldown",
+        f"This contact already received {count} marketing template(s) in the last {days} "
+        f"day(s), the tenant's limit; the next may go at {next_at.isoformat()}. Meta also "
+        f"caps the marketing templates a user receives from all businesses (error "
+        f"{META_MARKETING_LIMIT}): sending more would likely fail there.",
+        details={
+            "limit": count,
+            "window_days": days,
+            "next_allowed_at": next_at.isoformat(),
+            "meta_error_code": META_MARKETING_LIMIT,
+        },
+    )
+
+
+def _quiet_hours(contact: Contact, policy: OutreachPolicy, now: datetime) -> Eligibility | None:
+    if policy.quiet_start is None or policy.quiet_end is None:
+        return None
+    tz = contact_zone(contact, policy)
+    start, end = parse_clock(policy.quiet_start), parse_clock(policy.quiet_end)
+    until = quiet_until(now, tz, start, end)
+    if until is None:
+        return None
+    return Eligibility(
+        "deferred",
+        "quiet_hours",
+        f"Quiet hours {policy.quiet_start}-{policy.quiet_end} ({tz.key}) for this contact: "
+        f"marketing templates wait until {until.astimezone(tz).isoformat()}.",
+        until,
+        {"time_zone": tz.key},
+    )
+
+
+async def check_outreach(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    contact: Contact,
+    template_category: str,
+    now: datetime,
+) -> Eligibility:
+    """Whether a template of ``template_category`` may go to ``contact`` at ``now``."""
+    if contact.tenant_id != tenant_id:
+        raise NotFound("Contact")
+    if contact.phone is not None and await on_do_not_contact(session, tenant_id, contact.phone):
+        return Eligibility(
+            "refused",
+            "contact_do_not_contact",
+            f"{contact.phone} is on the do-not-contact list: no template may be sent to it.",
+        )
+    if not is_marketing(template_category):
+        return ALLOWED
+    if contact.consent_state == OPTED_OUT:
+        return Eligibility(
+            "refused",
+            "contact_opted_out",
+            "This contact opted out of marketing messages; only utility and authentication "
+            "templates may be sent.",
+        )
+    policy = await policy_of(session, tenant_id)
+    verdict = await _cooldown(session, contact, policy, now) or _quiet_hours(contact, policy, now)
+    return verdict or ALLOWED
+
+
+def record_outreach(
+    session: AsyncSession, contact: Contact, message: Message, category: str
+) -> None:
+    """Count a template stored for sending (what the marketing cap reads)."""
+    session.add(
+        OutreachSend(
+            id=uuid.uuid4(),
+            tenant_id=contact.tenant_id,
+            contact_id=contact.id,
+            message_id=message.id,
+            category=MARKETING if is_marketing(category) else category.upper(),
+            sent_at=message.created_at,
+        )
+    )
