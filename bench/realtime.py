@@ -50,7 +50,7 @@ from runtime.db.base import Base
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.phones import normalize_phone
 from runtime.domain.security import AccessClaims, issue_access_token
-from runtime.models import Agent, Contact, Conversation, Event, Role, Sender, Tenant
+from runtime.models import Agent, Contact, Conversation, Event, InboundWebhook, Role, Sender, Tenant
 
 PG = os.environ.get("SCRM_BENCH_POSTGRES_URL", "postgresql+asyncpg://scrm:scrm@127.0.0.1/scrm_test")
 AMQP = os.environ.get("SCRM_BENCH_AMQP_URL", "amqp://scrm:scrm@127.0.0.1:5672/")
@@ -286,14 +286,16 @@ async def event_seq(sessions: Sessions, tenant_id: uuid.UUID) -> int:
 
 
 async def drained(sessions: Sessions, tenant_id: uuid.UUID, within: float = 60) -> None:
-    """Wait until the relays published every event of the tenant."""
+    """Wait until every stored webhook is applied and the relays published every event of
+    the tenant."""
     end = time.monotonic() + within
     while time.monotonic() < end:
         async with sessions() as session:
-            left = await session.scalar(
-                select(func.count()).where(Event.tenant_id == tenant_id,
-                                           Event.published_at.is_(None))
-            )  # fmt: skip
+            unpublished = select(func.count()).where(
+                Event.tenant_id == tenant_id, Event.published_at.is_(None)
+            )
+            unapplied = select(func.count()).where(InboundWebhook.processed_at.is_(None))
+            left = (await session.scalar(unpublished) or 0) + (await session.scalar(unapplied) or 0)
         if not left:
             return
         await asyncio.sleep(0.1)
@@ -429,16 +431,20 @@ async def run_config(
                 world, apis, workdir, run + "p", args.seconds, None, args.concurrency
             )
             await drained(sessions, world.tenant_id)
+            peak_drained = time.time()
             await asyncio.sleep(0.5)
             peak_cpu = cpu.end()
             peak_cpu["generators"] = gen_cpu
             peak_events = await event_seq(sessions, world.tenant_id) - seq0
             ws_in = [await p.metric("scrm_ws_events_in_total") for p in pods]
             ws_msgs = [await p.metric("scrm_ws_bus_messages_in_total") for p in pods]
-            # Latency: open loop at half the peak webhook rate.
+            # Latency: open loop at half the sustained peak — webhooks accepted, applied and
+            # published per second from the first POST until all was published (acceptance
+            # alone can outrun processing; half of it would still grow a backlog).
             peak_rate = len(peak_times) / (t1 - t0)
+            sustained_rate = len(peak_times) / (peak_drained - t0)
             half_times, half_err, h0, h1, _ = await run_phase(
-                world, apis, workdir, run + "h", args.seconds, peak_rate / 2, 0
+                world, apis, workdir, run + "h", args.seconds, sustained_rate / 2, 0
             )
             await drained(sessions, world.tenant_id)
             await asyncio.sleep(1.0)
@@ -469,6 +475,7 @@ async def run_config(
         "mode": mode,
         "n": n,
         "webhooks_per_s": peak_rate,
+        "sustained_webhooks_per_s": sustained_rate,
         "msgs_per_s": len(window) / max(1e-9, t1 - t0 - 1),
         "frames_peak": frames_peak,
         "delivered_expected": delivered_peak,
@@ -527,8 +534,9 @@ async def idle_memory(db_url: str, sessions: Sessions, count: int) -> tuple[floa
 def row(r: dict[str, Any]) -> str:
     c = r["cpu_ms_per_msg"]
     return (
-        f"| {r['n']} | {r['mode']} | {r['webhooks_per_s']:.0f} | {r['msgs_per_s']:.0f} | "
-        f"{r['half_rate']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p99_sent_ms']:.1f} | "
+        f"| {r['n']} | {r['mode']} | {r['webhooks_per_s']:.0f} | "
+        f"{r['sustained_webhooks_per_s']:.0f} | {r['msgs_per_s']:.0f} | {r['half_rate']:.0f} | "
+        f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p99_sent_ms']:.1f} | "
         f"{r['amqp_published_per_event']:.3f} | {r['amqp_deliveries_per_event']:.3f} | "
         f"{r['pod_event_copies_per_event']:.2f} | {c['ws']:.3f} | {c['api']:.3f} | "
         f"{c['postgres']:.3f} | {c['rabbitmq']:.3f} | {c['generators'] + c['clients']:.3f} | "
@@ -537,11 +545,12 @@ def row(r: dict[str, Any]) -> str:
 
 
 HEADER = (
-    "| N | mode | webhooks/s (peak) | frames/s (peak) | webhooks/s (half) | p50 ms | p99 ms "
+    "| N | mode | webhooks/s accepted (peak) | webhooks/s sustained (peak) | frames/s (peak) "
+    "| webhooks/s (half of sustained) | p50 ms | p99 ms "
     "| p99 from POST ms | AMQP msgs published/event | AMQP deliveries/event "
     "| event copies to pods/event | ws CPU ms/frame | api CPU ms/frame | PG CPU ms/frame "
     "| broker CPU ms/frame | load gen+clients CPU ms/frame | machine busy | lost |\n"
-    + "|---" * 18
+    + "|---" * 19
     + "|"
 )
 
