@@ -5,6 +5,7 @@ from runtime.models.events import DeadLetter, Event
 from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
+from runtime.models.outbound import RecipientBudget, SendPacing, SendQueueItem
 from runtime.models.people import (
     Agent,
     AuditEntry,
@@ -30,8 +31,11 @@ __all__ = [
     "IngestError",
     "LoginThrottle",
     "Message",
+    "RecipientBudget",
     "RefreshToken",
     "Role",
+    "SendPacing",
+    "SendQueueItem",
     "Sender",
     "SenderAllocation",
     "Team",
