@@ -82,4 +82,33 @@ class OutboundPipeline:
                 await asyncio.sleep(interval)
 
 
-__all__ = ["OutboundPipeline", "SendWorker", "queue_rows", "resend", "submit"]
+async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """``scrm sender-worker``: work the send queue (no HTTP) until ``stop`` is set. Events it
+    writes are published by the api processes' outbox relays (they poll)."""
+    from runtime.clock import SystemClock
+    from runtime.db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    client = CloudAPIClient(settings.graph_base_url, settings.graph_api_version)
+    pipeline = OutboundPipeline(
+        make_sessionmaker(engine),
+        client,
+        settings.model_copy(update={"outbound_work": True}),
+        SystemClock(),
+    )
+    try:
+        async with pipeline.running():
+            await stop.wait()
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+__all__ = [
+    "OutboundPipeline",
+    "SendWorker",
+    "queue_rows",
+    "resend",
+    "run_sender_worker",
+    "submit",
+]

@@ -15,9 +15,9 @@ in the same transaction: two processes together never hand out more slots than o
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
