@@ -21,7 +21,7 @@ class SendQueueItem(Base):
     is deleted once the outcome is recorded on the message."""
 
     __tablename__ = "send_queue"
-    __table_args__ = (Index("ix_send_queue_due", "state", "not_before"),)
+    __table_args__ = (Index("ix_send_queue_due", "state", "sender_id", "not_before"),)
 
     message_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True

@@ -66,6 +66,11 @@ class Pace:
         """The earliest moment the next send may go."""
         return max(now, self.row.next_at - self.tolerance, self.row.backoff_until)
 
+    def room(self, now: float, until: float) -> int:
+        """How many sends fit between ``now`` and ``until`` at this rate."""
+        first = self.slot(now)
+        return 0 if first > until else int((until - first) / self.interval) + 1
+
     def take(self, at: float) -> None:
         """Use the slot at ``at`` (from :meth:`slot`)."""
         self.row.next_at = max(self.row.next_at, at) + self.interval

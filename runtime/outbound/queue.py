@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.base import as_utc
 from runtime.domain import outbound
 from runtime.domain.errors import Conflict, NotFound
 from runtime.models import Contact, Conversation, Message, Sender, SendQueueItem
@@ -95,11 +96,36 @@ async def resend(
 
 
 async def queue_rows(
-    session: AsyncSession, messages: list[Message]
+    session: AsyncSession, messages: list[Message], now: datetime
 ) -> dict[uuid.UUID, SendQueueItem]:
-    """The send-queue rows of those of ``messages`` still queued (for the API's estimate)."""
+    """The send-queue rows of those of ``messages`` still queued, for the API's estimate. A
+    row already due waits its turn at the number's rate: its ``not_before`` is then the
+    estimate from the due rows ahead of it (reason ``in_line``); these copies are detached,
+    never written back."""
     waiting = [m.id for m in messages if m.status == "queued"]
     if not waiting:
         return {}
-    rows = await session.execute(select(SendQueueItem).where(SendQueueItem.message_id.in_(waiting)))
-    return {row.message_id: row for row in rows.scalars()}
+    rows = await session.execute(
+        select(SendQueueItem).where(
+            SendQueueItem.message_id.in_(waiting), SendQueueItem.state == "queued"
+        )
+    )
+    found = {row.message_id: row for row in rows.scalars()}
+    for row in found.values():
+        if as_utc(row.not_before) <= now:
+            await _estimate_in_line(session, row, now)
+    return found
+
+
+async def _estimate_in_line(session: AsyncSession, row: SendQueueItem, now: datetime) -> None:
+    ahead = await session.scalar(
+        select(func.count()).where(
+            SendQueueItem.state == "queued",
+            SendQueueItem.sender_id == row.sender_id,
+            SendQueueItem.not_before < row.not_before,
+        )
+    )
+    rate = await session.scalar(select(Sender.throughput_mps).where(Sender.id == row.sender_id))
+    session.expunge(row)
+    row.not_before = now + timedelta(seconds=int(ahead or 0) / max(1, rate or 1))
+    row.wait_reason = "in_line" if ahead else None

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.clock import Clock, utc_now
 from runtime.domain import inbox
 from runtime.domain.sender_tokens import resolve_token
-from runtime.models import Conversation, Message, Sender, SendQueueItem
+from runtime.models import Conversation, Message, Sender, SendPacing, SendQueueItem
 from runtime.outbound import limits
 from runtime.outbound.outcomes import Accepted, Outcome, Refused, Retry, Unknown, classify
 from runtime.settings import Settings
@@ -55,10 +55,18 @@ class Claim:
 
 @dataclass
 class _Plan:
-    """What one claim round decided."""
+    """What one claim round decided, and when the next round is worth it."""
 
     claims: list[Claim]
     deferred: list[tuple[SendQueueItem, float, str]]
+    next_due: float | None = None
+
+    def defer(self, row: SendQueueItem, at: float, reason: str) -> None:
+        self.deferred.append((row, at, reason))
+        self.note_due(at)
+
+    def note_due(self, at: float) -> None:
+        self.next_due = at if self.next_due is None else min(self.next_due, at)
 
 
 class SendWorker:
@@ -74,6 +82,7 @@ class SendWorker:
         self._settings = settings
         self._clock = clock
         self._pair_tolerance = (settings.outbound_pair_burst - 1) * limits.PAIR_INTERVAL
+        self._batch = settings.outbound_batch_size
         self._woken = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -108,10 +117,7 @@ class SendWorker:
             except Exception:
                 log.exception("outbound worker: round failed; retrying")
                 claimed, next_due = 0, None
-            if (
-                claimed >= self._settings.outbound_batch_size
-                and self._pending_claims < MAX_IN_FLIGHT
-            ):
+            if claimed >= self._batch and self._pending_claims < MAX_IN_FLIGHT:
                 continue
             wait = poll if next_due is None else min(poll, max(0.0, next_due - self._clock.now()))
             if wait > 0:
@@ -121,53 +127,89 @@ class SendWorker:
     # Claiming --------------------------------------------------------------------------
 
     async def claim_round(self) -> tuple[int, float | None]:
-        """Claim what is due and start sending it; returns (claimed, earliest deferral)."""
+        """Claim what may go now and start sending it; returns (claimed, when claiming
+        again is worth it: the earliest next slot or deferral)."""
         plan = await self._claim()
         if plan.claims:
             self._pending_claims += len(plan.claims)
             task = asyncio.create_task(self._send_all(plan.claims))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        earliest = min((at for _, at, _ in plan.deferred), default=None)
-        return len(plan.claims), earliest
+        return len(plan.claims), plan.next_due
 
     async def _claim(self) -> _Plan:
+        """One round. Per number with due rows: lock its limit row, then claim only as many
+        rows as it has slots within the horizon (``SKIP LOCKED``), so no number waits behind
+        another's backlog and nothing is claimed just to be put back. Locks are taken in
+        one order (number rows, then pair and budget rows by key): no deadlocks."""
         now, now_at = self._clock.now(), utc_now(self._clock)
+        plan = _Plan([], [])
         async with self._sessionmaker() as session, session.begin():
-            rows = list(
-                (
-                    await session.execute(
-                        select(SendQueueItem)
-                        .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
-                        .order_by(SendQueueItem.not_before)
-                        .limit(self._settings.outbound_batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).scalars()
+            due = await session.execute(
+                select(SendQueueItem.sender_id)
+                .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
+                .group_by(SendQueueItem.sender_id)
             )
-            if not rows:
-                return _Plan([], [])
-            plan = await self._plan(session, rows, now, now_at)
+            sender_ids = set(due.scalars())
+            if not sender_ids:
+                return plan
+            senders = {
+                s.id: s
+                for s in (
+                    await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
+                ).scalars()
+            }
+            numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
+            rows: list[SendQueueItem] = []
+            for sender in senders.values():
+                number = self._number_pace(numbers, sender)
+                room = number.room(now, now + HORIZON) if sender.status == "active" else 1
+                if room == 0:
+                    plan.note_due(number.slot(now))
+                    continue
+                rows += await self._claim_rows(session, sender, min(room, self._batch), now_at)
+            if rows:
+                await self._plan(session, senders, numbers, rows, now, now_at, plan)
             for row, at, reason in plan.deferred:
                 row.not_before = utc_now_at(at)
                 row.wait_reason = reason
         return plan
 
+    async def _claim_rows(
+        self, session: AsyncSession, sender: Sender, limit: int, now_at: datetime
+    ) -> list[SendQueueItem]:
+        rows = await session.execute(
+            select(SendQueueItem)
+            .where(
+                SendQueueItem.state == "queued",
+                SendQueueItem.sender_id == sender.id,
+                SendQueueItem.not_before <= now_at,
+            )
+            .order_by(SendQueueItem.not_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.scalars())
+
+    def _number_pace(self, numbers: dict[str, SendPacing], sender: Sender) -> limits.Pace:
+        return limits.Pace(
+            numbers[limits.number_key(sender.id)], 1.0 / max(1, sender.throughput_mps)
+        )
+
     async def _plan(
-        self, session: AsyncSession, rows: list[SendQueueItem], now: float, now_at: datetime
-    ) -> _Plan:
-        senders = {
-            s.id: s
-            for s in (
-                await session.execute(
-                    select(Sender).where(Sender.id.in_({row.sender_id for row in rows}))
-                )
-            ).scalars()
-        }
+        self,
+        session: AsyncSession,
+        senders: dict[uuid.UUID, Sender],
+        numbers: dict[str, SendPacing],
+        rows: list[SendQueueItem],
+        now: float,
+        now_at: datetime,
+        plan: _Plan,
+    ) -> None:
+        """Give each claimed row a slot (number, pair, budget) or a later ``not_before``."""
         business = [row for row in rows if row.business_initiated]
         portfolios = {senders[row.sender_id].waba_id for row in business}
-        keys = {limits.number_key(sender_id) for sender_id in senders}
-        keys |= {limits.pair_key(row.sender_id, row.recipient) for row in rows}
+        keys = {limits.pair_key(row.sender_id, row.recipient) for row in rows}
         keys |= {limits.budget_key(portfolio) for portfolio in portfolios}
         paces = await limits.lock(session, keys)
         budgets = {
@@ -180,47 +222,41 @@ class SendWorker:
             )
             for portfolio in portfolios
         }
-        plan = _Plan([], [])
         horizon = now + HORIZON
         for row in rows:
             sender = senders[row.sender_id]
-            number = limits.Pace(
-                paces[limits.number_key(sender.id)], 1.0 / max(1, sender.throughput_mps)
-            )
+            number = self._number_pace(numbers, sender)
             pair = limits.Pace(
                 paces[limits.pair_key(sender.id, row.recipient)],
                 limits.PAIR_INTERVAL,
                 self._pair_tolerance,
             )
             refusal = self._unsendable(sender)
+            at = now
             if refusal is None:
                 number_slot, pair_slot = number.slot(now), pair.slot(now)
                 if number_slot > horizon:
-                    plan.deferred.append((row, number_slot, _why(number, now, "throughput")))
+                    plan.defer(row, number_slot, _why(number, now, "throughput"))
                     continue
                 if pair_slot > horizon:
-                    plan.deferred.append((row, pair_slot, _why(pair, now, "pair_rate")))
+                    plan.defer(row, pair_slot, _why(pair, now, "pair_rate"))
                     continue
-                budget = budgets.get(sender.waba_id)
-                if (
-                    row.business_initiated
-                    and budget is not None
-                    and not budget.admit(row.recipient)
-                ):
-                    frees = await budget.frees_at(session, now_at)
-                    plan.deferred.append((row, frees.timestamp(), "daily_limit"))
+                budget = budgets.get(sender.waba_id) if row.business_initiated else None
+                if budget is not None and not budget.admit(row.recipient):
+                    plan.defer(
+                        row, (await budget.frees_at(session, now_at)).timestamp(), "daily_limit"
+                    )
                     continue
                 at = max(number_slot, pair_slot)
                 number.take(at)
                 pair.take(at)
-            else:
-                at = now
             row.state, row.attempt_id, row.claimed_at = "sending", uuid.uuid4(), now_at
             row.wait_reason = None
             plan.claims.append(self._claim_of(row, sender, at, refusal))
+        for sender in senders.values():
+            plan.note_due(self._number_pace(numbers, sender).slot(now))
         for budget in budgets.values():
             await budget.save(session, now_at)
-        return plan
 
     def _unsendable(self, sender: Sender) -> Refused | None:
         if sender.status != "active":

@@ -190,6 +190,7 @@ async def list_messages(
     conversation_id: uuid.UUID,
     principal: PrincipalDep,
     session: SessionDep,
+    clock: ClockDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MessageOut]:
@@ -199,7 +200,7 @@ async def list_messages(
     rows, next_cursor = await paginate_by_position(
         session, stmt, Message.conversation_seq, cursor, limit
     )
-    queued = await send_queue.queue_rows(session, rows)
+    queued = await send_queue.queue_rows(session, rows, utc_now(clock))
     return Page(
         items=[MessageOut.model_validate(inbox.message_json(m, queued.get(m.id))) for m in rows],
         next_cursor=next_cursor,

@@ -39,8 +39,8 @@ class ConversationOut(BaseModel):
 class QueueOut(BaseModel):
     not_before: datetime = Field(description="Estimated earliest send time")
     reason: str | None = Field(
-        description="What it waits for: throughput, pair_rate, daily_limit, backoff, retry, "
-        "eligibility (null: nothing, it goes next)"
+        description="What it waits for: in_line (its turn at the number's rate), throughput, "
+        "pair_rate, daily_limit, backoff, retry, eligibility (null: nothing, it goes next)"
     )
 
 

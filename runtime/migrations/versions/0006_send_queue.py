@@ -52,7 +52,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_send_queue")),
     )
-    op.create_index("ix_send_queue_due", "send_queue", ["state", "not_before"])
+    op.create_index("ix_send_queue_due", "send_queue", ["state", "sender_id", "not_before"])
     op.create_index(op.f("ix_send_queue_tenant_id"), "send_queue", ["tenant_id"])
     op.create_table(
         "send_pacing",
