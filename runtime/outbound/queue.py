@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.db.base import as_utc
 from runtime.domain import outbound
 from runtime.domain.errors import Conflict, NotFound
-from runtime.models import Contact, Conversation, Message, Sender, SendQueueItem
+from runtime.models import Contact, Conversation, Message, Sender, SendPacing, SendQueueItem
+from runtime.outbound import limits
 from runtime.outbound.eligibility import check_eligibility
 from runtime.settings import Settings
 
@@ -126,6 +127,13 @@ async def _estimate_in_line(session: AsyncSession, row: SendQueueItem, now: date
         )
     )
     rate = await session.scalar(select(Sender.throughput_mps).where(Sender.id == row.sender_id))
+    pace = await session.get(SendPacing, limits.number_key(row.sender_id))
+    opens = max(now.timestamp(), pace.backoff_until if pace is not None else 0.0)
     session.expunge(row)
-    row.not_before = now + timedelta(seconds=int(ahead or 0) / max(1, rate or 1))
-    row.wait_reason = "in_line" if ahead else None
+    row.not_before = datetime.fromtimestamp(opens, UTC) + timedelta(
+        seconds=int(ahead or 0) / max(1, rate or 1)
+    )
+    if opens > now.timestamp():
+        row.wait_reason = "backoff"
+    else:
+        row.wait_reason = "in_line" if ahead else None

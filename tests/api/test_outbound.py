@@ -186,20 +186,22 @@ async def test_pair_rate_waits_in_the_queue_with_an_estimate(world: WhatsAppWorl
 
 async def test_throughput_refusal_backs_the_number_off(world: WhatsAppWorld) -> None:
     headers, conversation = await _open_conversation(world)
-    await world.control("faults", {"code": 130429})
+    await world.control("faults", {"code": 130429, "retry_after": 30})
     first = await _send(world, headers, conversation, "first")
     await world.sent()
     backed_off = await _message(world, headers, conversation, first["id"])
     assert backed_off["status"] == "queued" and backed_off["queue"]["reason"] == "backoff"
     second = await _send(world, headers, conversation, "second")  # the number waits too
-    await world.sent()
-    assert (await _message(world, headers, conversation, second["id"]))["queue"]["reason"] == (
-        "backoff"
-    )
+
+    async def second_backed_off() -> bool:
+        queue = (await _message(world, headers, conversation, second["id"]))["queue"]
+        return bool(queue and queue["reason"] == "backoff")
+
+    await wait_for(second_backed_off)
     assert await _received(world, first["id"]) == []
 
-    # past the backoff (1 s) and the pair's next slot (the refused attempt used one of 2)
-    await world.control("clock/advance", {"seconds": 7})
+    # past Retry-After (30 s; the pair's next slot is earlier)
+    await world.control("clock/advance", {"seconds": 31})
     await world.sent()
     assert [len(await _received(world, m["id"])) for m in (first, second)] == [1, 1]
 
