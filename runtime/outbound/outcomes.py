@@ -46,7 +46,13 @@ class Unknown:
     text: str
 
 
-Outcome = Accepted | Refused | Retry | Unknown
+@dataclass(frozen=True)
+class Late:
+    """Not sent: the worker reached the slot too late (a stalled process). Sending now would
+    bunch with later slots and break the rate, so the row goes back to the queue as it was."""
+
+
+Outcome = Accepted | Refused | Retry | Unknown | Late
 
 
 def _backoff(error: WhatsAppError | None, deferrals: int) -> float:

@@ -26,13 +26,24 @@ from runtime.domain import inbox
 from runtime.domain.sender_tokens import resolve_token
 from runtime.models import Conversation, Message, Sender, SendPacing, SendQueueItem
 from runtime.outbound import limits
-from runtime.outbound.outcomes import Accepted, Outcome, Refused, Retry, Unknown, classify
+from runtime.outbound.outcomes import (
+    Accepted,
+    Late,
+    Outcome,
+    Refused,
+    Retry,
+    Unknown,
+    classify,
+)
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient, SendResult
 
 log = logging.getLogger(__name__)
 
 HORIZON = 0.5  # seconds of slots one round may hand out ahead
+# A send may start this late after its slot (or one slot's length, if longer); later, it
+# is not sent but queued again: sends delayed by a stall would go out in a burst.
+LATE_TOLERANCE = 0.05
 MAX_IN_FLIGHT = 4_000  # sends claimed but not yet recorded, per worker
 
 
@@ -47,6 +58,7 @@ class Claim:
     recipient: str
     request: dict[str, object]
     send_at: float
+    late_after: float  # send_at + tolerance: past this, do not send
     number_key: str
     pair_key: str
     deferrals: int
@@ -281,6 +293,7 @@ class SendWorker:
             recipient=row.recipient,
             request=dict(row.request),
             send_at=at,
+            late_after=at + max(LATE_TOLERANCE, 1.0 / max(1, sender.throughput_mps)),
             number_key=limits.number_key(sender.id),
             pair_key=limits.pair_key(sender.id, row.recipient),
             deferrals=row.deferrals,
@@ -305,6 +318,8 @@ class SendWorker:
         delay = claim.send_at - self._clock.now()
         if delay > 0:
             await asyncio.sleep(delay)
+        if self._clock.now() > claim.late_after:
+            return Late()
         try:
             async with asyncio.timeout(self._settings.outbound_send_timeout_seconds):
                 result = await self._call(claim)
@@ -342,6 +357,9 @@ class SendWorker:
                     continue  # recovery took the row over (it outlived its lease)
                 message = messages[claim.message_id]
                 conversation = conversations[message.conversation_id]
+                if isinstance(outcome, Late):
+                    item.state, item.attempt_id, item.claimed_at = "queued", None, None
+                    continue
                 if isinstance(outcome, Retry):
                     if outcome.limit == "number":
                         await limits.back_off(session, claim.number_key, now + outcome.delay)

@@ -138,8 +138,9 @@ async def test_two_api_processes_keep_one_numbers_rate(settings: Settings) -> No
         assert max(_by_callback(received).values()) == 1
         assert (await sim.refusals()).get("130429", 0) == 0  # Meta never saw too many
         seconds = per_second(received)
-        # GCRA slots are 1/rate apart; a send a few ms late may land in the next second
+        # GCRA slots are 1/rate apart and a stalled send is not sent late but queued again;
+        # what is left is jitter between our send and the simulator's own clock (one send)
         assert max(seconds.values()) <= rate + 1, sorted(seconds.items())
         times = sorted(m["received_at"] for m in received)
-        achieved = (len(times) - 1) / (times[-1] - times[0])
-        assert achieved <= rate * 1.05, achieved
+        # overall: no more than the rate allows over the whole span (plus one second's worth)
+        assert len(times) <= rate * (times[-1] - times[0]) + rate
