@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,9 +42,10 @@ from runtime.whatsapp.client import CloudAPIClient, SendResult
 log = logging.getLogger(__name__)
 
 HORIZON = 0.5  # seconds of slots one round may hand out ahead
-# A send may start this late after its slot (or one slot's length, if longer); later, it
-# is not sent but queued again: sends delayed by a stall would go out in a burst.
-LATE_TOLERANCE = 0.05
+# A send scheduled ahead may start this late after its slot (or two slots' length, if
+# longer); later, it is not sent but queued again: sends delayed by a stall would go out in
+# a burst. A send whose slot was "now" when claimed always goes (progress under any load).
+LATE_TOLERANCE = 0.1
 MAX_IN_FLIGHT = 4_000  # sends claimed but not yet recorded, per worker
 
 
@@ -264,7 +266,7 @@ class SendWorker:
                 pair.take(at)
             row.state, row.attempt_id, row.claimed_at = "sending", uuid.uuid4(), now_at
             row.wait_reason = None
-            plan.claims.append(self._claim_of(row, sender, at, refusal))
+            plan.claims.append(self._claim_of(row, sender, at, refusal, scheduled=at > now))
         for sender in senders.values():
             plan.note_due(self._number_pace(numbers, sender).slot(now))
         for budget in budgets.values():
@@ -276,7 +278,13 @@ class SendWorker:
         return None
 
     def _claim_of(
-        self, row: SendQueueItem, sender: Sender, at: float, refusal: Refused | None
+        self,
+        row: SendQueueItem,
+        sender: Sender,
+        at: float,
+        refusal: Refused | None,
+        *,
+        scheduled: bool,
     ) -> Claim:
         token = ""
         if refusal is None:
@@ -293,7 +301,11 @@ class SendWorker:
             recipient=row.recipient,
             request=dict(row.request),
             send_at=at,
-            late_after=at + max(LATE_TOLERANCE, 1.0 / max(1, sender.throughput_mps)),
+            late_after=(
+                at + max(LATE_TOLERANCE, 2.0 / max(1, sender.throughput_mps))
+                if scheduled
+                else math.inf
+            ),
             number_key=limits.number_key(sender.id),
             pair_key=limits.pair_key(sender.id, row.recipient),
             deferrals=row.deferrals,

@@ -200,9 +200,11 @@ async def test_throughput_refusal_backs_the_number_off(world: WhatsAppWorld) -> 
     await wait_for(second_backed_off)
     assert await _received(world, first["id"]) == []
 
-    # past Retry-After (30 s; the pair's next slot is earlier)
-    await world.control("clock/advance", {"seconds": 31})
-    await world.sent()
+    # past Retry-After (30 s), then past the pair's next slots (a refused or late attempt
+    # used one of the burst of 2)
+    for seconds in (31, 13):
+        await world.control("clock/advance", {"seconds": seconds})
+        await world.sent()
     assert [len(await _received(world, m["id"])) for m in (first, second)] == [1, 1]
 
 
