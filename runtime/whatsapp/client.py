@@ -52,11 +52,6 @@ class CloudAPIClient:
         self._sleep = sleep
         self._pacer = pacer
 
-    def pace(self, phone_number_id: str, messages_per_second: float) -> None:
-        """Tell the pacer (if any) the number's throughput, as stored for the sender."""
-        if self._pacer is not None:
-            self._pacer.set_throughput(phone_number_id, messages_per_second)
-
     async def aclose(self) -> None:
         """Close the HTTP client if this instance created it."""
         if self._owns_http:
