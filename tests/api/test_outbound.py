@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from runtime.clock import utc_now
+from runtime.outbound import limits
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.conftest import make_settings
@@ -222,3 +223,38 @@ async def test_garbage_is_refused_with_clear_4xx(world: WhatsAppWorld) -> None:
     [inbound] = await _messages(world, headers, conversation["id"])
     not_ours = await world.client.post(f"{url}/{inbound['id']}/resend", headers=headers)
     assert not_ours.status_code == 404  # only our own outbound messages can be resent
+
+
+async def test_daily_budget_holds_a_new_recipient_outside_the_window(
+    world: WhatsAppWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(limits.DAILY_RECIPIENTS, "TIER_250", 1)  # a portfolio of one a day
+    ctx, _, _, sender = await _setup(world)
+    await world.add_template("welcome", "Welcome!")
+    await world.client.post("/api/templates/sync", headers=ctx.headers)
+    queued = []
+    for phone in ("+6281234567011", "+6281234567012"):
+        contact = await world.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": phone}
+        )
+        started = await world.client.post(
+            "/api/conversations",
+            headers=ctx.headers,
+            json={"contact_id": contact.json()["id"], "sender_id": sender["id"]},
+        )
+        conversation = started.json()
+        template = {"name": "welcome", "language": "en_US", "parameters": {"body": []}}
+        sent = await world.client.post(
+            f"/api/conversations/{conversation['id']}/messages",
+            headers=ctx.headers,
+            json={"type": "template", "template": template},
+        )
+        assert sent.status_code == 202, sent.text
+        queued.append((conversation, sent.json()))
+        await world.sent()
+    assert [len(await _received(world, m["id"])) for _, m in queued] == [1, 0]
+    conversation, waiting = queued[1]
+    held = await _message(world, ctx.headers, conversation, waiting["id"])
+    assert held["queue"]["reason"] == "daily_limit"
+    due_in = datetime.fromisoformat(held["queue"]["not_before"]) - utc_now(world.engine.state.clock)
+    assert 23 * 3600 < due_in.total_seconds() <= 24 * 3600
