@@ -1,4 +1,4 @@
-"""``scrm`` command line: demo, api, ws, migrate, create-admin, create-tenant."""
+"""``scrm`` command line: demo, api, ws, sender-worker, migrate, create-admin, create-tenant."""
 
 from __future__ import annotations
 
@@ -81,6 +81,22 @@ def cmd_ws(args: argparse.Namespace) -> None:
     serve(create_ws_app(get_settings()), args.host, args.port)
 
 
+def cmd_sender_worker(_: argparse.Namespace) -> None:
+    """Work the send queue without serving HTTP, until SIGTERM/SIGINT."""
+    import signal
+
+    from runtime.outbound import run_sender_worker
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_sender_worker(get_settings(), stop)
+
+    asyncio.run(main())
+
+
 def cmd_migrate(_: argparse.Namespace) -> None:
     """Upgrade the schema; with ``SCRM_TENANT_SLUG`` set (the operator does), ensure the
     tenant exists too."""
@@ -141,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "sender-worker", help="work the send queue only (no HTTP), beside or instead of the api's"
+    ).set_defaults(func=cmd_sender_worker)
 
     admin = sub.add_parser(
         "create-admin", help="add an admin to a tenant (creating the tenant if it is missing)"

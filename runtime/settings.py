@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_max_attempts: int = Field(default=3, ge=1, le=100)
     ingest_process: bool = True
+    # Outbound (runtime/outbound): whether this process works the send queue, rows claimed
+    # per round, the poll for rows due later, the wait for Meta's answer to one send, how long
+    # a ``sending`` row may stay before recovery calls it ``unknown`` (longer than any send
+    # can take), how long an ``unknown`` may wait for a status webhook before it is shown as
+    # "not confirmed", the pair limit's burst, and deferrals before a retryable refusal fails.
+    outbound_work: bool = True
+    outbound_batch_size: int = Field(default=200, ge=1, le=5_000)
+    outbound_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    outbound_send_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    outbound_sending_lease_seconds: float = Field(default=60.0, gt=0)
+    outbound_unconfirmed_after_seconds: float = Field(default=600.0, gt=0)
+    outbound_pair_burst: int = Field(default=45, ge=1, le=45)
+    outbound_max_deferrals: int = Field(default=8, ge=1, le=50)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query

@@ -38,10 +38,10 @@ from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
 from runtime.ingest import InboundPipeline
+from runtime.outbound import OutboundPipeline
 from runtime.relay import OutboxRelay
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
-from runtime.whatsapp.pacing import Pacer
 from runtime.ws.service import install_realtime
 
 ROUTERS = [
@@ -81,13 +81,12 @@ class RefuseNul:
 def create_app(
     settings: Settings, clock: Clock | None = None, whatsapp: CloudAPIClient | None = None
 ) -> FastAPI:
-    """The api app. ``clock`` and ``whatsapp`` default to the system clock and a paced Graph
-    API client for ``settings.graph_base_url``; the demo and tests pass the simulator's."""
+    """The api app. ``clock`` and ``whatsapp`` default to the system clock and a Graph API
+    client for ``settings.graph_base_url`` (sends are paced by the send queue's shared
+    limits, not in the client); the demo and tests pass the simulator's."""
     engine = make_engine(settings.database_url)
     clock = clock or SystemClock()
-    whatsapp = whatsapp or CloudAPIClient(
-        settings.graph_base_url, settings.graph_api_version, pacer=Pacer()
-    )
+    whatsapp = whatsapp or CloudAPIClient(settings.graph_base_url, settings.graph_api_version)
 
     sessionmaker = make_sessionmaker(engine)
     bus = make_bus(settings, f"scrm-api-{pod_name(settings.pod_name)}")
@@ -105,13 +104,14 @@ def create_app(
         max_attempts=settings.ingest_max_attempts,
         process=settings.ingest_process,
     )
+    outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running(), ingest.running():
+            async with relay.running(), ingest.running(), outbound.running():
                 yield
         finally:
             waker.cancel()
@@ -132,6 +132,7 @@ def create_app(
     app.state.sessionmaker = sessionmaker
     app.state.clock = clock
     app.state.ingest = ingest
+    app.state.outbound = outbound
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
 

@@ -17,6 +17,7 @@ from runtime.domain.errors import Forbidden, Unauthorized
 from runtime.domain.security import decode_access_token
 from runtime.domain.sessions import token_current
 from runtime.models import Agent, Role, Tenant
+from runtime.outbound import OutboundPipeline
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 
@@ -43,10 +44,16 @@ async def get_whatsapp(request: Request) -> CloudAPIClient:
     return client
 
 
+async def get_outbound(request: Request) -> OutboundPipeline:
+    outbound: OutboundPipeline = request.app.state.outbound
+    return outbound
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 WhatsAppDep = Annotated[CloudAPIClient, Depends(get_whatsapp)]
+OutboundDep = Annotated[OutboundPipeline, Depends(get_outbound)]
 
 
 @dataclass(frozen=True)

@@ -49,16 +49,12 @@ class Eligibility:
     def allowed(self) -> bool:
         return self.outcome == "allowed"
 
-    def raise_unless_allowed(self, now: datetime) -> None:
-        """For a send made inside the request: a refusal (or, until the send queue holds
-        deferred sends, a deferral) is a 409 naming its rule."""
-        if self.outcome == "allowed":
-            return
-        details = {"rule": self.rule, **self.details}
-        if self.until is not None:
-            details["deferred_until"] = self.until.isoformat()
-            details["retry_after"] = max(1, int((self.until - now).total_seconds()))
-        raise Conflict(str(self.rule), self.message, details)
+    def deferral(self) -> datetime | None:
+        """For the send path: a refusal is a 409 naming its rule; a deferral is the moment
+        the send may go (the queue holds it until then); ``None``: right away."""
+        if self.outcome == "refused":
+            raise Conflict(str(self.rule), self.message, {"rule": self.rule, **self.details})
+        return self.until if self.outcome == "deferred" else None
 
 
 ALLOWED = Eligibility("allowed")

@@ -14,11 +14,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from runtime.db.base import as_utc
 from runtime.domain.events import record_event
 from runtime.domain.visibility import conversation_audience
-from runtime.models import Contact, Conversation, Message
+from runtime.models import Contact, Conversation, Message, SendQueueItem
+from runtime.whatsapp.error_codes import advice_for
 
 SERVICE_WINDOW = timedelta(hours=24)
 # Outbound states only move forward; ``failed`` may replace any state but ``read``.
-_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3}
+# ``queued`` waits in the send queue; ``unknown`` was maybe sent (Meta's answer was lost):
+# a status webhook (matched by ``biz_opaque_callback_data``) resolves it either way.
+# ``pending`` is what rows stored before the send queue carry.
+_RANK = {"pending": 0, "queued": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
 def window_expires_at(conversation: Conversation) -> datetime | None:
@@ -71,7 +75,9 @@ def conversation_json(
     }
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: Message, queued: SendQueueItem | None = None) -> dict[str, Any]:
+    """The message as the API and events show it; ``queued``: its send-queue row, when it
+    waits (then ``queue`` tells until when and why)."""
     return {
         "id": str(message.id),
         "conversation_id": str(message.conversation_id),
@@ -87,7 +93,15 @@ def message_json(message: Message) -> dict[str, Any]:
         "created_at": _iso(message.created_at),
         "conversation_seq": message.conversation_seq,
         "pricing": message.pricing,
+        "error_advice": advice_for(message.error_code),
+        "not_confirmed": message.not_confirmed_at is not None and message.status == "unknown",
+        "resend_of_id": _str(message.resend_of_id),
+        "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
     }
+
+
+def _queue_json(queued: SendQueueItem) -> dict[str, Any]:
+    return {"not_before": _iso(queued.not_before), "reason": queued.wait_reason}
 
 
 def _str(value: uuid.UUID | None) -> str | None:

@@ -2,9 +2,11 @@
 
 A free-form text needs the 24-hour customer-service window open; otherwise (and for the
 first contact) only an APPROVED template goes, with exactly its placeholders filled, and
-only if the tenant's consent and eligibility rules allow it (runtime/domain/eligibility). The
-message is stored ``pending`` first, then sent; Meta's answer makes it carry a ``wamid`` or
-turn ``failed`` with Meta's error. Later status webhooks move it to sent/delivered/read.
+only if the tenant's consent and eligibility rules allow it (runtime/domain/eligibility:
+refused, or deferred — e.g. quiet hours — until a later moment). The message is stored
+``queued``; runtime/outbound hands it to Meta (Meta's answer gives it a
+``wamid``, or turns it ``failed`` with Meta's error, or ``unknown`` when the answer was lost)
+and status webhooks move it to sent/delivered/read.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.templates import approved_template, render
 from runtime.models import Contact, Conversation, Message, Sender
 from runtime.settings import Settings
-from runtime.whatsapp.client import CloudAPIClient, SendResult
+from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.errors import WhatsAppError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class TemplateOut:
 class PreparedSend:
     message: Message
     call: dict[str, Any]  # arguments of the client's send method, minus token and callback
+    business_initiated: bool  # no open window: counts against the portfolio's daily budget
+    not_before: datetime | None = None  # deferred by an eligibility rule (quiet hours)
 
 
 def ensure_sendable(sender: Sender, settings: Settings) -> None:
@@ -65,7 +69,8 @@ async def prepare(
     outgoing: TextOut | TemplateOut,
     now: datetime,
 ) -> PreparedSend:
-    """Check the rules and store the message as ``pending`` (the caller commits)."""
+    """Check the rules and store the message as ``queued`` (the caller queues it and
+    commits)."""
     if contact.phone is None:
         raise Conflict(
             "contact_has_no_phone",
@@ -73,6 +78,7 @@ async def prepare(
             "phone number (add it to the contact).",
         )
     category: str | None
+    not_before = None
     if isinstance(outgoing, TextOut):
         if not inbox.window_open(conversation, now):
             raise Conflict(
@@ -92,7 +98,7 @@ async def prepare(
         template = await approved_template(session, sender, outgoing.name, outgoing.language)
         category = template.category
         eligibility = await check_outreach(session, conversation.tenant_id, contact, category, now)
-        eligibility.raise_unless_allowed(now)
+        not_before = eligibility.deferral()
         rendered = render(template, outgoing.parameters)
         body = rendered.text
         payload = {
@@ -118,7 +124,7 @@ async def prepare(
         type=payload["type"],
         body=body,
         payload=payload,
-        status="pending",
+        status="queued",
         sent_by_agent_id=agent_id,
         created_at=now,
     )
@@ -132,53 +138,19 @@ async def prepare(
     await session.flush()
     await inbox.emit_message(session, conversation, message, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
-    return PreparedSend(message, call)
+    return PreparedSend(message, call, not inbox.window_open(conversation, now), not_before)
 
 
-async def deliver(
-    client: CloudAPIClient,
-    settings: Settings,
-    sender: Sender,
-    contact: Contact,
-    prepared: PreparedSend,
-) -> SendResult | WhatsAppError:
-    """Hand the message to Meta; returns the accepted result or Meta's error."""
-    call = dict(prepared.call)
-    kind = call.pop("kind")
-    assert contact.phone is not None  # prepare() refuses contacts without one
-    client.pace(sender.phone_number_id, sender.throughput_mps)
-    common: dict[str, Any] = {
-        "phone_number_id": sender.phone_number_id,
-        "token": resolve_token(sender, settings),
-        "to": contact.phone,
-        "callback_data": str(prepared.message.id),
+def outgoing_of(message: Message) -> TextOut | TemplateOut:
+    """What an outbound message asked for, to send it again (rules are checked anew)."""
+    if message.type == "text":
+        return TextOut(message.body)
+    template = message.payload["template"]
+    parameters = {
+        component["type"]: [parameter["text"] for parameter in component["parameters"]]
+        for component in template.get("components", [])
     }
-    try:
-        if kind == "text":
-            return await client.send_text(**common, body=call["body"])
-        return await client.send_template(**common, **call)
-    except WhatsAppError as error:
-        return error
-    except httpx.HTTPError as exc:
-        log.warning("WhatsApp API unreachable: %s", type(exc).__name__)
-        return WhatsAppError(0, "The WhatsApp API could not be reached; try again.")
-
-
-async def record_outcome(
-    session: AsyncSession,
-    conversation: Conversation,
-    message: Message,
-    outcome: SendResult | WhatsAppError,
-) -> None:
-    """Store Meta's answer on the message (the caller commits)."""
-    if isinstance(outcome, SendResult):
-        message.wamid = message.wamid or outcome.message_id
-        return
-    if inbox.status_advances(message.status, "failed"):
-        message.status = "failed"
-        message.error_code = outcome.code or None
-        message.error_message = (outcome.details or outcome.message)[:500]
-        await inbox.emit_message(session, conversation, message, "message.status")
+    return TemplateOut(template["name"], template["language"], parameters)
 
 
 async def mark_read(client: CloudAPIClient, settings: Settings, sender: Sender, wamid: str) -> None:

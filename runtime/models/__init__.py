@@ -6,6 +6,7 @@ from runtime.models.events import DeadLetter, Event
 from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
+from runtime.models.outbound import RecipientBudget, SendPacing, SendQueueItem
 from runtime.models.people import (
     Agent,
     AuditEntry,
@@ -35,8 +36,11 @@ __all__ = [
     "Message",
     "OutreachPolicy",
     "OutreachSend",
+    "RecipientBudget",
     "RefreshToken",
     "Role",
+    "SendPacing",
+    "SendQueueItem",
     "Sender",
     "SenderAllocation",
     "Team",

@@ -78,3 +78,7 @@ class Message(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # Meta's, from statuses
+    # An ``unknown`` outcome still unresolved after the configured wait: "not confirmed".
+    not_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A deliberate resend names the message it repeats.
+    resend_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -52,11 +52,6 @@ class CloudAPIClient:
         self._sleep = sleep
         self._pacer = pacer
 
-    def pace(self, phone_number_id: str, messages_per_second: float) -> None:
-        """Tell the pacer (if any) the number's throughput, as stored for the sender."""
-        if self._pacer is not None:
-            self._pacer.set_throughput(phone_number_id, messages_per_second)
-
     async def aclose(self) -> None:
         """Close the HTTP client if this instance created it."""
         if self._owns_http:
@@ -82,10 +77,15 @@ class CloudAPIClient:
         preview_url: bool = False,
         reply_to: str | None = None,
         callback_data: str | None = None,
+        once: bool = False,
     ) -> SendResult:
-        """Send a free-form text message (only inside the customer-service window)."""
+        """Send a free-form text message (only inside the customer-service window).
+        ``once``: no pacing and no retry; the caller (the send queue) decides what a failure
+        means, since repeating a send whose answer was lost could deliver it twice."""
         text = {"preview_url": preview_url, "body": body}
-        return await self._send(phone_number_id, token, to, "text", text, reply_to, callback_data)
+        return await self._send(
+            phone_number_id, token, to, "text", text, reply_to, callback_data, once=once
+        )
 
     async def send_template(
         self,
@@ -96,8 +96,10 @@ class CloudAPIClient:
         language: str,
         components: Sequence[dict[str, Any]] = (),
         callback_data: str | None = None,
+        once: bool = False,
     ) -> SendResult:
-        """Send an approved template; ``components`` carry the parameters."""
+        """Send an approved template; ``components`` carry the parameters (``once`` as for
+        :meth:`send_text`)."""
         template: dict[str, Any] = {
             "name": name,
             "language": {"policy": "deterministic", "code": language},
@@ -105,7 +107,7 @@ class CloudAPIClient:
         if components:
             template["components"] = list(components)
         return await self._send(
-            phone_number_id, token, to, "template", template, callback_data=callback_data
+            phone_number_id, token, to, "template", template, callback_data=callback_data, once=once
         )
 
     async def send_media(
@@ -182,6 +184,8 @@ class CloudAPIClient:
         content: dict[str, Any],
         reply_to: str | None = None,
         callback_data: str | None = None,
+        *,
+        once: bool = False,
     ) -> SendResult:
         """POST one message; ``callback_data`` comes back in its status webhooks
         (``biz_opaque_callback_data``), which lets a status find a message sent a moment ago."""
@@ -196,9 +200,10 @@ class CloudAPIClient:
             body["context"] = {"message_id": reply_to}
         if callback_data is not None:
             body["biz_opaque_callback_data"] = callback_data
-        if self._pacer is not None:
+        if self._pacer is not None and not once:
             await self._pacer.acquire(phone_number_id, to)
-        data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)
+        path = f"{phone_number_id}/messages"
+        data = await self._request("POST", path, token, json=body, retries=0 if once else None)
         return SendResult.from_json(data)
 
     async def _request(
@@ -209,9 +214,12 @@ class CloudAPIClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        retries: int | None = None,
     ) -> dict[str, Any]:
-        """One Graph call with retries; ``path_or_url`` is relative to the version root."""
+        """One Graph call with retries (``retries``, default the client's ``max_retries``);
+        ``path_or_url`` is relative to the version root."""
         url = path_or_url if "://" in path_or_url else f"{self._root}/{path_or_url}"
+        max_retries = self._max_retries if retries is None else retries
         headers = {"Authorization": f"Bearer {token}"}
         for attempt in count():
             error: WhatsAppError | None = None
@@ -221,7 +229,7 @@ class CloudAPIClient:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 # The request never reached Meta, so repeating it cannot duplicate a send.
-                if attempt >= self._max_retries:
+                if attempt >= max_retries:
                     raise
             else:
                 if response.is_success:
@@ -232,7 +240,7 @@ class CloudAPIClient:
                     _json_or_none(response),
                     retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 )
-                if not error.retryable or attempt >= self._max_retries:
+                if not error.retryable or attempt >= max_retries:
                     raise error
             await self._sleep(self._backoff.delay(attempt, error))
         raise AssertionError("unreachable")

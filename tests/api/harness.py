@@ -48,9 +48,15 @@ class ApiHarness:
         """Wait until every webhook the api acknowledged has been applied (or set aside)."""
         await self.app.state.ingest.drained()
 
+    async def sent(self, within: float = 10.0) -> None:
+        """Wait until every queued message that is due has been handed to Meta (its outcome
+        recorded); messages waiting for a later time stay queued."""
+        await self.app.state.outbound.settled(within)
+
     async def close(self) -> None:
         for client in (self.client, *self._other_clients):
             await client.aclose()
+        await self.app.state.outbound.close()  # its sends finish and are recorded
         await self.ingested()  # cancelling a round mid-transaction would strand its connection
         await self.app.state.ingest.close()
         await self.app.state.engine.dispose()

@@ -125,7 +125,7 @@ async def test_keywords_opt_out_and_back_in_through_the_webhook(
     await world.customer_says(sender, CUSTOMER, start)
     back = await _state_becomes(world, ctx.headers, contact_id, "opted_in")
     assert [c["state"] for c in back["history"]] == ["opted_in", "opted_out"]
-    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 201
+    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 202
 
     async with world.app.state.sessionmaker() as session:
         events = list(
@@ -190,7 +190,7 @@ async def test_meta_131050_on_a_status_opts_out(still_world: WhatsAppWorld) -> N
     ctx, _, conversation = await _setup(world)
     contact_id = conversation["contact"]["id"]
     sent = await _send(world, ctx.headers, conversation, "promo")
-    assert sent.status_code == 201, sent.text
+    assert sent.status_code == 202, sent.text
     wamid = sent.json()["wamid"]
     failed = {"statuses": ["failed"], "error_code": 131050}
     await world.control(f"messages/{wamid}/statuses", failed)
@@ -220,7 +220,7 @@ async def test_opted_out_contact_refused_marketing_but_sent_utility(world: Whats
     assert await _stored_outbound(world) == before  # nothing stored, nothing sent
 
     utility = await _send(world, ctx.headers, conversation, "receipt")
-    assert utility.status_code == 201, utility.text
+    assert utility.status_code == 202, utility.text
     on_meta = (await world.sim.get(f"/_sim/messages/{utility.json()['wamid']}")).json()
     assert on_meta["to"].lstrip("+") == CUSTOMER
 
@@ -243,7 +243,7 @@ async def test_do_not_contact_refuses_every_template_until_removed(world: WhatsA
         headers=ctx.headers,
         json={"type": "text", "text": "Noted, we will not write again."},
     )
-    assert reply.status_code == 201, reply.text  # answering the customer is not outreach
+    assert reply.status_code == 202, reply.text  # answering the customer is not outreach
     consent = await _consent(world, ctx.headers, conversation["contact"]["id"])
     assert consent["do_not_contact"] is True
 
@@ -251,17 +251,17 @@ async def test_do_not_contact_refuses_every_template_until_removed(world: WhatsA
         f"/api/consent/do-not-contact/{added.json()['id']}", headers=ctx.headers
     )
     assert removed.status_code == 204
-    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 201
+    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 202
 
 
 async def test_marketing_cooldown_refuses_the_n_plus_first(world: WhatsAppWorld) -> None:
     ctx, _, conversation = await _setup(world)
     await _put_policy(world, ctx, {"marketing_limit": {"count": 2, "days": 7}})
     first = await _send(world, ctx.headers, conversation, "promo")
-    assert first.status_code == 201, first.text
+    assert first.status_code == 202, first.text
     await world.control("clock/advance", {"seconds": 3600})
-    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 201
-    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 201
+    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 202
+    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 202
 
     refused = await _send(world, ctx.headers, conversation, "promo")
     assert refused.status_code == 409, refused.text
@@ -276,13 +276,13 @@ async def test_marketing_cooldown_refuses_the_n_plus_first(world: WhatsAppWorld)
         "next_allowed_at": None,
         "meta_error_code": 131049,
     }
-    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 201
+    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 202
 
     await world.control("clock/advance", {"seconds": 7 * 86400 - 3600 + 1})
-    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 201
+    assert (await _send(world, ctx.headers, conversation, "promo")).status_code == 202
 
 
-async def test_quiet_hours_answer_409_with_the_time_they_end(world: WhatsAppWorld) -> None:
+async def test_quiet_hours_queue_the_send_until_they_end(world: WhatsAppWorld) -> None:
     ctx, _, conversation = await _setup(world)
     now = datetime.fromtimestamp((await world.sim.get("/_sim/clock")).json()["now"], UTC)
     jakarta = now.astimezone(JAKARTA)
@@ -291,14 +291,15 @@ async def test_quiet_hours_answer_409_with_the_time_they_end(world: WhatsAppWorl
     await _put_policy(world, ctx, {"quiet_hours": {"start": start, "end": end}})
 
     deferred = await _send(world, ctx.headers, conversation, "promo")
-    assert deferred.status_code == 409, deferred.text
-    error = deferred.json()["error"]
-    assert error["code"] == "quiet_hours"
-    until = datetime.fromisoformat(error["details"]["deferred_until"])
+    assert deferred.status_code == 202, deferred.text
+    queued = deferred.json()
+    assert (queued["status"], queued["queue"]["reason"]) == ("queued", "eligibility")
+    until = datetime.fromisoformat(queued["queue"]["not_before"])
     expected = (jakarta + timedelta(hours=2)).replace(second=0, microsecond=0)
     assert until == expected
-    assert 7200 - 61 <= error["details"]["retry_after"] <= 7200
-    assert (await _send(world, ctx.headers, conversation, "receipt")).status_code == 201
+    receipt = await _send(world, ctx.headers, conversation, "receipt")
+    assert receipt.status_code == 202, receipt.text
+    assert (receipt.json()["queue"] or {}).get("reason") != "eligibility"
 
 
 async def _contact(api: ApiHarness, ctx: TenantCtx, phone: str, **fields: Any) -> str:

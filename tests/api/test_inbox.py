@@ -50,6 +50,15 @@ async def _messages(
     return list(r.json()["items"])
 
 
+async def _handed_to_meta(
+    world: WhatsAppWorld, headers: dict[str, str], conversation_id: str, message_id: str
+) -> dict[str, Any]:
+    """The message once the send queue has handed it to Meta (it then has its wamid)."""
+    await world.sent()
+    messages = await _messages(world, headers, conversation_id)
+    return next(m for m in messages if m["id"] == message_id)
+
+
 async def _send_template(
     api: ApiHarness,
     headers: dict[str, str],
@@ -89,9 +98,10 @@ async def test_customer_writes_agent_replies_ticks_reach_read(world: WhatsAppWor
         headers=ctx.headers,
         json={"type": "text", "text": "Sedang dikirim, tiba besok."},
     )
-    assert sent.status_code == 201, sent.text
-    reply = sent.json()
-    assert reply["wamid"] and reply["status"] in ("pending", "sent", "delivered", "read")
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["status"] == "queued" and sent.json()["wamid"] is None
+    reply = await _handed_to_meta(world, ctx.headers, conversation["id"], sent.json()["id"])
+    assert reply["wamid"] and reply["status"] in ("queued", "sent", "delivered", "read")
 
     async def reply_status() -> str | None:
         messages = await _messages(world, ctx.headers, conversation["id"])
@@ -135,10 +145,11 @@ async def test_window_closes_after_24h_then_only_templates(world: WhatsAppWorld)
     ok = await _send_template(
         world, ctx.headers, conversation["id"], "order_update", ["Budi", "#1234"]
     )
-    assert ok.status_code == 201, ok.text
+    assert ok.status_code == 202, ok.text
     assert ok.json()["body"] == "Hi Budi, your order #1234 has shipped."
-    assert ok.json()["status"] != "failed"
-    meta = (await world.sim.get(f"/_sim/messages/{ok.json()['wamid']}")).json()
+    handed = await _handed_to_meta(world, ctx.headers, conversation["id"], ok.json()["id"])
+    assert handed["status"] != "failed"
+    meta = (await world.sim.get(f"/_sim/messages/{handed['wamid']}")).json()
     assert meta["status"] in ("sent", "delivered", "read")
 
 
@@ -167,7 +178,7 @@ async def test_first_contact_must_be_a_template(world: WhatsAppWorld) -> None:
     await world.add_template("welcome", "Welcome!")
     await world.client.post("/api/templates/sync", headers=ctx.headers)
     template = await _send_template(world, headers, conversation["id"], "welcome")
-    assert template.status_code == 201, template.text
+    assert template.status_code == 202, template.text
 
 
 async def test_duplicate_webhooks_change_nothing(world: WhatsAppWorld) -> None:
@@ -298,13 +309,14 @@ async def test_out_of_order_statuses_are_monotonic(world: WhatsAppWorld) -> None
     ctx, _, _, sender = await _setup(world)
     await world.customer_says(sender, CUSTOMER, "hi")
     [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
-    sent = (
+    queued = (
         await world.client.post(
             f"/api/conversations/{conversation['id']}/messages",
             headers=ctx.headers,
             json={"type": "text", "text": "reply"},
         )
     ).json()
+    sent = await _handed_to_meta(world, ctx.headers, conversation["id"], queued["id"])
     await world.control(
         f"messages/{sent['wamid']}/statuses", {"statuses": ["read", "delivered", "sent"]}
     )
@@ -630,7 +642,7 @@ async def test_messages_keep_metas_order_within_one_second(world: WhatsAppWorld)
         headers=ctx.headers,
         json={"type": "text", "text": "all five received"},
     )
-    assert reply.status_code == 201, reply.text
+    assert reply.status_code == 202, reply.text
     assert reply.json()["conversation_seq"] == 6
 
 
@@ -881,7 +893,8 @@ async def test_status_pricing_stored_per_message(world: WhatsAppWorld) -> None:
         headers=ctx.headers,
         json={"type": "text", "text": "reply"},
     )
-    wamid = reply.json()["wamid"]
+    handed = await _handed_to_meta(world, ctx.headers, conversation["id"], reply.json()["id"])
+    wamid = handed["wamid"]
     for status, pricing in [
         ("read", None),  # out of order: the priced "sent" comes after "read"
         ("sent", webhooks.pricing("service", "free_customer_service", billable=False)),

@@ -9,6 +9,7 @@ import pytest
 from tests.api.harness import TenantCtx
 from tests.api.routes import endpoints
 from tests.api.whatsapp_world import WhatsAppWorld
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -58,7 +59,17 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         "/api/consent/do-not-contact", headers=ctx.headers, json={"phone": "08129999777"}
     )
     assert listed.status_code == 201, listed.text
+    await api.customer_says(sender.json(), "6281234567890", "halo")  # a message of B's
+
+    async def first_message() -> str | None:
+        listed = await api.client.get(
+            f"/api/conversations/{conversation.json()['id']}/messages", headers=ctx.headers
+        )
+        items = listed.json()["items"]
+        return str(items[0]["id"]) if items else None
+
     ids = {
+        "message_id": await wait_for(first_message),
         "conversation_id": conversation.json()["id"],
         "agent_id": agent["id"],
         "team_id": team.json()["id"],

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime import outbound as send_queue
 from runtime.api.deps import (
     ClockDep,
+    OutboundDep,
     Principal,
     PrincipalDep,
     SessionDep,
@@ -188,6 +190,7 @@ async def list_messages(
     conversation_id: uuid.UUID,
     principal: PrincipalDep,
     session: SessionDep,
+    clock: ClockDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MessageOut]:
@@ -197,8 +200,9 @@ async def list_messages(
     rows, next_cursor = await paginate_by_position(
         session, stmt, Message.conversation_seq, cursor, limit
     )
+    queued = await send_queue.queue_rows(session, rows, utc_now(clock))
     return Page(
-        items=[MessageOut.model_validate(inbox.message_json(m)) for m in rows],
+        items=[MessageOut.model_validate(inbox.message_json(m, queued.get(m.id))) for m in rows],
         next_cursor=next_cursor,
     )
 
@@ -206,7 +210,7 @@ async def list_messages(
 @router.post(
     "/{conversation_id}/messages",
     response_model=MessageOut,
-    status_code=status.HTTP_201_CREATED,
+    status_code=status.HTTP_202_ACCEPTED,
     dependencies=[perm("inbox:send")],
 )
 async def send_message(
@@ -216,10 +220,11 @@ async def send_message(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-    whatsapp: WhatsAppDep,
+    sending: OutboundDep,
 ) -> MessageOut:
-    """Send text (window open) or an approved template. Meta's refusal is stored on the
-    message as ``failed`` with Meta's error code and text."""
+    """Queue text (window open) or an approved template; answers at once with the message
+    ``queued``. Its status then moves by ``message.status`` events: sent → delivered → read,
+    or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost."""
     conversation, contact = await _visible(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
@@ -232,17 +237,54 @@ async def send_message(
         outgoing = outbound.TemplateOut(
             body.template.name, body.template.language, body.template.parameters
         )
-    outbound.ensure_sendable(sender, settings)
-    prepared = await outbound.prepare(
-        session, conversation, contact, sender, principal.agent_id, outgoing, utc_now(clock)
+    message, queued = await send_queue.submit(
+        session,
+        settings,
+        conversation,
+        contact,
+        sender,
+        principal.agent_id,
+        outgoing,
+        utc_now(clock),
     )
     await session.commit()
-    outcome = await outbound.deliver(whatsapp, settings, sender, contact, prepared)
-    message = await session.get(Message, prepared.message.id, populate_existing=True)
-    assert message is not None
-    await outbound.record_outcome(session, conversation, message, outcome)
+    sending.wake()
+    return MessageOut.model_validate(inbox.message_json(message, queued))
+
+
+@router.post(
+    "/{conversation_id}/messages/{message_id}/resend",
+    response_model=MessageOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[perm("inbox:send")],
+)
+async def resend_message(
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sending: OutboundDep,
+) -> MessageOut:
+    """Deliberately send a ``failed`` or ``unknown`` message again, as a new message (its
+    ``resend_of_id`` names the original); any other status is refused with 409."""
+    conversation, contact = await _visible(session, principal, conversation_id)
+    sender = await session.get(Sender, conversation.sender_id)
+    assert sender is not None
+    message, queued = await send_queue.resend(
+        session,
+        settings,
+        conversation,
+        contact,
+        sender,
+        principal.agent_id,
+        message_id,
+        utc_now(clock),
+    )
     await session.commit()
-    return MessageOut.model_validate(inbox.message_json(message))
+    sending.wake()
+    return MessageOut.model_validate(inbox.message_json(message, queued))
 
 
 @router.post("/{conversation_id}/read", response_model=ConversationOut, dependencies=[READ])

@@ -36,6 +36,14 @@ class ConversationOut(BaseModel):
     created_at: datetime
 
 
+class QueueOut(BaseModel):
+    not_before: datetime = Field(description="Estimated earliest send time")
+    reason: str | None = Field(
+        description="What it waits for: in_line (its turn at the number's rate), throughput, "
+        "pair_rate, daily_limit, backoff, retry, eligibility (null: nothing, it goes next)"
+    )
+
+
 class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -51,6 +59,18 @@ class MessageOut(BaseModel):
     created_at: datetime
     conversation_seq: int = Field(description="Place in the conversation; orders messages")
     pricing: dict[str, Any] | None = Field(description="Meta's pricing from status webhooks")
+    error_advice: str | None = Field(
+        default=None, description="What Meta's error code means for the agent, if catalogued"
+    )
+    not_confirmed: bool = Field(
+        default=False,
+        description="Outcome unknown and no status webhook within the configured time: the "
+        "agent may deliberately resend (POST .../messages/{id}/resend)",
+    )
+    resend_of_id: uuid.UUID | None = Field(default=None, description="The message this resends")
+    queue: QueueOut | None = Field(
+        default=None, description="While queued: when it may go at the earliest, and why"
+    )
 
 
 class ConversationStart(Body):

@@ -2,7 +2,7 @@
 policy, its do-not-contact list, template sends counted by the marketing cap; the new
 consent permissions for roles that held the whole catalogue
 
-Revision ID: 0005_consent
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29 19:30:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_consent"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -10,7 +10,12 @@ from fastapi import FastAPI
 from runtime.whatsapp.simulator import control, graph, phone
 from runtime.whatsapp.simulator.config import SimulatorConfig
 from runtime.whatsapp.simulator.engine import Simulator
-from runtime.whatsapp.simulator.faults import GraphFault, graph_fault_handler
+from runtime.whatsapp.simulator.faults import (
+    GraphFault,
+    ServerFault,
+    graph_fault_handler,
+    server_fault_handler,
+)
 
 
 def create_app(config: SimulatorConfig) -> FastAPI:
@@ -25,6 +30,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     app = FastAPI(title="WhatsApp Cloud API simulator", lifespan=lifespan)
     app.state.simulator = simulator
     app.add_exception_handler(GraphFault, graph_fault_handler)
+    app.add_exception_handler(ServerFault, server_fault_handler)
     app.include_router(control.router)
     app.include_router(phone.router)  # before the Graph routes, whose paths would match /_sim
     app.include_router(graph.router)

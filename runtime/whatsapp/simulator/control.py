@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from runtime.whatsapp.simulator.engine import Simulator, Tier
-from runtime.whatsapp.simulator.faults import GraphFault
+from runtime.whatsapp.simulator.faults import Fault, GraphFault, ServerFault, SlowAnswer
 from runtime.whatsapp.simulator.state import PhoneNumber
 from runtime.whatsapp.webhooks import StatusName
 
@@ -27,6 +27,7 @@ class PhoneNumberIn(BaseModel):
     quality_rating: Literal["GREEN", "YELLOW", "RED"] = "GREEN"
     messaging_limit_tier: Tier = "TIER_250"
     throughput_level: Literal["STANDARD", "HIGH"] = "STANDARD"
+    throughput_mps: float | None = Field(default=None, gt=0, le=10_000)
 
 
 class TemplateIn(BaseModel):
@@ -68,10 +69,16 @@ class ClockIn(BaseModel):
 
 
 class FaultIn(BaseModel):
+    """``error``: Meta's error ``code``; ``accepted_timeout``: the call is carried out but
+    answered only after ``delay`` seconds; ``server_error``: a bare ``http_status`` (5xx)
+    without a Graph error body."""
+
+    kind: Literal["error", "accepted_timeout", "server_error"] = "error"
     code: int = 131000
-    http_status: int | None = None
-    times: int = 1
+    http_status: int | None = Field(default=None, ge=400, le=599)
+    times: int = Field(default=1, ge=1, le=100_000)
     retry_after: float | None = None
+    delay: float = Field(default=30.0, ge=0, le=600)
 
 
 def _sim(request: Request) -> Simulator:
@@ -199,6 +206,19 @@ async def redeliver(delivery_id: int, request: Request) -> dict[str, Any]:
 
 @router.post("/faults")
 async def inject_fault(body: FaultIn, request: Request) -> dict[str, Any]:
-    """Fail the next ``times`` Graph calls with ``code`` (and optional ``Retry-After``)."""
-    fault = GraphFault(body.code, http_status=body.http_status, retry_after=body.retry_after)
+    """Fail the next ``times`` Graph calls: with ``code`` (and optional ``Retry-After``),
+    by answering too late, or with a bare 5xx."""
+    fault: Fault
+    if body.kind == "accepted_timeout":
+        fault = SlowAnswer(body.delay)
+    elif body.kind == "server_error":
+        fault = ServerFault(body.http_status or 502)
+    else:
+        fault = GraphFault(body.code, http_status=body.http_status, retry_after=body.retry_after)
     return {"pending": _sim(request).inject_fault(fault, body.times)}
+
+
+@router.get("/refusals")
+async def refusals(request: Request) -> dict[str, int]:
+    """How many sends the simulated rate limits refused, by Meta's code."""
+    return {str(code): count for code, count in _sim(request).refusals.items()}

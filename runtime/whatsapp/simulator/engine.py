@@ -6,7 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections import deque
+from collections import Counter, deque
 from typing import Any, Literal, get_args
 
 import httpx
@@ -15,7 +15,13 @@ from runtime.whatsapp import webhooks
 from runtime.whatsapp.errors import webhook_error
 from runtime.whatsapp.pacing import TokenBucket
 from runtime.whatsapp.simulator.config import SimulatorConfig
-from runtime.whatsapp.simulator.faults import GraphFault, missing_parameter, unknown_object
+from runtime.whatsapp.simulator.faults import (
+    Fault,
+    GraphFault,
+    SlowAnswer,
+    missing_parameter,
+    unknown_object,
+)
 from runtime.whatsapp.simulator.outbox import Delivery, WebhookOutbox
 from runtime.whatsapp.simulator.state import (
     InboundMessage,
@@ -61,7 +67,8 @@ class Simulator:
         )
         self._senders: dict[str, TokenBucket] = {}
         self._pairs: dict[tuple[str, str], TokenBucket] = {}
-        self._faults: deque[GraphFault] = deque()
+        self._faults: deque[Fault] = deque()
+        self.refusals: Counter[int] = Counter()  # rate-limit refusals (130429, 131056) so far
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_template_id = 1_000_000_000_000_000
 
@@ -74,14 +81,20 @@ class Simulator:
 
     # Graph API -------------------------------------------------------------------------
 
-    def inject_fault(self, fault: GraphFault, times: int) -> int:
+    def inject_fault(self, fault: Fault, times: int) -> int:
         """Make the next ``times`` Graph calls fail with ``fault``; returns the queue length."""
         self._faults.extend([fault] * times)
         return len(self._faults)
 
-    def check_fault(self) -> None:
-        if self._faults:
-            raise self._faults.popleft()
+    def check_fault(self) -> float:
+        """Raise the next injected error, if any; or return how long the call about to be
+        answered must hold its answer back (a :class:`SlowAnswer`: done, answered late)."""
+        if not self._faults:
+            return 0.0
+        fault = self._faults.popleft()
+        if isinstance(fault, SlowAnswer):
+            return fault.delay
+        raise fault
 
     def authorize(self, token: str | None) -> list[PhoneNumber]:
         """Numbers the token may use; 190 (HTTP 401) when it is missing or unknown."""
@@ -122,7 +135,14 @@ class Simulator:
         self._enforce_rate_limits(number, request.wa_id)
         category, pricing_type = _pricing(template, in_window)
         message = SentMessage(
-            new_wamid(), number.id, request.wa_id, request.type, body, category, pricing_type
+            new_wamid(),
+            number.id,
+            request.wa_id,
+            request.type,
+            body,
+            category,
+            pricing_type,
+            received_at=self.state.clock.now(),
         )
         self.state.sent[message.id] = message
         if template is None and not in_window:
@@ -175,8 +195,10 @@ class Simulator:
             TokenBucket(1.0 / self.config.pair_interval, self.config.pair_burst),
         )
         if not sender.try_take(now):
+            self.refusals[130429] += 1
             raise GraphFault(130429)
         if not pair.try_take(now):
+            self.refusals[131056] += 1
             raise GraphFault(131056)
 
     # Statuses --------------------------------------------------------------------------

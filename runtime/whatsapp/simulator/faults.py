@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from runtime.whatsapp.error_codes import spec_for
 from runtime.whatsapp.errors import graph_error_body
@@ -29,6 +31,25 @@ class GraphFault(Exception):
         )
         self.http_status = http_status or spec_for(code).http_status
         self.retry_after = retry_after
+
+
+class ServerFault(Exception):
+    """A bare 5xx with no Graph error body, as a proxy or gateway in front of Meta answers."""
+
+    def __init__(self, http_status: int = 502) -> None:
+        super().__init__(f"HTTP {http_status}")
+        self.http_status = http_status
+
+
+@dataclass(frozen=True)
+class SlowAnswer:
+    """Accepted-then-timeout: the call is carried out (a send is accepted and its statuses
+    follow) but its answer is held back ``delay`` seconds, past the client's timeout."""
+
+    delay: float
+
+
+Fault = GraphFault | ServerFault | SlowAnswer
 
 
 def invalid_parameter(message: str) -> GraphFault:
@@ -59,3 +80,8 @@ async def graph_fault_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GraphFault)
     headers = {} if exc.retry_after is None else {"Retry-After": str(int(exc.retry_after))}
     return JSONResponse(exc.body, status_code=exc.http_status, headers=headers)
+
+
+async def server_fault_handler(_: Request, exc: Exception) -> PlainTextResponse:
+    assert isinstance(exc, ServerFault)
+    return PlainTextResponse(f"{exc.http_status} Bad Gateway", status_code=exc.http_status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -28,9 +29,17 @@ DEFAULT_PAGE_SIZE = 25
 
 
 def simulator(request: Request) -> Simulator:
+    """The simulator, after any injected fault: an error raises here; a slow answer is
+    noted for the route to apply after doing its work."""
     sim: Simulator = request.app.state.simulator
-    sim.check_fault()
+    request.state.answer_delay = sim.check_fault()
     return sim
+
+
+async def answer_late(request: Request) -> None:
+    """Hold the answer back as an accepted-then-timeout fault asks."""
+    if request.state.answer_delay:
+        await asyncio.sleep(request.state.answer_delay)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -82,7 +91,9 @@ async def post_messages(version: str, phone_number_id: str, request: Request) ->
         raise invalid_parameter("Invalid parameter") from exc
     if not isinstance(body, dict):
         raise invalid_parameter("Invalid parameter")
-    return sim.post_messages(number, body)
+    result = sim.post_messages(number, body)
+    await answer_late(request)
+    return result
 
 
 @router.get("/{version}/{waba_id}/message_templates")

@@ -39,6 +39,7 @@ class PhoneNumber:
     quality_rating: str = "GREEN"
     messaging_limit_tier: str = "TIER_250"
     throughput_level: str = "STANDARD"
+    throughput_mps: float | None = None  # a test's own rate instead of the level's
 
     @property
     def business_number(self) -> BusinessNumber:
@@ -47,6 +48,8 @@ class PhoneNumber:
     @property
     def throughput(self) -> float:
         """Messages per second: 80 by default, 1,000 after a throughput upgrade."""
+        if self.throughput_mps is not None:
+            return self.throughput_mps
         return 1000.0 if self.throughput_level == "HIGH" else 80.0
 
     def graph_fields(self) -> dict[str, Any]:
@@ -113,11 +116,14 @@ class SentMessage:
     body: dict[str, Any]
     pricing_category: str
     pricing_type: PricingType
+    received_at: float = 0.0  # simulator clock, when the send request was accepted
     statuses: list[StatusEvent] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "received_at": self.received_at,
+            "callback_data": self.body.get("biz_opaque_callback_data"),
             "phone_number_id": self.phone_number_id,
             "to": self.wa_id,
             "type": self.type,

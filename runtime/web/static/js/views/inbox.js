@@ -5,9 +5,13 @@ import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
 import { componentText, fill, placeholders } from './templates-lib.js';
 
-const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4, received: 0 };
+// queued → (unknown: Meta's answer was lost) → sent → delivered → read, or failed; a
+// status webhook may resolve unknown either way.
+const STATUS_RANK = { pending: 0, queued: 0, unknown: 0.5, sent: 1, delivered: 2, read: 3, failed: 4, received: 0 };
 const TICKS = {
   pending: ['🕓', 'Sending'],
+  queued: ['🕓', 'Queued'],
+  unknown: ['?', 'Not confirmed yet'],
   sent: ['✓', 'Sent'],
   delivered: ['✓✓', 'Delivered'],
   read: ['✓✓', 'Read'],
@@ -360,9 +364,35 @@ export function mount(root, args, { navigate, realtime }) {
         h('div', { class: 'meta' },
           h('time', { datetime: m.created_at }, fmtTime(m.created_at)),
           tick ? h('span', { class: `tick ${m.status}`, role: 'img', 'aria-label': tick[1], title: tick[1], dataset: { status: m.status } }, tick[0]) : null),
-        m.status === 'failed'
-          ? h('p', { class: 'msg-error', role: 'note' }, `Not delivered: ${m.error_message || 'unknown error'}${m.error_code ? ` (${m.error_code})` : ''}`)
-          : null));
+        out ? outcomeNote(m) : null));
+  }
+
+  // What the agent should know about an outbound message that is not simply on its way.
+  function outcomeNote(m) {
+    const resend = auth.can('inbox:send') && (m.status === 'failed' || m.not_confirmed)
+      ? button('Send again', () => resendMessage(m), { class: 'link' })
+      : null;
+    if (m.status === 'failed') {
+      return h('div', { class: 'msg-error', role: 'note' },
+        h('p', {}, `Not delivered: ${m.error_message || 'unknown error'}${m.error_code ? ` (${m.error_code})` : ''}`),
+        m.error_advice ? h('p', { class: 'hint' }, m.error_advice) : null, resend);
+    }
+    if (m.status === 'unknown') {
+      const text = m.not_confirmed
+        ? 'Not confirmed: WhatsApp never said whether this reached the customer. Send it again only if it matters.'
+        : 'WhatsApp’s answer was lost; waiting for its confirmation.';
+      return h('div', { class: 'msg-error', role: 'note' }, h('p', {}, text), resend);
+    }
+    if (m.status === 'queued' && m.queue?.reason) {
+      return h('p', { class: 'hint', role: 'note' }, `Waiting (${m.queue.reason.replace('_', ' ')}) until about ${fmtTime(m.queue.not_before)}`);
+    }
+    return null;
+  }
+
+  async function resendMessage(m) {
+    try {
+      upsertMessage(await api(`/api/conversations/${m.conversation_id}/messages/${m.id}/resend`, { method: 'POST' }));
+    } catch (err) { showError(err, 'Not sent again'); }
   }
 
   function upsertMessage(m) {
@@ -484,7 +514,7 @@ export function mount(root, args, { navigate, realtime }) {
           method: 'POST', body: { type: 'template', template: { name: t.name, language: t.language, parameters } },
         });
         upsertMessage(m);
-        toast(`Template “${t.name}” sent.`);
+        toast(`Template “${t.name}” queued.`);
         state.templateMode = false;
         renderComposer();
       } catch (err) { showError(err, 'Template not sent'); } finally { sendBtn.disabled = false; }

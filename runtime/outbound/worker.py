@@ -1,0 +1,534 @@
+"""The send worker: claim due rows, hand them to Meta at their slots, record the outcomes.
+
+A round is one short transaction: claim due ``queued`` rows (``FOR UPDATE SKIP LOCKED``;
+SQLite's ``BEGIN IMMEDIATE`` makes it single-writer), lock the limits they need, give each
+row a send slot or a later ``not_before``, and turn the granted rows ``sending`` with a
+fresh ``attempt_id`` — committed before Meta is called. The sends then run outside any
+transaction, each at its slot, with ``biz_opaque_callback_data`` = the message id; their
+outcomes are recorded together in one more transaction. A row found ``sending`` past its
+lease (its worker died) is never sent again: its message becomes ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime.clock import Clock, utc_now
+from runtime.domain import inbox
+from runtime.domain.sender_tokens import resolve_token
+from runtime.models import Conversation, Message, Sender, SendPacing, SendQueueItem
+from runtime.outbound import limits
+from runtime.outbound.outcomes import (
+    Accepted,
+    Late,
+    Outcome,
+    Refused,
+    Retry,
+    Unknown,
+    classify,
+)
+from runtime.settings import Settings
+from runtime.whatsapp.client import CloudAPIClient, SendResult
+
+log = logging.getLogger(__name__)
+
+HORIZON = 0.5  # seconds of slots one round may hand out ahead
+# A send scheduled ahead may start this late after its slot (or two slots' length, if
+# longer); later, it is not sent but queued again: sends delayed by a stall would go out in
+# a burst. A send whose slot was "now" when claimed always goes (progress under any load).
+LATE_TOLERANCE = 0.1
+MAX_IN_FLIGHT = 4_000  # sends claimed but not yet recorded, per worker
+
+
+@dataclass
+class Claim:
+    """A row turned ``sending`` in this process: what to send, to whom, when."""
+
+    message_id: uuid.UUID
+    attempt_id: uuid.UUID
+    phone_number_id: str
+    token: str
+    recipient: str
+    request: dict[str, object]
+    send_at: float
+    late_after: float  # send_at + tolerance: past this, do not send
+    number_key: str
+    pair_key: str
+    deferrals: int
+    refusal: Refused | None = None  # refused before sending (sender out of service)
+
+
+@dataclass
+class _Plan:
+    """What one claim round decided, and when the next round is worth it."""
+
+    claims: list[Claim]
+    deferred: list[tuple[SendQueueItem, float, str]]
+    next_due: float | None = None
+
+    def defer(self, row: SendQueueItem, at: float, reason: str) -> None:
+        self.deferred.append((row, at, reason))
+        self.note_due(at)
+
+    def note_due(self, at: float) -> None:
+        self.next_due = at if self.next_due is None else min(self.next_due, at)
+
+
+class SendWorker:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: CloudAPIClient,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._client = client
+        self._settings = settings
+        self._clock = clock
+        self._pair_tolerance = (settings.outbound_pair_burst - 1) * limits.PAIR_INTERVAL
+        self._batch = settings.outbound_batch_size
+        self._woken = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._pending_claims = 0
+
+    # Lifecycle -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Rows were queued (or are due): claim them (starts the loop if it is not running)."""
+        self._woken.set()
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.create_task(self._run(), name="outbound-worker")
+
+    async def close(self) -> None:
+        """Stop claiming; let the sends under way finish and be recorded."""
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    async def _run(self) -> None:
+        poll = self._settings.outbound_poll_seconds
+        while True:
+            self._woken.clear()
+            try:
+                await self.maintain()
+                claimed, next_due = await self.claim_round()
+            except Exception:
+                log.exception("outbound worker: round failed; retrying")
+                claimed, next_due = 0, None
+            if claimed >= self._batch and self._pending_claims < MAX_IN_FLIGHT:
+                continue
+            wait = poll if next_due is None else min(poll, max(0.0, next_due - self._clock.now()))
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), wait)
+
+    # Claiming --------------------------------------------------------------------------
+
+    async def claim_round(self) -> tuple[int, float | None]:
+        """Claim what may go now and start sending it; returns (claimed, when claiming
+        again is worth it: the earliest next slot or deferral)."""
+        plan = await self._claim()
+        if plan.claims:
+            self._pending_claims += len(plan.claims)
+            task = asyncio.create_task(self._send_all(plan.claims))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(plan.claims), plan.next_due
+
+    async def _claim(self) -> _Plan:
+        """One round. Per number with due rows: lock its limit row, then claim only as many
+        rows as it has slots within the horizon (``SKIP LOCKED``), so no number waits behind
+        another's backlog and nothing is claimed just to be put back. Locks are taken in
+        one order (number rows, then pair and budget rows by key): no deadlocks."""
+        now, now_at = self._clock.now(), utc_now(self._clock)
+        plan = _Plan([], [])
+        async with self._sessionmaker() as session, session.begin():
+            due = await session.execute(
+                select(SendQueueItem.sender_id)
+                .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
+                .group_by(SendQueueItem.sender_id)
+            )
+            sender_ids = set(due.scalars())
+            if not sender_ids:
+                return plan
+            senders = {
+                s.id: s
+                for s in (
+                    await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
+                ).scalars()
+            }
+            numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
+            rows: list[SendQueueItem] = []
+            for sender in senders.values():
+                number = self._number_pace(numbers, sender)
+                room = number.room(now, now + HORIZON) if sender.status == "active" else 1
+                if room == 0:
+                    plan.note_due(number.slot(now))
+                    continue
+                rows += await self._claim_rows(session, sender, min(room, self._batch), now_at)
+            if rows:
+                await self._plan(session, senders, numbers, rows, now, now_at, plan)
+            for row, at, reason in plan.deferred:
+                row.not_before = utc_now_at(at)
+                row.wait_reason = reason
+        return plan
+
+    async def _claim_rows(
+        self, session: AsyncSession, sender: Sender, limit: int, now_at: datetime
+    ) -> list[SendQueueItem]:
+        rows = await session.execute(
+            select(SendQueueItem)
+            .where(
+                SendQueueItem.state == "queued",
+                SendQueueItem.sender_id == sender.id,
+                SendQueueItem.not_before <= now_at,
+            )
+            .order_by(SendQueueItem.not_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.scalars())
+
+    def _number_pace(self, numbers: dict[str, SendPacing], sender: Sender) -> limits.Pace:
+        return limits.Pace(
+            numbers[limits.number_key(sender.id)], 1.0 / max(1, sender.throughput_mps)
+        )
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        senders: dict[uuid.UUID, Sender],
+        numbers: dict[str, SendPacing],
+        rows: list[SendQueueItem],
+        now: float,
+        now_at: datetime,
+        plan: _Plan,
+    ) -> None:
+        """Give each claimed row a slot (number, pair, budget) or a later ``not_before``."""
+        business = [row for row in rows if row.business_initiated]
+        portfolios = {senders[row.sender_id].waba_id for row in business}
+        keys = {limits.pair_key(row.sender_id, row.recipient) for row in rows}
+        keys |= {limits.budget_key(portfolio) for portfolio in portfolios}
+        paces = await limits.lock(session, keys)
+        budgets = {
+            portfolio: await limits.Budget.load(
+                session,
+                portfolio,
+                _tier(senders.values(), portfolio),
+                {row.recipient for row in business},
+                now_at,
+            )
+            for portfolio in portfolios
+        }
+        horizon = now + HORIZON
+        for row in rows:
+            sender = senders[row.sender_id]
+            number = self._number_pace(numbers, sender)
+            pair = limits.Pace(
+                paces[limits.pair_key(sender.id, row.recipient)],
+                limits.PAIR_INTERVAL,
+                self._pair_tolerance,
+            )
+            refusal = self._unsendable(sender)
+            at = now
+            if refusal is None:
+                number_slot, pair_slot = number.slot(now), pair.slot(now)
+                if number_slot > horizon:
+                    plan.defer(row, number_slot, _why(number, now, "throughput"))
+                    continue
+                if pair_slot > horizon:
+                    plan.defer(row, pair_slot, _why(pair, now, "pair_rate"))
+                    continue
+                budget = budgets.get(sender.waba_id) if row.business_initiated else None
+                if budget is not None and not budget.admit(row.recipient):
+                    plan.defer(
+                        row, (await budget.frees_at(session, now_at)).timestamp(), "daily_limit"
+                    )
+                    continue
+                at = max(number_slot, pair_slot)
+                number.take(at)
+                pair.take(at)
+            row.state, row.attempt_id, row.claimed_at = "sending", uuid.uuid4(), now_at
+            row.wait_reason = None
+            plan.claims.append(self._claim_of(row, sender, at, refusal, scheduled=at > now))
+        for sender in senders.values():
+            plan.note_due(self._number_pace(numbers, sender).slot(now))
+        for budget in budgets.values():
+            await budget.save(session, now_at)
+
+    def _unsendable(self, sender: Sender) -> Refused | None:
+        if sender.status != "active":
+            return Refused(None, f"Sender {sender.display_number} is {sender.status}.")
+        return None
+
+    def _claim_of(
+        self,
+        row: SendQueueItem,
+        sender: Sender,
+        at: float,
+        refusal: Refused | None,
+        *,
+        scheduled: bool,
+    ) -> Claim:
+        token = ""
+        if refusal is None:
+            try:
+                token = resolve_token(sender, self._settings)
+            except Exception as exc:  # a missing or unreadable token is the sender's fault
+                refusal = Refused(None, f"The sender's access token cannot be read: {exc}")
+        assert row.attempt_id is not None
+        return Claim(
+            message_id=row.message_id,
+            attempt_id=row.attempt_id,
+            phone_number_id=sender.phone_number_id,
+            token=token,
+            recipient=row.recipient,
+            request=dict(row.request),
+            send_at=at,
+            late_after=(
+                at + max(LATE_TOLERANCE, 2.0 / max(1, sender.throughput_mps))
+                if scheduled
+                else math.inf
+            ),
+            number_key=limits.number_key(sender.id),
+            pair_key=limits.pair_key(sender.id, row.recipient),
+            deferrals=row.deferrals,
+            refusal=refusal,
+        )
+
+    # Sending ---------------------------------------------------------------------------
+
+    async def _send_all(self, claims: list[Claim]) -> None:
+        try:
+            outcomes = await asyncio.gather(*(self._send(claim) for claim in claims))
+            await self._record(list(zip(claims, outcomes, strict=True)))
+        except Exception:
+            # The rows stay ``sending``; recovery makes them ``unknown`` after the lease.
+            log.exception("outbound worker: recording %d outcomes failed", len(claims))
+        finally:
+            self._pending_claims -= len(claims)
+
+    async def _send(self, claim: Claim) -> Outcome:
+        if claim.refusal is not None:
+            return claim.refusal
+        delay = claim.send_at - self._clock.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self._clock.now() > claim.late_after:
+            return Late()
+        try:
+            async with asyncio.timeout(self._settings.outbound_send_timeout_seconds):
+                result = await self._call(claim)
+        except TimeoutError:
+            return Unknown("No answer from Meta in time; the message may have been sent.")
+        except Exception as exc:
+            return classify(exc, claim.deferrals)
+        return Accepted(result.message_id)
+
+    async def _call(self, claim: Claim) -> SendResult:
+        request = dict(claim.request)
+        kind = request.pop("kind")
+        common = {
+            "phone_number_id": claim.phone_number_id,
+            "token": claim.token,
+            "to": claim.recipient,
+            "callback_data": str(claim.message_id),
+            "once": True,
+        }
+        if kind == "text":
+            return await self._client.send_text(**common, body=request["body"])  # type: ignore[arg-type]
+        return await self._client.send_template(**common, **request)  # type: ignore[arg-type]
+
+    # Recording -------------------------------------------------------------------------
+
+    async def _record(self, results: list[tuple[Claim, Outcome]]) -> None:
+        now, now_at = self._clock.now(), utc_now(self._clock)
+        ids = [claim.message_id for claim, _ in results]
+        async with self._sessionmaker() as session, session.begin():
+            items = await _items(session, ids, "sending")
+            messages, conversations = await _messages(session, ids)
+            for claim, outcome in results:
+                item = items.get(claim.message_id)
+                if item is None or item.attempt_id != claim.attempt_id:
+                    continue  # recovery took the row over (it outlived its lease)
+                message = messages[claim.message_id]
+                conversation = conversations[message.conversation_id]
+                if isinstance(outcome, Late):
+                    item.state, item.attempt_id, item.claimed_at = "queued", None, None
+                    continue
+                if isinstance(outcome, Retry):
+                    if outcome.limit == "number":
+                        await limits.back_off(session, claim.number_key, now + outcome.delay)
+                    elif outcome.limit == "pair":
+                        await limits.back_off(session, claim.pair_key, now + outcome.delay)
+                    if item.deferrals + 1 < self._settings.outbound_max_deferrals:
+                        _requeue(item, outcome, now)
+                        continue
+                    outcome = Refused(outcome.code, outcome.text)
+                await self._apply(session, item, message, conversation, outcome, now_at)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        item: SendQueueItem,
+        message: Message,
+        conversation: Conversation,
+        outcome: Outcome,
+        now_at: datetime,
+    ) -> None:
+        if isinstance(outcome, Accepted):
+            message.wamid = message.wamid or outcome.wamid
+            await session.delete(item)
+        elif isinstance(outcome, Refused):
+            if inbox.status_advances(message.status, "failed"):
+                message.status, message.status_updated_at = "failed", now_at
+                message.error_code, message.error_message = outcome.code, outcome.text[:500]
+                await inbox.emit_message(session, conversation, message, "message.status")
+            await session.delete(item)
+        elif isinstance(outcome, Unknown):
+            await self._make_unknown(session, item, message, conversation, now_at, outcome.text)
+
+    async def _make_unknown(
+        self,
+        session: AsyncSession,
+        item: SendQueueItem,
+        message: Message,
+        conversation: Conversation,
+        now_at: datetime,
+        why: str,
+    ) -> None:
+        """Maybe sent: never again by itself. A status webhook will tell; meanwhile the row
+        waits (``unknown``) to flag the message "not confirmed" if none comes in time."""
+        if message.status != "queued":  # a status webhook already told what happened
+            await session.delete(item)
+            return
+        message.status, message.status_updated_at = "unknown", now_at
+        message.error_code, message.error_message = None, why[:500]
+        item.state, item.attempt_id = "unknown", None
+        item.not_before = now_at + timedelta(
+            seconds=self._settings.outbound_unconfirmed_after_seconds
+        )
+        await inbox.emit_message(session, conversation, message, "message.status")
+
+    # Maintenance -----------------------------------------------------------------------
+
+    async def maintain(self) -> None:
+        """Recover rows whose worker died mid-send, and flag unknown outcomes that no status
+        webhook resolved in time as "not confirmed"."""
+        now, now_at = self._clock.now(), utc_now(self._clock)
+        lease = timedelta(seconds=self._settings.outbound_sending_lease_seconds)
+        async with self._sessionmaker() as session, session.begin():
+            stranded = await _due(
+                session, SendQueueItem.state == "sending", SendQueueItem.claimed_at < now_at - lease
+            )
+            unconfirmed = await _due(
+                session, SendQueueItem.state == "unknown", SendQueueItem.not_before <= now_at
+            )
+            if not stranded and not unconfirmed:
+                return
+            messages, conversations = await _messages(
+                session, [item.message_id for item in stranded + unconfirmed]
+            )
+            for item in stranded:
+                message = messages[item.message_id]
+                why = "The sending process stopped before Meta's answer; it may have been sent."
+                await self._make_unknown(
+                    session, item, message, conversations[message.conversation_id], now_at, why
+                )
+            for item in unconfirmed:
+                message = messages[item.message_id]
+                if message.status == "unknown":
+                    message.not_confirmed_at = now_at
+                    conversation = conversations[message.conversation_id]
+                    await inbox.emit_message(session, conversation, message, "message.status")
+                await session.delete(item)
+            await limits.prune_pairs(session, now)
+
+
+def _requeue(item: SendQueueItem, outcome: Retry, now: float) -> None:
+    item.state, item.attempt_id, item.claimed_at = "queued", None, None
+    item.deferrals += 1
+    item.not_before = utc_now_at(now + outcome.delay)
+    item.wait_reason = "backoff" if outcome.limit else "retry"
+
+
+def _why(pace: limits.Pace, now: float, limit: str) -> str:
+    return "backoff" if pace.row.backoff_until > now else limit
+
+
+def _tier(senders: object, portfolio: str) -> str:
+    """The portfolio's messaging-limit tier (its numbers share it; the highest one told)."""
+    tiers = [s.messaging_limit_tier for s in senders if s.waba_id == portfolio]  # type: ignore[attr-defined]
+    order = list(limits.DAILY_RECIPIENTS)
+    return max(tiers, key=lambda tier: order.index(tier) if tier in order else 0)
+
+
+def utc_now_at(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
+async def _due(session: AsyncSession, *conditions: object) -> list[SendQueueItem]:
+    rows = await session.execute(
+        select(SendQueueItem)
+        .where(*conditions)  # type: ignore[arg-type]
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def _items(
+    session: AsyncSession, ids: list[uuid.UUID], state: str
+) -> dict[uuid.UUID, SendQueueItem]:
+    rows = await session.execute(
+        select(SendQueueItem)
+        .where(SendQueueItem.message_id.in_(ids), SendQueueItem.state == state)
+        .with_for_update()
+    )
+    return {row.message_id: row for row in rows.scalars()}
+
+
+async def _messages(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, Message], dict[uuid.UUID, Conversation]]:
+    """The messages (locked: a status webhook applied meanwhile waits for this transaction)
+    and their conversations."""
+    messages = {
+        m.id: m
+        for m in (
+            await session.execute(
+                select(Message)
+                .where(Message.id.in_(ids))
+                .order_by(Message.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+    }
+    conversations = {
+        c.id: c
+        for c in (
+            await session.execute(
+                select(Conversation).where(
+                    Conversation.id.in_({m.conversation_id for m in messages.values()})
+                )
+            )
+        ).scalars()
+    }
+    return messages, conversations

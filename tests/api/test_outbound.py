@@ -1,0 +1,260 @@
+"""The send queue against the in-process simulator: answers at once, sends once, keeps
+ambiguous outcomes ``unknown`` until a status webhook tells, waits on shared limits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from runtime.clock import utc_now
+from runtime.outbound import limits
+from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
+from tests.api.whatsapp_world import WhatsAppWorld
+from tests.conftest import make_settings
+from tests.support import wait_for
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[WhatsAppWorld]:
+    """Short timeouts, a pair burst of 2, and no automatic delivered/read statuses."""
+    settings = make_settings(
+        database_url,
+        outbound_send_timeout_seconds=0.5,
+        outbound_unconfirmed_after_seconds=1.0,
+        outbound_pair_burst=2,
+        outbound_poll_seconds=0.05,
+    )
+    harness = WhatsAppWorld(settings, auto_statuses=())
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def _open_conversation(world: WhatsAppWorld) -> tuple[dict[str, str], dict[str, Any]]:
+    ctx, _, _, sender = await _setup(world)
+    await world.customer_says(sender, CUSTOMER, "hi")
+    [conversation] = await wait_for(lambda: _conversations(world, ctx.headers))
+    return ctx.headers, conversation
+
+
+async def _send(
+    world: WhatsAppWorld, headers: dict[str, str], conversation: dict[str, Any], text: str
+) -> dict[str, Any]:
+    response = await world.client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=headers,
+        json={"type": "text", "text": text},
+    )
+    assert response.status_code == 202, response.text
+    queued: dict[str, Any] = response.json()
+    assert queued["status"] == "queued" and queued["wamid"] is None
+    return queued
+
+
+async def _message(
+    world: WhatsAppWorld, headers: dict[str, str], conversation: dict[str, Any], message_id: str
+) -> dict[str, Any]:
+    return next(
+        m for m in await _messages(world, headers, conversation["id"]) if m["id"] == message_id
+    )
+
+
+async def _received(world: WhatsAppWorld, message_id: str) -> list[dict[str, Any]]:
+    """What the simulated Meta accepted for one of our messages (by callback data)."""
+    data = (await world.sim.get("/_sim/messages")).json()["data"]
+    return [m for m in data if m["callback_data"] == message_id]
+
+
+def _pause_ingest(world: WhatsAppWorld) -> None:
+    world.app.state.ingest.writer.on_commit = lambda: None
+
+
+async def _resume_ingest(world: WhatsAppWorld) -> None:
+    ingest = world.app.state.ingest
+    ingest.writer.on_commit = ingest.processor.wake
+    ingest.processor.wake()
+    await world.ingested()
+
+
+async def _status_is(
+    world: WhatsAppWorld,
+    headers: dict[str, str],
+    conversation: dict[str, Any],
+    message_id: str,
+    status: str,
+) -> dict[str, Any] | None:
+    message = await _message(world, headers, conversation, message_id)
+    return message if message["status"] == status else None
+
+
+async def test_send_answers_queued_then_meta_gets_it_once(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    queued = await _send(world, headers, conversation, "on its way")
+    assert queued["queue"]["reason"] is None  # nothing to wait for
+    await world.sent()
+    [at_meta] = await _received(world, queued["id"])
+    handed = await _message(world, headers, conversation, queued["id"])
+    assert handed["wamid"] == at_meta["id"]
+    sent = await wait_for(lambda: _status_is(world, headers, conversation, queued["id"], "sent"))
+    assert sent["queue"] is None
+
+
+async def test_ambiguous_timeout_is_unknown_until_the_status_webhook(
+    world: WhatsAppWorld,
+) -> None:
+    headers, conversation = await _open_conversation(world)
+    _pause_ingest(world)  # Meta's "sent" status is held back until we look
+    await world.control("faults", {"kind": "accepted_timeout", "delay": 2.0})
+    queued = await _send(world, headers, conversation, "did it go?")
+    unknown = await wait_for(
+        lambda: _status_is(world, headers, conversation, queued["id"], "unknown")
+    )
+    assert unknown["wamid"] is None and "may have been sent" in unknown["error_message"]
+    [at_meta] = await _received(world, queued["id"])  # Meta did accept it, once
+
+    await _resume_ingest(world)
+    resolved = await _message(world, headers, conversation, queued["id"])
+    assert (resolved["status"], resolved["wamid"]) == ("sent", at_meta["id"])
+    assert len(await _received(world, queued["id"])) == 1  # never sent again by itself
+
+
+async def test_bare_5xx_is_unknown_and_a_refusal_keeps_metas_code(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    await world.control("faults", {"kind": "server_error", "http_status": 502})
+    gateway = await _send(world, headers, conversation, "through a gateway")
+    await wait_for(lambda: _status_is(world, headers, conversation, gateway["id"], "unknown"))
+
+    await world.control("faults", {"code": 131048})
+    refused = await _send(world, headers, conversation, "spam?")
+    failed = await wait_for(
+        lambda: _status_is(world, headers, conversation, refused["id"], "failed")
+    )
+    assert failed["error_code"] == 131048
+    assert failed["error_message"].startswith("Message failed to send because there are")
+    assert "restricted this number" in failed["error_advice"]
+    assert await _received(world, refused["id"]) == []
+
+
+async def test_unconfirmed_unknown_can_be_resent_deliberately(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    _pause_ingest(world)  # no status webhook will resolve it
+    await world.control("faults", {"kind": "accepted_timeout", "delay": 2.0})
+    original = await _send(world, headers, conversation, "important")
+    unknown = await wait_for(
+        lambda: _status_is(world, headers, conversation, original["id"], "unknown")
+    )
+    assert unknown["not_confirmed"] is False
+
+    async def not_confirmed() -> bool:
+        return bool((await _message(world, headers, conversation, original["id"]))["not_confirmed"])
+
+    await wait_for(not_confirmed, within=10.0)
+    url = f"/api/conversations/{conversation['id']}/messages"
+    resent = await world.client.post(f"{url}/{original['id']}/resend", headers=headers)
+    assert resent.status_code == 202, resent.text
+    again = resent.json()
+    assert again["id"] != original["id"] and again["resend_of_id"] == original["id"]
+    assert (again["status"], again["body"]) == ("queued", "important")
+    await world.sent()
+    assert len(await _received(world, again["id"])) == 1
+    assert len(await _received(world, original["id"])) == 1
+
+    twice = await world.client.post(f"{url}/{again['id']}/resend", headers=headers)
+    assert twice.status_code == 409
+    assert twice.json()["error"]["code"] == "message_not_resendable"
+
+
+async def test_pair_rate_waits_in_the_queue_with_an_estimate(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    sends = [await _send(world, headers, conversation, f"part {i}") for i in range(3)]
+    await world.sent()
+    assert [len(await _received(world, m["id"])) for m in sends] == [1, 1, 0]  # burst of 2
+    waiting = await _message(world, headers, conversation, sends[2]["id"])
+    assert waiting["status"] == "queued" and waiting["queue"]["reason"] == "pair_rate"
+    now = utc_now(world.engine.state.clock)
+    due_in = (datetime.fromisoformat(waiting["queue"]["not_before"]) - now).total_seconds()
+    assert 4.0 < due_in <= 6.5  # one message per 6 s after the burst
+
+    await world.control("clock/advance", {"seconds": 7})
+    await world.sent()
+    assert len(await _received(world, sends[2]["id"])) == 1
+
+
+async def test_throughput_refusal_backs_the_number_off(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    await world.control("faults", {"code": 130429, "retry_after": 30})
+    first = await _send(world, headers, conversation, "first")
+    await world.sent()
+    backed_off = await _message(world, headers, conversation, first["id"])
+    assert backed_off["status"] == "queued" and backed_off["queue"]["reason"] == "backoff"
+    second = await _send(world, headers, conversation, "second")  # the number waits too
+
+    async def second_backed_off() -> bool:
+        queue = (await _message(world, headers, conversation, second["id"]))["queue"]
+        return bool(queue and queue["reason"] == "backoff")
+
+    await wait_for(second_backed_off)
+    assert await _received(world, first["id"]) == []
+
+    # past Retry-After (30 s), then past the pair's next slots (a refused or late attempt
+    # used one of the burst of 2)
+    for seconds in (31, 13):
+        await world.control("clock/advance", {"seconds": seconds})
+        await world.sent()
+    assert [len(await _received(world, m["id"])) for m in (first, second)] == [1, 1]
+
+
+async def test_garbage_is_refused_with_clear_4xx(world: WhatsAppWorld) -> None:
+    headers, conversation = await _open_conversation(world)
+    url = f"/api/conversations/{conversation['id']}/messages"
+    for body in ({"type": "fax"}, {"type": "text"}, {"type": "text", "text": ""}, []):
+        response = await world.client.post(url, headers=headers, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["code"] == "validation_error"
+    not_uuid = await world.client.post(f"{url}/not-a-uuid/resend", headers=headers)
+    assert not_uuid.status_code == 422
+    missing = await world.client.post(f"{url}/{uuid.uuid4()}/resend", headers=headers)
+    assert missing.status_code == 404
+    [inbound] = await _messages(world, headers, conversation["id"])
+    not_ours = await world.client.post(f"{url}/{inbound['id']}/resend", headers=headers)
+    assert not_ours.status_code == 404  # only our own outbound messages can be resent
+
+
+async def test_daily_budget_holds_a_new_recipient_outside_the_window(
+    world: WhatsAppWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(limits.DAILY_RECIPIENTS, "TIER_250", 1)  # a portfolio of one a day
+    ctx, _, _, sender = await _setup(world)
+    await world.add_template("welcome", "Welcome!")
+    await world.client.post("/api/templates/sync", headers=ctx.headers)
+    queued = []
+    for phone in ("+6281234567011", "+6281234567012"):
+        contact = await world.client.post(
+            "/api/contacts", headers=ctx.headers, json={"phone": phone}
+        )
+        started = await world.client.post(
+            "/api/conversations",
+            headers=ctx.headers,
+            json={"contact_id": contact.json()["id"], "sender_id": sender["id"]},
+        )
+        conversation = started.json()
+        template = {"name": "welcome", "language": "en_US", "parameters": {"body": []}}
+        sent = await world.client.post(
+            f"/api/conversations/{conversation['id']}/messages",
+            headers=ctx.headers,
+            json={"type": "template", "template": template},
+        )
+        assert sent.status_code == 202, sent.text
+        queued.append((conversation, sent.json()))
+        await world.sent()
+    assert [len(await _received(world, m["id"])) for _, m in queued] == [1, 0]
+    conversation, waiting = queued[1]
+    held = await _message(world, ctx.headers, conversation, waiting["id"])
+    assert held["queue"]["reason"] == "daily_limit"
+    due_in = datetime.fromisoformat(held["queue"]["not_before"]) - utc_now(world.engine.state.clock)
+    assert 23 * 3600 < due_in.total_seconds() <= 24 * 3600
