@@ -98,6 +98,19 @@ async def _put_policy(api: ApiHarness, ctx: TenantCtx, body: dict[str, Any]) -> 
     return dict(r.json())
 
 
+async def _wamid_once_sent(
+    world: WhatsAppWorld, headers: dict[str, str], conversation: dict[str, Any], message_id: str
+) -> str:
+    """The wamid Meta gave a queued message, once the worker handed it over."""
+    await world.sent()
+    listed = await world.client.get(
+        f"/api/conversations/{conversation['id']}/messages", headers=headers
+    )
+    [wamid] = [m["wamid"] for m in listed.json()["items"] if m["id"] == message_id]
+    assert wamid is not None
+    return str(wamid)
+
+
 async def _stored_outbound(api: ApiHarness) -> int:
     async with api.app.state.sessionmaker() as session:
         rows = await session.scalars(select(Message.id).where(Message.direction == "outbound"))
@@ -191,7 +204,7 @@ async def test_meta_131050_on_a_status_opts_out(still_world: WhatsAppWorld) -> N
     contact_id = conversation["contact"]["id"]
     sent = await _send(world, ctx.headers, conversation, "promo")
     assert sent.status_code == 202, sent.text
-    wamid = sent.json()["wamid"]
+    wamid = await _wamid_once_sent(world, ctx.headers, conversation, sent.json()["id"])
     failed = {"statuses": ["failed"], "error_code": 131050}
     await world.control(f"messages/{wamid}/statuses", failed)
     out = await _state_becomes(world, ctx.headers, contact_id, "opted_out")
@@ -221,7 +234,8 @@ async def test_opted_out_contact_refused_marketing_but_sent_utility(world: Whats
 
     utility = await _send(world, ctx.headers, conversation, "receipt")
     assert utility.status_code == 202, utility.text
-    on_meta = (await world.sim.get(f"/_sim/messages/{utility.json()['wamid']}")).json()
+    wamid = await _wamid_once_sent(world, ctx.headers, conversation, utility.json()["id"])
+    on_meta = (await world.sim.get(f"/_sim/messages/{wamid}")).json()
     assert on_meta["to"].lstrip("+") == CUSTOMER
 
 
