@@ -143,11 +143,11 @@ class Proc:
             self.process.wait()
 
 
-def base_env(db_url: str, mode: str) -> dict[str, str]:
+def base_env(db_url: str, mode: str, amqp: str = AMQP) -> dict[str, str]:
     return {
         **os.environ,
         "SCRM_DATABASE_URL": db_url,
-        "SCRM_AMQP_URL": AMQP,
+        "SCRM_AMQP_URL": amqp,
         "SCRM_DELIVERY_MODE": mode,
         "SCRM_JWT_SECRET": JWT,
         "SCRM_ENCRYPTION_KEY": FERNET,
@@ -156,20 +156,35 @@ def base_env(db_url: str, mode: str) -> dict[str, str]:
     }
 
 
-def spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(cmd, env=env, text=True)
+def spawn(cmd: list[str], env: dict[str, str], log: str = "") -> subprocess.Popen[str]:
+    """Start a server; its output goes to ``log`` (a file, appended) when given."""
+    if not log:
+        return subprocess.Popen(cmd, env=env, text=True)
+    with open(log, "a") as out:
+        return subprocess.Popen(cmd, env=env, text=True, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def start_server(role: str, db_url: str, mode: str) -> Proc:
-    port = free_port()
-    name = f"bench-{role}-{secrets.token_hex(3)}"
-    env = {**base_env(db_url, mode), "POD_NAME": name}
+async def start_server(
+    role: str,
+    db_url: str,
+    mode: str,
+    *,
+    amqp: str = AMQP,
+    name: str = "",
+    port: int = 0,
+    log: str = "",
+) -> Proc:
+    """An api or ws process, once it answers ``/healthz``; ``name`` and ``port`` (default:
+    new ones) let a killed process come back as itself; ``log``: see :func:`spawn`."""
+    port = port or free_port()
+    name = name or f"bench-{role}-{secrets.token_hex(3)}"
+    env = {**base_env(db_url, mode, amqp), "POD_NAME": name}
     if role == "ws":
         cmd = [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning"]  # fmt: skip
     else:
         cmd = [sys.executable, WORKER, "api", str(port)]
-    proc = Proc(role, spawn(cmd, env), port, name)
+    proc = Proc(role, spawn(cmd, env, log), port, name)
     async with asyncio.timeout(60), httpx.AsyncClient() as client:
         while True:
             if proc.process.poll() is not None:
