@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -143,6 +144,49 @@ async def test_undeliverable_event_is_retried_alone_then_dead_lettered(
             )
         )
     assert attempts == 0
+
+
+class HeldBus(InProcessBus):
+    """Holds every publish until ``release`` is set: a broker slow to confirm."""
+
+    def __init__(self) -> None:
+        super().__init__("fanout")
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, tenant: str, events: Any) -> None:
+        self.publishing.set()
+        await self.release.wait()
+        await super().publish(tenant, events)
+
+
+async def test_relays_take_turns_so_a_later_batch_never_overtakes(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two relays (two api processes) with a backlog, e.g. after a broker restart: while
+    one publishes a batch, the other publishes nothing. Had it claimed the next batch (SKIP
+    LOCKED), that batch would reach the pods first, and a client that saw its higher ``seq``
+    would drop the earlier events as already seen: lost to it (found by
+    bench/ingest_reliability.py)."""
+    while await OutboxRelay(sessionmaker, InProcessBus()).publish_pending():
+        pass  # other tests' leftovers: the backlog below is ours alone
+    seqs = [await _emit(world, {"n": n}) for n in range(6)]
+    received: list[int] = []
+    slow, fast = HeldBus(), InProcessBus("fanout")
+    for bus in (slow, fast):
+        subscription = await bus.subscribe(
+            world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
+        )
+        await subscription.bind(["all"])
+    holder = asyncio.create_task(OutboxRelay(sessionmaker, slow, batch_size=3).publish_pending())
+    await asyncio.wait_for(slow.publishing.wait(), 10)
+    other = OutboxRelay(sessionmaker, fast, batch_size=3)
+    assert await other.publish_pending() == 0  # the lease is held: nothing overtakes
+    slow.release.set()
+    assert await holder == 3
+    while await other.publish_pending():
+        pass
+    assert received == seqs
 
 
 def test_bus_event_of_a_deep_payload_cannot_be_encoded() -> None:
