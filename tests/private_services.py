@@ -39,12 +39,13 @@ START_WITHIN = 90.0  # seconds a server gets to start
 
 
 @contextlib.contextmanager
-def private_servers() -> Iterator[tuple[PrivatePostgres, PrivateRabbitMQ]]:
-    """A private PostgreSQL and RabbitMQ, started side by side (RabbitMQ takes longest)."""
+def private_servers(logs: Path | None = None) -> Iterator[tuple[PrivatePostgres, PrivateRabbitMQ]]:
+    """A private PostgreSQL and RabbitMQ, started side by side (RabbitMQ takes longest);
+    their logs go to ``logs`` (kept) when given, else to their temporary directories."""
     with contextlib.ExitStack() as stack:
         with ThreadPoolExecutor(2) as pool:  # ExitStack.enter_context only appends: thread-safe
-            pg = pool.submit(stack.enter_context, PrivatePostgres.started())
-            rabbit = pool.submit(stack.enter_context, PrivateRabbitMQ.started())
+            pg = pool.submit(stack.enter_context, PrivatePostgres.started(logs))
+            rabbit = pool.submit(stack.enter_context, PrivateRabbitMQ.started(logs))
         yield pg.result(), rabbit.result()
 
 
@@ -97,13 +98,14 @@ class PrivatePostgres:
     trust authentication on loopback only)."""
 
     root: Path
+    log: Path
     port: int = field(default_factory=free_port)
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls) -> Iterator[PrivatePostgres]:
+    def started(cls, logs: Path | None = None) -> Iterator[PrivatePostgres]:
         root = Path(tempfile.mkdtemp(prefix="scrm-pg-"))
-        server = cls(root)
+        server = cls(root, (logs or root) / "postgres.log")
         try:
             server._init()
             server.start()
@@ -125,9 +127,12 @@ class PrivatePostgres:
         return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
     def _init(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.touch()
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
-            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            for path in (self.root, self.log):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
         initdb = str(_postgres_bin() / "initdb")  # type: ignore[operator]
         _run(self._as_owner([initdb, "-D", str(self._data), "-U", "scrm", "--auth=trust",
                              "-E", "UTF8", "--no-sync"]))  # fmt: skip
@@ -142,7 +147,7 @@ class PrivatePostgres:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c max_connections=400 -c shared_buffers=64MB"
         )
-        self._pg_ctl("-l", str(self.root / "server.log"), "-w", "-t", str(int(START_WITHIN)),
+        self._pg_ctl("-l", str(self.log), "-w", "-t", str(int(START_WITHIN)),
                      "-o", options, "start")  # fmt: skip
 
     def stop(self) -> None:
@@ -179,6 +184,7 @@ class PrivateRabbitMQ:
     """A RabbitMQ node of our own (no plugins); ``url`` logs in as guest over loopback."""
 
     root: Path
+    log: Path  # a directory
     node: str = field(default_factory=lambda: f"scrm-private-{secrets.token_hex(4)}@localhost")
     port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
@@ -186,9 +192,9 @@ class PrivateRabbitMQ:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls) -> Iterator[PrivateRabbitMQ]:
+    def started(cls, logs: Path | None = None) -> Iterator[PrivateRabbitMQ]:
         root = Path(tempfile.mkdtemp(prefix="scrm-rabbitmq-"))
-        server = cls(root)
+        server = cls(root, (logs or root) / "rabbitmq")
         try:
             server._configure()
             server.start()
@@ -216,7 +222,7 @@ class PrivateRabbitMQ:
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_LOG_BASE": str(self.log),
             "RABBITMQ_PID_FILE": str(self.root / "rabbitmq.pid"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq.conf"),
@@ -231,7 +237,8 @@ class PrivateRabbitMQ:
         """Start the node (its durable queues and persistent messages come back) and return
         once the broker application runs."""
         server = str(_rabbitmq_bin() / "rabbitmq-server")  # type: ignore[operator]
-        with open(self.root / "server.out", "ab") as out:
+        self.log.mkdir(parents=True, exist_ok=True)
+        with open(self.log / "server.out", "ab") as out:
             self.process = subprocess.Popen(
                 [server], env=self._env(), stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -4,6 +4,7 @@ on private PostgreSQL and RabbitMQ servers, and the refusal Meta retries."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ def servers_available() -> None:
 
 
 def test_webhooks_survive_a_ws_kill_and_broker_and_database_restarts(
-    servers_available: None, tmp_path: pytest.TempPathFactory
+    servers_available: None, tmp_path: Path
 ) -> None:
     result = reliability_run(Plan(messages=300, rate=60, ws=2, settle=60, logs=str(tmp_path)))
     failed = [c for c in result.checks if not c.ok]
