@@ -41,7 +41,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ from runtime.models import (  # noqa: E402
 from runtime.whatsapp import webhooks  # noqa: E402
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.private_services import PrivatePostgres, PrivateRabbitMQ, private_servers  # noqa: E402
+from tests.support import wait_for  # noqa: E402
 
 AGENTS_PER_WS = 4
 MAX_BACKOFF = 10.0  # the web client's reconnect backoff: 0.5 s doubling, at most 10 s
@@ -325,16 +325,6 @@ class Fault:
     note: str = ""
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float) -> Any:
-    """Poll ``check`` until it returns something truthy; TimeoutError naming ``what``."""
-    end = time.monotonic() + within
-    while not (result := await check()):
-        if time.monotonic() > end:
-            raise TimeoutError(f"not within {within:.0f} s: {what}")
-        await asyncio.sleep(0.05)
-    return result
-
-
 class Run:
     """One run: its processes, world, agents, faults and checks."""
 
@@ -362,7 +352,8 @@ class Run:
         )  # fmt: skip
 
     async def start(self) -> tuple[realtime.World, Traffic]:
-        """Servers, the world, the traffic, and every agent live."""
+        """The servers, the world (tenant, agents, conversations, outbound messages), the
+        agents' browsers (not connected yet) and the traffic."""
         await asyncio.to_thread(upgrade, self.pg.url)
         servers = [("api", f"rel-api-{i}") for i in range(self.plan.apis)]
         servers += [("ws", f"rel-ws-{i}") for i in range(self.plan.ws)]
@@ -410,7 +401,7 @@ class Run:
         async def missed() -> bool:
             return await self.event_cursor() >= cursor + 20
 
-        await until(missed, "events while the ws process is dead", FAULT_WITHIN)
+        await wait_for(missed, within=FAULT_WITHIN, interval=0.1)
         self.pods[0] = await self.server("ws", pod.name, pod.port)
         fault.outage, fault.posted = self.elapsed() - fault.started, meta.posted - posted
         mine = [b for b in self.browsers if b.pod == 0]
@@ -418,7 +409,7 @@ class Run:
         async def reconnected() -> bool:
             return all(b.live for b in mine)
 
-        await until(reconnected, "the killed process's agents to be live again", FAULT_WITHIN)
+        await wait_for(reconnected, within=FAULT_WITHIN, interval=0.1)
         fault.recovered = self.elapsed() - fault.started
         fault.note = f"{len(mine)} agents reconnected with their cursor"
         return fault
@@ -429,14 +420,14 @@ class Run:
         fault, posted = Fault("RabbitMQ stopped, started", self.elapsed()), meta.posted
         await asyncio.to_thread(self.rabbit.stop)
         gate.opened.set()
-        waiting = await until(self.unpublished, "events waiting for the broker", FAULT_WITHIN)
+        waiting = await wait_for(self.unpublished, within=FAULT_WITHIN, interval=0.1)
         await asyncio.to_thread(self.rabbit.start)
         fault.outage, fault.posted = self.elapsed() - fault.started, meta.posted - posted
 
         async def published() -> bool:
             return await self.unpublished() == 0
 
-        await until(published, "the relays to publish the outbox", FAULT_WITHIN)
+        await wait_for(published, within=FAULT_WITHIN, interval=0.1)
         fault.recovered = self.elapsed() - fault.started
         fault.note = f"{waiting}+ events waited in the outbox"
         return fault
@@ -452,14 +443,14 @@ class Run:
         async def refusing() -> bool:
             return sum(meta.refused.values()) > refused
 
-        await until(refusing, "Meta's webhooks to be refused", FAULT_WITHIN)
+        await wait_for(refusing, within=FAULT_WITHIN, interval=0.1)
         await asyncio.to_thread(self.pg.start)
         fault.outage, fault.posted = self.elapsed() - fault.started, meta.posted - posted
 
         async def accepted_again() -> bool:
             return meta.in_retry == 0
 
-        await until(accepted_again, "the refused webhooks to be accepted", FAULT_WITHIN)
+        await wait_for(accepted_again, within=FAULT_WITHIN, interval=0.1)
         fault.recovered = self.elapsed() - fault.started
         fault.note = f"{sum(meta.refused.values()) - refused} attempts refused"
         return fault
@@ -484,14 +475,14 @@ class Run:
                 return False
             return all(b.shown.keys() >= wanted[b.agent] for b in self.browsers)
 
-        with contextlib.suppress(TimeoutError):  # what is missing then is reported as lost
-            await until(everything_shown, "every message shown", self.plan.settle)
+        with contextlib.suppress(AssertionError):  # what is missing then is reported as lost
+            await wait_for(everything_shown, within=self.plan.settle, interval=0.1)
 
         async def quiet() -> bool:
             return all(time.monotonic() - b.last_frame > 1.0 for b in self.browsers)
 
-        with contextlib.suppress(TimeoutError):
-            await until(quiet, "a quiet second", 30)
+        with contextlib.suppress(AssertionError):
+            await wait_for(quiet, within=30, interval=0.1)
 
 
 def expected_of(traffic: Traffic, agent: uuid.UUID) -> set[str]:
@@ -624,7 +615,7 @@ async def _run(plan: Plan, pg: PrivatePostgres, rabbit: PrivateRabbitMQ, logs: P
         async def all_live() -> bool:
             return all(b.live for b in run.browsers)
 
-        await until(all_live, "every agent live", FAULT_WITHIN)
+        await wait_for(all_live, within=FAULT_WITHIN, interval=0.1)
         run.say(f"{len(run.browsers)} agents live; sending {len(traffic.webhooks):,} webhooks")
         meta = Meta([a.port for a in run.apis], realtime.APP_SECRET)
         gates = [Gate() for _ in range(3)]

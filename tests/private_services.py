@@ -98,14 +98,14 @@ class PrivatePostgres:
     trust authentication on loopback only)."""
 
     root: Path
-    log: Path
+    logs: Path | None = None  # the server log is copied here when the server is removed
     port: int = field(default_factory=free_port)
 
     @classmethod
     @contextlib.contextmanager
     def started(cls, logs: Path | None = None) -> Iterator[PrivatePostgres]:
         root = Path(tempfile.mkdtemp(prefix="scrm-pg-"))
-        server = cls(root, (logs or root) / "postgres.log")
+        server = cls(root, logs)
         try:
             server._init()
             server.start()
@@ -127,12 +127,9 @@ class PrivatePostgres:
         return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
     def _init(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.log.touch()
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
-            for path in (self.root, self.log):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
         initdb = str(_postgres_bin() / "initdb")  # type: ignore[operator]
         _run(self._as_owner([initdb, "-D", str(self._data), "-U", "scrm", "--auth=trust",
                              "-E", "UTF8", "--no-sync"]))  # fmt: skip
@@ -147,7 +144,7 @@ class PrivatePostgres:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c max_connections=400 -c shared_buffers=64MB"
         )
-        self._pg_ctl("-l", str(self.log), "-w", "-t", str(int(START_WITHIN)),
+        self._pg_ctl("-l", str(self.root / "postgres.log"), "-w", "-t", str(int(START_WITHIN)),
                      "-o", options, "start")  # fmt: skip
 
     def stop(self) -> None:
@@ -176,6 +173,9 @@ class PrivatePostgres:
             except (RuntimeError, subprocess.TimeoutExpired):
                 with contextlib.suppress(ValueError, OSError):
                     os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+        if self.logs is not None and (self.root / "postgres.log").exists():
+            self.logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.root / "postgres.log", self.logs / "postgres.log")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
