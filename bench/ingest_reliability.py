@@ -546,6 +546,10 @@ async def stored_checks(run: Run, traffic: Traffic) -> list[Check]:
             " HAVING count(*) <> max(conversation_seq)"
             " OR count(DISTINCT conversation_seq) <> count(*)) AS gapped"
         ))  # fmt: skip
+        disordered = await session.scalar(text(
+            "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (PARTITION BY tenant_id ORDER BY id)"
+            " AS before FROM events) AS e WHERE seq < before"
+        ))  # fmt: skip
         set_aside = await session.scalar(
             select(func.count()).where(
                 InboundWebhook.processed_at.is_not(None), InboundWebhook.last_error.is_not(None)
@@ -561,6 +565,7 @@ async def stored_checks(run: Run, traffic: Traffic) -> list[Check]:
         equal("statuses applied (outbound messages at read)", int(read or 0),
               len(traffic.outbound)),
         equal("conversations whose sequence has a gap or a repeat", int(gaps or 0), 0),
+        equal("outbox events whose id order is not their cursor order", int(disordered or 0), 0),
         info("webhook rows stored (redeliveries and retries included)", int(rows or 0)),
         equal("webhook rows left unprocessed", await run.unprocessed(), 0),
         equal("webhook rows set aside", int(set_aside or 0), 0),
