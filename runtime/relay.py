@@ -25,7 +25,7 @@ from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from runtime.bus import Bus, BusEvent
+from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import utcnow
 from runtime.models import DeadLetter, Event, Tenant
@@ -157,11 +157,14 @@ class OutboxRelay:
             outcomes = await asyncio.gather(
                 *(self._publish(slug, claimed) for slug, claimed in by_tenant.items())
             )
-            failed = [failure for failures in outcomes for failure in failures]
-            if failed and len(failed) == sum(map(len, by_tenant.values())) and not unencodable:
-                raise failed[0][1]  # nothing got through: the bus is down, roll back and retry
+            failed = [failure for failures, _ in outcomes for failure in failures]
+            held = [one for _, kept in outcomes for one in kept]
+            left = failed + held
+            if left and len(left) == sum(map(len, by_tenant.values())) and not unencodable:
+                raise left[0][1]  # nothing got through: the bus is down, roll back and retry
             await self._set_aside(connection, unencodable, "encode")
             await self._count_failures(connection, failed)
+            await self._unmark(connection, [one for one, _ in held])
         return len(rows)
 
     @staticmethod
@@ -173,22 +176,35 @@ class OutboxRelay:
 
     async def _publish(
         self, slug: str, claimed: list[_Claimed]
-    ) -> list[tuple[_Claimed, Exception]]:
+    ) -> tuple[list[tuple[_Claimed, Exception]], list[tuple[_Claimed, Exception]]]:
         """Publish one tenant's events; on failure retry them one by one (in order) to find
-        the culprit. Returns the events that failed alone, with their errors."""
+        the culprit. Returns the events that failed alone, with their errors, and those held
+        back by an outage (``BusUnavailable``): from the first event the bus could not take
+        on, none is published this round, so that no later event overtakes it."""
         try:
             await self._bus.publish(slug, [c.event for c in claimed])
-            return []
+            return [], []
+        except BusUnavailable as outage:
+            return [], [(one, outage) for one in claimed]
         except Exception as batch_error:
             if len(claimed) == 1:
-                return [(claimed[0], batch_error)]
-        failures = []
-        for one in claimed:
+                return [(claimed[0], batch_error)], []
+        failures: list[tuple[_Claimed, Exception]] = []
+        for index, one in enumerate(claimed):
             try:
                 await self._bus.publish(slug, [one.event])
+            except BusUnavailable as outage:
+                return failures, [(rest, outage) for rest in claimed[index:]]
             except Exception as error:
                 failures.append((one, error))
-        return failures
+        return failures, []
+
+    async def _unmark(self, connection: AsyncConnection, held: list[_Claimed]) -> None:
+        """Events held back by an outage go back to the outbox, no attempt counted."""
+        if held:
+            await connection.execute(
+                update(Event).where(Event.id.in_([c.id for c in held])).values(published_at=None)
+            )
 
     async def _count_failures(
         self, connection: AsyncConnection, failed: list[tuple[_Claimed, Exception]]

@@ -15,14 +15,17 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aiormq.exceptions import ChannelInvalidStateError
 
-from runtime.bus.base import BusEvent, Handler
+from runtime.bus.base import BusEvent, BusUnavailable, Handler
 from runtime.bus.codec import decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
 from runtime.bus.routing import Mode, RoutedPublish, split_batch
 
 log = logging.getLogger(__name__)
 
+# The connection or channel is down (the robust connection is reconnecting): not the events.
+_OUTAGE = (ChannelInvalidStateError, ConnectionError, TimeoutError)
 _EXCHANGE_TYPES = {"fanout": aio_pika.ExchangeType.FANOUT, "routed": aio_pika.ExchangeType.DIRECT}
 
 
@@ -111,6 +114,13 @@ class RabbitBus:
         )
 
     async def publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
+        """Raises :class:`BusUnavailable` when the connection or channel is down."""
+        try:
+            await self._publish(tenant, events)
+        except _OUTAGE as exc:
+            raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
         exchange = self._exchanges.get(tenant)
         if exchange is None:
             publish_channel, _ = await self._channels()
