@@ -229,9 +229,12 @@ class Meta:
             self.retried += 1
             self.in_retry -= 1
 
-    async def send(self, traffic: list[Webhook], rate: float, gates: dict[int, Gate]) -> None:
-        """Send every webhook at ``rate``; at index ``i`` of ``gates`` wait for that gate.
-        Returns once every webhook was accepted."""
+    async def send(
+        self, traffic: list[Webhook], rate: float, gates: dict[int, Gate], within: float
+    ) -> None:
+        """Send every webhook at ``rate`` (at most: a busy machine is slower); at index ``i``
+        of ``gates`` wait for that gate. Returns once every webhook was accepted; gives up
+        (TimeoutError) ``within`` seconds after the last first attempt."""
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
             tasks = []
@@ -245,7 +248,8 @@ class Meta:
                     await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
                     tasks.append(asyncio.create_task(self.deliver(http, i, webhook)))
                     self.posted += 1
-                await asyncio.gather(*tasks)
+                async with asyncio.timeout(within):
+                    await asyncio.gather(*tasks)
             finally:  # given up: stop retrying before the client closes
                 for task in tasks:
                     task.cancel()
@@ -627,14 +631,16 @@ async def _run(plan: Plan, pg: PrivatePostgres, rabbit: PrivateRabbitMQ, logs: P
         quarter = len(traffic.webhooks) // 4
         sending = asyncio.create_task(
             meta.send(
-                traffic.webhooks, plan.rate, {quarter * (k + 1): g for k, g in enumerate(gates)}
-            )
+                traffic.webhooks,
+                plan.rate,
+                {quarter * (k + 1): g for k, g in enumerate(gates)},
+                within=plan.settle,
+            )  # fmt: skip
         )
         injecting = asyncio.create_task(run.inject(meta, gates))
         tasks += [sending, injecting]
-        await injecting  # each fault has its deadline
-        left = len(traffic.webhooks) - meta.posted
-        await asyncio.wait_for(sending, left / plan.rate + plan.settle)
+        await injecting  # each fault has its deadline, and so has sending
+        await sending
         run.say("every webhook accepted; waiting until every message is shown")
         await run.settled(traffic)
         run.say("settled; checking")
