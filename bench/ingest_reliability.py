@@ -352,7 +352,7 @@ class Run:
     async def server(self, role: str, name: str, port: int = 0) -> realtime.Proc:
         return await realtime.start_server(
             role, self.pg.url, "routed", amqp=self.rabbit.url, name=name, port=port,
-            log=str(self.logs / f"{name}.log"),
+            log=str(self.logs / f"{name}.log"), within=FAULT_WITHIN,
         )  # fmt: skip
 
     async def start(self) -> tuple[realtime.World, Traffic]:

@@ -173,9 +173,11 @@ async def start_server(
     name: str = "",
     port: int = 0,
     log: str = "",
+    within: float = 60,
 ) -> Proc:
-    """An api or ws process, once it answers ``/healthz``; ``name`` and ``port`` (default:
-    new ones) let a killed process come back as itself; ``log``: see :func:`spawn`."""
+    """An api or ws process, once it answers ``/healthz`` (``within`` seconds); ``name`` and
+    ``port`` (default: new ones) let a killed process come back as itself; ``log``: see
+    :func:`spawn`."""
     port = port or free_port()
     name = name or f"bench-{role}-{secrets.token_hex(3)}"
     env = {**base_env(db_url, mode, amqp), "POD_NAME": name}
@@ -185,7 +187,7 @@ async def start_server(
     else:
         cmd = [sys.executable, WORKER, "api", str(port)]
     proc = Proc(role, spawn(cmd, env, log), port, name)
-    async with asyncio.timeout(60), httpx.AsyncClient() as client:
+    async with asyncio.timeout(within), httpx.AsyncClient() as client:
         while True:
             if proc.process.poll() is not None:
                 raise RuntimeError(f"{role} exited with {proc.process.returncode}")
