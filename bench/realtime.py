@@ -161,12 +161,12 @@ def delivery(mode: str) -> tuple[str, str]:
     return delivery_mode, publish or "cc"
 
 
-def base_env(db_url: str, mode: str) -> dict[str, str]:
+def base_env(db_url: str, mode: str, amqp: str = AMQP) -> dict[str, str]:
     delivery_mode, publish = delivery(mode)
     return {
         **os.environ,
         "SCRM_DATABASE_URL": db_url,
-        "SCRM_AMQP_URL": AMQP,
+        "SCRM_AMQP_URL": amqp,
         "SCRM_DELIVERY_MODE": delivery_mode,
         "SCRM_BUS_ROUTED_PUBLISH": publish,
         "SCRM_JWT_SECRET": JWT,
@@ -176,21 +176,38 @@ def base_env(db_url: str, mode: str) -> dict[str, str]:
     }
 
 
-def spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(cmd, env=env, text=True)
+def spawn(cmd: list[str], env: dict[str, str], log: str = "") -> subprocess.Popen[str]:
+    """Start a server; its output goes to ``log`` (a file, appended) when given."""
+    if not log:
+        return subprocess.Popen(cmd, env=env, text=True)
+    with open(log, "a") as out:
+        return subprocess.Popen(cmd, env=env, text=True, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def start_server(role: str, db_url: str, mode: str) -> Proc:
-    port = free_port()
-    name = f"bench-{role}-{secrets.token_hex(3)}"
-    env = {**base_env(db_url, mode), "POD_NAME": name}
+async def start_server(
+    role: str,
+    db_url: str,
+    mode: str,
+    *,
+    amqp: str = AMQP,
+    name: str = "",
+    port: int = 0,
+    log: str = "",
+    within: float = 60,
+) -> Proc:
+    """An api or ws process, once it answers ``/healthz`` (``within`` seconds); ``name`` and
+    ``port`` (default: new ones) let a killed process come back as itself; ``log``: see
+    :func:`spawn`."""
+    port = port or free_port()
+    name = name or f"bench-{role}-{secrets.token_hex(3)}"
+    env = {**base_env(db_url, mode, amqp), "POD_NAME": name}
     if role == "ws":
         cmd = [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning"]  # fmt: skip
     else:
         cmd = [sys.executable, WORKER, "api", str(port)]
-    proc = Proc(role, spawn(cmd, env), port, name)
-    async with asyncio.timeout(60), httpx.AsyncClient() as client:
+    proc = Proc(role, spawn(cmd, env, log), port, name)
+    async with asyncio.timeout(within), httpx.AsyncClient() as client:
         while True:
             if proc.process.poll() is not None:
                 raise RuntimeError(f"{role} exited with {proc.process.returncode}")

@@ -1,8 +1,11 @@
 """The outbox relay: publishes committed, unpublished events in id order and marks them.
 
-Several api processes may each run one: on PostgreSQL rows are claimed with
-``FOR UPDATE SKIP LOCKED``; SQLite (single process) ignores the clause. A batch is marked
-published only after the bus confirmed it, so a failure means a retry (consumers drop the
+Several api processes may each run one; on PostgreSQL they take turns under a publishing
+lease (a transaction-scoped advisory lock), so a tenant's events reach the pods in cursor
+order: two relays publishing neighbouring batches at once would let a later batch overtake
+an earlier one, and a client that already saw the higher ``seq`` drops the lower ones as
+seen (the web client does) — lost to it. SQLite (single process) needs no lease. A batch is
+marked published only after the bus confirmed it, so a failure means a retry (consumers drop the
 duplicates by ``seq``), never a loss. Wake it with :meth:`OutboxRelay.wake` (the commit hook
 does this whenever a transaction that wrote an event commits); it also polls as a fallback.
 """
@@ -18,11 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from runtime.bus import Bus, BusEvent
+from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import utcnow
 from runtime.domain.events import WROTE_EVENTS
@@ -30,6 +33,8 @@ from runtime.models import DeadLetter, Event, Tenant
 
 log = logging.getLogger(__name__)
 
+# An arbitrary constant naming the publishing lease among PostgreSQL advisory locks.
+_LEASE_KEY = 0x5C7A_0E1A
 DEAD_LETTERS = Counter(
     "scrm_outbox_dead_letters",
     "Events set aside by the outbox relay (reason: encode or deliver)",
@@ -69,6 +74,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retry_delay: float = 0.5,
+        busy_delay: float = 0.005,
         linger: float = 0.003,
         max_attempts: int = 3,
     ) -> None:
@@ -77,6 +83,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
+        self._busy_delay = busy_delay  # another relay holds the lease: try again this soon
         # After a wake-up, wait this long so that the commits of concurrent requests share
         # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
         self._linger = linger
@@ -91,7 +98,12 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; returns how many were handled.
+        """Publish one batch of unpublished events; returns how many were handled (0 also
+        when another relay holds the publishing lease)."""
+        return await self._publish_round() or 0
+
+    async def _publish_round(self) -> int | None:
+        """One round under the publishing lease; None if another relay holds it.
 
         One statement claims and marks the batch (``UPDATE … WHERE id IN (SELECT … FOR UPDATE
         SKIP LOCKED) RETURNING …``); the marks only become visible if the bus confirmed the
@@ -109,6 +121,8 @@ class OutboxRelay:
         )
         async with self._sessionmaker() as session, session.begin():
             connection = await session.connection()  # Core: no ORM bookkeeping per round
+            if not await self._take_lease(connection):
+                return None
             result = (
                 await connection.execute(
                     update(Event)
@@ -143,31 +157,54 @@ class OutboxRelay:
             outcomes = await asyncio.gather(
                 *(self._publish(slug, claimed) for slug, claimed in by_tenant.items())
             )
-            failed = [failure for failures in outcomes for failure in failures]
-            if failed and len(failed) == sum(map(len, by_tenant.values())) and not unencodable:
-                raise failed[0][1]  # nothing got through: the bus is down, roll back and retry
+            failed = [failure for failures, _ in outcomes for failure in failures]
+            held = [one for _, kept in outcomes for one in kept]
+            left = failed + held
+            if left and len(left) == sum(map(len, by_tenant.values())) and not unencodable:
+                raise left[0][1]  # nothing got through: the bus is down, roll back and retry
             await self._set_aside(connection, unencodable, "encode")
             await self._count_failures(connection, failed)
+            await self._unmark(connection, [one for one, _ in held])
         return len(rows)
+
+    @staticmethod
+    async def _take_lease(connection: AsyncConnection) -> bool:
+        if connection.dialect.name != "postgresql":
+            return True
+        lease = select(func.pg_try_advisory_xact_lock(_LEASE_KEY))
+        return bool((await connection.execute(lease)).scalar_one())
 
     async def _publish(
         self, slug: str, claimed: list[_Claimed]
-    ) -> list[tuple[_Claimed, Exception]]:
+    ) -> tuple[list[tuple[_Claimed, Exception]], list[tuple[_Claimed, Exception]]]:
         """Publish one tenant's events; on failure retry them one by one (in order) to find
-        the culprit. Returns the events that failed alone, with their errors."""
+        the culprit. Returns the events that failed alone, with their errors, and those held
+        back by an outage (``BusUnavailable``): from the first event the bus could not take
+        on, none is published this round, so that no later event overtakes it."""
         try:
             await self._bus.publish(slug, [c.event for c in claimed])
-            return []
+            return [], []
+        except BusUnavailable as outage:
+            return [], [(one, outage) for one in claimed]
         except Exception as batch_error:
             if len(claimed) == 1:
-                return [(claimed[0], batch_error)]
-        failures = []
-        for one in claimed:
+                return [(claimed[0], batch_error)], []
+        failures: list[tuple[_Claimed, Exception]] = []
+        for index, one in enumerate(claimed):
             try:
                 await self._bus.publish(slug, [one.event])
+            except BusUnavailable as outage:
+                return failures, [(rest, outage) for rest in claimed[index:]]
             except Exception as error:
                 failures.append((one, error))
-        return failures
+        return failures, []
+
+    async def _unmark(self, connection: AsyncConnection, held: list[_Claimed]) -> None:
+        """Events held back by an outage go back to the outbox, no attempt counted."""
+        if held:
+            await connection.execute(
+                update(Event).where(Event.id.in_([c.id for c in held])).values(published_at=None)
+            )
 
     async def _count_failures(
         self, connection: AsyncConnection, failed: list[tuple[_Claimed, Exception]]
@@ -231,12 +268,14 @@ class OutboxRelay:
         while True:
             self._wakeup.clear()
             try:
-                published = await self.publish_pending()
+                published = await self._publish_round()
             except Exception:
                 log.exception("outbox relay: publish failed; retrying")
                 await asyncio.sleep(self._retry_delay)
                 continue
-            if published < self._batch_size:
+            if published is None:  # the holder may not have claimed what woke us: retry soon
+                await asyncio.sleep(self._busy_delay)
+            elif published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                     if self._linger > 0:

@@ -29,7 +29,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1"}
 
 
-def _unavailable(what: str, problem: str) -> NoReturn:
+def unavailable(what: str, problem: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{what} unavailable in CI: {problem}", pytrace=False)
     pytest.skip(f"{what} unavailable: {problem}; {HOW}")
@@ -99,7 +99,7 @@ def require_postgres() -> str:
     url = os.environ.get("SCRM_TEST_POSTGRES_URL", POSTGRES_URL)
     problem = _postgres_problem(url)
     if problem:
-        _unavailable("PostgreSQL (SCRM_TEST_POSTGRES_URL)", problem)
+        unavailable("PostgreSQL (SCRM_TEST_POSTGRES_URL)", problem)
     return url
 
 
@@ -109,7 +109,7 @@ def require_rabbitmq() -> tuple[str, str]:
     api_url = os.environ.get("SCRM_TEST_RABBITMQ_API", RABBITMQ_API).rstrip("/")
     problem = _rabbitmq_problem(amqp_url, api_url)
     if problem:
-        _unavailable("RabbitMQ (SCRM_TEST_AMQP_URL, SCRM_TEST_RABBITMQ_API)", problem)
+        unavailable("RabbitMQ (SCRM_TEST_AMQP_URL, SCRM_TEST_RABBITMQ_API)", problem)
     return amqp_url, api_url
 
 
@@ -117,5 +117,5 @@ def require_chromium() -> str:
     """Path of a Chromium binary (``CHROMIUM_PATH``, else ``chromium`` on PATH)."""
     path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        _unavailable("Chromium (CHROMIUM_PATH)", f"{path} is not an executable file")
+        unavailable("Chromium (CHROMIUM_PATH)", f"{path} is not an executable file")
     return path

@@ -23,6 +23,11 @@ class BusEvent:
     frame: bytes | None = field(default=None, compare=False, repr=False)
 
 
+class BusUnavailable(Exception):
+    """The broker cannot take messages now (connection or channel down, reconnecting): an
+    outage, not a fault of the events being published."""
+
+
 # Called with (tenant slug, batch) for every broker message a subscription receives.
 Handler = Callable[[str, "Batch"], None]
 

@@ -16,14 +16,17 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aiormq.exceptions import ChannelInvalidStateError
 
-from runtime.bus.base import BusEvent, Handler
+from runtime.bus.base import BusEvent, BusUnavailable, Handler
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
 from runtime.bus.routing import Mode, Reassembler, RoutedPublish, every_key, split_batch
 
 log = logging.getLogger(__name__)
 
+# The connection or channel is down (the robust connection is reconnecting): not the events.
+_OUTAGE = (ChannelInvalidStateError, ConnectionError, TimeoutError)
 _EXCHANGE_TYPES = {"fanout": aio_pika.ExchangeType.FANOUT, "routed": aio_pika.ExchangeType.DIRECT}
 # AMQP headers of a routed publish that took several messages (see routing.Reassembler):
 # its parts carry PART = the publish's id, then its end marker (no events) carries END = id.
@@ -115,6 +118,13 @@ class RabbitBus:
         )
 
     async def publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
+        """Raises :class:`BusUnavailable` when the connection or channel is down."""
+        try:
+            await self._publish(tenant, events)
+        except _OUTAGE as exc:
+            raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _publish(self, tenant: str, events: Sequence[BusEvent]) -> None:
         exchange = self._exchanges.get(tenant)
         if exchange is None:
             publish_channel, _ = await self._channels()

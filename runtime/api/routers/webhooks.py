@@ -54,6 +54,6 @@ async def receive(request: Request, settings: SettingsDep, clock: ClockDep) -> d
     pipeline: InboundPipeline = request.app.state.ingest
     try:
         await pipeline.accept(raw, utc_now(clock))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the database refused the connection
         raise ServiceUnavailable("not_stored", "The webhook could not be stored; retry.") from exc
     return {"accepted": True}
