@@ -303,7 +303,12 @@ async def test_statuses_of_one_round_read_their_messages_at_once_and_only_advanc
     number = webhooks.BusinessNumber(
         sender["waba_id"], sender["phone_number_id"], sender["display_number"]
     )
+    await world.sent()  # queued sends: Meta gives them their wamids
     await world.ingested()
+    path = f"/api/conversations/{conversation['id']}/messages"
+    wamids = {m["id"]: m["wamid"] for m in await _listed(world, ctx.headers, path)}
+    sent = [{**message, "wamid": wamids[message["id"]]} for message in sent]
+    assert all(message["wamid"] for message in sent)
     _pause_processing(world)
     order = ["read", "sent", "delivered"]
     for message in sent:

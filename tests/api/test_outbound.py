@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from runtime.clock import utc_now
+from runtime.models import RecipientBudget
 from runtime.outbound import limits
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
@@ -228,8 +230,16 @@ async def test_garbage_is_refused_with_clear_4xx(world: WhatsAppWorld) -> None:
 async def test_daily_budget_holds_a_new_recipient_outside_the_window(
     world: WhatsAppWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(limits.DAILY_RECIPIENTS, "TIER_250", 1)  # a portfolio of one a day
     ctx, _, _, sender = await _setup(world)
+    # The test database's senders share one WABA: room for exactly one more recipient today.
+    since = utc_now(world.engine.state.clock) - limits.BUDGET_WINDOW
+    async with world.app.state.sessionmaker() as session:
+        used = await session.scalar(
+            select(func.count()).where(
+                RecipientBudget.portfolio == sender["waba_id"], RecipientBudget.sent_at > since
+            )
+        )
+    monkeypatch.setitem(limits.DAILY_RECIPIENTS, "TIER_250", (used or 0) + 1)
     await world.add_template("welcome", "Welcome!")
     await world.client.post("/api/templates/sync", headers=ctx.headers)
     queued = []
