@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     # per round, the poll for rows due later, the wait for Meta's answer to one send, how long
     # a ``sending`` row may stay before recovery calls it ``unknown`` (longer than any send
     # can take), how long an ``unknown`` may wait for a status webhook before it is shown as
-    # "not confirmed", the pair limit's burst, and deferrals before a retryable refusal fails.
+    # "not confirmed", the pair limit's burst, deferrals before a retryable refusal fails, and
+    # how late past its slot a send may still go (later: it is queued again, so that a stalled
+    # worker does not bunch its sends; at least two slots of the number's rate).
     outbound_work: bool = True
     outbound_batch_size: int = Field(default=200, ge=1, le=5_000)
     outbound_poll_seconds: float = Field(default=0.5, gt=0, le=60)
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     outbound_unconfirmed_after_seconds: float = Field(default=600.0, gt=0)
     outbound_pair_burst: int = Field(default=45, ge=1, le=45)
     outbound_max_deferrals: int = Field(default=8, ge=1, le=50)
+    outbound_late_tolerance_seconds: float = Field(default=0.1, gt=0, le=10)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query

@@ -45,7 +45,6 @@ HORIZON = 0.5  # seconds of slots one round may hand out ahead
 # A send scheduled ahead may start this late after its slot (or two slots' length, if
 # longer); later, it is not sent but queued again: sends delayed by a stall would go out in
 # a burst. A send whose slot was "now" when claimed always goes (progress under any load).
-LATE_TOLERANCE = 0.1
 MAX_IN_FLIGHT = 4_000  # sends claimed but not yet recorded, per worker
 
 
@@ -302,7 +301,11 @@ class SendWorker:
             request=dict(row.request),
             send_at=at,
             late_after=(
-                at + max(LATE_TOLERANCE, 2.0 / max(1, sender.throughput_mps))
+                at
+                + max(
+                    self._settings.outbound_late_tolerance_seconds,
+                    2.0 / max(1, sender.throughput_mps),
+                )
                 if scheduled
                 else math.inf
             ),
