@@ -21,20 +21,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
-from runtime.db.base import utcnow
+from runtime.db.base import error_text, utcnow
+from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease
 from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
 
 log = logging.getLogger(__name__)
 
-# An arbitrary constant naming the publishing lease among PostgreSQL advisory locks.
-_LEASE_KEY = 0x5C7A_0E1A
 DEAD_LETTERS = Counter(
     "scrm_outbox_dead_letters",
     "Events set aside by the outbox relay (reason: encode or deliver)",
@@ -52,17 +51,13 @@ class _Claimed:
     event: BusEvent
 
 
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
-
-
 def _encoded(event: BusEvent) -> BusEvent | str:
     """``event`` carrying its encoded frame, or why it cannot be encoded (each event is tried
     on its own, so one poison payload does not sink its batch)."""
     try:
         return replace(event, frame=encode_frame_bytes(event))
     except ENCODE_ERRORS as exc:
-        return _describe(exc)
+        return error_text(exc)
 
 
 class OutboxRelay:
@@ -121,7 +116,7 @@ class OutboxRelay:
         )
         async with self._sessionmaker() as session, session.begin():
             connection = await session.connection()  # Core: no ORM bookkeeping per round
-            if not await self._take_lease(connection):
+            if not await take_transaction_lease(connection, OUTBOX_PUBLISHING):
                 return None
             result = (
                 await connection.execute(
@@ -167,13 +162,6 @@ class OutboxRelay:
             await self._unmark(connection, [one for one, _ in held])
         return len(rows)
 
-    @staticmethod
-    async def _take_lease(connection: AsyncConnection) -> bool:
-        if connection.dialect.name != "postgresql":
-            return True
-        lease = select(func.pg_try_advisory_xact_lock(_LEASE_KEY))
-        return bool((await connection.execute(lease)).scalar_one())
-
     async def _publish(
         self, slug: str, claimed: list[_Claimed]
     ) -> tuple[list[tuple[_Claimed, Exception]], list[tuple[_Claimed, Exception]]]:
@@ -210,7 +198,7 @@ class OutboxRelay:
         self, connection: AsyncConnection, failed: list[tuple[_Claimed, Exception]]
     ) -> None:
         """Undo the mark of events that failed alone; set aside those out of attempts."""
-        exhausted = [(c, _describe(e)) for c, e in failed if c.attempts + 1 >= self._max_attempts]
+        exhausted = [(c, error_text(e)) for c, e in failed if c.attempts + 1 >= self._max_attempts]
         retry = [c.id for c, _ in failed if c.attempts + 1 < self._max_attempts]
         if retry:
             await connection.execute(

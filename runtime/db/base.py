@@ -21,6 +21,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def error_text(error: BaseException) -> str:
+    """An error as kept in a ``last_error``/``error`` column: its type and message, bounded."""
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

@@ -81,10 +81,11 @@ def _note_savepoint(session: Session, transaction: SessionTransaction) -> None:
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
     """A rolled-back savepoint drops what was recorded since it began; a rolled-back
     transaction drops everything."""
-    savepoints = session.info.get(_SAVEPOINTS, {})
-    start = savepoints.pop(transaction, None) if transaction.nested else 0
-    if not transaction.nested:
-        savepoints.clear()
+    if transaction.nested:
+        start = session.info.get(_SAVEPOINTS, {}).pop(transaction, None)
+    else:
+        session.info.pop(_SAVEPOINTS, None)
+        start = 0
     if start is not None and _PENDING in session.info:
         del session.info[_PENDING][start:]
 

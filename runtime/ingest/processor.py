@@ -25,15 +25,14 @@ from prometheus_client import Counter
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime.db.base import as_utc, utcnow
+from runtime.db.base import as_utc, error_text, utcnow
+from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease
 from runtime.domain.webhook_ingest import ingest, prepare_round
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
 
 SET_ASIDE = Counter("scrm_inbound_set_aside", "Stored webhooks set aside after failing to apply")
-# An arbitrary constant naming the processing lease among PostgreSQL advisory locks.
-_LEASE_KEY = 0x5C7A_10_1B
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +50,6 @@ _Stored = Row[int, bytes, datetime, int]  # id, body, received_at, attempts
 
 class _WebhookFailed(Exception):
     """A webhook failed in an optimistic round: redo the round with one SAVEPOINT each."""
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def _parsed(body: bytes) -> dict[str, Any]:
@@ -120,7 +115,7 @@ class InboundProcessor:
 
     async def _round(self, *, isolate: bool) -> Round:
         async with self._sessionmaker() as session, session.begin():
-            if not await self._take_lease(session):
+            if not await take_transaction_lease(await session.connection(), INBOUND_PROCESSING):
                 return Round(busy=True)
             claimed = (
                 await session.execute(
@@ -155,13 +150,6 @@ class InboundProcessor:
         return Round(claimed=len(claimed), retrying=retrying)
 
     @staticmethod
-    async def _take_lease(session: AsyncSession) -> bool:
-        if session.get_bind().dialect.name != "postgresql":
-            return True
-        lease = select(func.pg_try_advisory_xact_lock(_LEASE_KEY))
-        return bool(await session.scalar(lease))
-
-    @staticmethod
     async def _apply(session: AsyncSession, row: _Stored, *, isolate: bool) -> str | None:
         """Apply one webhook; with ``isolate``, in a SAVEPOINT, returning the error if it
         failed (and was rolled back alone); without, any failure raises _WebhookFailed."""
@@ -175,7 +163,7 @@ class InboundProcessor:
         except Exception as exc:
             if not isolate:
                 raise _WebhookFailed from exc
-            return _describe(exc)
+            return error_text(exc)
         return None
 
     async def _count_failure(self, session: AsyncSession, row: _Stored, error: str) -> bool:
