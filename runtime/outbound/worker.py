@@ -97,6 +97,7 @@ class SendWorker:
         self._pair_tolerance = (settings.outbound_pair_burst - 1) * limits.PAIR_INTERVAL
         self._batch = settings.outbound_batch_size
         self._woken = asyncio.Event()
+        self._stopping = False
         self._loop: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._pending_claims = 0
@@ -105,14 +106,19 @@ class SendWorker:
 
     def wake(self) -> None:
         """Rows were queued (or are due): claim them (starts the loop if it is not running)."""
+        if self._stopping:
+            return
         self._woken.set()
         if self._loop is None or self._loop.done():
             self._loop = asyncio.create_task(self._run(), name="outbound-worker")
 
     async def close(self) -> None:
-        """Stop claiming; let the sends under way finish and be recorded."""
+        """Stop claiming and let the sends under way finish and be recorded. The round under
+        way ends by itself: cancelled mid-transaction, it could strand its connection (the
+        only one, on SQLite). Calling it again is harmless."""
+        self._stopping = True
+        self._woken.set()
         if self._loop is not None:
-            self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
         await asyncio.gather(*self._in_flight, return_exceptions=True)
 
@@ -122,7 +128,7 @@ class SendWorker:
 
     async def _run(self) -> None:
         poll = self._settings.outbound_poll_seconds
-        while True:
+        while not self._stopping:
             self._woken.clear()
             try:
                 await self.maintain()

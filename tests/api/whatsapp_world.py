@@ -54,6 +54,9 @@ class WhatsAppWorld(ApiHarness):
         to_api.app = self.app
 
     async def close(self) -> None:
+        # Stop sending while the simulator still answers: a send cut off by a closed client
+        # would stay ``sending`` in the shared database and hold up the next test's settle.
+        await self.app.state.outbound.close()
         # Let in-flight webhooks finish: cancelling one mid-request strands its DB connection.
         await wait_for(self._webhooks_settled, within=10.0)
         await self.engine.aclose()
