@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 GROUP = "scrm.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -56,18 +58,30 @@ def database_secret(tenant: str) -> str:
     return f"{tenant}-database"
 
 
-def migration_job(tenant: str, image_digest: str) -> str:
-    return f"{tenant}-migrate-{image_digest}"
+def migration_job(tenant: str, spec_digest: str) -> str:
+    return f"{tenant}-migrate-{spec_digest}"
 
 
-def vhost(namespace: str, tenant: str) -> str:
-    return f"scrm-{namespace}-{tenant}"
+class NameClash(RuntimeError):
+    """A broker or database object the tenant would use belongs to someone else."""
 
 
-def rabbitmq_user(namespace: str, tenant: str) -> str:
-    return f"scrm-{namespace}-{tenant}"
+def owner_tag(namespace: str, tenant: str) -> str:
+    """Written on the broker and database objects a tenant owns (vhost description, role
+    comment); an object with another tag is never taken over."""
+    return f"scrm tenant {namespace}/{tenant}"
 
 
-def database_identifier(namespace: str, tenant: str) -> str:
-    """PostgreSQL database and role name on a shared server."""
-    return f"scrm_{namespace}_{tenant}".replace("-", "_")
+def external_name(namespace: str, tenant: str, limit: int = 63) -> str:
+    """The tenant's vhost, broker user, database and role name: ``scrm.<ns>.<tenant>``.
+
+    Namespaces and tenant names are DNS labels (no dots), so the dots make the name
+    unambiguous: ``team-a``/``x`` and ``team``/``a-x`` differ. A name longer than ``limit``
+    (PostgreSQL keeps 63 bytes) is shortened and gets a hash of the full pair, and a fourth
+    dot-separated part, so it cannot equal any unshortened name."""
+    full = f"scrm.{namespace}.{tenant}"
+    if len(full) <= limit:
+        return full
+    tail = hashlib.sha256(f"{namespace}/{tenant}".encode()).hexdigest()[:12]
+    room = (limit - len("scrm...") - len(tail)) // 2
+    return f"scrm.{namespace[:room]}.{tenant[:room]}.{tail}"

@@ -83,8 +83,17 @@ class RabbitAdmin:
     def _q(value: str) -> str:
         return quote(value, safe="")
 
-    def ensure_vhost(self, vhost: str) -> None:
-        self._request("PUT", f"/vhosts/{self._q(vhost)}", json={"description": "scrm tenant"})
+    def ensure_vhost(self, vhost: str, description: str) -> None:
+        self._request("PUT", f"/vhosts/{self._q(vhost)}", json={"description": description})
+
+    def vhost_description(self, vhost: str) -> str | None:
+        """The vhost's description ("" when it has none); None when it does not exist."""
+        response = self._http.get(f"/vhosts/{self._q(vhost)}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise RabbitError(f"GET /vhosts/{vhost}: HTTP {response.status_code}")
+        return str(response.json().get("description") or "")
 
     def ensure_user(self, user: str, password: str) -> None:
         self._request("PUT", f"/users/{self._q(user)}", json={"password": password, "tags": ""})

@@ -127,11 +127,32 @@ def test_config_change_rolls_pods_and_unrelated_change_does_not() -> None:
     assert config_map(tenant(deliveryMode="routed"))["data"]["SCRM_DELIVERY_MODE"] == "routed"
 
 
-def test_migration_job_is_named_per_image_and_runs_migrate() -> None:
+def test_migration_job_is_named_by_everything_that_shapes_it_and_runs_migrate() -> None:
+    """Job templates are immutable: an edit that changes the template must change the name
+    (else the apply is refused with 422 and the children after it never update)."""
     job = migration_job(tenant())
-    other = migration_job(tenant(image={**TENANT_SPEC["image"], "tag": "1.2.4"}))
+    edits: list[dict[str, Any]] = [
+        {"image": {**TENANT_SPEC["image"], "tag": "1.2.4"}},
+        {"image": {**TENANT_SPEC["image"], "pullPolicy": "Always"}},
+        {"deliveryMode": "routed"},
+        {"displayName": "Acme Two"},
+        {"defaultPhoneRegion": "MY"},
+        {"api": {"replicas": 2, "resources": {"requests": {"cpu": "200m"}}}},
+        {"whatsapp": {**TENANT_SPEC["whatsapp"], "graphBaseUrl": "https://graph.example"}},
+        {"database": {"urlSecretRef": {"name": "other-db", "key": "url"}}},
+    ]
+    names_seen = {job["metadata"]["name"]}
+    for edit in edits:
+        edited = migration_job(tenant(**edit))
+        assert edited["spec"] != job["spec"], edit
+        names_seen.add(edited["metadata"]["name"])
+    assert len(names_seen) == len(edits) + 1
+    assert (
+        migration_job(tenant(api={**TENANT_SPEC["api"], "replicas": 7}))["metadata"]
+        == (job["metadata"])
+    )  # the api's replica count does not shape the Job
     assert job["metadata"]["name"].startswith("acme-migrate-")
-    assert job["metadata"]["name"] != other["metadata"]["name"]
+    assert len(job["metadata"]["name"]) <= 63
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "OnFailure"
     assert pod["containers"][0]["args"] == ["migrate"]

@@ -28,7 +28,7 @@ def test_topology_is_idempotent_and_cleanup_treats_404_as_done(
     rabbit, broker = admin
     vhost = user = f"scrm-test-{secrets.token_hex(3)}"
     for _ in range(2):
-        rabbit.ensure_vhost(vhost)
+        rabbit.ensure_vhost(vhost, "scrm tenant test")
         rabbit.ensure_user(user, "pw-1")
         rabbit.grant(vhost, user, tenant_pattern("acme"))
         rabbit.declare_exchange(vhost, "scrm.acme.fanout", "fanout")

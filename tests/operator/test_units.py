@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scrm_operator import names
 from scrm_operator.conditions import Condition, ready_patch, upsert
 from scrm_operator.rabbitmq import Broker, tenant_pattern
 from scrm_operator.reconcilers.children import readiness
@@ -102,3 +103,14 @@ def test_sender_publication_carries_meta_profile_but_only_a_secret_reference() -
         "status": "paused",
         "allocations": [{"team": "sales", "role": "primary"}],
     }
+
+
+def test_external_names_cannot_collide_and_fit_postgresql() -> None:
+    assert names.external_name("team-a", "x") != names.external_name("team", "a-x")
+    assert names.external_name("team-a", "x") == "scrm.team-a.x"
+    longest_ns, longest_tenant = "n" * 63, "t" * 40  # what the API server and the CRD admit
+    long = names.external_name(longest_ns, longest_tenant)
+    assert len(long.encode()) <= 63
+    assert long != names.external_name(longest_ns, longest_tenant[:-1])
+    assert long.count(".") == 3  # shortened names have a fourth part: never equal a full name
+    assert names.external_name("a" * 30, "b" * 28) != names.external_name("a" * 31, "b" * 27)

@@ -15,7 +15,7 @@ import kopf
 from scrm_operator import names
 from scrm_operator.config import CONFIG
 from scrm_operator.rabbitmq import RabbitAdmin
-from scrm_operator.reconcilers.queues import collect_orphans, delete_pod_queue
+from scrm_operator.reconcilers.queues import collect_orphans, delete_pod_queue, tenant_vhost
 from scrm_operator.reconcilers.topology import broker_for
 
 PODS = ("", "v1", "pods")
@@ -31,10 +31,11 @@ def ws_pods(
 
 @kopf.index(names.GROUP, names.VERSION, names.TENANTS)
 def tenant_brokers(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """(namespace, tenant) -> name of the Secret describing its broker."""
-    return {(namespace or "", name): spec["rabbitmq"]["secretRef"]["name"]}
+    namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(namespace, tenant) -> (name of the Secret describing its broker, its vhost)."""
+    vhost = tenant_vhost(namespace or "", name, status)
+    return {(namespace or "", name): (spec["rabbitmq"]["secretRef"]["name"], vhost)}
 
 
 @kopf.on.event(*PODS, labels=names.WS_POD_LABELS)
@@ -47,13 +48,13 @@ def pod_gone(
     logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
-    brokers: kopf.Index[tuple[str, str], str] = kwargs["tenant_brokers"]
+    brokers: kopf.Index[tuple[str, str], tuple[str, str]] = kwargs["tenant_brokers"]
     tenant, ns = labels.get(names.TENANT_LABEL, ""), namespace or ""
     if type != "DELETED" or not tenant:
         return
-    for secret in brokers.get((ns, tenant), []):
+    for secret, vhost in brokers.get((ns, tenant), []):
         with RabbitAdmin(broker_for(memo.kube, ns, secret)) as admin:
-            if delete_pod_queue(admin, ns, tenant, name):
+            if delete_pod_queue(admin, vhost, tenant, name):
                 logger.info(f"deleted the queue of ws pod {name}")
 
 
@@ -62,6 +63,7 @@ def collect_orphan_queues(
     name: str,
     namespace: str | None,
     spec: kopf.Spec,
+    status: kopf.Status,
     memo: kopf.Memo,
     logger: kopf.Logger,
     **kwargs: Any,
@@ -71,5 +73,5 @@ def collect_orphan_queues(
     live = set(pods.get((ns, name), []))
     broker = broker_for(memo.kube, ns, spec["rabbitmq"]["secretRef"]["name"])
     with RabbitAdmin(broker) as admin:
-        for queue in collect_orphans(admin, ns, name, live):
+        for queue in collect_orphans(admin, tenant_vhost(ns, name, status), name, live):
             logger.info(f"deleted orphan queue {queue}")

@@ -3,16 +3,17 @@ queues of pods that disappeared while the operator was not watching."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from runtime.bus import naming
 from scrm_operator import names
 from scrm_operator.rabbitmq import RabbitAdmin
 
 
-def delete_pod_queue(admin: RabbitAdmin, namespace: str, tenant: str, pod: str) -> bool:
+def delete_pod_queue(admin: RabbitAdmin, vhost: str, tenant: str, pod: str) -> bool:
     """False when the queue did not exist (the pod deleted it on SIGTERM, or never had one)."""
-    return admin.delete_queue(names.vhost(namespace, tenant), naming.queue_name(tenant, pod))
+    return admin.delete_queue(vhost, naming.queue_name(tenant, pod))
 
 
 def orphan_queues(
@@ -35,11 +36,16 @@ def orphan_queues(
 
 
 def collect_orphans(
-    admin: RabbitAdmin, namespace: str, tenant: str, live_pods: Collection[str]
+    admin: RabbitAdmin, vhost: str, tenant: str, live_pods: Collection[str]
 ) -> list[str]:
-    vhost = names.vhost(namespace, tenant)
     deleted = []
     for name in orphan_queues(admin.queues(vhost), tenant, live_pods):
         if admin.delete_queue(vhost, name):
             deleted.append(name)
     return deleted
+
+
+def tenant_vhost(namespace: str, tenant: str, status: Mapping[str, Any]) -> str:
+    """The vhost the tenant's status records (kept from its creation), else its name."""
+    recorded = (status.get("rabbitmq") or {}).get("vhost")
+    return str(recorded) if recorded else names.external_name(namespace, tenant)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import httpx
+from kubernetes.client.exceptions import ApiException
+
 from scrm_operator import names
 from scrm_operator.conditions import Condition, Outcome
 from scrm_operator.kube import Kube
 from scrm_operator.rabbitmq import RabbitError
-from scrm_operator.reconcilers.children import apply_children, readiness
+from scrm_operator.reconcilers.children import apply_children
 from scrm_operator.reconcilers.database import AdminSecretMissing, ensure_shared_database
 from scrm_operator.reconcilers.keys import ensure_runtime_keys
 from scrm_operator.reconcilers.topology import BrokerSecretMissing, ensure_topology
@@ -30,10 +34,30 @@ def reconcile_tenant(kube: Kube, tenant: TenantSpec) -> Outcome:
         if tenant.shared_database is not None:
             ensure_shared_database(kube, tenant)
         fields["rabbitmq"] = ensure_topology(kube, tenant)
-    except (BrokerSecretMissing, AdminSecretMissing, ValueError) as exc:
-        return Outcome(Condition("False", "FailedConfiguration", str(exc)), fields, retry=True)
-    except (RabbitError, OSError) as exc:
-        reason = "FailedRabbitMQ" if isinstance(exc, RabbitError) else "FailedConnection"
-        return Outcome(Condition("False", reason, str(exc)[:500]), fields, retry=True)
-    fields["children"] = apply_children(kube, tenant)
-    return Outcome(readiness(fields["children"]), fields, retry=False)
+    except Exception as exc:  # every cause ends in the Ready condition, named
+        return Outcome(Condition("False", _failure_reason(exc), _text(exc)), fields, retry=True)
+    applied = apply_children(kube, tenant)
+    fields["children"] = applied.summary
+    condition = applied.condition()
+    return Outcome(condition, fields, retry=condition.reason.startswith("Failed"))
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, names.NameClash):
+        return "FailedNameClash"
+    if isinstance(exc, BrokerSecretMissing | AdminSecretMissing | ValueError | KeyError):
+        return "FailedConfiguration"
+    if isinstance(exc, RabbitError):
+        return "FailedRabbitMQ"
+    if isinstance(exc, asyncpg.PostgresError):
+        return "FailedDatabase"
+    if isinstance(exc, OSError | httpx.HTTPError | asyncpg.InterfaceError):
+        return "FailedConnection"
+    if isinstance(exc, ApiException):
+        return "FailedKubernetesAPI"
+    return "FailedUnexpected"
+
+
+def _text(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]

@@ -18,6 +18,11 @@ class BrokerSecretMissing(LookupError):
     pass
 
 
+# What the operator wrote on vhosts before it recorded their owner: such a vhost, named in
+# the tenant's own Secret, is this tenant's (it is re-tagged on the next pass).
+LEGACY_DESCRIPTION = "scrm tenant"
+
+
 def broker_for(kube: Kube, namespace: str, secret_name: str) -> Broker:
     data = kube.secret_data(namespace, secret_name)
     if data is None:
@@ -28,14 +33,18 @@ def broker_for(kube: Kube, namespace: str, secret_name: str) -> Broker:
 def ensure_topology(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
     """Idempotent; returns the ``status.rabbitmq`` block."""
     broker = broker_for(kube, tenant.namespace, tenant.rabbitmq_secret)
-    vhost = names.vhost(tenant.namespace, tenant.name)
-    user = names.rabbitmq_user(tenant.namespace, tenant.name)
-    secret_name = names.rabbitmq_secret(tenant.name)
-    existing = kube.secret_data(tenant.namespace, secret_name)
-    password = existing["password"] if existing else secrets.token_urlsafe(24)
+    existing = kube.secret_data(tenant.namespace, names.rabbitmq_secret(tenant.name))
+    if existing:  # names recorded when the tenant was created are kept
+        vhost, user, password = existing["vhost"], existing["user"], existing["password"]
+    else:
+        vhost = user = names.external_name(tenant.namespace, tenant.name)
+        password = secrets.token_urlsafe(24)
     exchange = naming.exchange_name(tenant.name, tenant.mode)
     with RabbitAdmin(broker) as admin:
-        admin.ensure_vhost(vhost)
+        _claim_vhost(admin, vhost, names.owner_tag(tenant.namespace, tenant.name), existing)
+        # The operator's own user may be a different administrator than the one that
+        # created the vhost (rotation): grant it before declaring anything.
+        admin.grant(vhost, broker.username, ".*")
         admin.ensure_user(user, password)
         admin.grant(vhost, user, tenant_pattern(tenant.name))
         admin.declare_exchange(vhost, exchange, EXCHANGE_TYPES[tenant.mode])
@@ -48,9 +57,28 @@ def ensure_topology(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
     return {"vhost": vhost, "user": user, "exchange": exchange}
 
 
+def _claim_vhost(
+    admin: RabbitAdmin, vhost: str, owner: str, recorded: dict[str, str] | None
+) -> None:
+    """Create the vhost tagged with its owner, or confirm an existing one is this tenant's."""
+    found = admin.vhost_description(vhost)
+    ours = found in (None, owner) or (recorded is not None and found == LEGACY_DESCRIPTION)
+    if not ours:
+        raise names.NameClash(f"RabbitMQ vhost {vhost!r} exists and is another's ({found!r})")
+    admin.ensure_vhost(vhost, owner)
+
+
 def delete_topology(kube: Kube, namespace: str, tenant: str, secret_name: str) -> None:
-    """Remove the vhost (with its queues and exchanges) and the user; 404 counts as done."""
+    """Remove the tenant's vhost (with its queues and exchanges) and user; 404 counts as
+    done. A vhost tagged with another owner is left alone."""
     broker = broker_for(kube, namespace, secret_name)
+    recorded = kube.secret_data(namespace, names.rabbitmq_secret(tenant))
+    vhost = user = names.external_name(namespace, tenant)
+    if recorded:
+        vhost, user = recorded["vhost"], recorded["user"]
+    owner = names.owner_tag(namespace, tenant)
     with RabbitAdmin(broker) as admin:
-        admin.delete_vhost(names.vhost(namespace, tenant))
-        admin.delete_user(names.rabbitmq_user(namespace, tenant))
+        if admin.vhost_description(vhost) not in (owner, LEGACY_DESCRIPTION, None):
+            return
+        admin.delete_vhost(vhost)
+        admin.delete_user(user)

@@ -93,12 +93,8 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace with the broker, database and WhatsApp Secrets a tenant refers to.
     Its tenants (and so their RabbitMQ vhosts) are deleted afterwards, then its senders;
     the namespace stays: a bare API server has no namespace controller."""
-    amqp_url, api_url = require_rabbitmq()
     name = f"e2e-{secrets.token_hex(3)}"
-    cluster.namespace(name)
-    cluster.secret(name, "broker", {"managementUrl": api_url, "amqpUrl": amqp_url})
-    cluster.secret(name, "db", {"url": "postgresql+asyncpg://unused@127.0.0.1/unused"})
-    cluster.secret(name, "whatsapp", {"appSecret": "app-secret", "verifyToken": "verify"})
+    cluster.tenant_namespace(name)
     yield name
     for kind in ("ScrmTenant", "Sender"):
         cluster.delete_all(name, kind)

@@ -22,6 +22,7 @@ from scrm_operator import names
 from scrm_operator.kube import Kube, resource_path
 
 from tests.operator.controlplane import free_port
+from tests.services import require_rabbitmq
 from tests.support import served_in_thread
 
 T = TypeVar("T")
@@ -110,6 +111,19 @@ class Cluster:
 
     def namespace(self, name: str) -> None:
         self.kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+
+    def tenant_namespace(self, name: str) -> None:
+        """A namespace with the broker, database and WhatsApp Secrets a tenant refers to."""
+        amqp_url, api_url = require_rabbitmq()
+        self.namespace(name)
+        self.secret(name, "broker", {"managementUrl": api_url, "amqpUrl": amqp_url})
+        self.secret(name, "db", {"url": "postgresql+asyncpg://unused@127.0.0.1/unused"})
+        self.secret(name, "whatsapp", {"appSecret": "app-secret", "verifyToken": "verify"})
+
+    def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """Events about the object ``name`` in ``namespace`` (core/v1)."""
+        items = self.kube.request("GET", f"/api/v1/namespaces/{namespace}/events")["items"]
+        return [e for e in items if e["involvedObject"].get("name") == name]
 
     def secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         self.create(
@@ -213,3 +227,42 @@ def tenant_manifest(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
             **spec,
         },
     }
+
+
+def mark_children_ready(cluster: Cluster, ns: str, t: str) -> None:
+    """Play the controllers a bare API server lacks: Deployments available, Job succeeded."""
+    for name in (f"{t}-api", f"{t}-ws"):
+        deployment = cluster.kube.get("apps/v1", "Deployment", ns, name)
+        assert deployment is not None
+        replicas = deployment["spec"]["replicas"]
+        status = {
+            "observedGeneration": deployment["metadata"]["generation"],
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "updatedReplicas": replicas,
+        }
+        cluster.merge_patch("apps/v1", "Deployment", ns, name, {"status": status}, "/status")
+    (job,) = cluster.kube.list("batch/v1", "Job", ns, f"{names.TENANT_LABEL}={t}")
+    now = "2026-01-01T00:00:00Z"
+    job_status = {
+        "succeeded": 1,
+        "startTime": now,
+        "completionTime": now,
+        "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},
+            {"type": "Complete", "status": "True", "lastTransitionTime": now},
+        ],
+    }
+    cluster.merge_patch(
+        "batch/v1", "Job", ns, job["metadata"]["name"], {"status": job_status}, "/status"
+    )
+
+
+def wait_reconciled(cluster: Cluster, ns: str, t: str, generation: int) -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            cluster.status(ns, t).get("observedGeneration") == generation and cluster.ready(ns, t)
+        ),
+        f"generation {generation} to be reconciled",
+    )

@@ -98,7 +98,7 @@ async def test_deleting_a_ws_pod_deletes_its_queue_within_2s(
     cluster: Cluster, namespace: str, database: str, tenant: tuple[str, str, RabbitAdmin]
 ) -> None:
     t, amqp_url, admin = tenant
-    vhost, pod_name = names.vhost(namespace, t), f"{t}-ws-{secrets.token_hex(3)}"
+    vhost, pod_name = names.external_name(namespace, t), f"{t}-ws-{secrets.token_hex(3)}"
     queue = f"scrm.{t}.ws.{pod_name}"
     token = await agent_token(database, t)
     cluster.create(ws_pod(namespace, t, pod_name))
@@ -145,7 +145,7 @@ async def test_orphan_queues_are_collected_and_live_pods_keep_theirs(
     operator: Operator, cluster: Cluster, namespace: str, tenant: tuple[str, str, RabbitAdmin]
 ) -> None:
     t, amqp_url, admin = tenant
-    vhost = names.vhost(namespace, t)
+    vhost = names.external_name(namespace, t)
     live, ghost, missed = f"{t}-ws-live", f"{t}-ws-ghost", f"{t}-ws-missed"
     cluster.create(ws_pod(namespace, t, live))
     cluster.create(ws_pod(namespace, t, missed))

@@ -15,7 +15,14 @@ import pytest
 from scrm_operator import names
 from scrm_operator.rabbitmq import Broker, RabbitAdmin, tenant_pattern
 
-from tests.operator.e2e.harness import Cluster, Operator, eventually, tenant_manifest
+from tests.operator.e2e.harness import (
+    Cluster,
+    Operator,
+    eventually,
+    mark_children_ready,
+    tenant_manifest,
+    wait_reconciled,
+)
 from tests.services import require_postgres, require_rabbitmq
 
 CHILDREN = [
@@ -49,36 +56,6 @@ def children_of(cluster: Cluster, ns: str, t: str) -> dict[str, dict[str, Any]]:
     (job,) = cluster.kube.list("batch/v1", "Job", ns, f"{names.TENANT_LABEL}={t}")
     found["Job/migrate"] = job
     return found
-
-
-def mark_children_ready(cluster: Cluster, ns: str, t: str) -> None:
-    """Play the controllers a bare API server lacks: Deployments available, Job succeeded."""
-    for name in (f"{t}-api", f"{t}-ws"):
-        deployment = cluster.kube.get("apps/v1", "Deployment", ns, name)
-        assert deployment is not None
-        replicas = deployment["spec"]["replicas"]
-        status = {
-            "observedGeneration": deployment["metadata"]["generation"],
-            "replicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
-            "updatedReplicas": replicas,
-        }
-        cluster.merge_patch("apps/v1", "Deployment", ns, name, {"status": status}, "/status")
-    (job,) = cluster.kube.list("batch/v1", "Job", ns, f"{names.TENANT_LABEL}={t}")
-    now = "2026-01-01T00:00:00Z"
-    job_status = {
-        "succeeded": 1,
-        "startTime": now,
-        "completionTime": now,
-        "conditions": [
-            {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},
-            {"type": "Complete", "status": "True", "lastTransitionTime": now},
-        ],
-    }
-    cluster.merge_patch(
-        "batch/v1", "Job", ns, job["metadata"]["name"], {"status": job_status}, "/status"
-    )
 
 
 def test_tenant_gets_children_rabbitmq_and_status(
@@ -118,7 +95,7 @@ def test_tenant_gets_children_rabbitmq_and_status(
     assert hpa["metrics"][0]["resource"]["name"] == "cpu"
 
     status = cluster.status(namespace, t)
-    vhost = f"scrm-{namespace}-{t}"
+    vhost = f"scrm.{namespace}.{t}"
     assert status["rabbitmq"] == {"vhost": vhost, "user": vhost, "exchange": f"scrm.{t}.fanout"}
     assert status["endpoints"]["api"] == f"http://{t}-api.{namespace}.svc:8000"
     assert status["phase"] == "Progressing"
@@ -145,15 +122,6 @@ def test_tenant_gets_children_rabbitmq_and_status(
 def rabbit_api() -> tuple[str, tuple[str, str]]:
     broker = Broker.from_secret({"managementUrl": require_rabbitmq()[1], "amqpUrl": ""})
     return broker.management_url + "/api", (broker.username, broker.password)
-
-
-def wait_reconciled(cluster: Cluster, ns: str, t: str, generation: int) -> dict[str, Any]:
-    return eventually(
-        lambda: (
-            cluster.status(ns, t).get("observedGeneration") == generation and cluster.ready(ns, t)
-        ),
-        f"generation {generation} to be reconciled",
-    )
 
 
 def test_spec_change_updates_children_and_switches_the_exchange(
@@ -189,7 +157,7 @@ def test_spec_change_updates_children_and_switches_the_exchange(
     assert hpa["metrics"][0]["pods"]["target"]["averageValue"] == "500"
     # A new image means a new migration Job; the old one is pruned.
     assert after["Job/migrate"]["metadata"]["name"] != before["Job/migrate"]["metadata"]["name"]
-    vhost = f"scrm-{namespace}-{t}"
+    vhost = f"scrm.{namespace}.{t}"
     exchanges = rabbit.exchanges(vhost)
     assert f"scrm.{t}.routed" in exchanges
     assert f"scrm.{t}.fanout" not in exchanges  # nothing was bound to it any more
@@ -242,7 +210,7 @@ def test_deleting_the_tenant_removes_its_vhost_and_user(
     t = f"delta-{secrets.token_hex(2)}"
     cluster.create(tenant_manifest(namespace, t))
     wait_reconciled(cluster, namespace, t, 1)
-    vhost = f"scrm-{namespace}-{t}"
+    vhost = f"scrm.{namespace}.{t}"
     assert rabbit.vhost_exists(vhost)
 
     assert cluster.kube.delete(names.API_VERSION, "ScrmTenant", namespace, t)
@@ -269,7 +237,7 @@ def test_shared_server_gets_a_tenant_database_and_role(
 
     data = cluster.kube.secret_data(namespace, f"{t}-database")
     assert data is not None
-    ident = names.database_identifier(namespace, t)
+    ident = names.external_name(namespace, t)
     assert data["url"].endswith(f"/{ident}")
 
     async def login_as_tenant() -> str:
