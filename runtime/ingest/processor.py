@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
 from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease
-from runtime.domain.webhook_ingest import ingest, prepare_round
+from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ class _WebhookFailed(Exception):
     """A webhook failed in an optimistic round: redo the round with one SAVEPOINT each."""
 
 
-def _parsed(body: bytes) -> dict[str, Any]:
-    """A stored body as JSON, or nothing to read up front (applying it will fail)."""
+def _parsed(body: bytes) -> dict[str, Any] | Exception:
+    """A stored body as a JSON object, or why it is not one (applying it then fails)."""
     try:
         payload = json.loads(body)
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
+    except ValueError as exc:
+        return exc
+    return payload if isinstance(payload, dict) else TypeError("not a JSON object")
 
 
 class InboundProcessor:
@@ -131,16 +131,19 @@ class InboundProcessor:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
-                await prepare_round(session, [_parsed(row.body) for row in claimed])
+                await self._prepare(session, payloads)
             applied: list[int] = []
             retrying = 0
-            for row in claimed:
-                error = await self._apply(session, row, isolate=isolate)
+            for row, payload in zip(claimed, payloads, strict=True):
+                error = await self._apply(session, row, payload, isolate=isolate)
                 if error is None:
                     applied.append(row.id)
                 elif not await self._count_failure(session, row, error):
                     retrying += 1
+            if not isolate:
+                await self._finish(session)
             if applied:
                 await session.execute(
                     update(InboundWebhook)
@@ -150,11 +153,28 @@ class InboundProcessor:
         return Round(claimed=len(claimed), retrying=retrying)
 
     @staticmethod
-    async def _apply(session: AsyncSession, row: _Stored, *, isolate: bool) -> str | None:
+    async def _prepare(session: AsyncSession, payloads: list[dict[str, Any] | Exception]) -> None:
+        try:
+            await prepare_round(session, [p for p in payloads if isinstance(p, dict)])
+        except RoundConflict as exc:
+            raise _WebhookFailed from exc
+
+    @staticmethod
+    async def _finish(session: AsyncSession) -> None:
+        try:
+            await finish_round(session)
+        except RoundConflict as exc:
+            raise _WebhookFailed from exc
+
+    @staticmethod
+    async def _apply(
+        session: AsyncSession, row: _Stored, payload: dict[str, Any] | Exception, *, isolate: bool
+    ) -> str | None:
         """Apply one webhook; with ``isolate``, in a SAVEPOINT, returning the error if it
         failed (and was rolled back alone); without, any failure raises _WebhookFailed."""
         try:
-            payload = json.loads(row.body)
+            if isinstance(payload, Exception):
+                raise payload
             if not isolate:
                 await ingest(session, payload, as_utc(row.received_at))
                 return None

@@ -235,8 +235,9 @@ async def _seqs(world: WhatsAppWorld) -> dict[str, tuple[int, str]]:
 
 async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
     """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
-    costs a bounded number of statements, not a dozen per webhook, and stores the same
-    rows as one-by-one application would."""
+    costs a bounded number of statements (one INSERT each for contacts, conversations and
+    messages), not a dozen per webhook, and stores the same rows as one-by-one application
+    would."""
     _pause_processing(world)
     sender = await _sender(world)
     number = sender["phone_number_id"]
@@ -246,7 +247,9 @@ async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> 
         _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
     ]
     statements = await _statements_of_one_round(world, bodies)
-    assert len(statements) <= 25, statements
+    assert len(statements) <= 15, statements
+    for table in ("contacts", "conversations", "messages"):  # one INSERT each, every row
+        assert sum(s.startswith(f"INSERT INTO {table} ") for s in statements) == 1, table
     by_wamid = await _seqs(world)
     assert len(by_wamid) == 39
     assert by_wamid["wamid.set-1"] == (1, "hi")
@@ -265,7 +268,10 @@ async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) 
     again = [_text_webhook(number, c, f"wamid.set-{c}-{n}", str(n)) for n in (2, 3)
              for c in customers]  # fmt: skip
     statements = await _statements_of_one_round(world, again)
-    assert len(statements) <= 25, statements
+    assert len(statements) <= 15, statements
+    inserts = [s.split()[2] for s in statements if s.startswith("INSERT INTO")]
+    assert inserts.count("messages") == 1 and "contacts" not in inserts, inserts
+    assert "conversations" not in inserts, inserts
     by_wamid = await _seqs(world)
     assert [by_wamid[f"wamid.set-{customers[7]}-{n}"] for n in (1, 2, 3)] == [
         (1, "1"),

@@ -1,0 +1,117 @@
+"""The inbound processor alone, in process: stored new-customer webhooks applied by one
+``InboundProcessor`` (no HTTP, no relay). CPU time per webhook (``time.process_time``) is the
+primary number: wall time on a shared machine mostly measures the neighbours.
+
+Each tree (a checkout of this repository, e.g. one exported with ``git archive``) is measured
+in its own process with that tree first on the import path, one after the other in this run,
+and compared as ratios to the first::
+
+    git archive d20ff32 | tar -x -C /tmp/before
+    python bench/ingest_processor.py --trees before=/tmp/before after=. --webhooks 3000
+
+``--profile N`` prints the N most expensive functions (cProfile, cumulative) of the last tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+if "SCRM_BENCH_CHILD" not in os.environ:  # a child imports the tree on its PYTHONPATH
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bench.common import bench_settings, database, machine, table  # noqa: E402
+
+
+async def _measure(url: str, webhooks: int, batch: int, profile: int) -> dict[str, float]:
+    from bench.webhook_ingest import seed, webhook_bodies
+    from runtime.db.session import make_engine, make_sessionmaker
+    from runtime.ingest.processor import InboundProcessor
+    from runtime.models import InboundWebhook
+
+    settings = bench_settings(url)
+    await seed(url, settings.encryption_key.get_secret_value())
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    rows = [{"received_at": now, "body": b, "attempts": 0} for b in webhook_bodies(webhooks, 1, 0)]
+    async with engine.begin() as connection:
+        await connection.execute(insert(InboundWebhook), rows)
+    processor = InboundProcessor(make_sessionmaker(engine), batch_size=batch)
+    profiler = cProfile.Profile() if profile else None
+    rounds = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    while (await processor.process_pending()).claimed:
+        rounds += 1
+    if profiler:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    await engine.dispose()
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
+        print(out.getvalue(), file=sys.stderr)
+    return {"rounds": rounds, "wall_s": wall, "cpu_s": cpu}
+
+
+def _child(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
+        result = asyncio.run(_measure(url, args.webhooks, args.batch, args.profile))
+    print(json.dumps(result))
+
+
+def _run_tree(tree: str, args: argparse.Namespace, profile: int) -> dict[str, float]:
+    env = {**os.environ, "SCRM_BENCH_CHILD": "1", "PYTHONPATH": str(Path(tree).resolve())}
+    command = [sys.executable, __file__, "--child", "--backend", args.backend,
+               "--webhooks", str(args.webhooks), "--batch", str(args.batch),
+               "--profile", str(profile)]  # fmt: skip
+    done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trees", nargs="+", default=["this=."], help="label=path ...")
+    parser.add_argument("--webhooks", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=300, help="webhooks per round")
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    trees = [t.split("=", 1) for t in args.trees]
+    results = [
+        _run_tree(path, args, args.profile if i == len(trees) - 1 else 0)
+        for i, (_, path) in enumerate(trees)
+    ]
+    base = results[0]["cpu_s"] / args.webhooks
+    rows = []
+    for (label, _), r in zip(trees, results, strict=True):
+        per = r["cpu_s"] / args.webhooks
+        rows.append([label, args.backend, args.webhooks, args.batch, f"{per * 1000:.2f}",
+                     f"{args.webhooks / r['cpu_s']:,.0f}", f"{args.webhooks / r['wall_s']:,.0f}",
+                     f"{base / per:.2f}"])  # fmt: skip
+    print(f"inbound processor in process, one new customer per webhook — {machine()}\n")
+    headers = ["tree", "backend", "webhooks", "per round", "CPU ms/webhook",
+               "webhooks per CPU-s", "webhooks/s (wall, noisy)", "CPU speed-up"]  # fmt: skip
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
