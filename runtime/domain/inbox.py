@@ -4,7 +4,7 @@ events that tell the agents concerned about every change."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,7 +100,11 @@ class NewMessage:
     resend_of_id: uuid.UUID | None = None
 
     def row(self) -> dict[str, Any]:
-        return asdict(self)
+        """The columns (shallow: the payload is not copied)."""
+        return {name: getattr(self, name) for name in _NEW_MESSAGE_FIELDS}
+
+
+_NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
 def message_json(

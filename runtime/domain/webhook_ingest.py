@@ -260,6 +260,7 @@ class _RoundIndex:
     sent: dict[str | uuid.UUID, Message] = field(default_factory=dict)
     # why each inbound message (by id()) cannot be stored, checked once per round
     problems: dict[int, ItemProblem | None] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)  # who wrote each, by id()
     # written by finish_round: conversations created and messages stored in this round
     new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
     messages: list[inbox.NewMessage] = field(default_factory=list)
@@ -267,6 +268,12 @@ class _RoundIndex:
     def numbered_here(self, conversation: Conversation) -> bool:
         """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
         return conversation.id in self.locked or conversation.id in self.new_conversations
+
+    def customer(self, message: Json, contacts: list[Json], region: str) -> Customer:
+        key = id(message)
+        if key not in self.customers:
+            self.customers[key] = _customer(message, contacts, region)
+        return self.customers[key]
 
     def problem(self, message: Any) -> ItemProblem | None:
         key = id(message)
@@ -344,7 +351,7 @@ async def _round_keys(
                         continue
                     keys.wamids.add(str(message["id"]))
                     if sender is not None:
-                        customer = _customer(message, contacts, sender.region)
+                        customer = index.customer(message, contacts, sender.region)
                         keys.customers.append((sender.tenant_id, customer, str(message["id"])))
     return keys
 
@@ -594,7 +601,12 @@ async def _inbound(
     if await _stored(session, index, wamid):
         result.duplicates += 1
         return
-    contact = await _contact(session, sender.tenant_id, _customer(message, contacts, region))
+    customer = (
+        index.customer(message, contacts, region)
+        if index is not None
+        else _customer(message, contacts, region)
+    )
+    contact = await _contact(session, sender.tenant_id, customer)
     await _changed_number(session, contact, message, region)
     at = _moment(message.get("timestamp"), now)
     await assignment.route_inbound(session, contact, sender.id)
