@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from runtime.db.base import utcnow
+from runtime.db.notify import EVENTS_WRITTEN, notify_sync
 from runtime.models import Event, Tenant
 
 
@@ -111,6 +112,7 @@ def _write_events(session: Session) -> None:
         for seq, event in enumerate(events, start=last - len(events) + 1):
             event.seq = seq
     connection.execute(insert(Event), [event.row() for event in pending])
+    notify_sync(connection, EVENTS_WRITTEN)  # relays of other processes
     session.info[WROTE_EVENTS] = True
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runtime.db.notify import INBOUND_STORED, notify
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class GroupCommitWriter:
                 insert(InboundWebhook),
                 [{"received_at": b.received_at, "body": b.raw, "attempts": 0} for b in batch],
             )
+            await notify(connection, INBOUND_STORED)  # processors of other processes
         self.commits += 1
 
     async def close(self) -> None:

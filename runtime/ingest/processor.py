@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,12 +71,16 @@ class InboundProcessor:
         max_attempts: int = 3,
         busy_delay: float = 0.01,
         retry_delay: float = 0.5,
+        holder_notified: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._batch_size = batch_size
         self._max_attempts = max_attempts
         self._busy_delay = busy_delay
         self._retry_delay = retry_delay
+        # Whether the lease holder is told of new rows (runtime/db/notify.py): then a
+        # processor that finds the lease taken leaves them to it instead of retrying.
+        self._holder_notified = holder_notified
         self._woken = False
         self._task: asyncio.Task[None] | None = None
 
@@ -87,7 +92,8 @@ class InboundProcessor:
 
     async def _drain(self) -> None:
         """Process rounds until this processor itself saw, under the lease, nothing left
-        and no wake-up arrived meanwhile (so a commit racing the last round is not missed)."""
+        and no wake-up arrived meanwhile (so a commit racing the last round is not missed),
+        or found the lease taken by a holder that is notified of the rows."""
         while self._woken:
             self._woken = False
             while True:
@@ -97,6 +103,8 @@ class InboundProcessor:
                     log.exception("inbound processor: round failed; retrying")
                     await asyncio.sleep(self._retry_delay)
                     continue
+                if done.busy and self._holder_notified():
+                    break
                 if done.busy:
                     await asyncio.sleep(self._busy_delay)
                 elif done.claimed < self._batch_size and not done.retrying:
