@@ -10,6 +10,11 @@ and compared as ratios to the first::
     python bench/ingest_processor.py --trees before=/tmp/before after=. --webhooks 3000
 
 ``--profile N`` prints the N most expensive functions (cProfile, cumulative) of the last tree.
+
+``--rates R …`` adds, per tree, the in-process latency at R webhooks/s (open loop): the
+writer, processor and outbox relay of one process (an in-process bus, no HTTP, no
+websockets), from ``accept`` returning (durable, the moment an api answers 200) to the
+relay publishing the message's ``message.created``; p50/p99 ms.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 if "SCRM_BENCH_CHILD" not in os.environ:  # a child imports the tree on its PYTHONPATH
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,17 +74,65 @@ async def _measure(url: str, webhooks: int, batch: int, profile: int) -> dict[st
     return {"rounds": rounds, "wall_s": wall, "cpu_s": cpu}
 
 
+async def _latency(url: str, messages: int, rate: float) -> dict[str, float]:
+    """accept → ``message.created`` published, p50/p99 ms, ``messages`` at ``rate``/s."""
+    from bench.webhook_ingest import seed, webhook_bodies
+    from runtime.bus.inprocess import InProcessBus
+    from runtime.db.session import make_engine, make_sessionmaker
+    from runtime.ingest import InboundPipeline
+    from runtime.relay import OutboxRelay
+
+    published: dict[str, float] = {}
+    all_published = asyncio.Event()
+
+    class TimedBus(InProcessBus):
+        async def publish(self, tenant: str, events: Any) -> None:
+            now = time.perf_counter()
+            for event in events:
+                if event.type == "message.created":
+                    published[event.payload["message"]["wamid"]] = now
+            if len(published) >= messages:
+                all_published.set()
+
+    await seed(url, bench_settings(url).encryption_key.get_secret_value())
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    pipeline, relay = InboundPipeline(engine, sessions), OutboxRelay(sessions, TimedBus())
+    accepted: dict[str, float] = {}
+
+    async def post(body: bytes, wamid: str) -> None:
+        await pipeline.accept(body, datetime.now(UTC))
+        accepted[wamid] = time.perf_counter()
+
+    bodies = webhook_bodies(messages, 1, 10**6)
+    async with relay.running(), pipeline.running():
+        started, posts = time.perf_counter(), []
+        for i, body in enumerate(bodies):
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            posts.append(asyncio.create_task(post(body, f"wamid.bench.{10**6 + i}")))
+        await asyncio.gather(*posts)
+        async with asyncio.timeout(120):
+            await all_published.wait()
+    await engine.dispose()
+    spans = sorted(published[w] - accepted[w] for w in accepted)
+    return {"p50_ms": spans[len(spans) // 2] * 1000, "p99_ms": spans[int(len(spans) * 0.99)] * 1000}
+
+
 def _child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
-        result = asyncio.run(_measure(url, args.webhooks, args.batch, args.profile))
+        result: dict[str, Any] = asyncio.run(_measure(url, args.webhooks, args.batch, args.profile))
+    for rate in args.rates:
+        with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
+            result[f"latency@{rate:g}"] = asyncio.run(_latency(url, args.latency_messages, rate))
     print(json.dumps(result))
 
 
-def _run_tree(tree: str, args: argparse.Namespace, profile: int) -> dict[str, float]:
+def _run_tree(tree: str, args: argparse.Namespace, profile: int) -> dict[str, Any]:
     env = {**os.environ, "SCRM_BENCH_CHILD": "1", "PYTHONPATH": str(Path(tree).resolve())}
     command = [sys.executable, __file__, "--child", "--backend", args.backend,
                "--webhooks", str(args.webhooks), "--batch", str(args.batch),
-               "--profile", str(profile)]  # fmt: skip
+               "--profile", str(profile), "--latency-messages", str(args.latency_messages),
+               "--rates", *map(str, args.rates)]  # fmt: skip
     done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -90,6 +144,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=300, help="webhooks per round")
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--rates", type=float, nargs="*", default=[], help="webhooks/s")
+    parser.add_argument("--latency-messages", type=int, default=1000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -111,6 +167,15 @@ def main() -> None:
     headers = ["tree", "backend", "webhooks", "per round", "CPU ms/webhook",
                "webhooks per CPU-s", "webhooks/s (wall, noisy)", "CPU speed-up"]  # fmt: skip
     print(table(headers, rows))
+    if args.rates:
+        print("\nin-process latency, accept returned → message.created published (ms)\n")
+        lat_rows = [
+            [label, rate, f"{r[f'latency@{rate:g}']['p50_ms']:.1f}",
+             f"{r[f'latency@{rate:g}']['p99_ms']:.1f}"]
+            for (label, _), r in zip(trees, results, strict=True)
+            for rate in args.rates
+        ]  # fmt: skip
+        print(table(["tree", "webhooks/s", "p50 ms", "p99 ms"], lat_rows))
 
 
 if __name__ == "__main__":

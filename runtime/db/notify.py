@@ -15,12 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TypeVar, cast
 
 import asyncpg
-from sqlalchemy import Connection, func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import func
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.sql.dml import UpdateBase
 
 from runtime.db.session import loopback_without_tls_setting
 
@@ -30,20 +30,16 @@ INBOUND_STORED = "scrm_inbound_stored"  # webhooks committed, to apply
 EVENTS_WRITTEN = "scrm_events_written"  # outbox events committed, to publish
 
 
-def _notification(channel: str) -> Any:
-    return select(func.pg_notify(channel, ""))
+_Statement = TypeVar("_Statement", bound=UpdateBase)
 
 
-async def notify(connection: AsyncConnection, channel: str) -> None:
-    """Notify ``channel`` when the current transaction commits (PostgreSQL only)."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_notification(channel))
-
-
-def notify_sync(connection: Connection, channel: str) -> None:
-    """:func:`notify` from inside a session's synchronous commit hook."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(_notification(channel))
+def notifying(statement: _Statement, channel: str, dialect: Dialect) -> _Statement:
+    """``statement``, also notifying ``channel`` when its transaction commits, on PostgreSQL
+    (``RETURNING pg_notify(…)``: no round trip of its own; identical notifications of one
+    transaction are delivered once)."""
+    if dialect.name != "postgresql":
+        return statement
+    return cast(_Statement, statement.returning(func.pg_notify(channel, "")))
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from runtime.db.base import utcnow
-from runtime.db.notify import EVENTS_WRITTEN, notify_sync
+from runtime.db.notify import EVENTS_WRITTEN, notifying
 from runtime.models import Event, Tenant
 
 
@@ -103,16 +103,16 @@ def _write_events(session: Session) -> None:
         by_tenant.setdefault(event.tenant_id, []).append(event)
     connection = session.connection()
     for tenant_id, events in by_tenant.items():
-        last = connection.execute(
+        bump = (
             update(Tenant)
             .where(Tenant.id == tenant_id)
             .values(event_seq=Tenant.event_seq + len(events))
             .returning(Tenant.event_seq)
-        ).scalar_one()
+        )  # … and wake the relays of other processes
+        last = connection.execute(notifying(bump, EVENTS_WRITTEN, connection.dialect)).scalar_one()
         for seq, event in enumerate(events, start=last - len(events) + 1):
             event.seq = seq
     connection.execute(insert(Event), [event.row() for event in pending])
-    notify_sync(connection, EVENTS_WRITTEN)  # relays of other processes
     session.info[WROTE_EVENTS] = True
 
 

@@ -125,40 +125,44 @@ class InboundProcessor:
         async with self._sessionmaker() as session, session.begin():
             if not await take_transaction_lease(await session.connection(), INBOUND_PROCESSING):
                 return Round(busy=True)
-            claimed = (
-                await session.execute(
-                    select(
-                        InboundWebhook.id,
-                        InboundWebhook.body,
-                        InboundWebhook.received_at,
-                        InboundWebhook.attempts,
-                    )
-                    .where(InboundWebhook.processed_at.is_(None))
-                    .order_by(InboundWebhook.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            claimed = await self._claim(session)
             payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
                 await self._prepare(session, payloads)
-            applied: list[int] = []
             retrying = 0
             for row, payload in zip(claimed, payloads, strict=True):
+                # Applying issues no query in an optimistic round: yield, so that requests
+                # and the relay (the previous round's events) are not held for the round.
+                await asyncio.sleep(0)
                 error = await self._apply(session, row, payload, isolate=isolate)
-                if error is None:
-                    applied.append(row.id)
-                elif not await self._count_failure(session, row, error):
+                if error is not None and not await self._count_failure(session, row, error):
                     retrying += 1
             if not isolate:
                 await self._finish(session)
-            if applied:
-                await session.execute(
-                    update(InboundWebhook)
-                    .where(InboundWebhook.id.in_(applied))
-                    .values(processed_at=utcnow(), last_error=None)
-                )
         return Round(claimed=len(claimed), retrying=retrying)
+
+    async def _claim(self, session: AsyncSession) -> list[_Stored]:
+        """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
+        statement (a failure un-marks its row: :meth:`_count_failure`), in id order."""
+        oldest = (
+            select(InboundWebhook.id)
+            .where(InboundWebhook.processed_at.is_(None))
+            .order_by(InboundWebhook.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        marked = await session.execute(
+            update(InboundWebhook)
+            .where(InboundWebhook.id.in_(oldest.scalar_subquery()))
+            .values(processed_at=utcnow(), last_error=None)
+            .returning(
+                InboundWebhook.id,
+                InboundWebhook.body,
+                InboundWebhook.received_at,
+                InboundWebhook.attempts,
+            )
+        )
+        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
 
     @staticmethod
     async def _prepare(session: AsyncSession, payloads: list[dict[str, Any] | Exception]) -> None:
