@@ -250,7 +250,8 @@ def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
 class _RoundIndex:
     """What a round's inbound messages look up, read up front in three statements (see
     :func:`prepare_round`) and kept current as the round stores rows, so that applying a
-    message issues no query and the round's rows are inserted together at one flush."""
+    message issues no query; and the rows the round creates, written by
+    :func:`finish_round` in one statement per table."""
 
     wamids: set[str] = field(default_factory=set)
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)

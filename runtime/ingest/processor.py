@@ -1,10 +1,14 @@
 """The processing side: apply stored webhooks in batches, in id order, one lease at a time.
 
-One round = one transaction: take the processing lease, claim the oldest unprocessed rows,
-apply each with :func:`runtime.domain.webhook_ingest.ingest` inside its own SAVEPOINT, mark
-them, commit. A webhook whose ingest raises is rolled back alone, counted (``attempts``,
-``last_error``) and retried in a later round; after ``max_attempts`` it is set aside
-(``processed_at`` and ``last_error`` both set), never blocking the ones behind it.
+One round = one transaction: take the processing lease, claim the oldest unprocessed rows
+(marking them processed in the same statement), read what they name and insert their new
+contacts (:func:`~runtime.domain.webhook_ingest.prepare_round`), apply each with
+:func:`~runtime.domain.webhook_ingest.ingest`, write the round's conversations and messages
+(:func:`~runtime.domain.webhook_ingest.finish_round`), commit. If a webhook raises, the round
+is redone with one SAVEPOINT per webhook: the failing one is rolled back alone, counted
+(``attempts``, ``last_error``, un-marked) and retried in a later round; after
+``max_attempts`` it is set aside (``processed_at`` and ``last_error`` both set), never
+blocking the ones behind it.
 
 Order: on PostgreSQL the lease is a transaction-scoped advisory lock, so however many
 processors run (processes, pods) only one applies webhooks at a time, in id order, and the
