@@ -4,7 +4,7 @@ primary number: wall time on a shared machine mostly measures the neighbours.
 
 Each tree (a checkout of this repository, e.g. one exported with ``git archive``) is measured
 in its own process with that tree first on the import path, one after the other in this run,
-and compared as ratios to the first::
+and compared as ratios to the first (``--repeat N``: the trees take turns N times, medians)::
 
     git archive d20ff32 | tar -x -C /tmp/before
     python bench/ingest_processor.py --trees before=/tmp/before after=. --webhooks 3000
@@ -26,6 +26,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,6 +138,17 @@ def _run_tree(tree: str, args: argparse.Namespace, profile: int) -> dict[str, An
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number the median of the runs (nested dicts alike)."""
+    first = runs[0]
+    return {
+        key: _median([r[key] for r in runs])
+        if isinstance(first[key], dict)
+        else statistics.median(r[key] for r in runs)
+        for key in first
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trees", nargs="+", default=["this=."], help="label=path ...")
@@ -146,16 +158,19 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--rates", type=float, nargs="*", default=[], help="webhooks/s")
     parser.add_argument("--latency-messages", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tree; medians shown")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
     trees = [t.split("=", 1) for t in args.trees]
-    results = [
-        _run_tree(path, args, args.profile if i == len(trees) - 1 else 0)
-        for i, (_, path) in enumerate(trees)
-    ]
+    runs: list[list[dict[str, Any]]] = [[] for _ in trees]
+    for repeat in range(args.repeat):  # trees take turns, so drifting load hits each alike
+        for i, (_, path) in enumerate(trees):
+            last = repeat == args.repeat - 1 and i == len(trees) - 1
+            runs[i].append(_run_tree(path, args, args.profile if last else 0))
+    results = [_median(tree_runs) for tree_runs in runs]
     base = results[0]["cpu_s"] / args.webhooks
     rows = []
     for (label, _), r in zip(trees, results, strict=True):
@@ -163,7 +178,8 @@ def main() -> None:
         rows.append([label, args.backend, args.webhooks, args.batch, f"{per * 1000:.2f}",
                      f"{args.webhooks / r['cpu_s']:,.0f}", f"{args.webhooks / r['wall_s']:,.0f}",
                      f"{base / per:.2f}"])  # fmt: skip
-    print(f"inbound processor in process, one new customer per webhook — {machine()}\n")
+    print(f"inbound processor in process, one new customer per webhook, median of "
+          f"{args.repeat} run(s) per tree — {machine()}\n")  # fmt: skip
     headers = ["tree", "backend", "webhooks", "per round", "CPU ms/webhook",
                "webhooks per CPU-s", "webhooks/s (wall, noisy)", "CPU speed-up"]  # fmt: skip
     print(table(headers, rows))
