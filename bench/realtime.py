@@ -37,6 +37,7 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -319,6 +320,37 @@ async def drained(sessions: Sessions, tenant_id: uuid.UUID, within: float = 60) 
     raise RuntimeError("the relays did not drain the outbox")
 
 
+async def stage_latencies(
+    sessions: Sessions, tenant_id: uuid.UUID, since: float
+) -> dict[str, float]:
+    """Where the half-load latency goes, from the rows' own timestamps (database clock of
+    each api process): stored webhook received → applied (``processed_at``), and
+    ``message.created`` recorded → claimed by a relay (``published_at``), p50/p99 in ms."""
+    start = datetime.fromtimestamp(since, UTC)
+    async with sessions() as session:
+        applied = await session.execute(
+            select(InboundWebhook.received_at, InboundWebhook.processed_at).where(
+                InboundWebhook.received_at >= start
+            )
+        )
+        published = await session.execute(
+            select(Event.created_at, Event.published_at).where(
+                Event.tenant_id == tenant_id,
+                Event.type == "message.created",
+                Event.created_at >= start,
+            )
+        )
+        spans = {
+            "applied": [(b - a).total_seconds() for a, b in applied if b is not None],
+            "published": [(b - a).total_seconds() for a, b in published if b is not None],
+        }
+    return {
+        f"{stage}_{name}_ms": pct(values, q) if values else float("nan")
+        for stage, values in spans.items()
+        for name, q in (("p50", 0.5), ("p99", 0.99))
+    }
+
+
 async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, float]:
     """AMQP messages published to the tenant exchange and delivered from the pod queues."""
     parts = urllib.parse.urlsplit(RABBIT_API)
@@ -464,6 +496,7 @@ async def run_config(
                 world, apis, workdir, run + "h", args.seconds, sustained_rate / 2, 0
             )
             await drained(sessions, world.tenant_id)
+            stages = await stage_latencies(sessions, world.tenant_id, h0)
             await asyncio.sleep(1.0)
             for proc in clients:
                 tell(proc, "stop")
@@ -503,6 +536,7 @@ async def run_config(
         "p99_sent_ms": pct(lat_sent, 0.99),
         "lost": lost,
         "http_errors": peak_err + half_err,
+        **stages,
         "events": total_events,
         "peak_events": peak_events,
         "amqp_published_per_event": broker["published"] / max(1, total_events),
@@ -557,7 +591,9 @@ def row(r: dict[str, Any]) -> str:
         f"{r['amqp_published_per_event']:.3f} | {r['amqp_deliveries_per_event']:.3f} | "
         f"{r['pod_event_copies_per_event']:.2f} | {c['ws']:.3f} | {c['api']:.3f} | "
         f"{c['postgres']:.3f} | {c['rabbitmq']:.3f} | {c['generators'] + c['clients']:.3f} | "
-        f"{r['cpu']['machine_busy_frac'] * 100:.0f}% | {r['lost']} |"
+        f"{r['cpu']['machine_busy_frac'] * 100:.0f}% | {r['lost']} | "
+        f"{r['applied_p50_ms']:.1f} / {r['applied_p99_ms']:.1f} | "
+        f"{r['published_p50_ms']:.1f} / {r['published_p99_ms']:.1f} |"
     )
 
 
@@ -566,8 +602,9 @@ HEADER = (
     "| webhooks/s (half of sustained) | p50 ms | p99 ms "
     "| p99 from POST ms | AMQP msgs published/event | AMQP deliveries/event "
     "| event copies to pods/event | ws CPU ms/frame | api CPU ms/frame | PG CPU ms/frame "
-    "| broker CPU ms/frame | load gen+clients CPU ms/frame | machine busy | lost |\n"
-    + "|---" * 19
+    "| broker CPU ms/frame | load gen+clients CPU ms/frame | machine busy | lost "
+    "| half: received → applied p50/p99 ms | half: message.created → relay p50/p99 ms |\n"
+    + "|---" * 21
     + "|"
 )
 

@@ -72,6 +72,7 @@ class OutboxRelay:
         busy_delay: float = 0.005,
         linger: float = 0.003,
         max_attempts: int = 3,
+        holder_notified: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bus = bus
@@ -79,6 +80,8 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
         self._busy_delay = busy_delay  # another relay holds the lease: try again this soon
+        # ... unless that holder is told of new events (runtime/db/notify.py): then wait
+        self._holder_notified = holder_notified
         # After a wake-up, wait this long so that the commits of concurrent requests share
         # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
         self._linger = linger
@@ -261,9 +264,9 @@ class OutboxRelay:
                 log.exception("outbox relay: publish failed; retrying")
                 await asyncio.sleep(self._retry_delay)
                 continue
-            if published is None:  # the holder may not have claimed what woke us: retry soon
-                await asyncio.sleep(self._busy_delay)
-            elif published < self._batch_size:
+            if published is None and not self._holder_notified():
+                await asyncio.sleep(self._busy_delay)  # the holder may miss what woke us
+            elif published is None or published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                     if self._linger > 0:

@@ -35,6 +35,7 @@ from runtime.api.routers import (
 from runtime.bus import make_bus
 from runtime.bus.naming import pod_name
 from runtime.clock import Clock, SystemClock
+from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, listening
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
 from runtime.ingest import InboundPipeline
@@ -95,6 +96,7 @@ def create_app(
         bus,
         linger=settings.relay_linger_seconds,
         max_attempts=settings.relay_max_attempts,
+        holder_notified=lambda: listener.listening,
     )
     ingest = InboundPipeline(
         engine,
@@ -103,7 +105,12 @@ def create_app(
         batch_size=settings.ingest_batch_size,
         max_attempts=settings.ingest_max_attempts,
         process=settings.ingest_process,
+        holder_notified=lambda: listener.listening,
     )
+    wakers = {EVENTS_WRITTEN: relay.wake}
+    if settings.ingest_process:
+        wakers[INBOUND_STORED] = ingest.processor.wake
+    listener = Listener(settings.database_url, wakers)
     outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock)
 
     @asynccontextmanager
@@ -111,7 +118,7 @@ def create_app(
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running(), ingest.running(), outbound.running():
+            async with relay.running(), ingest.running(), outbound.running(), listening(listener):
                 yield
         finally:
             waker.cancel()

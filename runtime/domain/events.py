@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from runtime.db.base import utcnow
-from runtime.domain.visibility import personal_key
+from runtime.db.notify import EVENTS_WRITTEN, notifying
 from runtime.models import Event, Tenant
 
 
@@ -103,30 +103,17 @@ def _write_events(session: Session) -> None:
         by_tenant.setdefault(event.tenant_id, []).append(event)
     connection = session.connection()
     for tenant_id, events in by_tenant.items():
-        last = connection.execute(
+        bump = (
             update(Tenant)
             .where(Tenant.id == tenant_id)
             .values(event_seq=Tenant.event_seq + len(events))
             .returning(Tenant.event_seq)
-        ).scalar_one()
+        )  # … and wake the relays of other processes
+        last = connection.execute(notifying(bump, EVENTS_WRITTEN, connection.dialect)).scalar_one()
         for seq, event in enumerate(events, start=last - len(events) + 1):
             event.seq = seq
     connection.execute(insert(Event), [event.row() for event in pending])
     session.info[WROTE_EVENTS] = True
-
-
-async def permissions_changed(
-    session: AsyncSession, tenant_id: uuid.UUID, agent_ids: list[uuid.UUID]
-) -> None:
-    """Tell these agents' browsers to re-read their permissions, and re-scope their sockets
-    to what the new permissions allow."""
-    from runtime.domain.sessions import rescope_sockets  # sessions records through this module
-
-    if agent_ids:
-        await record_event(
-            session, tenant_id, "permissions.changed", {}, [personal_key(a) for a in agent_ids]
-        )
-        await rescope_sockets(session, tenant_id, agent_ids, "permissions changed")
 
 
 async def events_after(

@@ -4,6 +4,7 @@ events that tell the agents concerned about every change."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,7 +76,40 @@ def conversation_json(
     }
 
 
-def message_json(message: Message, queued: SendQueueItem | None = None) -> dict[str, Any]:
+@dataclass(slots=True)
+class NewMessage:
+    """A message stored set-wise (one INSERT for a round's messages, no ORM object): the
+    row to insert, read like a :class:`Message` by :func:`message_json` and :func:`preview`."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    conversation_seq: int
+    wamid: str | None
+    direction: str
+    type: str
+    body: str
+    payload: dict[str, Any]
+    status: str
+    error_code: int | None
+    error_message: str | None
+    created_at: datetime
+    sent_by_agent_id: uuid.UUID | None = None
+    pricing: dict[str, Any] | None = None
+    not_confirmed_at: datetime | None = None
+    resend_of_id: uuid.UUID | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The columns (shallow: the payload is not copied)."""
+        return {name: getattr(self, name) for name in _NEW_MESSAGE_FIELDS}
+
+
+_NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
+
+
+def message_json(
+    message: Message | NewMessage, queued: SendQueueItem | None = None
+) -> dict[str, Any]:
     """The message as the API and events show it; ``queued``: its send-queue row, when it
     waits (then ``queue`` tells until when and why)."""
     return {
@@ -132,7 +166,7 @@ async def next_seq(
     return int(seq)
 
 
-def preview(message: Message) -> str:
+def preview(message: Message | NewMessage) -> str:
     text = message.body or f"[{message.type}]"
     return text[:200]
 
@@ -166,7 +200,7 @@ async def emit_hidden(
 
 
 async def emit_message(
-    session: AsyncSession, conversation: Conversation, message: Message, type_: str
+    session: AsyncSession, conversation: Conversation, message: Message | NewMessage, type_: str
 ) -> None:
     await record_event(
         session,
@@ -198,7 +232,16 @@ async def conversation_for(
         )
     if found is not None:
         return found
-    conversation = Conversation(  # fields set here are needed before the INSERT's defaults
+    conversation = new_conversation(tenant_id, sender_id, contact, now)
+    session.add(conversation)
+    return conversation
+
+
+def new_conversation(
+    tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact, now: datetime
+) -> Conversation:
+    """A conversation of (sender, contact), owned like the contact, not added to a session."""
+    return Conversation(  # every column set: the inbound round inserts it with Core
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         sender_id=sender_id,
@@ -207,10 +250,11 @@ async def conversation_for(
         assigned_agent_id=contact.assigned_agent_id,
         assigned_team_id=contact.assigned_team_id,
         last_message_at=now,
+        last_inbound_at=None,
+        snoozed_until=None,
+        message_seq=0,
         created_at=now,
         updated_at=now,
         unread_count=0,
         last_message_preview="",
     )
-    session.add(conversation)
-    return conversation

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.db.base import utcnow
 from runtime.domain.events import record_event
 from runtime.domain.security import AccessClaims
-from runtime.domain.visibility import session_key
+from runtime.domain.visibility import personal_key, session_key
 from runtime.models import Agent, RefreshToken
 
 SESSION_CONTROL = "session.control"
@@ -79,3 +79,15 @@ async def rescope_sockets(
             {"action": "rescope", "reason": reason},
             [session_key(agent_id)],
         )
+
+
+async def permissions_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_ids: list[uuid.UUID]
+) -> None:
+    """Tell these agents' browsers to re-read their permissions, and re-scope their sockets
+    to what the new permissions allow."""
+    if agent_ids:
+        await record_event(
+            session, tenant_id, "permissions.changed", {}, [personal_key(a) for a in agent_ids]
+        )
+        await rescope_sockets(session, tenant_id, agent_ids, "permissions changed")

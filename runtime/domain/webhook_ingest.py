@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
@@ -224,6 +225,11 @@ class Customer:
     user_id: str | None
     name: str
 
+    def lookup_keys(self) -> list[tuple[str, str]]:
+        """How a contact is found: ("phone", …) and/or ("user", …)."""
+        return [(kind, value) for kind, value in (("phone", self.phone), ("user", self.user_id))
+                if value is not None]  # fmt: skip
+
 
 def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
     wa_id, user_id = _text(message.get("from")), _text(message.get("from_user_id"))
@@ -244,7 +250,8 @@ def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
 class _RoundIndex:
     """What a round's inbound messages look up, read up front in three statements (see
     :func:`prepare_round`) and kept current as the round stores rows, so that applying a
-    message issues no query and the round's rows are inserted together at one flush."""
+    message issues no query; and the rows the round creates, written by
+    :func:`finish_round` in one statement per table."""
 
     wamids: set[str] = field(default_factory=set)
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
@@ -252,6 +259,28 @@ class _RoundIndex:
     locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
     # the messages the round's statuses name, by wamid and by id (biz_opaque_callback_data)
     sent: dict[str | uuid.UUID, Message] = field(default_factory=dict)
+    # why each inbound message (by id()) cannot be stored, checked once per round
+    problems: dict[int, ItemProblem | None] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)  # who wrote each, by id()
+    # written by finish_round: conversations created and messages stored in this round
+    new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    messages: list[inbox.NewMessage] = field(default_factory=list)
+
+    def numbered_here(self, conversation: Conversation) -> bool:
+        """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
+        return conversation.id in self.locked or conversation.id in self.new_conversations
+
+    def customer(self, message: Json, contacts: list[Json], region: str) -> Customer:
+        key = id(message)
+        if key not in self.customers:
+            self.customers[key] = _customer(message, contacts, region)
+        return self.customers[key]
+
+    def problem(self, message: Any) -> ItemProblem | None:
+        key = id(message)
+        if key not in self.problems:
+            self.problems[key] = message_problem(message)
+        return self.problems[key]
 
     def add_contact(self, contact: Contact) -> None:
         if contact.phone is not None:
@@ -260,8 +289,8 @@ class _RoundIndex:
             self.contacts[(contact.tenant_id, "user", contact.wa_user_id)] = contact
 
     def known(self, tenant_id: uuid.UUID, customer: Customer) -> list[Contact]:
-        keys = [("phone", customer.phone), ("user", customer.user_id)]
-        found = [self.contacts.get((tenant_id, kind, value)) for kind, value in keys if value]
+        keys = customer.lookup_keys()
+        found = [self.contacts.get((tenant_id, kind, value)) for kind, value in keys]
         return [c for c in dict.fromkeys(found) if c is not None]
 
 
@@ -277,7 +306,7 @@ class _RoundKeys:
     """What the items of a round name: inbound wamids and customers, status targets."""
 
     wamids: set[str] = field(default_factory=set)
-    customers: list[tuple[uuid.UUID, Customer]] = field(default_factory=list)
+    customers: list[tuple[uuid.UUID, Customer, str]] = field(default_factory=list)  # + wamid
     status_wamids: set[str] = field(default_factory=set)
     status_ids: set[uuid.UUID] = field(default_factory=set)
 
@@ -299,8 +328,11 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-async def _round_keys(session: AsyncSession, payloads: list[Json]) -> _RoundKeys:
-    """What the ``messages`` changes of ``payloads`` name."""
+async def _round_keys(
+    session: AsyncSession, payloads: list[Json], index: _RoundIndex
+) -> _RoundKeys:
+    """What the ``messages`` changes of ``payloads`` name (customers of storable messages
+    only)."""
     keys = _RoundKeys()
     for payload in payloads:
         for entry in _list(_dict(payload).get("entry")):
@@ -316,12 +348,12 @@ async def _round_keys(session: AsyncSession, payloads: list[Json]) -> _RoundKeys
                 sender = await _number(session, str(number_id))
                 contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
                 for message in _list(value.get("messages")):
-                    if not isinstance(message, dict) or _text(message.get("id")) is None:
+                    if index.problem(message) is not None:
                         continue
                     keys.wamids.add(str(message["id"]))
                     if sender is not None:
-                        customer = _customer(message, contacts, sender.region)
-                        keys.customers.append((sender.tenant_id, customer))
+                        customer = index.customer(message, contacts, sender.region)
+                        keys.customers.append((sender.tenant_id, customer, str(message["id"])))
     return keys
 
 
@@ -346,17 +378,19 @@ async def _read_status_targets(session: AsyncSession, keys: _RoundKeys, index: _
 async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
     """Read up front what the inbound messages of ``payloads`` will look up (stored wamids,
     their contacts and those contacts' conversations, locked so that their messages are
-    numbered in memory), for :func:`ingest` calls in this transaction. Only for a
+    numbered in memory), and insert the contacts that are new in one statement, for
+    :func:`ingest` calls in this transaction, then :func:`finish_round`. Only for a
     transaction rolled back whole if any of them fails: the index does not follow
     savepoint rollbacks."""
-    keys = await _round_keys(session, payloads)
     index = _RoundIndex()
+    keys = await _round_keys(session, payloads, index)
     if keys.wamids:
         stored = select(Message.wamid).where(Message.wamid.in_(keys.wamids))
         index.wamids = {w for w in (await session.scalars(stored)) if w is not None}
-    tenants = {tenant_id for tenant_id, _ in keys.customers}
-    phones = {c.phone for _, c in keys.customers if c.phone is not None}
-    users = {c.user_id for _, c in keys.customers if c.user_id is not None}
+    customers = [(t, c) for t, c, wamid in keys.customers if wamid not in index.wamids]
+    tenants = {tenant_id for tenant_id, _ in customers}
+    phones = {c.phone for _, c in customers if c.phone is not None}
+    users = {c.user_id for _, c in customers if c.user_id is not None}
     if tenants and (phones or users):
         contacts = select(Contact).where(
             Contact.tenant_id.in_(tenants),
@@ -375,8 +409,73 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
         for talk in await session.scalars(talks):
             index.conversations[(talk.sender_id, talk.contact_id)] = talk
             index.locked.add(talk.id)
+    await _insert_new_contacts(session, customers, index)
     await _read_status_targets(session, keys, index)
     transaction_cache(session, _ROUND)["index"] = index
+
+
+class RoundConflict(Exception):
+    """A row the round meant to insert was stored meanwhile by another transaction: redo
+    the round one webhook at a time."""
+
+
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's database."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        model
+    ).on_conflict_do_nothing()
+
+
+async def _insert_new_contacts(
+    session: AsyncSession, customers: list[tuple[uuid.UUID, Customer]], index: _RoundIndex
+) -> None:
+    """The round's customers no contact knows, inserted in one statement (the first card of
+    each wins, as if created message by message) and added to the index."""
+    rows: list[Json] = []
+    taken: set[tuple[uuid.UUID, str, str]] = set()  # keys of the rows above
+    for tenant_id, customer in customers:
+        keys = {(tenant_id, kind, value) for kind, value in customer.lookup_keys()}
+        if index.known(tenant_id, customer) or keys & taken:
+            continue
+        taken |= keys
+        rows.append({"id": uuid.uuid4(), "tenant_id": tenant_id, "phone": customer.phone,
+                     "wa_user_id": customer.user_id, "name": customer.name[:200]})  # fmt: skip
+    if not rows:
+        return
+    stored = list(await session.scalars(_insert(session, Contact).returning(Contact), rows))
+    if len(stored) != len(rows):
+        raise RoundConflict("a new customer's contact was stored meanwhile")
+    for contact in stored:
+        index.add_contact(contact)
+
+
+async def finish_round(session: AsyncSession) -> None:
+    """Write what the round's :func:`ingest` calls stored set-wise: the new conversations in
+    one INSERT, the messages in one ``INSERT … ON CONFLICT (wamid) DO NOTHING``. Raises
+    :class:`RoundConflict` if a message was stored meanwhile (its events are recorded)."""
+    index = _round_index(session)
+    if index is None:
+        return
+    if index.new_conversations:
+        await session.execute(
+            insert(Conversation),
+            [_conversation_row(c) for c in index.new_conversations.values()],
+        )
+    if index.messages:
+        stored = await session.execute(
+            _insert(session, Message).returning(Message.id), [m.row() for m in index.messages]
+        )
+        if len(stored.all()) != len(index.messages):
+            raise RoundConflict("an inbound message was stored meanwhile")
+    index.new_conversations, index.messages = {}, []
+
+
+def _conversation_row(conversation: Conversation) -> Json:
+    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
+
+
+_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
 
 
 async def _contacts_of(
@@ -469,6 +568,26 @@ async def _stored(session: AsyncSession, index: _RoundIndex | None, wamid: str) 
     return await session.scalar(select(Message.id).where(Message.wamid == wamid)) is not None
 
 
+async def _conversation(
+    session: AsyncSession,
+    index: _RoundIndex | None,
+    sender: _Number,
+    contact: Contact,
+    at: datetime,
+) -> Conversation:
+    """The conversation of (sender, contact); in a round, one created is kept in the index
+    and inserted by :func:`finish_round`."""
+    if index is None:
+        return await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
+    conversation = index.conversations.get((sender.id, contact.id))
+    if conversation is None:
+        conversation = inbox.new_conversation(sender.tenant_id, sender.id, contact, at)
+        index.conversations[(sender.id, contact.id)] = conversation
+        index.new_conversations[conversation.id] = conversation
+    index.add_contact(contact)
+    return conversation
+
+
 async def _inbound(
     session: AsyncSession,
     sender: _Number,
@@ -483,27 +602,24 @@ async def _inbound(
     if await _stored(session, index, wamid):
         result.duplicates += 1
         return
-    contact = await _contact(session, sender.tenant_id, _customer(message, contacts, region))
+    customer = (
+        index.customer(message, contacts, region)
+        if index is not None
+        else _customer(message, contacts, region)
+    )
+    contact = await _contact(session, sender.tenant_id, customer)
     await _changed_number(session, contact, message, region)
     at = _moment(message.get("timestamp"), now)
     await assignment.route_inbound(session, contact, sender.id)
-    conversation = index.conversations.get((sender.id, contact.id)) if index else None
-    if conversation is None:
-        conversation = await inbox.conversation_for(
-            session, sender.tenant_id, sender.id, contact, at
-        )
-    if index is not None:
-        index.wamids.add(wamid)
-        index.add_contact(contact)
-        index.conversations[(sender.id, contact.id)] = conversation
+    conversation = await _conversation(session, index, sender, contact, at)
     kind = message["type"]
     error_code, error_message = _first_error(message)
-    stored = Message(
-        id=uuid.uuid4(),  # known before the flush: events are recorded without one
+    stored = inbox.NewMessage(
+        id=uuid.uuid4(),  # known before the INSERT: events are recorded without one
         tenant_id=sender.tenant_id,
         conversation_id=conversation.id,
         conversation_seq=await inbox.next_seq(
-            session, conversation, locked=index is not None and conversation.id in index.locked
+            session, conversation, locked=index is not None and index.numbered_here(conversation)
         ),
         wamid=wamid,
         direction="inbound",
@@ -515,7 +631,11 @@ async def _inbound(
         error_message=error_message,
         created_at=at,
     )
-    session.add(stored)
+    if index is not None:
+        index.wamids.add(wamid)
+        index.messages.append(stored)  # inserted by finish_round
+    else:
+        session.add(Message(**stored.row()))
     if conversation.last_inbound_at is None or as_utc(conversation.last_inbound_at) < at:
         conversation.last_inbound_at = at
     if conversation.last_message_at is None or as_utc(conversation.last_message_at) <= at:
@@ -616,8 +736,10 @@ async def _messages_change(
         return
     region = sender.region
     contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+    index = _round_index(session)
     for message in _list(value.get("messages")):
-        if (problem := message_problem(message)) is not None:
+        problem = index.problem(message) if index is not None else message_problem(message)
+        if problem is not None:
             await _refuse(session, result, sender.tenant_id, "messages", message, problem, now)
         else:
             await _inbound(session, sender, region, message, contacts, now, result)

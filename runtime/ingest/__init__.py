@@ -7,17 +7,18 @@ The flow (docs/realtime.md, "Inbound: accept, then process"):
    to :class:`~runtime.ingest.accept.GroupCommitWriter`. Many concurrent requests share one
    INSERT and one COMMIT; each is answered 200 only once its row is committed.
 2. After every group commit the writer wakes :class:`~runtime.ingest.processor.InboundProcessor`,
-   which applies the stored webhooks in batches, in id order, one SAVEPOINT each, under a
-   processing lease; what keeps failing is set aside, never blocking the rest.
+   which applies the stored webhooks in batches, in id order, under a processing lease;
+   what keeps failing is set aside, never blocking the rest. On PostgreSQL the commit also
+   notifies the processors of other processes (``runtime/db/notify.py``).
 3. A poll (the app's lifespan runs :meth:`InboundPipeline.running`) picks up rows left by
-   another process or by a crash, and retries.
+   a crash or missed by a notification, and retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,9 +40,13 @@ class InboundPipeline:
         max_attempts: int = 3,
         poll_interval: float = 1.0,
         process: bool = True,
+        holder_notified: Callable[[], bool] = lambda: False,
     ) -> None:
         self.processor = InboundProcessor(
-            sessionmaker, batch_size=batch_size, max_attempts=max_attempts
+            sessionmaker,
+            batch_size=batch_size,
+            max_attempts=max_attempts,
+            holder_notified=holder_notified,
         )
         self.writer = GroupCommitWriter(engine, linger=linger, max_batch=batch_size)
         if process:

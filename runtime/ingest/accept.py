@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runtime.db.notify import INBOUND_STORED, notifying
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ class GroupCommitWriter:
 
     async def _write(self, batch: list[_Body]) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(InboundWebhook),
+            await connection.execute(  # notifying the processors of other processes
+                notifying(insert(InboundWebhook), INBOUND_STORED, connection.dialect),
                 [{"received_at": b.received_at, "body": b.raw, "attempts": 0} for b in batch],
             )
         self.commits += 1

@@ -1,10 +1,14 @@
 """The processing side: apply stored webhooks in batches, in id order, one lease at a time.
 
-One round = one transaction: take the processing lease, claim the oldest unprocessed rows,
-apply each with :func:`runtime.domain.webhook_ingest.ingest` inside its own SAVEPOINT, mark
-them, commit. A webhook whose ingest raises is rolled back alone, counted (``attempts``,
-``last_error``) and retried in a later round; after ``max_attempts`` it is set aside
-(``processed_at`` and ``last_error`` both set), never blocking the ones behind it.
+One round = one transaction: take the processing lease, claim the oldest unprocessed rows
+(marking them processed in the same statement), read what they name and insert their new
+contacts (:func:`~runtime.domain.webhook_ingest.prepare_round`), apply each with
+:func:`~runtime.domain.webhook_ingest.ingest`, write the round's conversations and messages
+(:func:`~runtime.domain.webhook_ingest.finish_round`), commit. If a webhook raises, the round
+is redone with one SAVEPOINT per webhook: the failing one is rolled back alone, counted
+(``attempts``, ``last_error``, un-marked) and retried in a later round; after
+``max_attempts`` it is set aside (``processed_at`` and ``last_error`` both set), never
+blocking the ones behind it.
 
 Order: on PostgreSQL the lease is a transaction-scoped advisory lock, so however many
 processors run (processes, pods) only one applies webhooks at a time, in id order, and the
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
 from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease
-from runtime.domain.webhook_ingest import ingest, prepare_round
+from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -52,13 +57,13 @@ class _WebhookFailed(Exception):
     """A webhook failed in an optimistic round: redo the round with one SAVEPOINT each."""
 
 
-def _parsed(body: bytes) -> dict[str, Any]:
-    """A stored body as JSON, or nothing to read up front (applying it will fail)."""
+def _parsed(body: bytes) -> dict[str, Any] | Exception:
+    """A stored body as a JSON object, or why it is not one (applying it then fails)."""
     try:
         payload = json.loads(body)
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
+    except ValueError as exc:
+        return exc
+    return payload if isinstance(payload, dict) else TypeError("not a JSON object")
 
 
 class InboundProcessor:
@@ -70,12 +75,16 @@ class InboundProcessor:
         max_attempts: int = 3,
         busy_delay: float = 0.01,
         retry_delay: float = 0.5,
+        holder_notified: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._batch_size = batch_size
         self._max_attempts = max_attempts
         self._busy_delay = busy_delay
         self._retry_delay = retry_delay
+        # Whether the lease holder is told of new rows (runtime/db/notify.py): then a
+        # processor that finds the lease taken leaves them to it instead of retrying.
+        self._holder_notified = holder_notified
         self._woken = False
         self._task: asyncio.Task[None] | None = None
 
@@ -87,7 +96,8 @@ class InboundProcessor:
 
     async def _drain(self) -> None:
         """Process rounds until this processor itself saw, under the lease, nothing left
-        and no wake-up arrived meanwhile (so a commit racing the last round is not missed)."""
+        and no wake-up arrived meanwhile (so a commit racing the last round is not missed),
+        or found the lease taken by a holder that is notified of the rows."""
         while self._woken:
             self._woken = False
             while True:
@@ -97,6 +107,8 @@ class InboundProcessor:
                     log.exception("inbound processor: round failed; retrying")
                     await asyncio.sleep(self._retry_delay)
                     continue
+                if done.busy and self._holder_notified():
+                    break
                 if done.busy:
                     await asyncio.sleep(self._busy_delay)
                 elif done.claimed < self._batch_size and not done.retrying:
@@ -117,44 +129,68 @@ class InboundProcessor:
         async with self._sessionmaker() as session, session.begin():
             if not await take_transaction_lease(await session.connection(), INBOUND_PROCESSING):
                 return Round(busy=True)
-            claimed = (
-                await session.execute(
-                    select(
-                        InboundWebhook.id,
-                        InboundWebhook.body,
-                        InboundWebhook.received_at,
-                        InboundWebhook.attempts,
-                    )
-                    .where(InboundWebhook.processed_at.is_(None))
-                    .order_by(InboundWebhook.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            claimed = await self._claim(session)
+            payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
-                await prepare_round(session, [_parsed(row.body) for row in claimed])
-            applied: list[int] = []
+                await self._prepare(session, payloads)
             retrying = 0
-            for row in claimed:
-                error = await self._apply(session, row, isolate=isolate)
-                if error is None:
-                    applied.append(row.id)
-                elif not await self._count_failure(session, row, error):
+            for row, payload in zip(claimed, payloads, strict=True):
+                # Applying issues no query in an optimistic round: yield, so that requests
+                # and the relay (the previous round's events) are not held for the round.
+                await asyncio.sleep(0)
+                error = await self._apply(session, row, payload, isolate=isolate)
+                if error is not None and not await self._count_failure(session, row, error):
                     retrying += 1
-            if applied:
-                await session.execute(
-                    update(InboundWebhook)
-                    .where(InboundWebhook.id.in_(applied))
-                    .values(processed_at=utcnow(), last_error=None)
-                )
+            if not isolate:
+                await self._finish(session)
         return Round(claimed=len(claimed), retrying=retrying)
 
+    async def _claim(self, session: AsyncSession) -> list[_Stored]:
+        """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
+        statement (a failure un-marks its row: :meth:`_count_failure`), in id order."""
+        oldest = (
+            select(InboundWebhook.id)
+            .where(InboundWebhook.processed_at.is_(None))
+            .order_by(InboundWebhook.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        marked = await session.execute(
+            update(InboundWebhook)
+            .where(InboundWebhook.id.in_(oldest.scalar_subquery()))
+            .values(processed_at=utcnow(), last_error=None)
+            .returning(
+                InboundWebhook.id,
+                InboundWebhook.body,
+                InboundWebhook.received_at,
+                InboundWebhook.attempts,
+            )
+        )
+        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
+
     @staticmethod
-    async def _apply(session: AsyncSession, row: _Stored, *, isolate: bool) -> str | None:
+    async def _prepare(session: AsyncSession, payloads: list[dict[str, Any] | Exception]) -> None:
+        try:
+            await prepare_round(session, [p for p in payloads if isinstance(p, dict)])
+        except RoundConflict as exc:
+            raise _WebhookFailed from exc
+
+    @staticmethod
+    async def _finish(session: AsyncSession) -> None:
+        try:
+            await finish_round(session)
+        except RoundConflict as exc:
+            raise _WebhookFailed from exc
+
+    @staticmethod
+    async def _apply(
+        session: AsyncSession, row: _Stored, payload: dict[str, Any] | Exception, *, isolate: bool
+    ) -> str | None:
         """Apply one webhook; with ``isolate``, in a SAVEPOINT, returning the error if it
         failed (and was rolled back alone); without, any failure raises _WebhookFailed."""
         try:
-            payload = json.loads(row.body)
+            if isinstance(payload, Exception):
+                raise payload
             if not isolate:
                 await ingest(session, payload, as_utc(row.received_at))
                 return None

@@ -77,7 +77,7 @@ async def _send_template(
 async def test_customer_writes_agent_replies_ticks_reach_read(world: WhatsAppWorld) -> None:
     ctx, _, _, sender = await _setup(world)
     wamid = await world.customer_says(sender, CUSTOMER, "Halo, pesanan saya di mana?")
-    conversations = await wait_for(lambda: _conversations(world, ctx.headers), within=1.0)
+    conversations = await wait_for(lambda: _conversations(world, ctx.headers), within=5.0)
     conversation = conversations[0]
     assert conversation["contact"]["phone"] == "+" + CUSTOMER
     assert conversation["contact"]["name"] == "Budi"

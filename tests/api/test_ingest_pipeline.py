@@ -13,8 +13,11 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runtime.clock import utc_now
+from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener
 from runtime.db.session import make_engine, make_sessionmaker
+from runtime.domain.events import record_event
 from runtime.ingest import processor as processor_module
+from runtime.ingest.accept import GroupCommitWriter
 from runtime.ingest.processor import InboundProcessor
 from runtime.models import Event, InboundWebhook, Message
 from runtime.whatsapp import webhooks
@@ -196,6 +199,74 @@ async def test_two_processors_no_double_work_and_order_kept(world: WhatsAppWorld
         assert [w for w in applied if w.startswith(f"wamid.{customer}")] == wamids
 
 
+# PostgreSQL only: notifications (SQLite has one process, woken in process).
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_processors_of_two_processes_are_woken_by_notification(
+    world: WhatsAppWorld,
+) -> None:
+    """Two "processes" (engine, writer, processor, listener each) whose writers do not wake
+    their processors in process: every webhook is applied all the same, woken by NOTIFY
+    alone, and a processor that finds the lease taken leaves the rows to the holder instead
+    of retrying (its retry delay is longer than the test's deadline)."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    url = world.settings.database_url
+    engines = [make_engine(url) for _ in range(2)]
+    listeners: list[Listener] = []
+    processors = [
+        InboundProcessor(
+            make_sessionmaker(e),
+            batch_size=5,
+            busy_delay=60,
+            holder_notified=lambda i=i: listeners[i].listening,
+        )
+        for i, e in enumerate(engines)
+    ]
+    listeners += [Listener(url, {INBOUND_STORED: p.wake}) for p in processors]
+    writers = [GroupCommitWriter(e, linger=0.001) for e in engines]
+    bodies = [
+        _text_webhook(sender["phone_number_id"], f"628123456{i:04d}", f"wamid.nf-{i}", "hi")
+        for i in range(40)
+    ]
+    try:
+        async with listeners[0].running(), listeners[1].running():
+            await wait_for(lambda: _true(all(li.listening for li in listeners)), within=10)
+            now = utc_now(world.engine.state.clock)
+            await asyncio.gather(
+                *(writers[i % 2].accept(body, now) for i, body in enumerate(bodies))
+            )
+            await wait_for(lambda: _none_pending(processors[0]), within=20)
+            await wait_for(lambda: _true(all(_idle(p) for p in processors)), within=10)
+    finally:
+        for processor, engine in zip(processors, engines, strict=True):
+            await processor.close()
+            await engine.dispose()
+    async with world.app.state.sessionmaker() as session:
+        stored = await session.scalar(select(func.count()).where(Message.wamid.like("wamid.nf-%")))
+    assert stored == len(bodies)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_committed_events_notify_relays(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    woken: list[str] = []
+    listener = Listener(world.settings.database_url, {EVENTS_WRITTEN: lambda: woken.append("w")})
+    async with listener.running():
+        await wait_for(lambda: _true(woken == ["w"]), within=10)  # once on connecting
+        async with world.app.state.sessionmaker() as session, session.begin():
+            await record_event(session, ctx.id, "test.ping", {}, ["inbox.all"])
+        await wait_for(lambda: _true(woken == ["w", "w"]), within=10)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+def _idle(processor: InboundProcessor) -> bool:
+    """No drain running (none sleeping before another try for the lease)."""
+    return processor._task is None or processor._task.done()
+
+
 async def _none_pending(processor: InboundProcessor) -> bool:
     return await processor.pending() == 0
 
@@ -235,8 +306,9 @@ async def _seqs(world: WhatsAppWorld) -> dict[str, tuple[int, str]]:
 
 async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> None:
     """A round of 40 webhooks (new customers, one customer writing twice, a redelivery)
-    costs a bounded number of statements, not a dozen per webhook, and stores the same
-    rows as one-by-one application would."""
+    costs a bounded number of statements (one INSERT each for contacts, conversations and
+    messages), not a dozen per webhook, and stores the same rows as one-by-one application
+    would."""
     _pause_processing(world)
     sender = await _sender(world)
     number = sender["phone_number_id"]
@@ -246,7 +318,9 @@ async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> 
         _text_webhook(number, "6281234560001", "wamid.set-1", "redelivered"),  # same wamid
     ]
     statements = await _statements_of_one_round(world, bodies)
-    assert len(statements) <= 25, statements
+    assert len(statements) <= 15, statements
+    for table in ("contacts", "conversations", "messages"):  # one INSERT each, every row
+        assert sum(s.startswith(f"INSERT INTO {table} ") for s in statements) == 1, table
     by_wamid = await _seqs(world)
     assert len(by_wamid) == 39
     assert by_wamid["wamid.set-1"] == (1, "hi")
@@ -265,7 +339,10 @@ async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) 
     again = [_text_webhook(number, c, f"wamid.set-{c}-{n}", str(n)) for n in (2, 3)
              for c in customers]  # fmt: skip
     statements = await _statements_of_one_round(world, again)
-    assert len(statements) <= 25, statements
+    assert len(statements) <= 15, statements
+    inserts = [s.split()[2] for s in statements if s.startswith("INSERT INTO")]
+    assert inserts.count("messages") == 1 and "contacts" not in inserts, inserts
+    assert "conversations" not in inserts, inserts
     by_wamid = await _seqs(world)
     assert [by_wamid[f"wamid.set-{customers[7]}-{n}"] for n in (1, 2, 3)] == [
         (1, "1"),

@@ -16,7 +16,7 @@ from runtime.api.pagination import Page, paginate
 from runtime.api.schemas.people import AgentCreate, AgentOut, AgentStatus, AgentUpdate, StatusIn
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
-from runtime.domain.events import permissions_changed, record_event
+from runtime.domain.events import record_event
 from runtime.domain.lookup import ensure_owned_ids, get_owned
 from runtime.domain.privileges import (
     ensure_an_admin_remains,
@@ -25,7 +25,7 @@ from runtime.domain.privileges import (
     is_active_admin,
 )
 from runtime.domain.security import hash_password
-from runtime.domain.sessions import end_sessions, rescope_sockets
+from runtime.domain.sessions import end_sessions, permissions_changed, rescope_sockets
 from runtime.domain.visibility import agent_presence_audience
 from runtime.models import Agent, Role, Team, TeamMember
 

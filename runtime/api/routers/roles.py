@@ -11,7 +11,6 @@ from runtime.api.deps import Principal, PrincipalDep, SessionDep, perm
 from runtime.api.schemas.people import PermissionOut, RoleCreate, RoleOut, RoleUpdate
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict, Invalid
-from runtime.domain.events import permissions_changed
 from runtime.domain.lookup import ensure_name_free, get_owned
 from runtime.domain.permissions import PERMISSIONS, unknown_permissions
 from runtime.domain.privileges import (
@@ -20,6 +19,7 @@ from runtime.domain.privileges import (
     ensure_may_manage,
     is_admin,
 )
+from runtime.domain.sessions import permissions_changed
 from runtime.models import Agent, Role
 
 router = APIRouter(prefix="/api", tags=["roles"])
