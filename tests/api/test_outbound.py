@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from runtime.clock import utc_now
-from runtime.models import RecipientBudget
-from runtime.outbound import limits
+from runtime.models import Event, Message, RecipientBudget
+from runtime.outbound import limits, queue_rows
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.conftest import make_settings
@@ -73,6 +73,19 @@ async def _received(world: WhatsAppWorld, message_id: str) -> list[dict[str, Any
     """What the simulated Meta accepted for one of our messages (by callback data)."""
     data = (await world.sim.get("/_sim/messages")).json()["data"]
     return [m for m in data if m["callback_data"] == message_id]
+
+
+async def _created_event(world: WhatsAppWorld, message_id: str) -> dict[str, Any]:
+    """The ``message.created`` event's message, as the outbox stored it."""
+    async with world.app.state.sessionmaker() as session:
+        payloads = await session.scalars(
+            select(Event.payload)
+            .where(Event.type == "message.created")
+            .order_by(Event.id.desc())
+            .limit(200)
+        )
+        [message] = [p["message"] for p in payloads if p["message"]["id"] == message_id]
+    return dict(message)
 
 
 def _pause_ingest(world: WhatsAppWorld) -> None:
@@ -164,6 +177,7 @@ async def test_unconfirmed_unknown_can_be_resent_deliberately(world: WhatsAppWor
     assert resent.status_code == 202, resent.text
     again = resent.json()
     assert again["id"] != original["id"] and again["resend_of_id"] == original["id"]
+    assert (await _created_event(world, again["id"]))["resend_of_id"] == original["id"]
     assert (again["status"], again["body"]) == ("queued", "important")
     await world.sent()
     assert len(await _received(world, again["id"])) == 1
@@ -271,3 +285,41 @@ async def test_daily_budget_holds_a_new_recipient_outside_the_window(
     assert held["queue"]["reason"] == "daily_limit"
     due_in = datetime.fromisoformat(held["queue"]["not_before"]) - utc_now(world.engine.state.clock)
     assert 23 * 3600 < due_in.total_seconds() <= 24 * 3600
+
+
+async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
+    database_url: str,
+) -> None:
+    """Listing a conversation with queued messages estimates each one's turn set-wise: its
+    count of rows ahead, its number's rate and backoff — not three queries per row."""
+    world = WhatsAppWorld(make_settings(database_url, outbound_work=False), auto_statuses=())
+    try:
+        headers, conversation = await _open_conversation(world)
+        sends = [await _send(world, headers, conversation, f"in line {i}") for i in range(6)]
+        listed = {m["id"]: m for m in await _messages(world, headers, conversation["id"])}
+        queues = [listed[m["id"]]["queue"] for m in sends]
+        assert [q["reason"] for q in queues] == [None] + ["in_line"] * 5
+        times = [datetime.fromisoformat(q["not_before"]) for q in queues]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        assert all(0.0125 - 0.005 < gap < 0.0125 + 0.005 for gap in gaps), gaps  # 1/80 s
+
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        engine = world.app.state.engine.sync_engine
+        async with world.app.state.sessionmaker() as session:
+            messages = list(
+                await session.scalars(
+                    select(Message).where(Message.id.in_([uuid.UUID(m["id"]) for m in sends]))
+                )
+            )
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                rows = await queue_rows(session, messages, utc_now(world.engine.state.clock))
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        assert len(rows) == 6 and len(statements) == 3, statements
+    finally:
+        await world.close()
