@@ -162,5 +162,5 @@ async def _estimate_in_line(
             row.wait_reason = "in_line" if ahead else None
 
 
-async def _pairs(session: AsyncSession, query: Select[tuple[K, V]]) -> dict[K, V]:
+async def _pairs(session: AsyncSession, query: Select[K, V]) -> dict[K, V]:
     return {key: value for key, value in (await session.execute(query)).all()}
