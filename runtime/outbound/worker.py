@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,6 +116,7 @@ class SendWorker:
         self._loop: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._pending_claims = 0
+        self._commit_lag = 0.0  # how long the last claim round took (seconds)
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -177,38 +179,51 @@ class SendWorker:
         one order (number rows, then pair and budget rows by key): no deadlocks. The rows
         are read and written set-wise (a bulk UPDATE by primary key each for the claimed,
         the deferred and the pacing rows), whatever the batch size."""
-        now, now_at = self._clock.now(), utc_now(self._clock)
+        began = time.monotonic()
+        now_at = utc_now(self._clock)
+        # Slots start when this round will have committed (as long as the last one took):
+        # a round's own latency must not make its first sends late (then they would not go,
+        # their slots spent, and a slow round would slow the next: a spiral under load).
+        now = now_at.timestamp() + self._commit_lag
         plan = _Plan([], [])
-        async with self._sessionmaker() as session, session.begin():
-            due = await session.execute(
-                select(SendQueueItem.sender_id)
-                .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
-                .group_by(SendQueueItem.sender_id)
-            )
-            sender_ids = set(due.scalars())
-            if not sender_ids:
-                return plan
-            senders = {
-                s.id: s
-                for s in (
-                    await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
-                ).scalars()
-            }
-            numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
-            rows: list[_Due] = []
-            for sender in senders.values():
-                number = self._number_pace(numbers, sender)
-                room = number.room(now, now + HORIZON) if sender.status == "active" else 1
-                if room == 0:
-                    plan.note_due(number.slot(now))
-                    continue
-                rows += await _claim_rows(session, sender.id, min(room, self._batch), now_at)
-            paces: dict[str, limits.PaceRow] = {}
-            if rows:
-                paces = await self._plan(session, senders, numbers, rows, now, now_at, plan)
-            await _write_plan(session, plan, now_at)
-            await limits.save(session, [*numbers.values(), *paces.values()])
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await self._claim_in(session, plan, now, now_at)
+        finally:
+            self._commit_lag = min(HORIZON / 2, time.monotonic() - began)
         return plan
+
+    async def _claim_in(
+        self, session: AsyncSession, plan: _Plan, now: float, now_at: datetime
+    ) -> None:
+        due = await session.execute(
+            select(SendQueueItem.sender_id)
+            .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
+            .group_by(SendQueueItem.sender_id)
+        )
+        sender_ids = set(due.scalars())
+        if not sender_ids:
+            return
+        senders = {
+            s.id: s
+            for s in (
+                await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
+            ).scalars()
+        }
+        numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
+        rows: list[_Due] = []
+        for sender in senders.values():
+            number = self._number_pace(numbers, sender)
+            room = number.room(now, now + HORIZON) if sender.status == "active" else 1
+            if room == 0:
+                plan.note_due(number.slot(now))
+                continue
+            rows += await _claim_rows(session, sender.id, min(room, self._batch), now_at)
+        paces: dict[str, limits.PaceRow] = {}
+        if rows:
+            paces = await self._plan(session, senders, numbers, rows, now, now_at, plan)
+        await _write_plan(session, plan, now_at)
+        await limits.save(session, [*numbers.values(), *paces.values()])
 
     def _number_pace(self, numbers: dict[str, limits.PaceRow], sender: Sender) -> limits.Pace:
         return limits.Pace(
