@@ -37,18 +37,19 @@ def job_summary(job: Manifest) -> dict[str, Any]:
 
 
 def readiness(summary: dict[str, Any]) -> Condition:
-    """Ready once the migration finished and both Deployments are available."""
+    """Ready once the migration finished and the Deployments are available."""
     waiting = [
         name
         for name, ready in (
             ("migration", summary["migration"]["succeeded"]),
             ("api", summary["api"]["ready"]),
             ("ws", summary["ws"]["ready"]),
+            ("sender-worker", summary["senderWorker"]["ready"]),
         )
         if not ready
     ]
     if not waiting:
-        return Condition("True", "Available", "api and ws are available")
+        return Condition("True", "Available", "api, ws and sender-worker are available")
     return Condition("False", "Progressing", "waiting for " + ", ".join(waiting))
 
 
@@ -64,6 +65,9 @@ def apply_children(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
     return {
         "api": deployment_summary(applied["Deployment", names.api_name(tenant.name)]),
         "ws": deployment_summary(applied["Deployment", names.ws_name(tenant.name)]),
+        "senderWorker": deployment_summary(
+            applied["Deployment", names.sender_worker_name(tenant.name)]
+        ),
         "migration": job_summary(applied["Job", migration_job_name(tenant)]),
     }
 

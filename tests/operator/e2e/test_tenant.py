@@ -25,6 +25,7 @@ CHILDREN = [
     ("v1", "Service", "{t}-ws"),
     ("apps/v1", "Deployment", "{t}-api"),
     ("apps/v1", "Deployment", "{t}-ws"),
+    ("apps/v1", "Deployment", "{t}-sender-worker"),
     ("autoscaling/v2", "HorizontalPodAutoscaler", "{t}-ws"),
     ("networking.k8s.io/v1", "NetworkPolicy", "{t}-runtime"),
     ("v1", "Secret", "{t}-keys"),
@@ -53,7 +54,7 @@ def children_of(cluster: Cluster, ns: str, t: str) -> dict[str, dict[str, Any]]:
 
 def mark_children_ready(cluster: Cluster, ns: str, t: str) -> None:
     """Play the controllers a bare API server lacks: Deployments available, Job succeeded."""
-    for name in (f"{t}-api", f"{t}-ws"):
+    for name in (f"{t}-api", f"{t}-ws", f"{t}-sender-worker"):
         deployment = cluster.kube.get("apps/v1", "Deployment", ns, name)
         assert deployment is not None
         replicas = deployment["spec"]["replicas"]
@@ -94,7 +95,7 @@ def test_tenant_gets_children_rabbitmq_and_status(
         "the first reconcile",
     )
     assert (ready["status"], ready["reason"]) == ("False", "Progressing")
-    assert ready["message"] == "waiting for migration, api, ws"
+    assert ready["message"] == "waiting for migration, api, ws, sender-worker"
 
     found = children_of(cluster, namespace, t)
     for key, child in found.items():
@@ -114,6 +115,10 @@ def test_tenant_gets_children_rabbitmq_and_status(
     } in ws["containers"][0]["env"]
     assert found[f"Deployment/{t}-api"]["spec"]["replicas"] == 2
     assert found[f"ConfigMap/{t}-config"]["data"]["SCRM_DELIVERY_MODE"] == "fanout"
+    sender_worker = found[f"Deployment/{t}-sender-worker"]["spec"]
+    assert sender_worker["replicas"] == 2  # the CRD default
+    assert sender_worker["template"]["spec"]["containers"][0]["args"] == ["sender-worker"]
+    assert found[f"ConfigMap/{t}-config"]["data"]["SCRM_OUTBOUND_WORK"] == "false"
     hpa = found[f"HorizontalPodAutoscaler/{t}-ws"]["spec"]
     assert hpa["metrics"][0]["resource"]["name"] == "cpu"
 
