@@ -3,8 +3,9 @@ ambiguous outcomes ``unknown`` until a status webhook tells, waits on shared lim
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -287,6 +288,55 @@ async def test_daily_budget_holds_a_new_recipient_outside_the_window(
     assert 23 * 3600 < due_in.total_seconds() <= 24 * 3600
 
 
+# What the send path reads and writes (the app's other tasks, e.g. ingesting the simulator's
+# "sent" webhooks, run meanwhile on the same engine).
+SEND_PATH_TABLES = ("send_queue", "send_pacing", "FROM senders", "UPDATE messages")
+
+
+@contextlib.contextmanager
+def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
+    """The SQL the app's engine runs inside the block (an executemany counts once)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> None:
+    """30 due sends are claimed, paced and recorded with a bounded number of statements
+    (bulk UPDATEs and one DELETE … RETURNING), not a few per row. (Sends may go 2 s late
+    here: a stall on a loaded machine would requeue some, which is not what this counts.)"""
+    settings = make_settings(database_url, outbound_work=False, outbound_late_tolerance_seconds=2.0)
+    world = WhatsAppWorld(settings, auto_statuses=())
+    try:
+        headers, conversation = await _open_conversation(world)
+        sends = [await _send(world, headers, conversation, f"bulk {i}") for i in range(30)]
+        worker = world.app.state.outbound.worker
+
+        async def recorded() -> bool:
+            return not worker.busy
+
+        with _statements(world) as statements:
+            claimed, _ = await worker.claim_round()
+            await wait_for(recorded, within=10.0)
+        assert claimed == 30
+        sending = [sql for sql in statements if any(t in sql for t in SEND_PATH_TABLES)]
+        assert len(sending) <= 12, sending  # 11 today; one per row would be 30 and more
+        for queued in sends:
+            [at_meta] = await _received(world, queued["id"])
+            handed = await _message(world, headers, conversation, queued["id"])
+            assert (handed["wamid"], handed["queue"]) == (at_meta["id"], None)
+    finally:
+        await world.close()
+
+
 async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
     database_url: str,
 ) -> None:
@@ -303,23 +353,14 @@ async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
         gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
         assert all(0.0125 - 0.005 < gap < 0.0125 + 0.005 for gap in gaps), gaps  # 1/80 s
 
-        statements: list[str] = []
-
-        def count(*args: Any) -> None:
-            statements.append(args[2])
-
-        engine = world.app.state.engine.sync_engine
         async with world.app.state.sessionmaker() as session:
             messages = list(
                 await session.scalars(
                     select(Message).where(Message.id.in_([uuid.UUID(m["id"]) for m in sends]))
                 )
             )
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with _statements(world) as statements:
                 rows = await queue_rows(session, messages, utc_now(world.engine.state.clock))
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
         assert len(rows) == 6 and len(statements) == 3, statements
     finally:
         await world.close()
