@@ -236,7 +236,9 @@ def test_operator_restart_repairs_drift_and_changes_nothing_else(
     assert changed == {f"Service/{t}-ws"}
     # No duplicates: one of each kind for this tenant.
     selector = f"{names.TENANT_LABEL}={t}"
-    assert len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 2
+    assert (
+        len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 3
+    )  # api, ws, sender-worker
     assert len(cluster.kube.list("batch/v1", "Job", namespace, selector)) == 1
     assert cluster.ready(namespace, t)["lastTransitionTime"] == first
 
