@@ -3,12 +3,16 @@ processes, to the simulator (a subprocess) on PostgreSQL.
 
 Measures the achieved send rate at the simulator against the sum of the numbers' rates,
 duplicates (per ``biz_opaque_callback_data``), the highest count of sends any number had in
-one second of the simulator's clock, and the simulator's rate-limit refusals (130429)."""
+one second of the simulator's clock, and the simulator's rate-limit refusals (130429); then
+where the CPU went while sending (the workers, the simulator, the PostgreSQL backends
+serving the workers, everything else on the machine), from /proc (Linux, a local
+PostgreSQL)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -17,7 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import text  # noqa: E402
+
 from bench.common import bench_settings, database, machine, table  # noqa: E402
+from runtime.db.session import make_engine  # noqa: E402
 from tests.api.outbound_stack import (  # noqa: E402
     Simulator,
     env_of,
@@ -32,7 +39,62 @@ from tests.api.outbound_stack import (  # noqa: E402
 )
 
 
-async def run(url: str, args: argparse.Namespace) -> list[object]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core spent busy since boot (all processes)."""
+    user, nice, system, _idle, _iowait, irq, softirq, *_ = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    )
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the bench database (the workers' pools)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return [int(pid) for pid in rows.scalars()]
+    finally:
+        await engine.dispose()
+
+
+class CpuMeter:
+    """CPU seconds per role from the start of sending to the last send."""
+
+    def __init__(self, workers: list[int], simulator: int) -> None:
+        self.workers, self.simulator = workers, simulator
+        self.start = self._sample([])
+
+    def _sample(self, backends: list[int]) -> dict[str, float]:
+        return {
+            "workers": sum(cpu_seconds(pid) for pid in self.workers),
+            "simulator": cpu_seconds(self.simulator),
+            "postgres": sum(cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists()),
+            "machine": machine_busy_seconds(),
+        }
+
+    def split(self, backends: list[int]) -> dict[str, float]:
+        """The roles' CPU seconds since the start; ``other``: the rest of the machine (the
+        bench itself, other users). The backends are new with the workers, so their whole
+        CPU counts."""
+        end = self._sample(backends)
+        used = {role: end[role] - self.start[role] for role in end}
+        used["other"] = used.pop("machine") - used["workers"] - used["simulator"] - used["postgres"]
+        return used
+
+
+async def run(url: str, args: argparse.Namespace) -> tuple[list[object], dict[str, float]]:
     settings = bench_settings(url)
     port = free_port()
     simulator = start_simulator(port, None, settings.whatsapp_app_secret.get_secret_value())
@@ -51,11 +113,14 @@ async def run(url: str, args: argparse.Namespace) -> list[object]:
         print(f"queued {len(ids)} in {time.monotonic() - queued_at:.1f} s", file=sys.stderr)
         env = env_of(settings, port, SCRM_OUTBOUND_BATCH_SIZE=str(args.batch))
         workers = [start_sender_worker(env) for _ in range(args.workers)]
+        meter = CpuMeter([w.pid for w in workers], simulator.pid)
         deadline = time.monotonic() + args.messages / (args.rate * args.numbers) * 4 + 60
-        while len(received := await sim.received()) < len(ids):
+        while await sim.received_count() < len(ids):
             if time.monotonic() > deadline:
                 break
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
+        cpu = meter.split(await backend_pids(url))
+        received = await sim.received()
         statuses, left = await message_states(settings)
         refused = await sim.refusals()
     finally:
@@ -71,7 +136,7 @@ async def run(url: str, args: argparse.Namespace) -> list[object]:
     steady = [t for t in times if times[0] + 1 <= t < times[-1] - 1]
     rate = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
     target = args.rate * args.numbers
-    return [
+    row: list[object] = [
         len(ids),
         len(received),
         f"{rate:.0f}",
@@ -83,6 +148,19 @@ async def run(url: str, args: argparse.Namespace) -> list[object]:
         left,
         dict(statuses),
     ]
+    return row, {"sends": float(len(received)), "span": times[-1] - times[0], **cpu}
+
+
+def cpu_table(cpu: dict[str, float]) -> str:
+    sends, span = cpu.pop("sends"), cpu.pop("span")
+    total = sum(cpu.values())
+    rows: list[list[object]] = [
+        [role, f"{seconds:.1f}", f"{seconds / max(span, 1e-9):.2f}",
+         f"{seconds / max(sends, 1) * 1000:.2f}", f"{seconds / total:.0%}"]
+        for role, seconds in cpu.items()
+    ]  # fmt: skip
+    headers = ["role", "CPU s", "cores busy", "CPU ms per send", "share"]
+    return f"CPU while sending ({span:.1f} s from first to last send):\n\n" + table(headers, rows)
 
 
 def main() -> None:
@@ -94,7 +172,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="SCRM_OUTBOUND_BATCH_SIZE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, database("postgres", Path(tmp)) as url:
-        row = asyncio.run(run(url, args))
+        row, cpu = asyncio.run(run(url, args))
     print(
         f"outbound: {args.messages} template sends, {args.numbers} numbers × {args.rate} msg/s, "
         f"{args.workers} sender-worker processes, PostgreSQL — {machine()}\n"
@@ -103,6 +181,8 @@ def main() -> None:
                "duplicates", "max/s one number", "130429 refusals", "left in queue",
                "statuses"]  # fmt: skip
     print(table(headers, [row]))
+    print()
+    print(cpu_table(cpu))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ def ws_name(tenant: str) -> str:
     return f"{tenant}-ws"
 
 
+def sender_worker_name(tenant: str) -> str:
+    return f"{tenant}-sender-worker"
+
+
 def config_name(tenant: str) -> str:
     return f"{tenant}-config"
 

@@ -51,6 +51,8 @@ class TenantSpec:
     ws_grace_seconds: int
     ws_resources: dict[str, Any]
     autoscaling: Autoscaling
+    sender_worker_replicas: int
+    sender_worker_resources: dict[str, Any]
     database_url_ref: SecretKeyRef
     shared_database: dict[str, Any] | None
     rabbitmq_secret: str
@@ -65,6 +67,7 @@ class TenantSpec:
         meta, spec = body["metadata"], body["spec"]
         name = meta["name"]
         image, api, ws = spec.get("image", {}), spec.get("api", {}), spec.get("ws", {})
+        sender_worker = spec.get("senderWorker", {})
         hpa = ws.get("autoscaling", {})
         database = spec["database"]
         whatsapp = spec["whatsapp"]
@@ -93,6 +96,8 @@ class TenantSpec:
                 target_cpu=hpa.get("targetCPUUtilizationPercentage", 70),
                 target_connections=hpa.get("targetConnectionsPerPod", 2000),
             ),
+            sender_worker_replicas=sender_worker.get("replicas", 2),
+            sender_worker_resources=dict(sender_worker.get("resources", {})),
             # A shared server means the operator writes the URL into its own Secret.
             database_url_ref=(
                 SecretKeyRef.parse(url_ref)
@@ -107,6 +112,11 @@ class TenantSpec:
             graph_api_version=whatsapp.get("graphApiVersion", "v25.0"),
             ingress=spec.get("ingress"),
         )
+
+    @property
+    def api_works_the_queue(self) -> bool:
+        """The api pods send only while no sender-worker does."""
+        return self.sender_worker_replicas == 0
 
     @property
     def image_ref(self) -> str:

@@ -68,9 +68,10 @@ async def prepare(
     agent_id: uuid.UUID,
     outgoing: TextOut | TemplateOut,
     now: datetime,
+    resend_of_id: uuid.UUID | None = None,
 ) -> PreparedSend:
     """Check the rules and store the message as ``queued`` (the caller queues it and
-    commits)."""
+    commits); ``resend_of_id``: the message this one deliberately sends again."""
     if contact.phone is None:
         raise Conflict(
             "contact_has_no_phone",
@@ -126,6 +127,7 @@ async def prepare(
         payload=payload,
         status="queued",
         sent_by_agent_id=agent_id,
+        resend_of_id=resend_of_id,
         created_at=now,
     )
     session.add(message)

@@ -15,6 +15,7 @@ in the same transaction: two processes together never hand out more slots than o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,10 +56,20 @@ def budget_key(portfolio: str) -> str:
 
 
 @dataclass
+class PaceRow:
+    """One locked ``send_pacing`` row, as plain values (written back by :func:`save`)."""
+
+    key: str
+    next_at: float
+    backoff_until: float
+    taken: bool = False  # a slot was used: ``next_at`` moved
+
+
+@dataclass
 class Pace:
     """One locked ``send_pacing`` row with the rate it enforces."""
 
-    row: SendPacing
+    row: PaceRow
     interval: float  # seconds between sends at the sustained rate
     tolerance: float = 0.0  # how far ahead of the sustained rate a burst may go
 
@@ -74,6 +85,7 @@ class Pace:
     def take(self, at: float) -> None:
         """Use the slot at ``at`` (from :meth:`slot`)."""
         self.row.next_at = max(self.row.next_at, at) + self.interval
+        self.row.taken = True
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -81,27 +93,30 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-async def lock(session: AsyncSession, keys: set[str]) -> dict[str, SendPacing]:
-    """The pacing rows of ``keys``, created if missing, locked until the transaction ends."""
+async def lock(session: AsyncSession, keys: set[str]) -> dict[str, PaceRow]:
+    """The pacing rows of ``keys``, created if missing, locked until the transaction ends.
+    Both statements are the same SQL for any number of keys (compiled once, then cached)."""
     if not keys:
         return {}
     ordered = sorted(keys)
-    insert = _insert(session)
     await session.execute(
-        insert(SendPacing)
-        .values([{"key": key, "next_at": 0.0, "backoff_until": 0.0} for key in ordered])
-        .on_conflict_do_nothing(index_elements=["key"])
+        _insert(session)(SendPacing).on_conflict_do_nothing(index_elements=["key"]),
+        [{"key": key, "next_at": 0.0, "backoff_until": 0.0} for key in ordered],
     )
-    rows = (
-        await session.execute(
-            select(SendPacing)
-            .where(SendPacing.key.in_(ordered))
-            .order_by(SendPacing.key)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalars()
-    return {row.key: row for row in rows}
+    rows = await session.execute(
+        select(SendPacing.key, SendPacing.next_at, SendPacing.backoff_until)
+        .where(SendPacing.key.in_(ordered))
+        .order_by(SendPacing.key)
+        .with_for_update()
+    )
+    return {key: PaceRow(key, next_at, backoff_until) for key, next_at, backoff_until in rows}
+
+
+async def save(session: AsyncSession, rows: Iterable[PaceRow]) -> None:
+    """Write back the ``next_at`` of the rows whose slots were taken (one executemany)."""
+    taken = [{"key": row.key, "next_at": row.next_at} for row in rows if row.taken]
+    if taken:
+        await session.execute(update(SendPacing), taken)
 
 
 async def back_off(session: AsyncSession, key: str, until: float) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from runtime.db.base import as_utc
 from runtime.domain import outbound
@@ -16,6 +18,8 @@ from runtime.outbound import limits
 from runtime.settings import Settings
 
 RESENDABLE = ("unknown", "failed")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 async def submit(
@@ -27,12 +31,13 @@ async def submit(
     agent_id: uuid.UUID,
     outgoing: outbound.TextOut | outbound.TemplateOut,
     now: datetime,
+    resend_of_id: uuid.UUID | None = None,
 ) -> tuple[Message, SendQueueItem]:
     """Check Meta's rules and eligibility, store the message ``queued`` with its queue row
     (the caller commits both at once, then wakes the worker)."""
     outbound.ensure_sendable(sender, settings)
     prepared = await outbound.prepare(
-        session, conversation, contact, sender, agent_id, outgoing, now
+        session, conversation, contact, sender, agent_id, outgoing, now, resend_of_id
     )
     assert contact.phone is not None  # prepare() refuses contacts without one
     item = SendQueueItem(
@@ -80,7 +85,7 @@ async def resend(
             f"one is {original.status}.",
             {"status": original.status},
         )
-    message, item = await submit(
+    return await submit(
         session,
         settings,
         conversation,
@@ -89,9 +94,8 @@ async def resend(
         agent_id,
         outbound.outgoing_of(original),
         now,
+        resend_of_id=original.id,
     )
-    message.resend_of_id = original.id
-    return message, item
 
 
 async def queue_rows(
@@ -100,38 +104,63 @@ async def queue_rows(
     """The send-queue rows of those of ``messages`` still queued, for the API's estimate. A
     row already due waits its turn at the number's rate: its ``not_before`` is then the
     estimate from the due rows ahead of it (reason ``in_line``); these copies are detached,
-    never written back."""
+    never written back. Three statements however many rows: the rows with their counts
+    ahead, their numbers' rates, their numbers' backoffs."""
     waiting = [m.id for m in messages if m.status == "queued"]
     if not waiting:
         return {}
-    rows = await session.execute(
-        select(SendQueueItem).where(
-            SendQueueItem.message_id.in_(waiting), SendQueueItem.state == "queued"
+    rows = (
+        await session.execute(
+            select(SendQueueItem, _ahead()).where(
+                SendQueueItem.message_id.in_(waiting), SendQueueItem.state == "queued"
+            )
         )
-    )
-    found = {row.message_id: row for row in rows.scalars()}
-    for row in found.values():
-        if as_utc(row.not_before) <= now:
-            await _estimate_in_line(session, row, now)
-    return found
+    ).all()
+    due = [(row, ahead) for row, ahead in rows if as_utc(row.not_before) <= now]
+    if due:
+        await _estimate_in_line(session, due, now)
+    return {row.message_id: row for row, _ in rows}
 
 
-async def _estimate_in_line(session: AsyncSession, row: SendQueueItem, now: datetime) -> None:
-    ahead = await session.scalar(
-        select(func.count()).where(
-            SendQueueItem.state == "queued",
-            SendQueueItem.sender_id == row.sender_id,
-            SendQueueItem.not_before < row.not_before,
+def _ahead() -> ScalarSelect[int]:
+    """Per row: the queued rows of its number due before it."""
+    other = aliased(SendQueueItem)
+    return (
+        select(func.count())
+        .where(
+            other.state == "queued",
+            other.sender_id == SendQueueItem.sender_id,
+            other.not_before < SendQueueItem.not_before,
         )
+        .correlate(SendQueueItem)
+        .scalar_subquery()
     )
-    rate = await session.scalar(select(Sender.throughput_mps).where(Sender.id == row.sender_id))
-    pace = await session.get(SendPacing, limits.number_key(row.sender_id))
-    opens = max(now.timestamp(), pace.backoff_until if pace is not None else 0.0)
-    session.expunge(row)
-    row.not_before = datetime.fromtimestamp(opens, UTC) + timedelta(
-        seconds=int(ahead or 0) / max(1, rate or 1)
+
+
+async def _estimate_in_line(
+    session: AsyncSession, due: list[tuple[SendQueueItem, int]], now: datetime
+) -> None:
+    sender_ids = {row.sender_id for row, _ in due}
+    rates = await _pairs(
+        session, select(Sender.id, Sender.throughput_mps).where(Sender.id.in_(sender_ids))
     )
-    if opens > now.timestamp():
-        row.wait_reason = "backoff"
-    else:
-        row.wait_reason = "in_line" if ahead else None
+    backoffs = await _pairs(
+        session,
+        select(SendPacing.key, SendPacing.backoff_until).where(
+            SendPacing.key.in_([limits.number_key(i) for i in sender_ids])
+        ),
+    )
+    for row, ahead in due:
+        opens = max(now.timestamp(), backoffs.get(limits.number_key(row.sender_id), 0.0))
+        session.expunge(row)
+        row.not_before = datetime.fromtimestamp(opens, UTC) + timedelta(
+            seconds=ahead / max(1, rates.get(row.sender_id) or 1)
+        )
+        if opens > now.timestamp():
+            row.wait_reason = "backoff"
+        else:
+            row.wait_reason = "in_line" if ahead else None
+
+
+async def _pairs(session: AsyncSession, query: Select[K, V]) -> dict[K, V]:
+    return {key: value for key, value in (await session.execute(query)).all()}

@@ -15,17 +15,18 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.clock import Clock, utc_now
 from runtime.domain import inbox
 from runtime.domain.sender_tokens import resolve_token
-from runtime.models import Conversation, Message, Sender, SendPacing, SendQueueItem
+from runtime.models import Conversation, Message, Sender, SendQueueItem
 from runtime.outbound import limits
 from runtime.outbound.outcomes import (
     Accepted,
@@ -42,6 +43,7 @@ from runtime.whatsapp.client import CloudAPIClient, SendResult
 log = logging.getLogger(__name__)
 
 HORIZON = 0.5  # seconds of slots one round may hand out ahead
+LEAD = 0.25  # claim a number's next slots this long before the last ones claimed run out
 # A send scheduled ahead may start this late after its slot (or two slots' length, if
 # longer); later, it is not sent but queued again: sends delayed by a stall would go out in
 # a burst. A send whose slot was "now" when claimed always goes (progress under any load).
@@ -66,16 +68,30 @@ class Claim:
     refusal: Refused | None = None  # refused before sending (sender out of service)
 
 
+@dataclass(frozen=True)
+class _Due:
+    """A due ``queued`` row claimed in a round (plain values: no ORM object per row)."""
+
+    message_id: uuid.UUID
+    sender_id: uuid.UUID
+    recipient: str
+    request: dict[str, object]
+    business_initiated: bool
+    deferrals: int
+
+
 @dataclass
 class _Plan:
     """What one claim round decided, and when the next round is worth it."""
 
     claims: list[Claim]
-    deferred: list[tuple[SendQueueItem, float, str]]
+    deferred: list[dict[str, object]]  # bulk UPDATE parameters: message_id, not_before, …
     next_due: float | None = None
 
-    def defer(self, row: SendQueueItem, at: float, reason: str) -> None:
-        self.deferred.append((row, at, reason))
+    def defer(self, row: _Due, at: float, reason: str) -> None:
+        self.deferred.append(
+            {"message_id": row.message_id, "not_before": utc_now_at(at), "wait_reason": reason}
+        )
         self.note_due(at)
 
     def note_due(self, at: float) -> None:
@@ -101,6 +117,7 @@ class SendWorker:
         self._loop: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._pending_claims = 0
+        self._commit_lag = 0.0  # how long the last claim round took (seconds)
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -128,17 +145,22 @@ class SendWorker:
 
     async def _run(self) -> None:
         poll = self._settings.outbound_poll_seconds
+        maintained = -math.inf
         while not self._stopping:
             self._woken.clear()
             try:
-                await self.maintain()
+                if self._clock.now() - maintained >= poll:
+                    maintained = self._clock.now()
+                    await self.maintain()
                 claimed, next_due = await self.claim_round()
             except Exception:
                 log.exception("outbound worker: round failed; retrying")
                 claimed, next_due = 0, None
             if claimed >= self._batch and self._pending_claims < MAX_IN_FLIGHT:
                 continue
-            wait = poll if next_due is None else min(poll, max(0.0, next_due - self._clock.now()))
+            wait = poll
+            if next_due is not None:  # claim the next slots while these are being sent
+                wait = min(poll, max(0.0, next_due - LEAD - self._clock.now()))
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), wait)
@@ -160,57 +182,56 @@ class SendWorker:
         """One round. Per number with due rows: lock its limit row, then claim only as many
         rows as it has slots within the horizon (``SKIP LOCKED``), so no number waits behind
         another's backlog and nothing is claimed just to be put back. Locks are taken in
-        one order (number rows, then pair and budget rows by key): no deadlocks."""
-        now, now_at = self._clock.now(), utc_now(self._clock)
+        one order (number rows, then pair and budget rows by key): no deadlocks. The rows
+        are read and written set-wise (a bulk UPDATE by primary key each for the claimed,
+        the deferred and the pacing rows), whatever the batch size."""
+        began = time.monotonic()
+        now_at = utc_now(self._clock)
+        # Slots start when this round will have committed (as long as the last one took):
+        # a round's own latency must not make its first sends late (then they would not go,
+        # their slots spent, and a slow round would slow the next: a spiral under load).
+        now = now_at.timestamp() + self._commit_lag
         plan = _Plan([], [])
-        async with self._sessionmaker() as session, session.begin():
-            due = await session.execute(
-                select(SendQueueItem.sender_id)
-                .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
-                .group_by(SendQueueItem.sender_id)
-            )
-            sender_ids = set(due.scalars())
-            if not sender_ids:
-                return plan
-            senders = {
-                s.id: s
-                for s in (
-                    await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
-                ).scalars()
-            }
-            numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
-            rows: list[SendQueueItem] = []
-            for sender in senders.values():
-                number = self._number_pace(numbers, sender)
-                room = number.room(now, now + HORIZON) if sender.status == "active" else 1
-                if room == 0:
-                    plan.note_due(number.slot(now))
-                    continue
-                rows += await self._claim_rows(session, sender, min(room, self._batch), now_at)
-            if rows:
-                await self._plan(session, senders, numbers, rows, now, now_at, plan)
-            for row, at, reason in plan.deferred:
-                row.not_before = utc_now_at(at)
-                row.wait_reason = reason
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await self._claim_in(session, plan, now, now_at)
+        finally:
+            self._commit_lag = min(HORIZON / 2, time.monotonic() - began)
         return plan
 
-    async def _claim_rows(
-        self, session: AsyncSession, sender: Sender, limit: int, now_at: datetime
-    ) -> list[SendQueueItem]:
-        rows = await session.execute(
-            select(SendQueueItem)
-            .where(
-                SendQueueItem.state == "queued",
-                SendQueueItem.sender_id == sender.id,
-                SendQueueItem.not_before <= now_at,
-            )
-            .order_by(SendQueueItem.not_before)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    async def _claim_in(
+        self, session: AsyncSession, plan: _Plan, now: float, now_at: datetime
+    ) -> None:
+        due = await session.execute(
+            select(SendQueueItem.sender_id)
+            .where(SendQueueItem.state == "queued", SendQueueItem.not_before <= now_at)
+            .group_by(SendQueueItem.sender_id)
         )
-        return list(rows.scalars())
+        sender_ids = set(due.scalars())
+        if not sender_ids:
+            return
+        senders = {
+            s.id: s
+            for s in (
+                await session.execute(select(Sender).where(Sender.id.in_(sender_ids)))
+            ).scalars()
+        }
+        numbers = await limits.lock(session, {limits.number_key(i) for i in senders})
+        rows: list[_Due] = []
+        for sender in senders.values():
+            number = self._number_pace(numbers, sender)
+            room = number.room(now, now + HORIZON) if sender.status == "active" else 1
+            if room == 0:
+                plan.note_due(number.slot(now))
+                continue
+            rows += await _claim_rows(session, sender.id, min(room, self._batch), now_at)
+        paces: dict[str, limits.PaceRow] = {}
+        if rows:
+            paces = await self._plan(session, senders, numbers, rows, now, now_at, plan)
+        await _write_plan(session, plan, now_at)
+        await limits.save(session, [*numbers.values(), *paces.values()])
 
-    def _number_pace(self, numbers: dict[str, SendPacing], sender: Sender) -> limits.Pace:
+    def _number_pace(self, numbers: dict[str, limits.PaceRow], sender: Sender) -> limits.Pace:
         return limits.Pace(
             numbers[limits.number_key(sender.id)], 1.0 / max(1, sender.throughput_mps)
         )
@@ -219,13 +240,14 @@ class SendWorker:
         self,
         session: AsyncSession,
         senders: dict[uuid.UUID, Sender],
-        numbers: dict[str, SendPacing],
-        rows: list[SendQueueItem],
+        numbers: dict[str, limits.PaceRow],
+        rows: list[_Due],
         now: float,
         now_at: datetime,
         plan: _Plan,
-    ) -> None:
-        """Give each claimed row a slot (number, pair, budget) or a later ``not_before``."""
+    ) -> dict[str, limits.PaceRow]:
+        """Give each claimed row a slot (number, pair, budget) or a later ``not_before``;
+        returns the pair and budget rows it locked."""
         business = [row for row in rows if row.business_initiated]
         portfolios = {senders[row.sender_id].waba_id for row in business}
         keys = {limits.pair_key(row.sender_id, row.recipient) for row in rows}
@@ -269,13 +291,12 @@ class SendWorker:
                 at = max(number_slot, pair_slot)
                 number.take(at)
                 pair.take(at)
-            row.state, row.attempt_id, row.claimed_at = "sending", uuid.uuid4(), now_at
-            row.wait_reason = None
             plan.claims.append(self._claim_of(row, sender, at, refusal, scheduled=at > now))
         for sender in senders.values():
             plan.note_due(self._number_pace(numbers, sender).slot(now))
         for budget in budgets.values():
             await budget.save(session, now_at)
+        return paces
 
     def _unsendable(self, sender: Sender) -> Refused | None:
         if sender.status != "active":
@@ -284,7 +305,7 @@ class SendWorker:
 
     def _claim_of(
         self,
-        row: SendQueueItem,
+        row: _Due,
         sender: Sender,
         at: float,
         refusal: Refused | None,
@@ -297,14 +318,13 @@ class SendWorker:
                 token = resolve_token(sender, self._settings)
             except Exception as exc:  # a missing or unreadable token is the sender's fault
                 refusal = Refused(None, f"The sender's access token cannot be read: {exc}")
-        assert row.attempt_id is not None
         return Claim(
             message_id=row.message_id,
-            attempt_id=row.attempt_id,
+            attempt_id=uuid.uuid4(),
             phone_number_id=sender.phone_number_id,
             token=token,
             recipient=row.recipient,
-            request=dict(row.request),
+            request=row.request,
             send_at=at,
             late_after=(
                 at
@@ -367,30 +387,46 @@ class SendWorker:
     # Recording -------------------------------------------------------------------------
 
     async def _record(self, results: list[tuple[Claim, Outcome]]) -> None:
+        """One transaction per batch. The common outcomes (accepted, late) are written
+        set-wise; the rare ones (refused, retry, unknown) row by row, with their events. An
+        outcome counts only while the row still carries the claim's attempt id (else
+        recovery took the row over: it outlived its lease)."""
+        accepted = {c.attempt_id: o.wamid for c, o in results if isinstance(o, Accepted)}
+        late = [c for c, o in results if isinstance(o, Late)]
+        others: list[tuple[Claim, Outcome]] = [
+            (c, o) for c, o in results if not isinstance(o, Accepted | Late)
+        ]
+        async with self._sessionmaker() as session, session.begin():
+            if accepted:
+                await _record_accepted(session, [c for c, _ in results], accepted)
+            if late:
+                await _requeue_late(session, late)
+            if others:
+                await self._record_each(session, others)
+
+    async def _record_each(
+        self, session: AsyncSession, results: list[tuple[Claim, Outcome]]
+    ) -> None:
         now, now_at = self._clock.now(), utc_now(self._clock)
         ids = [claim.message_id for claim, _ in results]
-        async with self._sessionmaker() as session, session.begin():
-            items = await _items(session, ids, "sending")
-            messages, conversations = await _messages(session, ids)
-            for claim, outcome in results:
-                item = items.get(claim.message_id)
-                if item is None or item.attempt_id != claim.attempt_id:
-                    continue  # recovery took the row over (it outlived its lease)
-                message = messages[claim.message_id]
-                conversation = conversations[message.conversation_id]
-                if isinstance(outcome, Late):
-                    item.state, item.attempt_id, item.claimed_at = "queued", None, None
+        items = await _items(session, ids, "sending")
+        messages, conversations = await _messages(session, ids)
+        for claim, outcome in results:
+            item = items.get(claim.message_id)
+            if item is None or item.attempt_id != claim.attempt_id:
+                continue
+            message = messages[claim.message_id]
+            conversation = conversations[message.conversation_id]
+            if isinstance(outcome, Retry):
+                if outcome.limit == "number":
+                    await limits.back_off(session, claim.number_key, now + outcome.delay)
+                elif outcome.limit == "pair":
+                    await limits.back_off(session, claim.pair_key, now + outcome.delay)
+                if item.deferrals + 1 < self._settings.outbound_max_deferrals:
+                    _requeue(item, outcome, now)
                     continue
-                if isinstance(outcome, Retry):
-                    if outcome.limit == "number":
-                        await limits.back_off(session, claim.number_key, now + outcome.delay)
-                    elif outcome.limit == "pair":
-                        await limits.back_off(session, claim.pair_key, now + outcome.delay)
-                    if item.deferrals + 1 < self._settings.outbound_max_deferrals:
-                        _requeue(item, outcome, now)
-                        continue
-                    outcome = Refused(outcome.code, outcome.text)
-                await self._apply(session, item, message, conversation, outcome, now_at)
+                outcome = Refused(outcome.code, outcome.text)
+            await self._apply(session, item, message, conversation, outcome, now_at)
 
     async def _apply(
         self,
@@ -490,6 +526,92 @@ def _tier(senders: object, portfolio: str) -> str:
 
 def utc_now_at(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
+
+
+async def _claim_rows(
+    session: AsyncSession, sender_id: uuid.UUID, limit: int, now_at: datetime
+) -> list[_Due]:
+    rows = await session.execute(
+        select(
+            SendQueueItem.message_id,
+            SendQueueItem.sender_id,
+            SendQueueItem.recipient,
+            SendQueueItem.request,
+            SendQueueItem.business_initiated,
+            SendQueueItem.deferrals,
+        )
+        .where(
+            SendQueueItem.state == "queued",
+            SendQueueItem.sender_id == sender_id,
+            SendQueueItem.not_before <= now_at,
+        )
+        .order_by(SendQueueItem.not_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_Due(*row) for row in rows]
+
+
+async def _write_plan(session: AsyncSession, plan: _Plan, now_at: datetime) -> None:
+    """The claimed rows ``sending`` with their attempt ids, the deferred ones with their
+    ``not_before`` and reason: one bulk UPDATE by primary key each."""
+    if plan.claims:
+        sending = [
+            {
+                "message_id": claim.message_id,
+                "state": "sending",
+                "attempt_id": claim.attempt_id,
+                "claimed_at": now_at,
+                "wait_reason": None,
+            }
+            for claim in plan.claims
+        ]
+        await session.execute(update(SendQueueItem), sending)
+    if plan.deferred:
+        await session.execute(update(SendQueueItem), plan.deferred)
+
+
+def _attempts(claims: list[Claim]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The rows of ``claims`` still carrying their attempt (attempt ids are unique)."""
+    return (
+        SendQueueItem.message_id.in_([claim.message_id for claim in claims]),
+        SendQueueItem.attempt_id.in_([claim.attempt_id for claim in claims]),
+    )
+
+
+async def _record_accepted(
+    session: AsyncSession, claims: list[Claim], wamids: dict[uuid.UUID, str]
+) -> None:
+    """Meta took them: the rows go (one DELETE … RETURNING), the messages get their wamid
+    unless a status webhook already gave it (one executemany, in message-id order like
+    every other writer of messages, so no deadlock)."""
+    mine = [claim for claim in claims if claim.attempt_id in wamids]
+    done = await session.execute(
+        delete(SendQueueItem).where(*_attempts(mine)).returning(SendQueueItem.attempt_id)
+    )
+    still_mine = set(done.scalars())
+    handed = sorted(
+        (claim.message_id, wamids[claim.attempt_id])
+        for claim in mine
+        if claim.attempt_id in still_mine
+    )
+    if handed:
+        connection = await session.connection()  # Core executemany: the WHERE is not the key
+        await connection.execute(
+            update(Message)
+            .where(Message.id == bindparam("b_id"), Message.wamid.is_(None))
+            .values(wamid=bindparam("b_wamid")),
+            [{"b_id": message_id, "b_wamid": wamid} for message_id, wamid in handed],
+        )
+
+
+async def _requeue_late(session: AsyncSession, claims: list[Claim]) -> None:
+    """Not sent (reached too late): back to the queue as they were (their slots are spent)."""
+    await session.execute(
+        update(SendQueueItem)
+        .where(*_attempts(claims))
+        .values(state="queued", attempt_id=None, claimed_at=None)
+    )
 
 
 async def _due(session: AsyncSession, *conditions: object) -> list[SendQueueItem]:

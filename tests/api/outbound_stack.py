@@ -130,6 +130,9 @@ class Simulator:
     async def received(self) -> list[dict[str, Any]]:
         return list((await self.http.get("/_sim/messages")).json()["data"])
 
+    async def received_count(self) -> int:
+        return int((await self.http.get("/_sim/messages_count")).json()["count"])
+
     async def refusals(self) -> dict[str, int]:
         return dict((await self.http.get("/_sim/refusals")).json())
 

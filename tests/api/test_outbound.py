@@ -3,17 +3,19 @@ ambiguous outcomes ``unknown`` until a status webhook tells, waits on shared lim
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
 from runtime.clock import utc_now
-from runtime.models import RecipientBudget
-from runtime.outbound import limits
+from runtime.models import Event, Message, RecipientBudget, SendQueueItem
+from runtime.outbound import limits, queue_rows
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.conftest import make_settings
@@ -73,6 +75,19 @@ async def _received(world: WhatsAppWorld, message_id: str) -> list[dict[str, Any
     """What the simulated Meta accepted for one of our messages (by callback data)."""
     data = (await world.sim.get("/_sim/messages")).json()["data"]
     return [m for m in data if m["callback_data"] == message_id]
+
+
+async def _created_event(world: WhatsAppWorld, message_id: str) -> dict[str, Any]:
+    """The ``message.created`` event's message, as the outbox stored it."""
+    async with world.app.state.sessionmaker() as session:
+        payloads = await session.scalars(
+            select(Event.payload)
+            .where(Event.type == "message.created")
+            .order_by(Event.id.desc())
+            .limit(200)
+        )
+        [message] = [p["message"] for p in payloads if p["message"]["id"] == message_id]
+    return dict(message)
 
 
 def _pause_ingest(world: WhatsAppWorld) -> None:
@@ -164,6 +179,7 @@ async def test_unconfirmed_unknown_can_be_resent_deliberately(world: WhatsAppWor
     assert resent.status_code == 202, resent.text
     again = resent.json()
     assert again["id"] != original["id"] and again["resend_of_id"] == original["id"]
+    assert (await _created_event(world, again["id"]))["resend_of_id"] == original["id"]
     assert (again["status"], again["body"]) == ("queued", "important")
     await world.sent()
     assert len(await _received(world, again["id"])) == 1
@@ -271,3 +287,94 @@ async def test_daily_budget_holds_a_new_recipient_outside_the_window(
     assert held["queue"]["reason"] == "daily_limit"
     due_in = datetime.fromisoformat(held["queue"]["not_before"]) - utc_now(world.engine.state.clock)
     assert 23 * 3600 < due_in.total_seconds() <= 24 * 3600
+
+
+CLAIM_SELECT = "SELECT send_queue.message_id, send_queue.sender_id, send_queue.recipient"
+
+
+def _send_path(sql: str) -> bool:
+    """What the send worker reads and writes: the queue, the limits, the wamids it records
+    (the app's other tasks, e.g. ingesting the simulator's "sent" webhooks, run meanwhile
+    on the same engine)."""
+    return "send_queue" in sql or "send_pacing" in sql or sql.endswith("messages.wamid IS NULL")
+
+
+@contextlib.contextmanager
+def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
+    """The SQL the app's engine runs inside the block (an executemany counts once)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> None:
+    """30 due sends are claimed, paced and recorded with a bounded number of statements
+    (bulk UPDATEs and one DELETE … RETURNING), not a few per row. (Sends may go 2 s late
+    here: a stall on a loaded machine would requeue some, which is not what this counts.)"""
+    settings = make_settings(database_url, outbound_work=False, outbound_late_tolerance_seconds=2.0)
+    world = WhatsAppWorld(settings, auto_statuses=())
+    try:
+        headers, conversation = await _open_conversation(world)
+        sends = [await _send(world, headers, conversation, f"bulk {i}") for i in range(30)]
+        worker = world.app.state.outbound.worker
+
+        async def recorded() -> bool:
+            return not worker.busy
+
+        with _statements(world) as statements:
+            claimed, _ = await worker.claim_round()
+            await wait_for(recorded, within=10.0)
+        assert claimed == 30
+        # Rows other tests left due in the shared database may join the round (one claim
+        # SELECT per number with due rows, by design); nothing else may repeat per row.
+        kinds = Counter(sql.split("\n")[0] for sql in statements if _send_path(sql))
+        per_number = [kind for kind in kinds if kind.startswith(CLAIM_SELECT)]
+        assert len(per_number) == 1, kinds
+        repeated = {kind: n for kind, n in kinds.items() if n > 3 and kind not in per_number}
+        assert repeated == {}, kinds  # one per row would be 30
+        for queued in sends:
+            [at_meta] = await _received(world, queued["id"])
+            handed = await _message(world, headers, conversation, queued["id"])
+            assert (handed["wamid"], handed["queue"]) == (at_meta["id"], None)
+    finally:
+        await world.close()
+
+
+async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
+    database_url: str,
+) -> None:
+    """Listing a conversation with queued messages estimates each one's turn set-wise: its
+    count of rows ahead, its number's rate and backoff — not three queries per row."""
+    world = WhatsAppWorld(make_settings(database_url, outbound_work=False), auto_statuses=())
+    try:
+        headers, conversation = await _open_conversation(world)
+        sends = [await _send(world, headers, conversation, f"in line {i}") for i in range(6)]
+        listed = {m["id"]: m for m in await _messages(world, headers, conversation["id"])}
+        queues = [listed[m["id"]]["queue"] for m in sends]
+        assert [q["reason"] for q in queues] == [None] + ["in_line"] * 5
+        times = [datetime.fromisoformat(q["not_before"]) for q in queues]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        assert all(0.0125 - 0.005 < gap < 0.0125 + 0.005 for gap in gaps), gaps  # 1/80 s
+
+        async with world.app.state.sessionmaker() as session:
+            messages = list(
+                await session.scalars(
+                    select(Message).where(Message.id.in_([uuid.UUID(m["id"]) for m in sends]))
+                )
+            )
+            with _statements(world) as statements:
+                rows = await queue_rows(session, messages, utc_now(world.engine.state.clock))
+        assert len(rows) == 6 and len(statements) == 3, statements
+        async with world.app.state.sessionmaker() as session, session.begin():
+            # due rows left behind would be claimed by the next test's worker
+            await session.execute(delete(SendQueueItem).where(SendQueueItem.message_id.in_(rows)))
+    finally:
+        await world.close()

@@ -10,6 +10,7 @@ from scrm_operator.builders.config import config_map
 from scrm_operator.builders.ingress import ingress
 from scrm_operator.builders.migration import migration_job
 from scrm_operator.builders.security import network_policy, service_account
+from scrm_operator.builders.sender_worker import sender_worker_deployment
 from scrm_operator.builders.tenant import children, optional_children
 from scrm_operator.builders.ws import ws_autoscaler, ws_deployment, ws_service
 from scrm_operator.spec import TenantSpec
@@ -29,7 +30,7 @@ def env_of(deployment: dict[str, Any]) -> dict[str, Any]:
 def test_every_child_is_owned_labelled_and_namespaced() -> None:
     t = tenant()
     built = children(t) + [c.manifest for c in optional_children(t) if c.manifest]
-    assert len(built) == 9  # 8 always + HPA (no ingress host)
+    assert len(built) == 10  # 9 always + HPA (no ingress host)
     for manifest in built:
         meta = manifest["metadata"]
         assert meta["namespace"] == "sales"
@@ -85,6 +86,33 @@ def test_ws_pods_know_their_name_and_drain_before_dying() -> None:
     assert pod["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8001}
     assert "replicas" not in deployment["spec"]  # owned by the HPA
     assert ws_service(tenant())["spec"]["ports"][0]["port"] == 8001
+
+
+def test_sender_worker_runs_the_queue_and_the_api_stops_sending() -> None:
+    t = tenant(senderWorker={"replicas": 3, "resources": {"limits": {"memory": "256Mi"}}})
+    deployment = sender_worker_deployment(t)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert deployment["metadata"]["name"] == "acme-sender-worker"
+    assert deployment["spec"]["replicas"] == 3
+    assert container["args"] == ["sender-worker"]
+    assert container["resources"] == {"limits": {"memory": "256Mi"}}
+    assert "ports" not in container and "readinessProbe" not in container  # serves no HTTP
+    assert pod["terminationGracePeriodSeconds"] >= 15  # sends under way finish on SIGTERM
+    assert env_of(deployment)["SCRM_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "acme-db", "key": "url"}
+    }
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert selector != api_deployment(t)["spec"]["selector"]["matchLabels"]
+    assert config_map(t)["data"]["SCRM_OUTBOUND_WORK"] == "false"  # one place sends
+
+
+def test_without_sender_workers_the_api_sends() -> None:
+    assert sender_worker_deployment(tenant())["spec"]["replicas"] == 2  # the default
+    t = tenant(senderWorker={"replicas": 0})
+    assert sender_worker_deployment(t)["spec"]["replicas"] == 0
+    assert config_map(t)["data"]["SCRM_OUTBOUND_WORK"] == "true"
 
 
 def test_ws_replicas_are_set_when_autoscaling_is_off() -> None:

@@ -41,11 +41,14 @@ def test_readiness_names_what_it_waits_for() -> None:
         "migration": {"succeeded": True},
         "api": {"ready": False},
         "ws": {"ready": False},
+        "senderWorker": {"ready": False},
     }
     condition = readiness(summary)
     assert (condition.status, condition.reason) == ("False", "Progressing")
-    assert condition.message == "waiting for api, ws"
+    assert condition.message == "waiting for api, ws, sender-worker"
     summary["api"]["ready"] = summary["ws"]["ready"] = True
+    assert readiness(summary).message == "waiting for sender-worker"
+    summary["senderWorker"]["ready"] = True
     assert readiness(summary).status == "True"
 
 

@@ -116,6 +116,7 @@ async def test_window_closed_sync_is_not_retried(
         await client.send_text(PHONE_ID, TOKEN, CUSTOMER, "still there?")
     assert sleep.delays == []
     assert (await sim.http.get("/_sim/messages")).json()["data"] == []
+    assert (await sim.http.get("/_sim/messages_count")).json() == {"count": 0}
 
 
 async def test_window_closed_async_fails_by_webhook(
@@ -199,6 +200,7 @@ async def test_pacer_queues_instead_of_hitting_pair_limit(make_sim: SimFactory) 
         await client.send_text(PHONE_ID, TOKEN, CUSTOMER, body)
     assert clock.now - 1000.0 == 6.0
     assert len((await sim.http.get("/_sim/messages")).json()["data"]) == 3
+    assert (await sim.http.get("/_sim/messages_count")).json() == {"count": 3}
 
 
 async def test_invalid_parameter_and_mark_read(sim: Sim, client: CloudAPIClient) -> None:

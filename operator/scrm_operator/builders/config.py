@@ -17,6 +17,7 @@ def config_data(tenant: TenantSpec) -> dict[str, str]:
         "SCRM_DELIVERY_MODE": tenant.mode,
         "SCRM_GRAPH_BASE_URL": tenant.graph_base_url,
         "SCRM_GRAPH_API_VERSION": tenant.graph_api_version,
+        "SCRM_OUTBOUND_WORK": "true" if tenant.api_works_the_queue else "false",
     }
 
 

@@ -11,6 +11,7 @@ from scrm_operator.builders.ingress import ingress
 from scrm_operator.builders.meta import Manifest
 from scrm_operator.builders.migration import migration_job
 from scrm_operator.builders.security import network_policy, service_account
+from scrm_operator.builders.sender_worker import sender_worker_deployment
 from scrm_operator.builders.ws import ws_autoscaler, ws_deployment, ws_service
 from scrm_operator.spec import TenantSpec
 
@@ -36,6 +37,7 @@ def children(tenant: TenantSpec) -> list[Manifest]:
         api_deployment(tenant),
         ws_service(tenant),
         ws_deployment(tenant),
+        sender_worker_deployment(tenant),
     ]
 
 

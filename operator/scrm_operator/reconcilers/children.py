@@ -41,18 +41,19 @@ def job_summary(job: Manifest) -> dict[str, Any]:
 
 
 def readiness(summary: dict[str, Any]) -> Condition:
-    """Ready once the migration finished and both Deployments are available."""
+    """Ready once the migration finished and the Deployments are available."""
     waiting = [
         name
         for name, ready in (
             ("migration", (summary.get("migration") or {}).get("succeeded")),
             ("api", (summary.get("api") or {}).get("ready")),
             ("ws", (summary.get("ws") or {}).get("ready")),
+            ("sender-worker", (summary.get("senderWorker") or {}).get("ready")),
         )
         if not ready
     ]
     if not waiting:
-        return Condition("True", "Available", "api and ws are available")
+        return Condition("True", "Available", "api, ws and sender-worker are available")
     return Condition("False", "Progressing", "waiting for " + ", ".join(waiting))
 
 
@@ -137,10 +138,12 @@ def apply_children(kube: Kube, tenant: TenantSpec) -> Applied:
     result = one_pass.result
     api = applied["Deployment", names.api_name(tenant.name)]
     ws = applied["Deployment", names.ws_name(tenant.name)]
+    workers = applied["Deployment", names.sender_worker_name(tenant.name)]
     job = applied["Job", migration_job_name(tenant)]
     result.summary = {
         "api": deployment_summary(api) if api else None,
         "ws": deployment_summary(ws) if ws else None,
+        "senderWorker": deployment_summary(workers) if workers else None,
         "migration": job_summary(job) if job else None,
     }
     if job is not None:

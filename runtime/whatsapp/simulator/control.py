@@ -174,6 +174,12 @@ async def list_messages(
     }
 
 
+@router.get("/messages_count")
+async def count_messages(request: Request) -> dict[str, int]:
+    """How many messages were accepted so far (cheap to poll, unlike the list)."""
+    return {"count": len(_sim(request).state.sent)}
+
+
 @router.get("/messages/{message_id}")
 async def get_message(message_id: str, request: Request) -> dict[str, Any]:
     return _lookup(_sim(request).state.sent, message_id, "message").to_json()

@@ -231,7 +231,7 @@ def tenant_manifest(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
 
 def mark_children_ready(cluster: Cluster, ns: str, t: str) -> None:
     """Play the controllers a bare API server lacks: Deployments available, Job succeeded."""
-    for name in (f"{t}-api", f"{t}-ws"):
+    for name in (f"{t}-api", f"{t}-ws", f"{t}-sender-worker"):
         deployment = cluster.kube.get("apps/v1", "Deployment", ns, name)
         assert deployment is not None
         replicas = deployment["spec"]["replicas"]

@@ -32,6 +32,7 @@ CHILDREN = [
     ("v1", "Service", "{t}-ws"),
     ("apps/v1", "Deployment", "{t}-api"),
     ("apps/v1", "Deployment", "{t}-ws"),
+    ("apps/v1", "Deployment", "{t}-sender-worker"),
     ("autoscaling/v2", "HorizontalPodAutoscaler", "{t}-ws"),
     ("networking.k8s.io/v1", "NetworkPolicy", "{t}-runtime"),
     ("v1", "Secret", "{t}-keys"),
@@ -71,7 +72,7 @@ def test_tenant_gets_children_rabbitmq_and_status(
         "the first reconcile",
     )
     assert (ready["status"], ready["reason"]) == ("False", "Progressing")
-    assert ready["message"] == "waiting for migration, api, ws"
+    assert ready["message"] == "waiting for migration, api, ws, sender-worker"
 
     found = children_of(cluster, namespace, t)
     for key, child in found.items():
@@ -91,6 +92,10 @@ def test_tenant_gets_children_rabbitmq_and_status(
     } in ws["containers"][0]["env"]
     assert found[f"Deployment/{t}-api"]["spec"]["replicas"] == 2
     assert found[f"ConfigMap/{t}-config"]["data"]["SCRM_DELIVERY_MODE"] == "fanout"
+    sender_worker = found[f"Deployment/{t}-sender-worker"]["spec"]
+    assert sender_worker["replicas"] == 2  # the CRD default
+    assert sender_worker["template"]["spec"]["containers"][0]["args"] == ["sender-worker"]
+    assert found[f"ConfigMap/{t}-config"]["data"]["SCRM_OUTBOUND_WORK"] == "false"
     hpa = found[f"HorizontalPodAutoscaler/{t}-ws"]["spec"]
     assert hpa["metrics"][0]["resource"]["name"] == "cpu"
 
@@ -199,7 +204,9 @@ def test_operator_restart_repairs_drift_and_changes_nothing_else(
     assert changed == {f"Service/{t}-ws"}
     # No duplicates: one of each kind for this tenant.
     selector = f"{names.TENANT_LABEL}={t}"
-    assert len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 2
+    assert (
+        len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 3
+    )  # api, ws, sender-worker
     assert len(cluster.kube.list("batch/v1", "Job", namespace, selector)) == 1
     assert cluster.ready(namespace, t)["lastTransitionTime"] == first
 

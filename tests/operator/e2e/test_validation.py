@@ -60,6 +60,10 @@ def sender(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
             {"api": {"replicas": -1}},
             "spec.api.replicas in body should be greater than or equal to 0",
         ),
+        (
+            {"senderWorker": {"replicas": 51}},
+            "spec.senderWorker.replicas in body should be less than or equal to 50",
+        ),
     ],
 )
 def test_invalid_tenants_are_rejected_with_clear_messages(
@@ -115,6 +119,7 @@ def test_defaults_are_applied_by_the_api_server(cluster: Cluster, namespace: str
         "targetConnectionsPerPod": 2000,
     }
     assert spec["whatsapp"]["graphApiVersion"] == "v25.0"
+    assert spec["senderWorker"] == {"replicas": 2}
 
 
 def test_examples_are_accepted_by_the_api_server(cluster: Cluster) -> None:
