@@ -37,6 +37,7 @@ HEALTH_BY_CODE = {
     131048: "restricted",  # spam rate limit: the number is restricted (brief, section 8)
 }
 ALERT_QUALITY = frozenset({"YELLOW", "RED"})
+KNOWN_QUALITY = frozenset({"GREEN", "YELLOW", "RED"})  # anything else Meta says: UNKNOWN
 # Meta's phone-number ``status`` values that stop new outreach, and the alert they raise.
 NUMBER_STATUS_ALERT = {"FLAGGED": "flagged", "RESTRICTED": "restricted", "BANNED": "restricted"}
 THROUGHPUT_BY_LEVEL = {"STANDARD": 80, "HIGH": 1000}
@@ -139,31 +140,42 @@ async def observe(
     caller tells the admins with :func:`emit_sender`)."""
     await _locked(session, sender)
     changed = False
-    name = sender.display_number
-    if seen.quality_rating and seen.quality_rating != sender.quality_rating:
-        previous, sender.quality_rating = sender.quality_rating, seen.quality_rating
+    for field, value, alert_kind in (
+        ("quality_rating", _quality(seen.quality_rating), _quality_alert),
+        ("messaging_limit_tier", seen.messaging_limit_tier, _tier_alert),
+        ("number_status", seen.number_status, NUMBER_STATUS_ALERT.get),
+    ):
+        previous = getattr(sender, field)
+        if value is None or value == previous:
+            continue
+        setattr(sender, field, value)
         changed = True
-        if seen.quality_rating in ALERT_QUALITY:
-            message = f"Quality rating of {name} is {seen.quality_rating} (was {previous})."
-            await raise_alert(
-                session, sender, "quality", seen.quality_rating, previous, source, message, now
-            )
-    if (tier := seen.messaging_limit_tier) and tier != sender.messaging_limit_tier:
-        previous, sender.messaging_limit_tier = sender.messaging_limit_tier, tier
-        changed = True
-        message = f"Messaging limit of {name} is {tier} (was {previous})."
-        await raise_alert(session, sender, "tier", tier, previous, source, message, now)
-    if seen.number_status and seen.number_status != sender.number_status:
-        previous, sender.number_status = sender.number_status, seen.number_status
-        changed = True
-        if (kind := NUMBER_STATUS_ALERT.get(seen.number_status)) is not None:
-            message = f"Meta reports {name} as {seen.number_status} (was {previous or 'unknown'})."
-            await raise_alert(
-                session, sender, kind, seen.number_status, previous, source, message, now
-            )
+        if (kind := alert_kind(value)) is not None:
+            message = f"{_LABELS[kind]} of {sender.display_number}: {value} (was {previous})."
+            await raise_alert(session, sender, kind, value, previous, source, message, now)
     changed |= _apply_throughput(sender, seen.throughput_level)
     sender.name_status = seen.name_status or sender.name_status
     return changed
+
+
+_LABELS = {
+    "quality": "Quality rating",
+    "tier": "Messaging limit",
+    "flagged": "Meta's number status",
+    "restricted": "Meta's number status",
+}
+
+
+def _quality(value: str | None) -> str | None:
+    return None if value is None else value if value in KNOWN_QUALITY else "UNKNOWN"
+
+
+def _quality_alert(quality: str) -> str | None:
+    return "quality" if quality in ALERT_QUALITY else None
+
+
+def _tier_alert(_: str) -> str:
+    return "tier"
 
 
 def _apply_throughput(sender: Sender, level: str | None) -> bool:
@@ -196,7 +208,6 @@ async def after_poll(
     changed = await observe(session, sender, seen, "poll", now)
     if sender.health == "token_invalid":
         changed |= await set_health(session, sender, "ok", "The token works again.", "poll", now)
-    sender.health_polled_at, sender.poll_requested_at = now, None
     if changed:
         await emit_sender(session, sender, "poll")
 
@@ -204,10 +215,9 @@ async def after_poll(
 async def after_poll_refused(
     session: AsyncSession, sender: Sender, code: int | None, text: str, now: datetime
 ) -> None:
-    """A poll was refused: a code about the number marks it as a send would; polled."""
+    """A poll was refused: a code about the number marks it as a refused send would."""
     await _locked(session, sender)
     if (health := HEALTH_BY_CODE.get(code or 0)) is not None and await set_health(
         session, sender, health, f"({code}) {text}", "poll", now
     ):
         await emit_sender(session, sender, f"error_{code}")
-    sender.health_polled_at, sender.poll_requested_at = now, None
