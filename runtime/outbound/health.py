@@ -85,6 +85,8 @@ class HealthMonitor:
         self._http = httpx.AsyncClient(timeout=settings.alert_webhook_timeout_seconds)
         self._woken = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self.completed_rounds = 0  # rounds run one after another: a claim seen is applied
+        # once this has moved on
 
     def wake(self) -> None:
         """A poll was asked for (or an alert queued): look now, not at the next tick."""
@@ -105,6 +107,7 @@ class HealthMonitor:
                 await self.round()
             except Exception:
                 log.exception("sender health: round failed; retrying")
+            self.completed_rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._woken.wait(), self._settings.sender_health_tick_seconds
@@ -210,7 +213,7 @@ class HealthMonitor:
                 .with_for_update(of=SenderAlert, skip_locked=True)
             )
             deliveries = []
-            for alert, webhook, sender in rows.tuples():
+            for alert, webhook, sender in rows:
                 alert.deliver_after = now + timedelta(
                     seconds=2 * self._settings.alert_webhook_timeout_seconds
                 )
