@@ -80,7 +80,8 @@ def session_blocker(sender: Sender) -> str | None:
 
 async def _locked(session: AsyncSession, sender: Sender) -> None:
     """Re-read the sender under its row lock: concurrent tellers serialise, so a transition
-    is seen (and alerted) once."""
+    is seen (and alerted) once. Flushed first: a refresh drops unflushed changes."""
+    await session.flush()
     await session.refresh(sender, with_for_update=True)
 
 

@@ -62,6 +62,8 @@ async def note_refusals(
     (runtime/domain/sender_health.py) and ask for a poll. Whether any did."""
     marked = False
     for sender_id, refusal in refusals:
+        if refusal.code not in sender_health.HEALTH_BY_CODE:
+            continue
         sender = await session.get(Sender, sender_id)
         if sender is not None:
             marked |= await sender_health.after_refusal(
@@ -137,15 +139,14 @@ class HealthMonitor:
         async with self._sessionmaker() as session, session.begin():
             if not await take_transaction_lease(await session.connection(), SENDER_HEALTH_POLLING):
                 return []
+            last = func.coalesce(Sender.health_polled_at, Sender.created_at)
             due = await session.execute(
                 select(Sender)
                 .where(
                     Sender.status == "active",
-                    or_(
-                        Sender.poll_requested_at.is_not(None),
-                        func.coalesce(Sender.health_polled_at, Sender.created_at) <= since,
-                    ),
+                    or_(Sender.poll_requested_at.is_not(None), last <= since),
                 )
+                .order_by(Sender.poll_requested_at.is_(None), last)  # asked for, then oldest
                 .limit(POLLS_PER_ROUND)
             )
             polls = []
