@@ -635,7 +635,11 @@ def _digits(text: str) -> str:
 
 
 async def _waba_senders(session: AsyncSession, waba_id: str) -> list[Sender]:
-    return list((await session.execute(select(Sender).where(Sender.waba_id == waba_id))).scalars())
+    """In id order: sender health locks them one by one (the same order everywhere)."""
+    rows = await session.execute(
+        select(Sender).where(Sender.waba_id == waba_id).order_by(Sender.id)
+    )
+    return list(rows.scalars())
 
 
 def messaging_limit(value: Json) -> str | None:

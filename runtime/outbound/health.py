@@ -124,11 +124,12 @@ class HealthMonitor:
     async def poll_due(self) -> int:
         polls = await self._claim_polls()
         answers = await asyncio.gather(*(self._read(poll) for poll in polls))
-        if polls:
-            now = utc_now(self._clock)
+        now = utc_now(self._clock)
+        for poll, answer in zip(polls, answers, strict=True):
+            # One transaction per sender: it holds one sender lock at a time (webhooks lock
+            # senders too), and one failure does not lose the other answers.
             async with self._sessionmaker() as session, session.begin():
-                for poll, answer in zip(polls, answers, strict=True):
-                    await self._apply(session, poll, answer, now)
+                await self._apply(session, poll, answer, now)
         return len(polls)
 
     async def _claim_polls(self) -> list[_Poll]:

@@ -403,7 +403,14 @@ class SendWorker:
                 if isinstance(outcome, Refused):
                     refusals.append((claim.sender_id, outcome))
                 await self._apply(session, item, message, conversation, outcome, now_at)
-            marked = await health.note_refusals(session, refusals, now_at)
+        if refusals:
+            await self._mark_health(refusals, now_at)
+
+    async def _mark_health(self, refusals: list[tuple[uuid.UUID, Refused]], now: datetime) -> None:
+        """After the outcomes are committed, in a transaction of its own (it locks sender
+        rows, which webhooks lock too): mark the senders Meta's codes concern."""
+        async with self._sessionmaker() as session, session.begin():
+            marked = await health.note_refusals(session, refusals, now)
         if marked:
             self._on_sender_health()
 
