@@ -27,6 +27,7 @@ from runtime.domain.events import record_event
 from runtime.domain.sender_alerts import raise_alert
 from runtime.domain.visibility import sender_audience
 from runtime.models import Sender
+from runtime.whatsapp.models import PhoneNumberInfo
 
 # Meta's refusal codes that say something about the number, not the message.
 HEALTH_BY_CODE = {
@@ -52,6 +53,29 @@ class Observation:
     throughput_level: str | None = None
     number_status: str | None = None
     name_status: str | None = None
+
+    @classmethod
+    def of(cls, info: PhoneNumberInfo) -> Observation:
+        """What a read of the Graph phone-number fields said."""
+        return cls(
+            quality_rating=info.quality_rating,
+            messaging_limit_tier=info.messaging_limit_tier,
+            throughput_level=info.throughput_level,
+            number_status=info.status,
+            name_status=info.name_status,
+        )
+
+
+def take_baseline(sender: Sender, seen: Observation, given: set[str], now: datetime) -> None:
+    """A new sender starts from what Meta said when it was proven (no alerts: nothing
+    changed); quality and tier the admin gave (``given``) are kept."""
+    if "quality_rating" not in given:
+        sender.quality_rating = _quality(seen.quality_rating) or sender.quality_rating
+    if "messaging_limit_tier" not in given:
+        sender.messaging_limit_tier = seen.messaging_limit_tier or sender.messaging_limit_tier
+    sender.throughput_level = seen.throughput_level
+    sender.number_status, sender.name_status = seen.number_status, seen.name_status
+    sender.health_polled_at = now
 
 
 def outreach_blocker(sender: Sender) -> str | None:

@@ -181,14 +181,7 @@ class HealthMonitor:
             text = answer.details or answer.message
             await sender_health.after_poll_refused(session, sender, answer.code, text, now)
             return
-        seen = sender_health.Observation(
-            quality_rating=answer.quality_rating,
-            messaging_limit_tier=answer.messaging_limit_tier,
-            throughput_level=answer.throughput_level,
-            number_status=answer.status,
-            name_status=answer.name_status,
-        )
-        await sender_health.after_poll(session, sender, seen, now)
+        await sender_health.after_poll(session, sender, sender_health.Observation.of(answer), now)
 
     # Alert webhooks --------------------------------------------------------------------
 

@@ -54,6 +54,10 @@ async def _health_round(world: WhatsAppWorld) -> None:
     await wait_for(done)
 
 
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
 def _customer() -> str:
     return f"62812{random.randrange(10**7):07d}"
 
@@ -141,6 +145,7 @@ async def test_token_refused_marks_the_sender_alerts_once_and_stops_its_sends(
     agent, headers = await world.new_agent(ctx)
     sender = await world.add_sender(ctx, [agent["id"]])
     conversation = await _open_window(world, ctx.headers, sender)
+    registered = sender["health_polled_at"]  # Meta's answer when the number was proven
     await world.control(f"phone_numbers/{sender['phone_number_id']}/token", {"access_token": "x"})
 
     refused = await _send(world, ctx.headers, conversation, TEXT)
@@ -152,7 +157,7 @@ async def test_token_refused_marks_the_sender_alerts_once_and_stops_its_sends(
 
     async def polled() -> dict[str, Any] | None:  # the poll the refusal asked for, done
         marked = await _sender(world, ctx, sender["id"])
-        return marked if marked["health_polled_at"] else None
+        return marked if _moment(marked["health_polled_at"]) > _moment(registered) else None
 
     await wait_for(polled)
     await _health_round(world)
@@ -286,15 +291,16 @@ async def test_red_sender_is_skipped_for_new_outreach_but_its_open_window_stays(
 
 
 async def _polled_after(
-    world: WhatsAppWorld, ctx: TenantCtx, sender_id: str, moment: str | None
+    world: WhatsAppWorld, ctx: TenantCtx, sender_id: str, moment: str
 ) -> dict[str, Any]:
-    """Advance the shared clock past the poll interval; the sender once polled again."""
+    """Advance the shared clock past the poll interval; the sender once polled after
+    ``moment``."""
     await world.control("clock/advance", {"seconds": 301})
 
     async def polled() -> dict[str, Any] | None:
         current = await _sender(world, ctx, sender_id)
         at = current["health_polled_at"]
-        return current if at and (moment is None or at > moment) else None
+        return current if _moment(at) > _moment(moment) else None
 
     await wait_for(polled, within=15.0)
     await _health_round(world)
@@ -304,7 +310,8 @@ async def _polled_after(
 async def test_poll_picks_up_a_tier_change_and_alerts_once(world: WhatsAppWorld) -> None:
     ctx = await world.new_tenant()
     sender = await world.add_sender(ctx, [])
-    baseline = await _polled_after(world, ctx, sender["id"], None)
+    assert (sender["quality_rating"], sender["number_status"]) == ("GREEN", "CONNECTED")
+    baseline = await _polled_after(world, ctx, sender["id"], sender["health_polled_at"])
     assert (baseline["throughput_level"], baseline["throughput_mps"]) == ("STANDARD", 80)
     assert baseline["number_status"] == "CONNECTED" and baseline["name_status"] == "APPROVED"
     assert await _alerts(world, ctx, sender["id"]) == []

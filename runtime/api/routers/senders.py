@@ -24,7 +24,7 @@ from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.lookup import get_owned
 from runtime.domain.security import encrypt_secret
-from runtime.domain.sender_health import set_health
+from runtime.domain.sender_health import Observation, set_health, take_baseline
 from runtime.domain.sender_proof import prove_number
 from runtime.domain.sender_tokens import read_mounted_secret
 from runtime.domain.senders import route_sender, set_allocation, withdraw
@@ -53,14 +53,16 @@ async def create_sender(
     session: SessionDep,
     settings: SettingsDep,
     whatsapp: WhatsAppDep,
+    clock: ClockDep,
 ) -> Sender:
     """Register a number once Meta confirms it for the token and WABA (before any uniqueness
-    check, so a refusal says nothing about other tenants' numbers)."""
+    check, so a refusal says nothing about other tenants' numbers). Quality, tier, status
+    and throughput level start from Meta's answer unless given."""
     token = body.access_token or read_mounted_secret(body.access_token_secret_ref or "", settings)
     if token is None:
         raise Invalid("sender_token_unavailable", "The access token secret cannot be read.")
     await session.commit()  # no transaction stays open while Meta is asked
-    await prove_number(whatsapp, body.phone_number_id, body.waba_id, token)
+    info = await prove_number(whatsapp, body.phone_number_id, body.waba_id, token)
     if await session.scalar(
         select(Sender.id).where(Sender.phone_number_id == body.phone_number_id)
     ):
@@ -76,6 +78,7 @@ async def create_sender(
             else None
         ),
     )
+    take_baseline(sender, Observation.of(info), body.model_fields_set, utc_now(clock))
     session.add(sender)
     await session.flush()
     audit(
