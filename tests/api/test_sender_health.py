@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from runtime.models import Event
+from runtime.domain.sender_health import outreach_blocker, session_blocker
+from runtime.models import Event, Sender
 from tests.api.harness import TenantCtx
 from tests.api.test_inbox import _messages
 from tests.api.whatsapp_world import TOKEN, WhatsAppWorld
@@ -427,3 +428,29 @@ async def test_alert_webhook_is_signed_and_retried(world: WhatsAppWorld) -> None
     assert datetime.fromisoformat(read_at)
     neither = await world.client.post("/api/sender-alerts/read", headers=ctx.headers, json={})
     assert neither.status_code == 422
+
+
+def test_who_may_send_and_who_may_start_outreach() -> None:
+    """The two blockers the API, the allocation rule and the worker share."""
+
+    def sender(**fields: str) -> Sender:
+        values = {"status": "active", "health": "ok", "quality_rating": "GREEN"}
+        return Sender(display_number="+1555", **(values | {"number_status": "CONNECTED"} | fields))
+
+    assert (session_blocker(sender()), outreach_blocker(sender())) == (None, None)
+    assert outreach_blocker(sender(quality_rating="YELLOW")) is None
+    for fields, reason in [
+        ({"quality_rating": "RED"}, "RED"),
+        ({"number_status": "FLAGGED"}, "FLAGGED"),
+        ({"number_status": "BANNED"}, "BANNED"),
+        ({"health": "restricted"}, "restricted"),
+        ({"health": "payment_issue"}, "payment_issue"),
+    ]:
+        unfit = sender(**fields)
+        assert (session_blocker(unfit), outreach_blocker(unfit)) == (None, reason), fields
+    for fields, reason in [
+        ({"health": "token_invalid"}, "token_invalid"),
+        ({"status": "paused"}, "paused"),
+    ]:
+        stopped = sender(**fields)
+        assert session_blocker(stopped) == outreach_blocker(stopped) == reason, fields
