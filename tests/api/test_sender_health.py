@@ -215,6 +215,11 @@ async def test_metas_refusal_codes_mark_the_senders_health(world: WhatsAppWorld)
         assert marked["health"] == health, code
         assert marked["health_reason"].startswith(f"({code})")
         assert [a["kind"] for a in await _alerts(world, ctx, sender["id"])] == [health]
+    url = f"/api/senders/{sender['id']}"
+    wrong = await world.client.patch(url, headers=ctx.headers, json={"health": "restricted"})
+    assert wrong.status_code == 422  # an admin can only clear a mark, not set one
+    cleared = await world.client.patch(url, headers=ctx.headers, json={"health": "ok"})
+    assert cleared.status_code == 200 and cleared.json()["health"] == "ok", cleared.text
 
 
 async def test_red_sender_is_skipped_for_new_outreach_but_its_open_window_stays(
