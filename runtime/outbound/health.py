@@ -87,23 +87,27 @@ class HealthMonitor:
         self._http = httpx.AsyncClient(timeout=settings.alert_webhook_timeout_seconds)
         self._woken = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
         self.completed_rounds = 0  # rounds run one after another: a claim seen is applied
         # once this has moved on
 
     def wake(self) -> None:
         """A poll was asked for (or an alert queued): look now, not at the next tick."""
         self._woken.set()
-        if self._loop is None or self._loop.done():
+        if not self._stopping and (self._loop is None or self._loop.done()):
             self._loop = asyncio.create_task(self._run(), name="sender-health")
 
     async def close(self) -> None:
+        """Stop after the round under way (never cancelled inside a transaction: that would
+        strand its connection, and SQLite's write lock with it)."""
+        self._stopping = True
+        self._woken.set()
         if self._loop is not None:
-            self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
         await self._http.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._woken.clear()
             try:
                 await self.round()

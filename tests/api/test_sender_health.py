@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from runtime.db.base import as_utc
 from runtime.domain.sender_health import outreach_blocker, session_blocker
 from runtime.models import Event, Sender
 from tests.api.harness import TenantCtx
@@ -56,7 +57,8 @@ async def _health_round(world: WhatsAppWorld) -> None:
 
 
 def _moment(iso: str) -> datetime:
-    return datetime.fromisoformat(iso)
+    """A time the API gave (SQLite's come back without a zone; all are UTC)."""
+    return as_utc(datetime.fromisoformat(iso))
 
 
 def _customer() -> str:
