@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # one at once), how often the monitor looks for due polls and alert webhooks, and the
     # alert webhook's timeout and attempts before it gives up.
     sender_health_poll_seconds: float = Field(default=300.0, gt=0)
-    sender_health_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    sender_health_tick_seconds: float = Field(default=5.0, gt=0, le=60)
     alert_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     alert_webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
