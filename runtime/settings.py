@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     outbound_pair_burst: int = Field(default=45, ge=1, le=45)
     outbound_max_deferrals: int = Field(default=8, ge=1, le=50)
     outbound_late_tolerance_seconds: float = Field(default=0.1, gt=0, le=10)
+    # Sender health (runtime/outbound/health.py, in the processes that work the send queue):
+    # how often each sender's Graph phone-number fields are polled (a refused send asks for
+    # one at once), how often the monitor looks for due polls and alert webhooks, and the
+    # alert webhook's timeout and attempts before it gives up.
+    sender_health_poll_seconds: float = Field(default=300.0, gt=0)
+    sender_health_tick_seconds: float = Field(default=5.0, gt=0, le=60)
+    alert_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    alert_webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query

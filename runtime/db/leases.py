@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # Arbitrary constants naming our leases among PostgreSQL advisory locks.
 INBOUND_PROCESSING = 0x5C7A_10_1B
 OUTBOX_PUBLISHING = 0x5C7A_0E1A
+SENDER_HEALTH_POLLING = 0x5C7A_4EA1
 
 
 async def take_transaction_lease(connection: AsyncConnection, key: int) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.domain import inbox
 from runtime.domain.eligibility import check_outreach, record_outreach
 from runtime.domain.errors import Conflict
+from runtime.domain.sender_health import session_blocker
 from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.templates import approved_template, render
 from runtime.models import Contact, Conversation, Message, Sender
@@ -54,9 +55,11 @@ class PreparedSend:
 
 
 def ensure_sendable(sender: Sender, settings: Settings) -> None:
-    """Refuse before anything is stored: the number must be in service, its token readable."""
-    if sender.status != "active":
-        raise Conflict("sender_unavailable", f"Sender {sender.display_number} is {sender.status}.")
+    """Refuse before anything is stored: the number must be in service, its token readable
+    and not refused by Meta."""
+    if (blocker := session_blocker(sender)) is not None:
+        code = "sender_token_invalid" if blocker == "token_invalid" else "sender_unavailable"
+        raise Conflict(code, f"Sender {sender.display_number} is {blocker}.", {"reason": blocker})
     resolve_token(sender, settings)
 
 

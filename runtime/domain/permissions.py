@@ -18,6 +18,9 @@ PERMISSIONS: dict[str, str] = {
     "senders:read": "List and view sender numbers",
     "senders:write": "Register, edit and remove sender numbers",
     "senders:allocate": "Allocate primary/secondary senders to teams and agents",
+    "alerts:read": "See sender health alerts (quality, tier, restrictions, token) and mark them "
+    "read",
+    "alerts:write": "Set the signed webhook that sender health alerts are posted to",
     "inbox:read:all": "See every conversation",
     "inbox:read:assigned": "See conversations assigned to me",
     "inbox:send": "Send messages to customers",

@@ -1,26 +1,33 @@
 """Sender allocation and the rule that picks the sender an agent uses to reach a contact.
 
-The rule, first match wins, only senders with status ``active`` count:
+The rule, first match wins:
 
 1. the sender of the most recent conversation with the contact, if that sender is among
-   the agent's allocated senders (the customer keeps talking to the same number);
+   the agent's allocated senders (the customer keeps talking to the same number) — while
+   that conversation's 24-hour window is open, even if the number is unhealthy (a session
+   message is not outreach; only a refused token or being out of service moves it);
 2. the agent's own primary, then its secondaries in order;
 3. for each of the agent's teams (by name): the team's primary, then its secondaries;
 
-within a step a sender with quality ``RED`` is passed over while a better one remains.
+outside an open window only a sender fit for new outreach counts: active, healthy, not
+FLAGGED/RESTRICTED by Meta, not RED (runtime/domain/sender_health.py). If allocated senders
+exist but none is fit: ``409 no_healthy_sender``.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.domain import inbox
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.lookup import ensure_owned_ids
+from runtime.domain.sender_health import outreach_blocker, session_blocker
 from runtime.models import Conversation, Sender, SenderAllocation, Team, TeamMember
 
 
@@ -73,15 +80,31 @@ async def _allocated(
     return [(a, s) for a, s in rows]
 
 
-def _best(candidates: list[tuple[Sender, str]]) -> tuple[Sender, str] | None:
-    usable = [c for c in candidates if c[0].status == "active"]
-    return next((c for c in usable if c[0].quality_rating != "RED"), None) or (
-        usable[0] if usable else None
-    )
+def _fit(candidates: list[tuple[Sender, str]]) -> tuple[Sender, str] | None:
+    return next((c for c in candidates if outreach_blocker(c[0]) is None), None)
+
+
+async def _last_conversation(
+    session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID
+) -> tuple[Conversation, Sender] | None:
+    row = (
+        await session.execute(
+            select(Conversation, Sender)
+            .join(Sender, Sender.id == Conversation.sender_id)
+            .where(Conversation.contact_id == contact_id, Conversation.tenant_id == tenant_id)
+            .order_by(Conversation.last_message_at.desc().nulls_last())
+            .limit(1)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def route_sender(
-    session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID, contact_id: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    now: datetime,
 ) -> Route:
     """The sender ``agent_id`` uses to reach ``contact_id`` (rule in the module docstring)."""
     mine = [
@@ -104,18 +127,23 @@ async def route_sender(
         for team_id in list(teams)
     ]
     allowed = {s.id for s, _ in mine} | {s.id for step in team_steps for s, _ in step}
-    last = await session.scalar(
-        select(Sender)
-        .join(Conversation, Conversation.sender_id == Sender.id)
-        .where(Conversation.contact_id == contact_id, Conversation.tenant_id == tenant_id)
-        .order_by(Conversation.last_message_at.desc().nulls_last())
-        .limit(1)
-    )
-    steps = [[(last, "conversation")] if last is not None and last.id in allowed else []]
-    steps += [mine, *team_steps]
-    for step in steps:
-        if (found := _best(step)) is not None:
+    last = await _last_conversation(session, tenant_id, contact_id)
+    if last is not None and last[1].id in allowed:
+        conversation, sender = last
+        if inbox.window_open(conversation, now) and session_blocker(sender) is None:
+            return Route(sender, "conversation")
+        if (found := _fit([(sender, "conversation")])) is not None:
             return Route(*found)
+    for step in [mine, *team_steps]:
+        if (found := _fit(step)) is not None:
+            return Route(*found)
+    if allowed:
+        raise Conflict(
+            "no_healthy_sender",
+            "Every sender allocated to this agent or its teams is unhealthy (RED, flagged, "
+            "restricted, token refused, payment issue) or out of service; none may start "
+            "new outreach.",
+        )
     raise Conflict(
         "no_sender_allocated", "No active sender is allocated to this agent or its teams."
     )

@@ -14,6 +14,7 @@ exactly when "the agent may read the object over HTTP":
 | ``contacts.pool`` | contacts in the team-less pool | ``contacts:read:assigned`` |
 | ``agents.all`` | agent presence | ``agents:read`` |
 | ``senders.all`` | sender quality changes | ``senders:read`` |
+| ``alerts.all`` | sender health alerts | ``alerts:read`` |
 | ``agent.<A>`` | A itself (its permissions, its presence) | always |
 | ``session.<A>`` | A's sessions (revoke / rescope; the ws pod acts on them) | always |
 
@@ -36,6 +37,7 @@ CONTACTS_ALL = "contacts.all"
 CONTACTS_POOL = "contacts.pool"
 AGENTS_ALL = "agents.all"
 SENDERS_ALL = "senders.all"
+ALERTS_ALL = "alerts.all"
 SESSION_PREFIX = "session."
 
 
@@ -129,6 +131,10 @@ def sender_audience() -> list[str]:
     return [SENDERS_ALL]
 
 
+def alert_audience() -> list[str]:
+    return [ALERTS_ALL]
+
+
 # ---- (c) the keys of a socket ----------------------------------------------------------------
 
 
@@ -151,4 +157,6 @@ def socket_keys(
         keys.add(AGENTS_ALL)
     if "senders:read" in granted:
         keys.add(SENDERS_ALL)
+    if "alerts:read" in granted:
+        keys.add(ALERTS_ALL)
     return frozenset(keys)

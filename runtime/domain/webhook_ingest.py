@@ -23,10 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
-from runtime.domain import assignment, consent, inbox
-from runtime.domain.events import record_event
+from runtime.domain import assignment, consent, inbox, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
-from runtime.domain.visibility import sender_audience
 from runtime.models import Contact, Conversation, IngestError, Message, Sender, Template, Tenant
 
 KNOWN_TYPES = {
@@ -48,7 +46,11 @@ log = logging.getLogger(__name__)
 INGEST_ERRORS = Counter(
     "scrm_ingest_errors", "Webhook items refused (kept in ingest_errors)", ["code"]
 )
-_QUALITY_BY_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "GREEN"}
+# A phone_number_quality_update event that flags or unflags the number: its quality and
+# Meta's number status.
+_FLAG_EVENTS = {"FLAGGED": ("RED", "FLAGGED"), "UNFLAGGED": ("GREEN", "CONNECTED")}
+# account_update events that stop the account's outreach (runtime/domain/sender_health.py).
+_RESTRICTING_EVENTS = {"ACCOUNT_RESTRICTION", "DISABLED_UPDATE"}
 # Template events that put a template back in service; the others are its state as named.
 _TEMPLATE_STATE_BY_EVENT = {"REINSTATED": "APPROVED", "UNARCHIVED": "APPROVED"}
 _CHANGED_NUMBER = {"user_changed_number", "customer_changed_number"}
@@ -755,22 +757,11 @@ def _digits(text: str) -> str:
 
 
 async def _waba_senders(session: AsyncSession, waba_id: str) -> list[Sender]:
-    return list((await session.execute(select(Sender).where(Sender.waba_id == waba_id))).scalars())
-
-
-async def _emit_sender(session: AsyncSession, sender: Sender, event: Any) -> None:
-    await record_event(
-        session,
-        sender.tenant_id,
-        "sender.updated",
-        {
-            "sender_id": str(sender.id),
-            "quality_rating": sender.quality_rating,
-            "messaging_limit_tier": sender.messaging_limit_tier,
-            "event": event if isinstance(event, str) else None,
-        },
-        sender_audience(),
+    """In id order: sender health locks them one by one (the same order everywhere)."""
+    rows = await session.execute(
+        select(Sender).where(Sender.waba_id == waba_id).order_by(Sender.id)
     )
+    return list(rows.scalars())
 
 
 def messaging_limit(value: Json) -> str | None:
@@ -783,18 +774,21 @@ def messaging_limit(value: Json) -> str | None:
 
 
 async def _quality_change(
-    session: AsyncSession, waba_id: str, value: Json, result: IngestResult
+    session: AsyncSession, waba_id: str, value: Json, now: datetime, result: IngestResult
 ) -> None:
     display = _digits(str(value.get("display_phone_number", "")))
     senders = await _waba_senders(session, waba_id)
     matched = [s for s in senders if display and _digits(s.display_number) == display]
-    tier = messaging_limit(value)
+    event = _text(value.get("event"))
+    quality, number_status = _FLAG_EVENTS.get(event or "", (None, None))
+    seen = sender_health.Observation(
+        quality_rating=quality,
+        messaging_limit_tier=messaging_limit(value),
+        number_status=number_status,
+    )
     for sender in matched:
-        sender.messaging_limit_tier = tier or sender.messaging_limit_tier
-        sender.quality_rating = _QUALITY_BY_EVENT.get(
-            str(value.get("event")), sender.quality_rating
-        )
-        await _emit_sender(session, sender, value.get("event"))
+        await sender_health.observe(session, sender, seen, "webhook", now)
+        await sender_health.emit_sender(session, sender, event)
     result.statuses += len(matched)
     result.ignored += 0 if matched else 1
 
@@ -803,11 +797,15 @@ async def _account_update(
     session: AsyncSession, waba_id: str, value: Json, now: datetime, result: IngestResult
 ) -> None:
     """Meta's ``account_update`` (restrictions, violations, bans, …), kept on every sender
-    of the WABA with the moment it arrived."""
+    of the WABA with the moment it arrived; a restriction or ban marks them restricted."""
     senders = await _waba_senders(session, waba_id)
+    event = _text(value.get("event"))
     for sender in senders:
+        if event in _RESTRICTING_EVENTS:
+            detail = json.dumps(value.get("restriction_info") or value.get("ban_info") or "")
+            await sender_health.restricted_by_account(session, sender, event, detail, now)
         sender.account_update = {**value, "received_at": now.isoformat()}
-        await _emit_sender(session, sender, value.get("event"))
+        await sender_health.emit_sender(session, sender, event)
     result.statuses += len(senders)
     result.ignored += 0 if senders else 1
 
@@ -883,7 +881,7 @@ async def _change(
     elif field_name == "messages":
         await _messages_change(session, value, now, result)
     elif field_name == "phone_number_quality_update":
-        await _quality_change(session, waba_id, value, result)
+        await _quality_change(session, waba_id, value, now, result)
     elif field_name == "account_update":
         await _account_update(session, waba_id, value, now, result)
     elif field_name in _TEMPLATE_FIELDS:

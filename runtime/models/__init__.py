@@ -16,11 +16,13 @@ from runtime.models.people import (
     Team,
     TeamMember,
 )
+from runtime.models.sender_health import AlertWebhook, SenderAlert, SenderSwitch
 from runtime.models.senders import Sender, SenderAllocation
 from runtime.models.tenant import Tenant
 
 __all__ = [
     "Agent",
+    "AlertWebhook",
     "AssignmentEvent",
     "AuditEntry",
     "ConsentChange",
@@ -42,7 +44,9 @@ __all__ = [
     "SendPacing",
     "SendQueueItem",
     "Sender",
+    "SenderAlert",
     "SenderAllocation",
+    "SenderSwitch",
     "Team",
     "TeamMember",
     "Template",

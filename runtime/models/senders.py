@@ -30,6 +30,19 @@ class Sender(TenantOwned, Timestamped, Base):
     account_update: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when a webhook names a template the mirror lacks; the next template sync clears it
     templates_sync_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sender health (runtime/domain/sender_health.py): ``ok`` or what a send error or webhook
+    # said is wrong (token_invalid | restricted | payment_issue), why, and since when.
+    health: Mapped[str] = mapped_column(String(20), default="ok")
+    health_reason: Mapped[str | None] = mapped_column(String(500))
+    health_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Meta's own view from the Graph phone-number fields: ``status`` (CONNECTED, FLAGGED,
+    # RESTRICTED, …), ``name_status``, ``throughput.level``; when last polled, and a poll
+    # asked for now (after a send error).
+    number_status: Mapped[str | None] = mapped_column(String(30))
+    name_status: Mapped[str | None] = mapped_column(String(40))
+    throughput_level: Mapped[str | None] = mapped_column(String(20))
+    health_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    poll_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def access_token_source(self) -> str:

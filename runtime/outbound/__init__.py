@@ -11,6 +11,8 @@ The flow (docs/outbound.md):
 3. Meta's answer makes the message carry its wamid, ``failed`` (a definite refusal, with
    Meta's code), queued again later (a limit or a transient error), or ``unknown`` (the
    answer was lost); status webhooks, matched by ``biz_opaque_callback_data``, close the loop.
+4. :class:`~runtime.outbound.health.HealthMonitor`, beside the worker, polls the senders'
+   Graph fields and delivers alert webhooks (docs/sender-health.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.clock import Clock, utc_now
 from runtime.models import SendQueueItem
+from runtime.outbound.health import HealthMonitor
 from runtime.outbound.queue import queue_rows, resend, submit
 from runtime.outbound.worker import SendWorker
 from runtime.settings import Settings
@@ -43,12 +46,16 @@ class OutboundPipeline:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._work = settings.outbound_work
-        self.worker = SendWorker(sessionmaker, client, settings, clock)
+        self.health = HealthMonitor(sessionmaker, client, settings, clock)
+        self.worker = SendWorker(
+            sessionmaker, client, settings, clock, on_sender_health=self.health.wake
+        )
 
     def wake(self) -> None:
         """Messages were queued: send them (no-op in a process that does not work the queue)."""
         if self._work:
             self.worker.wake()
+            self.health.wake()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -62,6 +69,7 @@ class OutboundPipeline:
 
     async def close(self) -> None:
         await self.worker.close()
+        await self.health.close()
 
     async def due(self) -> int:
         """Rows that are due or being sent right now."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from runtime.db.base import as_utc
-from runtime.domain import outbound
+from runtime.domain import outbound, sender_failover
 from runtime.domain.errors import Conflict, NotFound
 from runtime.models import Contact, Conversation, Message, Sender, SendPacing, SendQueueItem
 from runtime.outbound import limits
@@ -34,11 +34,22 @@ async def submit(
     resend_of_id: uuid.UUID | None = None,
 ) -> tuple[Message, SendQueueItem]:
     """Check Meta's rules and eligibility, store the message ``queued`` with its queue row
-    (the caller commits both at once, then wakes the worker)."""
+    (the caller commits both at once, then wakes the worker). New outreach from an unhealthy
+    sender moves to the next healthy one (the message's conversation then differs from
+    ``conversation``; runtime/domain/sender_failover.py)."""
+    switch = None
+    if isinstance(outgoing, outbound.TemplateOut):
+        switch = await sender_failover.reroute(
+            session, conversation, contact, sender, agent_id, now
+        )
+        if switch is not None:
+            conversation, sender = switch.conversation, switch.sender
     outbound.ensure_sendable(sender, settings)
     prepared = await outbound.prepare(
         session, conversation, contact, sender, agent_id, outgoing, now, resend_of_id
     )
+    if switch is not None:
+        await sender_failover.record(session, switch, prepared.message, now)
     assert contact.phone is not None  # prepare() refuses contacts without one
     item = SendQueueItem(
         message_id=prepared.message.id,

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,10 +25,10 @@ from sqlalchemy import ColumnElement, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.clock import Clock, utc_now
-from runtime.domain import inbox
+from runtime.domain import inbox, sender_health
 from runtime.domain.sender_tokens import resolve_token
 from runtime.models import Conversation, Message, Sender, SendQueueItem
-from runtime.outbound import limits
+from runtime.outbound import health, limits
 from runtime.outbound.outcomes import (
     Accepted,
     Late,
@@ -56,6 +57,7 @@ class Claim:
 
     message_id: uuid.UUID
     attempt_id: uuid.UUID
+    sender_id: uuid.UUID
     phone_number_id: str
     token: str
     recipient: str
@@ -105,11 +107,15 @@ class SendWorker:
         client: CloudAPIClient,
         settings: Settings,
         clock: Clock,
+        on_sender_health: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_sender_health``: called after a refusal marked a sender's health (the
+        health monitor polls it then)."""
         self._sessionmaker = sessionmaker
         self._client = client
         self._settings = settings
         self._clock = clock
+        self._on_sender_health = on_sender_health
         self._pair_tolerance = (settings.outbound_pair_burst - 1) * limits.PAIR_INTERVAL
         self._batch = settings.outbound_batch_size
         self._woken = asyncio.Event()
@@ -272,7 +278,7 @@ class SendWorker:
                 limits.PAIR_INTERVAL,
                 self._pair_tolerance,
             )
-            refusal = self._unsendable(sender)
+            refusal = self._unsendable(sender, row.business_initiated)
             at = now
             if refusal is None:
                 number_slot, pair_slot = number.slot(now), pair.slot(now)
@@ -298,9 +304,17 @@ class SendWorker:
             await budget.save(session, now_at)
         return paces
 
-    def _unsendable(self, sender: Sender) -> Refused | None:
-        if sender.status != "active":
-            return Refused(None, f"Sender {sender.display_number} is {sender.status}.")
+    def _unsendable(self, sender: Sender, business_initiated: bool) -> Refused | None:
+        """Refused here, never sent: a sender out of service or whose token Meta refused;
+        for new outreach also one that is unhealthy (sending again fails it over)."""
+        if (blocker := sender_health.session_blocker(sender)) is not None:
+            return Refused(None, f"Sender {sender.display_number} is {blocker}.")
+        if business_initiated and (blocker := sender_health.outreach_blocker(sender)):
+            return Refused(
+                None,
+                f"Sender {sender.display_number} is {blocker}: not used for new outreach; "
+                "send again to use the next healthy number.",
+            )
         return None
 
     def _claim_of(
@@ -321,6 +335,7 @@ class SendWorker:
         return Claim(
             message_id=row.message_id,
             attempt_id=uuid.uuid4(),
+            sender_id=sender.id,
             phone_number_id=sender.phone_number_id,
             token=token,
             recipient=row.recipient,
@@ -396,19 +411,23 @@ class SendWorker:
         others: list[tuple[Claim, Outcome]] = [
             (c, o) for c, o in results if not isinstance(o, Accepted | Late)
         ]
+        refusals: list[tuple[uuid.UUID, Refused]] = []
         async with self._sessionmaker() as session, session.begin():
             if accepted:
                 await _record_accepted(session, [c for c, _ in results], accepted)
             if late:
                 await _requeue_late(session, late)
             if others:
-                await self._record_each(session, others)
+                refusals = await self._record_each(session, others)
+        if refusals:
+            await self._mark_health(refusals, utc_now(self._clock))
 
     async def _record_each(
         self, session: AsyncSession, results: list[tuple[Claim, Outcome]]
-    ) -> None:
+    ) -> list[tuple[uuid.UUID, Refused]]:
         now, now_at = self._clock.now(), utc_now(self._clock)
         ids = [claim.message_id for claim, _ in results]
+        refusals: list[tuple[uuid.UUID, Refused]] = []
         items = await _items(session, ids, "sending")
         messages, conversations = await _messages(session, ids)
         for claim, outcome in results:
@@ -426,7 +445,18 @@ class SendWorker:
                     _requeue(item, outcome, now)
                     continue
                 outcome = Refused(outcome.code, outcome.text)
+            if isinstance(outcome, Refused):
+                refusals.append((claim.sender_id, outcome))
             await self._apply(session, item, message, conversation, outcome, now_at)
+        return refusals
+
+    async def _mark_health(self, refusals: list[tuple[uuid.UUID, Refused]], now: datetime) -> None:
+        """After the outcomes are committed, in a transaction of its own (it locks sender
+        rows, which webhooks lock too): mark the senders Meta's codes concern."""
+        async with self._sessionmaker() as session, session.begin():
+            marked = await health.note_refusals(session, refusals, now)
+        if marked:
+            self._on_sender_health()
 
     async def _apply(
         self,

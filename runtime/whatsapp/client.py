@@ -20,7 +20,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 PHONE_NUMBER_FIELDS = (
     "id,verified_name,display_phone_number,quality_rating,"
-    "whatsapp_business_manager_messaging_limit,throughput"
+    "whatsapp_business_manager_messaging_limit,throughput,status,name_status"
 )
 TEMPLATE_FIELDS = "id,name,language,status,category,components"
 
@@ -169,7 +169,8 @@ class CloudAPIClient:
         return items
 
     async def phone_number_info(self, phone_number_id: str, token: str) -> PhoneNumberInfo:
-        """Verified name, display number, quality rating, messaging limit and throughput."""
+        """Verified name, display number, quality rating, messaging limit, throughput, and
+        Meta's number and name status."""
         data = await self._request(
             "GET", phone_number_id, token, params={"fields": PHONE_NUMBER_FIELDS}
         )

@@ -27,8 +27,22 @@ _SPECS = (
         "and goes out automatically.",
     ),
     ErrorSpec(100, "Invalid parameter", 400, "Invalid parameter."),
-    ErrorSpec(190, "Invalid OAuth access token - Cannot parse access token", 401, ""),
-    ErrorSpec(368, "Temporarily blocked for policies violations", 403, ""),
+    ErrorSpec(
+        190,
+        "Invalid OAuth access token - Cannot parse access token",
+        401,
+        "",
+        "Meta refused this number's access token (expired or revoked); nothing goes out from "
+        "it until an admin sets a new token.",
+    ),
+    ErrorSpec(
+        368,
+        "Temporarily blocked for policies violations",
+        403,
+        "",
+        "Meta has temporarily blocked this number for a policy violation; new outreach moves "
+        "to another healthy number.",
+    ),
     ErrorSpec(
         130429,
         "Rate limit hit",

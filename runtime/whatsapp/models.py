@@ -53,6 +53,8 @@ class PhoneNumberInfo:
     quality_rating: str
     messaging_limit_tier: str | None
     throughput_level: str | None
+    status: str | None = None  # CONNECTED, FLAGGED, RESTRICTED, BANNED, …
+    name_status: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PhoneNumberInfo:
@@ -65,4 +67,6 @@ class PhoneNumberInfo:
                 "whatsapp_business_manager_messaging_limit", data.get("messaging_limit_tier")
             ),
             throughput_level=data.get("throughput", {}).get("level"),
+            status=data.get("status"),
+            name_status=data.get("name_status"),
         )

@@ -30,8 +30,9 @@ from runtime.api.schemas.inbox import (
     MessageOut,
     SendIn,
 )
+from runtime.api.schemas.sender_alerts import SenderSwitchOut
 from runtime.clock import utc_now
-from runtime.domain import inbox, outbound
+from runtime.domain import inbox, outbound, sender_failover
 from runtime.domain.errors import Conflict, Forbidden, NotFound
 from runtime.domain.lookup import get_owned
 from runtime.domain.senders import allowed_sender_ids, route_sender
@@ -142,9 +143,10 @@ async def start_conversation(
     )
     if contact is None:
         raise NotFound("Contact")
+    now = utc_now(clock)
     if body.sender_id is None:
         sender = (
-            await route_sender(session, principal.tenant_id, principal.agent_id, contact.id)
+            await route_sender(session, principal.tenant_id, principal.agent_id, contact.id, now)
         ).sender
     else:
         sender = await get_owned(session, Sender, body.sender_id, principal.tenant_id)
@@ -152,7 +154,6 @@ async def start_conversation(
             session, principal.agent_id
         ):
             raise Forbidden("sender_not_allocated", "This sender is not allocated to you.")
-    now = utc_now(clock)
     sender_id, contact_id = sender.id, contact.id
     try:
         conversation = await inbox.conversation_for(
@@ -183,6 +184,23 @@ async def get_conversation(
 ) -> ConversationOut:
     conversation, _ = await _visible(session, principal, conversation_id)
     return (await _out(session, [conversation], utc_now(clock)))[0]
+
+
+@router.get(
+    "/{conversation_id}/sender-switches",
+    response_model=list[SenderSwitchOut],
+    dependencies=[READ],
+)
+async def list_sender_switches(
+    conversation_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+) -> list[SenderSwitchOut]:
+    """New outreach moved off an unhealthy sender, away from or into this conversation
+    (newest first, at most 100)."""
+    conversation, _ = await _visible(session, principal, conversation_id)
+    return [
+        SenderSwitchOut.model_validate(sender_failover.switch_json(s))
+        for s in await sender_failover.switches_of(session, conversation)
+    ]
 
 
 @router.get("/{conversation_id}/messages", response_model=Page[MessageOut], dependencies=[READ])
@@ -224,7 +242,9 @@ async def send_message(
 ) -> MessageOut:
     """Queue text (window open) or an approved template; answers at once with the message
     ``queued``. Its status then moves by ``message.status`` events: sent → delivered → read,
-    or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost."""
+    or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost.
+    A template outside the open window from an unhealthy sender goes from the next healthy
+    one (the message's ``conversation_id`` then names that number's conversation)."""
     conversation, contact = await _visible(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
@@ -247,6 +267,8 @@ async def send_message(
         outgoing,
         utc_now(clock),
     )
+    if message.conversation_id != conversation.id:  # failed over to another number
+        await _refuse_if_hidden(session, principal, message.conversation_id)
     await session.commit()
     sending.wake()
     return MessageOut.model_validate(inbox.message_json(message, queued))
@@ -282,6 +304,8 @@ async def resend_message(
         message_id,
         utc_now(clock),
     )
+    if message.conversation_id != conversation.id:  # failed over to another number
+        await _refuse_if_hidden(session, principal, message.conversation_id)
     await session.commit()
     sending.wake()
     return MessageOut.model_validate(inbox.message_json(message, queued))

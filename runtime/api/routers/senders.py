@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.api.deps import PrincipalDep, SessionDep, SettingsDep, WhatsAppDep, perm
+from runtime.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, WhatsAppDep, perm
 from runtime.api.schemas.senders import (
     AllocationIn,
     AllocationOut,
@@ -18,10 +19,12 @@ from runtime.api.schemas.senders import (
     SenderOut,
     SenderUpdate,
 )
+from runtime.clock import utc_now
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.lookup import get_owned
 from runtime.domain.security import encrypt_secret
+from runtime.domain.sender_health import Observation, set_health, take_baseline
 from runtime.domain.sender_proof import prove_number
 from runtime.domain.sender_tokens import read_mounted_secret
 from runtime.domain.senders import route_sender, set_allocation, withdraw
@@ -50,14 +53,16 @@ async def create_sender(
     session: SessionDep,
     settings: SettingsDep,
     whatsapp: WhatsAppDep,
+    clock: ClockDep,
 ) -> Sender:
     """Register a number once Meta confirms it for the token and WABA (before any uniqueness
-    check, so a refusal says nothing about other tenants' numbers)."""
+    check, so a refusal says nothing about other tenants' numbers). Quality, tier, status
+    and throughput level start from Meta's answer unless given."""
     token = body.access_token or read_mounted_secret(body.access_token_secret_ref or "", settings)
     if token is None:
         raise Invalid("sender_token_unavailable", "The access token secret cannot be read.")
     await session.commit()  # no transaction stays open while Meta is asked
-    await prove_number(whatsapp, body.phone_number_id, body.waba_id, token)
+    info = await prove_number(whatsapp, body.phone_number_id, body.waba_id, token)
     if await session.scalar(
         select(Sender.id).where(Sender.phone_number_id == body.phone_number_id)
     ):
@@ -73,6 +78,7 @@ async def create_sender(
             else None
         ),
     )
+    take_baseline(sender, Observation.of(info), body.model_fields_set, utc_now(clock))
     session.add(sender)
     await session.flush()
     audit(
@@ -164,12 +170,16 @@ async def allocate_to_agent(
 
 @router.get("/route", response_model=RouteOut, dependencies=[perm("senders:read")])
 async def which_sender(
-    agent_id: uuid.UUID, contact_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    agent_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> RouteOut:
     """Which sender ``agent_id`` uses to reach ``contact_id``, and by which step of the rule."""
     await get_owned(session, Agent, agent_id, principal.tenant_id)
     await get_owned(session, Contact, contact_id, principal.tenant_id)
-    route = await route_sender(session, principal.tenant_id, agent_id, contact_id)
+    route = await route_sender(session, principal.tenant_id, agent_id, contact_id, utc_now(clock))
     return RouteOut(sender=SenderOut.model_validate(route.sender), reason=route.reason)
 
 
@@ -186,8 +196,10 @@ async def update_sender(
     session: SessionDep,
     settings: SettingsDep,
     whatsapp: WhatsAppDep,
+    clock: ClockDep,
 ) -> Sender:
-    """A new access token is stored only once Meta confirms it for the number and its WABA."""
+    """A new access token is stored only once Meta confirms it for the number and its WABA
+    (it clears a ``token_invalid`` mark); ``health: "ok"`` clears any health mark."""
     if body.access_token is not None:
         sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
         number, waba = sender.phone_number_id, sender.waba_id
@@ -196,13 +208,15 @@ async def update_sender(
     sender = await get_owned(session, Sender, sender_id, principal.tenant_id)
     if sender.status == "withdrawn":
         raise Conflict("sender_withdrawn", "A withdrawn sender cannot be changed.")
-    for field, value in body.model_dump(exclude_unset=True, exclude={"access_token"}).items():
+    changes = body.model_dump(exclude_unset=True, exclude={"access_token", "health"})
+    for field, value in changes.items():
         setattr(sender, field, value)
     if body.access_token is not None:
         sender.access_token_encrypted = encrypt_secret(
             body.access_token, settings.encryption_key.get_secret_value()
         )
         sender.access_token_secret_ref = None
+    await _clear_health(session, sender, body, utc_now(clock))
     audit(
         session,
         principal.tenant_id,
@@ -215,6 +229,15 @@ async def update_sender(
     )
     await session.commit()
     return sender
+
+
+async def _clear_health(
+    session: AsyncSession, sender: Sender, body: SenderUpdate, now: datetime
+) -> None:
+    if body.health == "ok":
+        await set_health(session, sender, "ok", "Cleared by an admin.", "admin", now)
+    elif body.access_token is not None and sender.health == "token_invalid":
+        await set_health(session, sender, "ok", "A new access token was set.", "admin", now)
 
 
 @router.delete(

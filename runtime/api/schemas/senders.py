@@ -47,6 +47,9 @@ class SenderUpdate(Body):
     messaging_limit_tier: str | None = Field(default=None, max_length=20)
     throughput_mps: int | None = Field(default=None, ge=1, le=1000)
     status: Literal["active", "paused"] | None = None
+    health: Literal["ok"] | None = Field(
+        default=None, description="Clear a health mark once the problem is solved at Meta"
+    )
 
 
 class SenderOut(BaseModel):
@@ -70,6 +73,15 @@ class SenderOut(BaseModel):
     templates_sync_requested_at: datetime | None = Field(
         description="Set when a webhook named a template not mirrored yet; sync clears it"
     )
+    health: Literal["ok", "token_invalid", "restricted", "payment_issue"] = Field(
+        description="What Meta's refusals or account webhooks said is wrong (docs/sender-health.md)"
+    )
+    health_reason: str | None
+    health_changed_at: datetime | None
+    number_status: str | None = Field(description="Meta's phone-number status (CONNECTED, …)")
+    name_status: str | None
+    throughput_level: str | None
+    health_polled_at: datetime | None
     created_at: datetime
 
 

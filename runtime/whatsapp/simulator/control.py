@@ -7,7 +7,7 @@ from typing import Any, Literal, TypeVar
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from runtime.whatsapp.simulator.engine import Simulator, Tier
+from runtime.whatsapp.simulator.engine import NumberStatus, Simulator, Tier
 from runtime.whatsapp.simulator.faults import Fault, GraphFault, ServerFault, SlowAnswer
 from runtime.whatsapp.simulator.state import PhoneNumber
 from runtime.whatsapp.webhooks import StatusName
@@ -52,6 +52,18 @@ class QualityIn(BaseModel):
     quality_rating: Literal["GREEN", "YELLOW", "RED"] | None = None
     messaging_limit_tier: Tier | None = None
     event: str | None = None
+
+
+class NumberStatusIn(BaseModel):
+    status: NumberStatus
+
+
+class TokenIn(BaseModel):
+    access_token: str = Field(min_length=1)
+
+
+class ThroughputIn(BaseModel):
+    level: Literal["STANDARD", "HIGH"]
 
 
 class TemplateStatusIn(BaseModel):
@@ -115,6 +127,36 @@ async def set_quality(phone_number_id: str, body: QualityIn, request: Request) -
     number = _lookup(sim.state.phone_numbers, phone_number_id, "phone number")
     delivery = sim.set_quality(number, **body.model_dump())
     return {"delivery_id": delivery.id, "phone_number": number.graph_fields()}
+
+
+@router.post("/phone_numbers/{phone_number_id}/status")
+async def set_number_status(
+    phone_number_id: str, body: NumberStatusIn, request: Request
+) -> dict[str, Any]:
+    """Flag, restrict, ban or reconnect the number; Meta's matching webhook follows."""
+    sim = _sim(request)
+    number = _lookup(sim.state.phone_numbers, phone_number_id, "phone number")
+    delivery = sim.set_status(number, body.status)
+    return {"delivery_id": delivery.id, "phone_number": number.graph_fields()}
+
+
+@router.post("/phone_numbers/{phone_number_id}/token")
+async def set_number_token(phone_number_id: str, body: TokenIn, request: Request) -> dict[str, Any]:
+    """Rotate (or, with a value nobody has, revoke) the token that may use the number:
+    calls with the old one get 190 from now on."""
+    number = _lookup(_sim(request).state.phone_numbers, phone_number_id, "phone number")
+    number.access_token = body.access_token
+    return {"id": number.id}
+
+
+@router.post("/phone_numbers/{phone_number_id}/throughput")
+async def set_throughput(
+    phone_number_id: str, body: ThroughputIn, request: Request
+) -> dict[str, Any]:
+    """Meta's throughput upgrade (HIGH: 1,000 msg/s) or its reversal; read by polls."""
+    number = _lookup(_sim(request).state.phone_numbers, phone_number_id, "phone number")
+    number.throughput_level = body.level
+    return number.graph_fields()
 
 
 @router.post("/templates", status_code=201)

@@ -43,6 +43,7 @@ Tier = Literal[
     "TIER_NOT_SET", "TIER_50", "TIER_250", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"
 ]
 TIERS: tuple[str, ...] = get_args(Tier)
+NumberStatus = Literal["CONNECTED", "FLAGGED", "RESTRICTED", "BANNED"]
 _BAD_TOKEN = "Invalid OAuth access token - Cannot parse access token"
 
 
@@ -315,6 +316,35 @@ class Simulator:
             old_limit=old_tier if tier_changed else None,
             time=self.state.clock.timestamp(),
         )
+        return self.outbox.enqueue(payload)
+
+    def set_status(self, number: PhoneNumber, status: str) -> Delivery:
+        """Change the number's ``status`` and emit Meta's matching webhook: FLAGGED (quality
+        RED) and CONNECTED (quality GREEN) as ``phone_number_quality_update`` FLAGGED /
+        UNFLAGGED; RESTRICTED and BANNED as the WABA's ``account_update``."""
+        number.status = status
+        now = self.state.clock.timestamp()
+        if status in ("FLAGGED", "CONNECTED"):
+            number.quality_rating = "RED" if status == "FLAGGED" else "GREEN"
+            event = "FLAGGED" if status == "FLAGGED" else "UNFLAGGED"
+            return self.set_quality(
+                number, quality_rating=None, messaging_limit_tier=None, event=event
+            )
+        if status == "RESTRICTED":
+            restriction = {"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING"}
+            payload = webhooks.account_update(
+                number.waba_id,
+                event="ACCOUNT_RESTRICTION",
+                time=now,
+                restriction_info=[{**restriction, "expiration": now + 7 * 24 * 3600}],
+            )
+        else:
+            payload = webhooks.account_update(
+                number.waba_id,
+                event="DISABLED_UPDATE",
+                time=now,
+                ban_info={"waba_ban_state": "DISABLE", "waba_ban_date": str(now)},
+            )
         return self.outbox.enqueue(payload)
 
     def set_template_status(self, template: Template, status: str, reason: str | None) -> Delivery:

@@ -40,6 +40,8 @@ class PhoneNumber:
     messaging_limit_tier: str = "TIER_250"
     throughput_level: str = "STANDARD"
     throughput_mps: float | None = None  # a test's own rate instead of the level's
+    status: str = "CONNECTED"  # Meta's number status: CONNECTED, FLAGGED, RESTRICTED, BANNED
+    name_status: str = "APPROVED"
 
     @property
     def business_number(self) -> BusinessNumber:
@@ -63,6 +65,8 @@ class PhoneNumber:
             "throughput": {"level": self.throughput_level},
             "whatsapp_business_manager_messaging_limit": self.messaging_limit_tier,
             "messaging_limit_tier": self.messaging_limit_tier,
+            "status": self.status,
+            "name_status": self.name_status,
             "id": self.id,
         }
 

@@ -513,9 +513,15 @@ export function mount(root, args, { navigate, realtime }) {
         const m = await api(`/api/conversations/${c.id}/messages`, {
           method: 'POST', body: { type: 'template', template: { name: t.name, language: t.language, parameters } },
         });
+        state.templateMode = false;
+        if (m.conversation_id !== c.id) {
+          // Failover: this number may not start new outreach; the next healthy one took it.
+          toast(`This number is unhealthy: “${t.name}” was queued from the next healthy number.`);
+          navigate(`inbox/${m.conversation_id}`);
+          return;
+        }
         upsertMessage(m);
         toast(`Template “${t.name}” queued.`);
-        state.templateMode = false;
         renderComposer();
       } catch (err) { showError(err, 'Template not sent'); } finally { sendBtn.disabled = false; }
     });
