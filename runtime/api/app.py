@@ -18,8 +18,10 @@ from runtime.api.body_limits import BodyLimitMiddleware, route_limit
 from runtime.api.errors import error_body, install_error_handlers
 from runtime.api.routers import (
     agents,
+    audiences,
     audit,
     auth,
+    campaigns,
     consent,
     contacts,
     conversations,
@@ -34,6 +36,7 @@ from runtime.api.routers import (
 )
 from runtime.bus import make_bus
 from runtime.bus.naming import pod_name
+from runtime.campaigns import CampaignPipeline
 from runtime.clock import Clock, SystemClock
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
@@ -59,6 +62,8 @@ ROUTERS = [
     ingest_errors.router,
     conversations.router,
     templates.router,
+    audiences.router,
+    campaigns.router,
 ]
 
 
@@ -105,13 +110,14 @@ def create_app(
         process=settings.ingest_process,
     )
     outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock)
+    feeder = CampaignPipeline(sessionmaker, settings, clock, on_queued=outbound.wake)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running(), ingest.running(), outbound.running():
+            async with relay.running(), ingest.running(), outbound.running(), feeder.running():
                 yield
         finally:
             waker.cancel()
@@ -133,6 +139,7 @@ def create_app(
     app.state.clock = clock
     app.state.ingest = ingest
     app.state.outbound = outbound
+    app.state.campaigns = feeder
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
 

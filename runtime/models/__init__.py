@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from runtime.models.campaigns import Audience, Campaign, CampaignRecipient, SenderWarmup
 from runtime.models.consent import ConsentChange, DoNotContact, OutreachPolicy, OutreachSend
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
@@ -22,6 +23,9 @@ from runtime.models.tenant import Tenant
 __all__ = [
     "Agent",
     "AssignmentEvent",
+    "Audience",
+    "Campaign",
+    "CampaignRecipient",
     "AuditEntry",
     "ConsentChange",
     "Contact",
@@ -43,6 +47,7 @@ __all__ = [
     "SendQueueItem",
     "Sender",
     "SenderAllocation",
+    "SenderWarmup",
     "Team",
     "TeamMember",
     "Template",
