@@ -66,7 +66,7 @@ def slots_open(campaign: Campaign, now: datetime, limit: int) -> int:
     room = now.timestamp() + HORIZON - start
     if room <= 0:
         return 0
-    return min(limit, max(1, math.floor(room * campaign.rate_per_minute / 60.0)))
+    return min(limit, math.ceil(room * campaign.rate_per_minute / 60.0))  # slots in the horizon
 
 
 async def start_due(session: AsyncSession, now: datetime) -> None:

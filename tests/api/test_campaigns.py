@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import select, update
 
 from runtime.clock import utc_now
-from runtime.models import CampaignRecipient, Sender
+from runtime.db.base import as_utc
+from runtime.domain import warmup
+from runtime.models import CampaignRecipient, Sender, SenderWarmup, SendQueueItem
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.conftest import make_settings
@@ -424,3 +426,85 @@ async def test_only_drafts_are_edited(world: WhatsAppWorld) -> None:
         },
     )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "template_params_mismatch"
+
+
+async def test_rate_cap_spaces_the_queued_sends(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 5, rate_per_minute=60)
+    await _act(world, ctx, campaign, "launch")
+    assert await world.app.state.campaigns.feed_round() == 2  # 1/s; a round hands out 2 s
+    second = await world.app.state.campaigns.feed_round()  # only the slot now in the horizon
+    assert second <= 1
+    async with world.app.state.sessionmaker() as session:
+        slots = sorted(
+            as_utc(moment)
+            for moment in await session.scalars(
+                select(SendQueueItem.not_before)
+                .join(CampaignRecipient, CampaignRecipient.message_id == SendQueueItem.message_id)
+                .where(CampaignRecipient.campaign_id == uuid.UUID(campaign["id"]))
+            )
+        )
+    assert len(slots) == 2 + second
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([1.0] * len(gaps))
+    assert (await _results(world, ctx, campaign))["totals"]["pending"] == 3 - second
+
+
+def test_warm_up_ramp_doubles_on_green_holds_on_yellow_stops_on_red() -> None:
+    day = datetime(2026, 11, 1, tzinfo=UTC).date()
+    ramp = SenderWarmup(day_one_budget=250, budget=250, budget_day=day, state="ramping")
+    warmup.advance(ramp, "GREEN", day)
+    assert ramp.budget == 250  # same day: nothing changes
+    warmup.advance(ramp, "GREEN", day + timedelta(days=2))
+    assert (ramp.budget, ramp.state) == (1000, "ramping")
+    warmup.advance(ramp, "YELLOW", day + timedelta(days=3))
+    assert (ramp.budget, ramp.state) == (1000, "holding")
+    warmup.advance(ramp, "RED", day + timedelta(days=4))
+    assert (ramp.budget, ramp.state) == (0, "stopped")
+    warmup.advance(ramp, "GREEN", day + timedelta(days=5))
+    assert (ramp.budget, ramp.state) == (0, "stopped")  # a new ramp must be set by hand
+
+
+async def test_high_failure_rate_pauses_the_campaign(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 30, rate_per_minute=600)
+    await world.control("faults", {"kind": "error", "code": 131026, "times": 20})
+    await _act(world, ctx, campaign, "launch")
+    assert await world.app.state.campaigns.feed_round() == 20
+    await world.sent()
+    await wait_for(lambda: _totals_are(world, ctx, campaign, failed=20))
+    await world.app.state.campaigns.feed_round()
+    paused = (
+        await world.client.get(f"/api/campaigns/{campaign['id']}", headers=ctx.headers)
+    ).json()
+    assert paused["status"] == "paused" and paused["pause_reason"].startswith("failure_rate")
+    assert paused["totals"]["pending"] == 10
+    failed = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/recipients",
+        headers=ctx.headers,
+        params={"state": "failed", "limit": 1},
+    )
+    assert failed.json()["items"][0]["error_code"] == 131026
+
+
+async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) -> None:
+    ctx, _, people, campaign = await _setup(world, 2)
+    agent, _ = await world.new_agent(ctx)
+    own_number = await world.add_sender(ctx, [agent["id"]])
+    owned, pooled = people
+    r = await world.client.post(
+        f"/api/contacts/{owned['id']}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    assert r.status_code == 200, r.text
+    r = await world.client.patch(
+        f"/api/campaigns/{campaign['id']}",
+        headers=ctx.headers,
+        json={"sender": {"mode": "allocated"}},
+    )
+    assert r.status_code == 200, r.text
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    rows = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/recipients", headers=ctx.headers
+    )
+    by_contact = {r["contact_id"]: r for r in rows.json()["items"]}
+    assert by_contact[owned["id"]]["sender_id"] == own_number["id"]
+    assert by_contact[pooled["id"]]["skip_rule"] == "no_sender_allocated"
