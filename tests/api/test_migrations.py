@@ -192,9 +192,13 @@ def test_0002_keeps_what_references_agents(fresh_database: str) -> None:
     assert _in_transaction(fresh_database, read) == (1, 1)
 
 
-def _seed_roles_0004(connection: Connection) -> dict[str, uuid.UUID]:
-    """A tenant's roles as 0004 left them: an admin (the whole catalogue of then), the
-    built-in supervisor, a custom admin-like role, and a small custom role."""
+def _seed_roles_without(new: set[str]) -> Callable[[Connection], dict[str, uuid.UUID]]:
+    """A tenant's roles from before ``new`` existed: an admin (the whole catalogue of then),
+    the built-in supervisor, a custom admin-like role, and a small custom role."""
+    return lambda connection: _seed_roles(connection, new)
+
+
+def _seed_roles(connection: Connection, new: set[str]) -> dict[str, uuid.UUID]:
     from runtime.domain.permissions import BUILTIN_ROLES
 
     meta = MetaData()
@@ -204,7 +208,6 @@ def _seed_roles_0004(connection: Connection) -> dict[str, uuid.UUID]:
     connection.execute(
         meta.tables["tenants"].insert().values(_ids_as_stored(connection, row | {"id": tenant}))
     )
-    new = {"consent:read", "consent:write"}
     catalogue = sorted(set(BUILTIN_ROLES["admin"][1]) - new)
     supervisor = sorted(set(BUILTIN_ROLES["supervisor"][1]) - new)
     roles = {
@@ -236,9 +239,23 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
     from runtime.domain.privileges import is_admin
 
     upgrade(fresh_database, "0004")
-    ids = _in_transaction(fresh_database, _seed_roles_0004)
+    new = {"consent:read", "consent:write", *CAMPAIGN_PERMISSIONS}
+    ids = _in_transaction(fresh_database, _seed_roles_without(new))
     upgrade(fresh_database)
+    read = _role_reader(ids)
+    permissions = _in_transaction(fresh_database, read)
+    assert is_admin(permissions["admin"]) and is_admin(permissions["owners"])
+    assert {"consent:read", "consent:write"} & permissions["supervisor"] == {"consent:read"}
+    assert permissions["readers"] == {"agents:read"}
 
+    command.downgrade(alembic_config(fresh_database), "0004")
+    assert "consent:read" not in _in_transaction(fresh_database, read)["supervisor"]
+
+
+CAMPAIGN_PERMISSIONS = {"campaigns:read", "campaigns:write", "campaigns:launch"}
+
+
+def _role_reader(ids: dict[str, uuid.UUID]) -> Callable[[Connection], dict[str, set[str]]]:
     def read(connection: Connection) -> dict[str, set[str]]:
         rows = connection.execute(text("SELECT id, permissions FROM roles")).all()
         by_id = {uuid.UUID(str(i)): p for i, p in rows}
@@ -247,10 +264,21 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
             for name, i in ids.items()
         }
 
+    return read
+
+
+def test_0008_gives_admin_roles_the_campaign_permissions(fresh_database: str) -> None:
+    """As 0005 did for consent: admins stay admins, supervisors may read campaigns."""
+    from runtime.domain.privileges import is_admin
+
+    upgrade(fresh_database, "0006")
+    ids = _in_transaction(fresh_database, _seed_roles_without(CAMPAIGN_PERMISSIONS))
+    upgrade(fresh_database)
+    read = _role_reader(ids)
     permissions = _in_transaction(fresh_database, read)
     assert is_admin(permissions["admin"]) and is_admin(permissions["owners"])
-    assert {"consent:read", "consent:write"} & permissions["supervisor"] == {"consent:read"}
+    assert CAMPAIGN_PERMISSIONS & permissions["supervisor"] == {"campaigns:read"}
     assert permissions["readers"] == {"agents:read"}
 
-    command.downgrade(alembic_config(fresh_database), "0004")
-    assert "consent:read" not in _in_transaction(fresh_database, read)["supervisor"]
+    command.downgrade(alembic_config(fresh_database), "0006")
+    assert not CAMPAIGN_PERMISSIONS & _in_transaction(fresh_database, read)["admin"]

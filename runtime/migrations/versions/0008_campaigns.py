@@ -1,10 +1,13 @@
-"""campaigns: audiences, campaigns, recipients, warm-up; contacts.import_job_id
+"""campaigns: audiences, campaigns, recipients, warm-up; contacts.import_job_id; the new
+campaign permissions for roles that held the whole catalogue (and campaigns:read for the
+built-in supervisor)
 
 Revision ID: 0008
 Revises: 0006
 Create Date: 2026-11-29 22:40:00
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -14,6 +17,52 @@ revision: str = "0008"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+NEW_PERMISSIONS = ("campaigns:read", "campaigns:write", "campaigns:launch")
+# The catalogue before this revision: a role holding all of it was an admin role, and stays
+# one (runtime/domain/privileges.is_admin compares with the whole catalogue).
+_CATALOGUE_0006 = {
+    "agents:read", "agents:write", "teams:read", "teams:write", "roles:read", "roles:write",
+    "contacts:read:all", "contacts:read:assigned", "contacts:write", "contacts:import",
+    "contacts:assign", "pool:claim", "senders:read", "senders:write", "senders:allocate",
+    "inbox:read:all", "inbox:read:assigned", "inbox:send", "inbox:assign", "templates:read",
+    "templates:write", "audit:read", "consent:read", "consent:write",
+}  # fmt: skip
+_roles = sa.table(
+    "roles",
+    sa.column("id", sa.Uuid()),
+    sa.column("name", sa.String()),
+    sa.column("builtin", sa.Boolean()),
+    sa.column("permissions", sa.JSON()),
+)
+
+
+def _held(permissions: object) -> list[str]:
+    return list(json.loads(permissions) if isinstance(permissions, str) else permissions)  # type: ignore[arg-type]
+
+
+def _grant_campaign_permissions(connection: sa.Connection) -> None:
+    for role_id, name, builtin, permissions in connection.execute(sa.select(_roles)).all():
+        held = set(_held(permissions))
+        if held >= _CATALOGUE_0006:
+            added = held | set(NEW_PERMISSIONS)
+        elif builtin and name == "supervisor":
+            added = held | {"campaigns:read"}
+        else:
+            continue
+        connection.execute(
+            sa.update(_roles).where(_roles.c.id == role_id).values(permissions=sorted(added))
+        )
+
+
+def _revoke_campaign_permissions(connection: sa.Connection) -> None:
+    for role_id, _, _, permissions in connection.execute(sa.select(_roles)).all():
+        held = _held(permissions)
+        kept = [p for p in held if p not in NEW_PERMISSIONS]
+        if kept != held:
+            connection.execute(
+                sa.update(_roles).where(_roles.c.id == role_id).values(permissions=kept)
+            )
 
 
 def upgrade() -> None:
@@ -177,8 +226,11 @@ def upgrade() -> None:
             batch_op.f("ix_contacts_import_job_id"), ["import_job_id"], unique=False
         )
 
+    _grant_campaign_permissions(op.get_bind())
+
 
 def downgrade() -> None:
+    _revoke_campaign_permissions(op.get_bind())
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_import_job_id"))
         batch_op.drop_column("import_job_id")
