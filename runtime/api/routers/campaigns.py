@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
@@ -205,10 +205,12 @@ async def _apply(
 async def _in_tenant_zone(
     session: AsyncSession, tenant_id: uuid.UUID, moment: datetime | None
 ) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    zone = time_zone((await policy_of(session, tenant_id)).default_time_zone)
-    return moment.replace(tzinfo=zone)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        zone = time_zone((await policy_of(session, tenant_id)).default_time_zone)
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
 
 
 @router.get("", response_model=Page[CampaignOut], dependencies=[READ])
