@@ -70,12 +70,16 @@ async def budgets(
     session: AsyncSession, tenant_id: uuid.UUID, now: datetime, sender_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Budget]:
     """Today's budget of those of ``sender_ids`` that carry a ramp (advanced to today; the
-    caller commits). Numbers without a ramp are not in the answer: no warm-up limit."""
+    caller commits). Numbers without a ramp are not in the answer: no warm-up limit. The ramp
+    rows stay locked until the caller's transaction ends, so two campaigns feeding through one
+    number never both spend its last budget."""
     today = now.astimezone(UTC).date()
     rows = await session.execute(
         select(SenderWarmup, Sender.quality_rating)
         .join(Sender, Sender.id == SenderWarmup.sender_id)
         .where(SenderWarmup.tenant_id == tenant_id, SenderWarmup.sender_id.in_(sender_ids))
+        .order_by(SenderWarmup.sender_id)  # one lock order for every caller
+        .with_for_update(of=SenderWarmup)
     )
     ramps = [(warmup, quality) for warmup, quality in rows]
     for warmup, quality in ramps:
