@@ -78,5 +78,7 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
         assert states == Counter({"queued": RECIPIENTS})  # every recipient handed on once
         statuses, _ = await message_states(settings)
         assert sum(statuses.values()) == RECIPIENTS and statuses["failed"] == 0
-        # whoever Meta never got was mid-send at the kill: "unknown", at most one round's worth
-        assert RECIPIENTS - len(per_phone) == statuses["unknown"]
+        # whoever Meta never got was mid-send at the kill: "unknown" (so are sends Meta got
+        # whose answer the kill lost: this simulator sends no status webhook to settle them)
+        assert RECIPIENTS - len(per_phone) <= statuses["unknown"]
+        assert statuses["unknown"] < RECIPIENTS // 5  # at most what was in flight at the kill
