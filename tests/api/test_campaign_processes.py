@@ -81,4 +81,5 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
         # whoever Meta never got was mid-send at the kill: "unknown" (so are sends Meta got
         # whose answer the kill lost: this simulator sends no status webhook to settle them)
         assert RECIPIENTS - len(per_phone) <= statuses["unknown"]
-        assert statuses["unknown"] < RECIPIENTS // 5  # at most what was in flight at the kill
+        # at most what was in flight at the kill: 0.5 s of slots of the 4 numbers at 80 msg/s
+        assert statuses["unknown"] <= 4 * 80 // 2
