@@ -18,8 +18,10 @@ from runtime.api.body_limits import BodyLimitMiddleware, route_limit
 from runtime.api.errors import error_body, install_error_handlers
 from runtime.api.routers import (
     agents,
+    audiences,
     audit,
     auth,
+    campaigns,
     consent,
     contacts,
     conversations,
@@ -35,6 +37,7 @@ from runtime.api.routers import (
 )
 from runtime.bus import make_bus
 from runtime.bus.naming import pod_name
+from runtime.campaigns import CampaignPipeline
 from runtime.clock import Clock, SystemClock
 from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, listening
 from runtime.db.session import make_engine, make_sessionmaker
@@ -62,6 +65,8 @@ ROUTERS = [
     ingest_errors.router,
     conversations.router,
     templates.router,
+    audiences.router,
+    campaigns.router,
 ]
 
 
@@ -114,13 +119,20 @@ def create_app(
         wakers[INBOUND_STORED] = ingest.processor.wake
     listener = Listener(settings.database_url, wakers)
     outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock)
+    feeder = CampaignPipeline(sessionmaker, settings, clock, on_queued=outbound.wake)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         waker = asyncio.create_task(run_waker(sessionmaker, clock))
         try:
-            async with relay.running(), ingest.running(), outbound.running(), listening(listener):
+            async with (
+                relay.running(),
+                ingest.running(),
+                outbound.running(),
+                feeder.running(),
+                listening(listener),
+            ):
                 yield
         finally:
             waker.cancel()
@@ -142,6 +154,7 @@ def create_app(
     app.state.clock = clock
     app.state.ingest = ingest
     app.state.outbound = outbound
+    app.state.campaigns = feeder
     app.state.whatsapp = whatsapp
     install_error_handlers(app)
 

@@ -139,6 +139,7 @@ async def _apply_chunk(
     batch: dict[str, tuple[int, ContactFields]],
     report: ImportReport,
     visible: ColumnElement[bool] | None,
+    job_id: uuid.UUID | None,
 ) -> None:
     # Plain rows, not ORM objects: 100k contacts must not pile up in the identity map.
     rows = await session.execute(
@@ -165,20 +166,31 @@ async def _apply_chunk(
             "email": f.email,
             "attributes": f.attributes,
             "tags": f.tags,
+            "import_job_id": job_id,
             "created_at": now,
             "updated_at": now,
         }
         for phone, (_, f) in batch.items()
         if phone not in existing
     ]
-    updates = []
+    updates, unchanged = [], []
     for phone, (_, f) in batch.items():
-        if phone in existing and (changes := _merge(existing[phone], f)) is not None:
-            updates.append({"id": existing[phone].id, "updated_at": now, **changes})
+        if phone not in existing:
+            continue
+        if (changes := _merge(existing[phone], f)) is not None:
+            updates.append(
+                {"id": existing[phone].id, "updated_at": now, "import_job_id": job_id, **changes}
+            )
+        else:
+            unchanged.append(existing[phone].id)
     if inserts:
         await session.execute(insert(Contact.__table__), inserts)  # type: ignore[arg-type]
     if updates:
         await session.execute(update(Contact), updates)
+    if unchanged and job_id is not None:  # still "in" this import, for audiences
+        await session.execute(
+            update(Contact).where(Contact.id.in_(unchanged)).values(import_job_id=job_id)
+        )
     report.created += len(inserts)
     report.updated += len(batch) - len(inserts)
 
@@ -201,10 +213,12 @@ async def upsert_contacts(
     rows: Iterable[tuple[int, RawRow]],
     max_rows: int,
     visible: ColumnElement[bool] | None = None,
+    job_id: uuid.UUID | None = None,
 ) -> ImportReport:
     """Validate and upsert ``(line, raw row)`` pairs in chunks; later rows win on a repeat.
     ``visible`` filters the contacts the importer may see: an existing contact outside it is
-    never changed, its row is reported as ``contact_not_visible``."""
+    never changed, its row is reported as ``contact_not_visible``. Every contact of the
+    import is marked with ``job_id`` (audiences select "imported in job X")."""
     report = ImportReport()
     iterator = iter(rows)
     for number in itertools.count(1):
@@ -229,7 +243,7 @@ async def upsert_contacts(
                 cleaned.email = cleaned.email or previous.email
             batch[cleaned.phone] = (line, cleaned)
         if batch:
-            await _apply_chunk(session, tenant_id, batch, report, visible)
+            await _apply_chunk(session, tenant_id, batch, report, visible, job_id)
     return report
 
 

@@ -28,6 +28,10 @@ PERMISSIONS: dict[str, str] = {
     "templates:read": "List message templates",
     "templates:write": "Sync message templates from WhatsApp",
     "audit:read": "Read the audit log",
+    "campaigns:read": "See audiences, campaigns, their results and the numbers' warm-up",
+    "campaigns:write": "Create and edit audiences and campaigns, send a campaign's test message, "
+    "set warm-up ramps",
+    "campaigns:launch": "Launch, pause, resume and cancel campaigns",
     "consent:read": "See the consent keywords, outreach rules and do-not-contact list",
     "consent:write": "Change the consent keywords, outreach rules and do-not-contact list, "
     "and record a contact's marketing consent",
@@ -54,6 +58,7 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "templates:read",
                 "audit:read",
                 "consent:read",
+                "campaigns:read",
             }
         ),
     ),

@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from runtime.models.campaigns import Audience, Campaign, CampaignRecipient, SenderWarmup
 from runtime.models.consent import ConsentChange, DoNotContact, OutreachPolicy, OutreachSend
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
@@ -24,6 +25,9 @@ __all__ = [
     "Agent",
     "AlertWebhook",
     "AssignmentEvent",
+    "Audience",
+    "Campaign",
+    "CampaignRecipient",
     "AuditEntry",
     "ConsentChange",
     "Contact",
@@ -47,6 +51,7 @@ __all__ = [
     "SenderAlert",
     "SenderAllocation",
     "SenderSwitch",
+    "SenderWarmup",
     "Team",
     "TeamMember",
     "Template",

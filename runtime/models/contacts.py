@@ -37,6 +37,8 @@ class Contact(TenantOwned, Timestamped, Base):
     )
     consent_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, if known
+    # The last import job that created or changed it (audiences: "imported in job X").
+    import_job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
 
 
 class AssignmentEvent(TenantOwned, Base):

@@ -241,7 +241,9 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
 
     upgrade(fresh_database, "0004")
     consent = {"consent:read", "consent:write"}
-    ids = _in_transaction(fresh_database, _seed_roles(consent | {"alerts:read", "alerts:write"}))
+    ids = _in_transaction(
+        fresh_database, _seed_roles(consent | ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS)
+    )
     upgrade(fresh_database)
     read = _roles_reader(ids)
     permissions = _in_transaction(fresh_database, read)
@@ -251,6 +253,10 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
 
     command.downgrade(alembic_config(fresh_database), "0004")
     assert "consent:read" not in _in_transaction(fresh_database, read)["supervisor"]
+
+
+ALERT_PERMISSIONS = {"alerts:read", "alerts:write"}
+CAMPAIGN_PERMISSIONS = {"campaigns:read", "campaigns:write", "campaigns:launch"}
 
 
 def _roles_reader(
@@ -272,8 +278,8 @@ def test_0007_gives_admin_roles_the_alert_permissions(fresh_database: str) -> No
     from runtime.domain.privileges import is_admin
 
     upgrade(fresh_database, "0006")
-    alerts = {"alerts:read", "alerts:write"}
-    ids = _in_transaction(fresh_database, _seed_roles(alerts))
+    alerts = ALERT_PERMISSIONS
+    ids = _in_transaction(fresh_database, _seed_roles(alerts | CAMPAIGN_PERMISSIONS))
     upgrade(fresh_database)
     read = _roles_reader(ids)
     permissions = _in_transaction(fresh_database, read)
@@ -282,3 +288,20 @@ def test_0007_gives_admin_roles_the_alert_permissions(fresh_database: str) -> No
 
     command.downgrade(alembic_config(fresh_database), "0006")
     assert not alerts & _in_transaction(fresh_database, read)["admin"]
+
+
+def test_0008_gives_admin_roles_the_campaign_permissions(fresh_database: str) -> None:
+    """As 0005 did for consent: admins stay admins, supervisors may read campaigns."""
+    from runtime.domain.privileges import is_admin
+
+    upgrade(fresh_database, "0006")
+    ids = _in_transaction(fresh_database, _seed_roles(ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS))
+    upgrade(fresh_database)
+    read = _roles_reader(ids)
+    permissions = _in_transaction(fresh_database, read)
+    assert is_admin(permissions["admin"]) and is_admin(permissions["owners"])
+    assert CAMPAIGN_PERMISSIONS & permissions["supervisor"] == {"campaigns:read"}
+    assert permissions["readers"] == {"agents:read"}
+
+    command.downgrade(alembic_config(fresh_database), "0007")
+    assert not CAMPAIGN_PERMISSIONS & _in_transaction(fresh_database, read)["admin"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -31,6 +32,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/conversations/{conversation_id}/messages"): {"type": "text", "text": "hi"},
     ("PUT", "/api/contacts/{contact_id}/consent"): {"state": "opted_out"},
+    ("PATCH", "/api/audiences/{audience_id}"): {"name": "renamed"},
+    ("PATCH", "/api/campaigns/{campaign_id}"): {"name": "renamed"},
+    ("PUT", "/api/campaigns/warmups/{sender_id}"): {"day_one_budget": 10},
 }
 
 
@@ -60,6 +64,29 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
     )
     assert listed.status_code == 201, listed.text
     await api.customer_says(sender.json(), "6281234567890", "halo")  # a message of B's
+    template = f"isolation_{uuid.uuid4().hex[:8]}"  # one WABA serves every tenant here
+    await api.add_template(template, "Hello")
+    synced = await api.client.post("/api/templates/sync", headers=ctx.headers)
+    assert synced.status_code == 200, synced.text
+    audience = await api.client.post(
+        "/api/audiences",
+        headers=ctx.headers,
+        json={
+            "name": "everyone",
+            "definition": {"field": "created_at", "op": "within_days", "value": 1},
+        },
+    )
+    campaign = await api.client.post(
+        "/api/campaigns",
+        headers=ctx.headers,
+        json={
+            "name": "B's campaign",
+            "audience_id": audience.json()["id"],
+            "template": {"name": template, "language": "en_US"},
+            "sender": {"mode": "named", "sender_ids": [sender.json()["id"]]},
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
 
     async def first_message() -> str | None:
         listed = await api.client.get(
@@ -78,6 +105,8 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         "sender_id": sender.json()["id"],
         "job_id": job.json()["id"],
         "entry_id": listed.json()["id"],
+        "audience_id": audience.json()["id"],
+        "campaign_id": campaign.json()["id"],
     }
     return ids
 
@@ -95,6 +124,8 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: WhatsAppWo
         body = BODIES.get((endpoint.method, endpoint.path))
         if endpoint.path.endswith("/assign"):
             body = {"agent_id": a_own_agent["id"]}
+        if endpoint.path.endswith("/test-send"):
+            body = {"contact_id": b_ids["contact_id"]}
         response = await api.request(
             endpoint.method, endpoint.url(**b_ids), headers=a.headers, json=body
         )
@@ -119,6 +150,8 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: WhatsAppWo
         ("/api/senders/", "sender_id"),
         ("/api/conversations/", "conversation_id"),
         ("/api/contacts/{}/consent", "contact_id"),
+        ("/api/audiences/", "audience_id"),
+        ("/api/campaigns/", "campaign_id"),
     ]:
         url = path.format(b_ids[key]) if "{}" in path else path + b_ids[key]
         response = await api.client.get(url, headers=b.headers)
@@ -143,6 +176,8 @@ async def test_lists_only_show_own_tenant(api: WhatsAppWorld) -> None:
         "/api/pool",
         "/api/conversations",
         "/api/consent/do-not-contact",
+        "/api/audiences",
+        "/api/campaigns",
     ]:
         body = (await api.client.get(path, headers=a.headers)).json()
         items = body["items"] if isinstance(body, dict) else body

@@ -230,18 +230,25 @@ async def _run_import(
     max_rows: int,
 ) -> ImportJob:
     """Upsert everything in one transaction; on a fatal error keep only a failed job row."""
+    job_id = uuid.uuid4()
     try:
         report = await upsert_contacts(
-            session, principal.tenant_id, principal.region, rows, max_rows, visible(principal)
+            session,
+            principal.tenant_id,
+            principal.region,
+            rows,
+            max_rows,
+            visible(principal),
+            job_id,
         )
     except FatalImportError as exc:
         await session.rollback()
-        job = _job(principal, source, ImportReport(), status="failed", fatal=exc.message)
+        job = _job(job_id, principal, source, ImportReport(), "failed", exc.message)
         session.add(job)
         await session.commit()
         exc.details = {**(exc.details or {}), "job_id": str(job.id)}
         raise
-    job = _job(principal, source, report, status="completed")
+    job = _job(job_id, principal, source, report, "completed")
     session.add(job)
     audit(
         session,
@@ -262,10 +269,15 @@ async def _run_import(
 
 
 def _job(
-    principal: Principal, source: str, report: ImportReport, status: str, fatal: str | None = None
+    job_id: uuid.UUID,
+    principal: Principal,
+    source: str,
+    report: ImportReport,
+    status: str,
+    fatal: str | None = None,
 ) -> ImportJob:
     return ImportJob(
-        id=uuid.uuid4(),
+        id=job_id,
         tenant_id=principal.tenant_id,
         source=source,
         status=status,

@@ -13,6 +13,7 @@ export const SECTIONS = [
   { route: 'teams', label: 'Teams', perms: ['teams:read'], load: () => import('./views/teams.js') },
   { route: 'roles', label: 'Roles', perms: ['roles:read'], load: () => import('./views/roles.js') },
   { route: 'senders', label: 'Senders', perms: ['senders:read'], load: () => import('./views/senders.js') },
+  { route: 'campaigns', label: 'Campaigns', perms: ['campaigns:read'], load: () => import('./views/campaigns.js') },
   { route: 'templates', label: 'Templates', perms: ['templates:read'], load: () => import('./views/templates.js') },
   { route: 'audit', label: 'Audit log', perms: ['audit:read'], load: () => import('./views/audit.js') },
 ];

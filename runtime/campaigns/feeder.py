@@ -1,0 +1,228 @@
+"""The feeder: moves a running campaign's due recipients into the send queue, at the
+campaign's rate cap, inside its send window, under each number's warm-up budget.
+
+One round per campaign is one transaction holding the campaign row (``FOR UPDATE SKIP
+LOCKED``: one feeder at a time per campaign, any number of processes). In it, each recipient
+queued turns ``queued`` with its message id *in the transaction that stores the message and
+its send-queue row*, so a kill anywhere rolls both back and the next round picks the same
+``pending`` row: exactly once, across restarts. The round hands out at most ``HORIZON``
+seconds of the campaign's slots, so a pause stops the campaign within that time."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.campaigns.health import pause_reason
+from runtime.campaigns.launcher import start_if_due
+from runtime.campaigns.sending import RECIPIENT_RULES, allocated_sender, queue_message
+from runtime.domain import warmup
+from runtime.domain.campaigns import MissingParameter, next_opening, over_frequency_cap
+from runtime.domain.consent import policy_of
+from runtime.domain.eligibility import contact_zone
+from runtime.domain.errors import DomainError
+from runtime.models import Campaign, CampaignRecipient, Contact, OutreachPolicy, Sender
+from runtime.settings import Settings
+
+HORIZON = 2.0  # seconds of the campaign's rate-cap slots one round hands out
+
+
+@dataclass
+class _Round:
+    """What one round of one campaign knows and has used."""
+
+    campaign: Campaign
+    now: datetime
+    policy: OutreachPolicy
+    next_slot: float
+    senders: dict[uuid.UUID, Sender] = field(default_factory=dict)
+    budgets: dict[uuid.UUID, warmup.Budget] = field(default_factory=dict)
+    spent: dict[uuid.UUID, int] = field(default_factory=dict)
+    queued: int = 0
+
+    def slot(self) -> datetime:
+        """The next rate-cap slot; :meth:`spend` takes it once a message is queued in it."""
+        return datetime.fromtimestamp(max(self.now.timestamp(), self.next_slot), UTC)
+
+    def spend(self, slot: datetime, sender_id: uuid.UUID) -> None:
+        self.next_slot = slot.timestamp() + 60.0 / self.campaign.rate_per_minute
+        self.spent[sender_id] = self.spent.get(sender_id, 0) + 1
+        self.queued += 1
+
+    def budget_left(self, sender_id: uuid.UUID) -> bool:
+        budget = self.budgets.get(sender_id)
+        return budget is None or budget.remaining > self.spent.get(sender_id, 0)
+
+
+def slots_open(campaign: Campaign, now: datetime, limit: int) -> int:
+    """How many sends the rate cap allows to be handed out this round."""
+    start = max(now.timestamp(), campaign.next_slot_at)
+    room = now.timestamp() + HORIZON - start
+    if room <= 0:
+        return 0
+    return min(limit, math.ceil(room * campaign.rate_per_minute / 60.0))  # slots in the horizon
+
+
+async def start_due(session: AsyncSession, now: datetime) -> None:
+    """Scheduled campaigns whose start time has come: expand and run them."""
+    due = await session.scalars(
+        select(Campaign)
+        .where(Campaign.status == "scheduled")
+        .where((Campaign.start_at.is_(None)) | (Campaign.start_at <= now))
+        .with_for_update(skip_locked=True)
+    )
+    for campaign in list(due):
+        await start_if_due(session, campaign, now)
+
+
+async def running_ids(session: AsyncSession) -> list[uuid.UUID]:
+    return list(await session.scalars(select(Campaign.id).where(Campaign.status == "running")))
+
+
+async def feed(
+    session: AsyncSession, settings: Settings, campaign_id: uuid.UUID, now: datetime
+) -> int:
+    """One round of one campaign (the caller commits); returns how many it queued."""
+    campaign = await session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == "running")
+        .with_for_update(skip_locked=True)
+    )
+    if campaign is None:
+        return 0
+    reason = await pause_reason(session, campaign)
+    if reason is not None:
+        campaign.status, campaign.pause_reason = "paused", reason
+        return 0
+    wanted = slots_open(campaign, now, settings.campaign_batch_size)
+    if wanted == 0:
+        return 0
+    due = await _due(session, campaign, now, wanted)
+    if not due:
+        await _complete_if_done(session, campaign, now)
+        return 0
+    state = _Round(
+        campaign, now, await policy_of(session, campaign.tenant_id), campaign.next_slot_at
+    )
+    capped = await over_frequency_cap(session, campaign, [c.id for _, c in due], now)
+    await _load_senders(session, state, due)
+    for recipient, contact in due:
+        if campaign.status != "running":
+            break
+        if contact.id in capped:
+            _skip(recipient, "frequency_cap")
+            continue
+        await _feed_one(session, settings, state, recipient, contact)
+    campaign.next_slot_at = state.next_slot
+    return state.queued
+
+
+async def _due(
+    session: AsyncSession, campaign: Campaign, now: datetime, limit: int
+) -> list[tuple[CampaignRecipient, Contact]]:
+    rows = await session.execute(
+        select(CampaignRecipient, Contact)
+        .join(Contact, Contact.id == CampaignRecipient.contact_id)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.state == "pending",
+            CampaignRecipient.not_before <= now,
+        )
+        .order_by(CampaignRecipient.not_before, CampaignRecipient.contact_id)
+        .limit(limit)
+        .with_for_update(of=CampaignRecipient, skip_locked=True)
+    )
+    return [(recipient, contact) for recipient, contact in rows]
+
+
+async def _complete_if_done(session: AsyncSession, campaign: Campaign, now: datetime) -> None:
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(CampaignRecipient)
+        .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.state == "pending")
+    )
+    if not pending:
+        campaign.status, campaign.completed_at = "completed", now
+
+
+async def _load_senders(
+    session: AsyncSession, state: _Round, due: list[tuple[CampaignRecipient, Contact]]
+) -> None:
+    """The named numbers of the batch and their warm-up budgets (allocated ones load as met)."""
+    ids = list({r.sender_id for r, _ in due if r.sender_id is not None})
+    if ids:
+        found = await session.scalars(select(Sender).where(Sender.id.in_(ids)))
+        state.senders.update({s.id: s for s in found})
+        await _load_budgets(session, state, ids)
+
+
+async def _load_budgets(session: AsyncSession, state: _Round, ids: list[uuid.UUID]) -> None:
+    state.budgets.update(await warmup.budgets(session, state.campaign.tenant_id, state.now, ids))
+
+
+async def _sender_of(
+    session: AsyncSession, state: _Round, recipient: CampaignRecipient, contact: Contact
+) -> Sender | None:
+    if recipient.sender_id is not None:
+        return state.senders.get(recipient.sender_id)
+    sender = await allocated_sender(session, contact, state.now)
+    if sender is not None and sender.id not in state.senders:
+        state.senders[sender.id] = sender
+        await _load_budgets(session, state, [sender.id])
+    return sender
+
+
+async def _feed_one(
+    session: AsyncSession,
+    settings: Settings,
+    state: _Round,
+    recipient: CampaignRecipient,
+    contact: Contact,
+) -> None:
+    campaign, now = state.campaign, state.now
+    opening = next_opening(now, contact_zone(contact, state.policy), campaign.send_window)
+    if opening is not None:
+        recipient.not_before = opening  # outside the send window: wait, spend no slot
+        return
+    sender = await _sender_of(session, state, recipient, contact)
+    if sender is None:
+        _skip(recipient, "no_sender_allocated")
+        return
+    if not state.budget_left(sender.id):
+        tomorrow = now.astimezone(UTC).date() + timedelta(days=1)
+        recipient.not_before = warmup.day_start(tomorrow)  # warm-up budget spent today
+        return
+    slot = state.slot()
+    try:
+        async with session.begin_nested():
+            message, _ = await queue_message(
+                session, settings, campaign, contact, sender, now, slot
+            )
+    except MissingParameter as missing:
+        _skip(recipient, f"missing_parameter:{missing.source}"[:60])
+        return
+    except IntegrityError:  # a conversation started at this moment elsewhere: next round
+        return
+    except DomainError as refused:
+        if refused.code in RECIPIENT_RULES:
+            _skip(recipient, refused.code)
+        else:
+            campaign.status, campaign.pause_reason = "paused", _reason(refused)
+        return
+    recipient.state, recipient.message_id = "queued", message.id
+    recipient.sender_id, recipient.queued_at = sender.id, now
+    state.spend(slot, sender.id)
+
+
+def _skip(recipient: CampaignRecipient, rule: str) -> None:
+    recipient.state, recipient.skip_rule = "skipped", rule
+
+
+def _reason(refused: DomainError) -> str:
+    return f"{refused.code}: {refused.message}"[:200]

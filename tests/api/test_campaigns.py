@@ -1,0 +1,523 @@
+"""Audiences evaluated in SQL, campaigns from draft to results against the simulator: rate
+cap, send window, frequency cap, eligibility, warm-up, auto-pause, exactly once, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from runtime.campaigns import CampaignPipeline
+from runtime.clock import utc_now
+from runtime.db.base import as_utc
+from runtime.domain import warmup
+from runtime.models import CampaignRecipient, Sender, SenderWarmup, SendQueueItem
+from tests.api.harness import ApiHarness, TenantCtx
+from tests.api.whatsapp_world import WhatsAppWorld
+from tests.conftest import make_settings
+from tests.support import wait_for
+
+_phones = itertools.count(int(uuid.uuid4().int % 10**6) * 1000)
+
+
+def phone() -> str:
+    return f"+6281{next(_phones) % 10**9:09d}"
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[WhatsAppWorld]:
+    """No automatic delivered/read statuses; sends may go 2 s past their slot (a loaded
+    machine stalls the worker; these tests are about campaigns, not stalls)."""
+    settings = make_settings(
+        database_url, outbound_late_tolerance_seconds=2.0, outbound_poll_seconds=0.05
+    )
+    harness = WhatsAppWorld(settings, auto_statuses=())
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+async def _contact(api: ApiHarness, ctx: TenantCtx, **fields: Any) -> dict[str, Any]:
+    created = await api.client.post(
+        "/api/contacts", headers=ctx.headers, json={"phone": phone(), **fields}
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
+async def _count(api: ApiHarness, ctx: TenantCtx, definition: Any) -> Any:
+    r = await api.client.post(
+        "/api/audiences/count", headers=ctx.headers, json={"definition": definition}
+    )
+    return r.json()["count"] if r.status_code == 200 else r
+
+
+def _has(field: str, op: str, value: Any = None) -> dict[str, Any]:
+    return {"field": field, "op": op, "value": value}
+
+
+async def test_audience_filters_are_evaluated_in_sql(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    agent, _ = await api.new_agent(ctx)
+    vip = await _contact(
+        api, ctx, tags=["vip", "jkt"], attributes={"city": "Jakarta", "spend": 120}
+    )
+    await _contact(api, ctx, tags=["jkt"], attributes={"city": "Bandung", "spend": "80"})
+    await _contact(api, ctx, attributes={"city": "jakarta selatan", "spend": "n/a"})
+    assigned = await api.client.post(
+        f"/api/contacts/{vip['id']}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    assert assigned.status_code == 200, assigned.text
+    await api.client.put(
+        f"/api/contacts/{vip['id']}/consent", headers=ctx.headers, json={"state": "opted_in"}
+    )
+
+    cases = {
+        "tag": (_has("tags", "has", "vip"), 1),
+        "any tag": (_has("tags", "has_any", ["vip", "jkt"]), 2),
+        "no tag": (_has("tags", "has_none", ["jkt"]), 1),
+        "attr eq": (_has("attributes.city", "eq", "Jakarta"), 1),
+        "attr contains": (_has("attributes.city", "contains", "JAKARTA"), 2),
+        "numbers, even as text": (_has("attributes.spend", "gte", 80), 2),
+        "attr missing": (_has("attributes.level", "not_exists"), 3),
+        "owner": (_has("owner_agent", "eq", agent["id"]), 1),
+        "pool": (_has("pool", "eq", "pooled"), 2),
+        "consent": (_has("consent", "eq", "opted_in"), 1),
+        "created": (_has("created_at", "within_days", 1), 3),
+        "never written to": (_has("last_outbound_at", "never"), 3),
+        "never wrote": (_has("last_inbound_at", "never"), 3),
+        "or": ({"any": [_has("tags", "has", "vip"), _has("attributes.spend", "lt", 100)]}, 2),
+        "and not": ({"all": [_has("tags", "has", "jkt"), {"not": _has("tags", "has", "vip")}]}, 1),
+    }
+    for name, (definition, expected) in cases.items():
+        assert await _count(api, ctx, definition) == expected, name
+
+    other = await api.new_tenant()  # tenant isolation: the same filter, none of ours
+    assert await _count(api, other, _has("tags", "has_any", ["vip", "jkt"])) == 0
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        [],
+        {"all": []},
+        {"all": [{"field": "colour", "op": "eq", "value": "red"}]},
+        _has("tags", "has", 3),
+        _has("attributes.spend", "gt", "ten"),
+        _has("attributes.1bad key", "eq", "x"),
+        _has("owner_agent", "eq", "not-a-uuid"),
+        _has("created_at", "after", "yesterday"),
+        _has("created_at", "within_days", 0),
+        _has("pool", "eq", "floating"),
+        {"all": [_has("tags", "has", "a")], "any": []},
+        {"not": {"not": {"not": {"not": {"not": _has("tags", "has", "a")}}}}},
+    ],
+)
+async def test_garbage_audience_is_a_422_with_a_code(api: ApiHarness, definition: Any) -> None:
+    ctx = await api.new_tenant()
+    for path, body in (
+        ("/api/audiences/count", {"definition": definition}),
+        ("/api/audiences", {"name": "bad", "definition": definition}),
+    ):
+        r = await api.client.post(path, headers=ctx.headers, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] in ("invalid_audience", "validation_error")
+
+
+async def test_audience_of_an_import_job(api: ApiHarness) -> None:
+    ctx = await api.new_tenant()
+    await _contact(api, ctx)
+    rows = [{"phone": phone(), "name": f"Imported {i}"} for i in range(3)]
+    job = await api.client.post("/api/contacts/bulk", headers=ctx.headers, json={"contacts": rows})
+    assert job.status_code == 200, job.text
+    definition = _has("import_job", "eq", job.json()["id"])
+    assert await _count(api, ctx, definition) == 3
+    saved = await api.client.post(
+        "/api/audiences", headers=ctx.headers, json={"name": "batch", "definition": definition}
+    )
+    assert saved.status_code == 201, saved.text
+    live = await api.client.get(f"/api/audiences/{saved.json()['id']}/count", headers=ctx.headers)
+    assert live.json() == {"count": 3}
+
+
+# ---- campaigns against the simulator ----------------------------------------------------------
+
+
+async def _setup(
+    world: WhatsAppWorld, contacts: int, category: str = "MARKETING", **campaign: Any
+) -> tuple[TenantCtx, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    ctx = await world.new_tenant()
+    sender = await world.add_sender(ctx, [])
+    template = f"promo_{uuid.uuid4().hex[:8]}"
+    await world.add_template(template, "Hi {{1}}, 20% off in {{2}}!", category=category)
+    synced = await world.client.post("/api/templates/sync", headers=ctx.headers)
+    assert synced.status_code == 200, synced.text
+    tag = f"c{uuid.uuid4().hex[:6]}"
+    people = [
+        await _contact(
+            world,
+            ctx,
+            name=f"Budi {i}" if i % 2 else "",
+            tags=[tag],
+            attributes={"city": "Jakarta"},
+        )
+        for i in range(contacts)
+    ]
+    audience = await world.client.post(
+        "/api/audiences",
+        headers=ctx.headers,
+        json={"name": "all", "definition": _has("tags", "has", tag)},
+    )
+    assert audience.status_code == 201, audience.text
+    body = {
+        "name": "November promo",
+        "audience_id": audience.json()["id"],
+        "template": {"name": template, "language": "en_US"},
+        "parameters": {
+            "body": [{"field": "name", "fallback": "friend"}, {"field": "attributes.city"}]
+        },
+        "sender": {"mode": "named", "sender_ids": [sender["id"]]},
+        "rate_per_minute": 6000,
+        **campaign,
+    }
+    created = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert created.status_code == 201, created.text
+    return ctx, sender, people, created.json()
+
+
+async def _act(world: WhatsAppWorld, ctx: TenantCtx, campaign: dict[str, Any], action: str) -> Any:
+    r = await world.client.post(f"/api/campaigns/{campaign['id']}/{action}", headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _run(world: WhatsAppWorld, rounds: int = 20) -> None:
+    """Feed rounds until one queues nothing, then let the send queue send."""
+    for _ in range(rounds):
+        if not await world.app.state.campaigns.feed_round():
+            break
+    await world.sent()
+
+
+async def _results(world: WhatsAppWorld, ctx: TenantCtx, campaign: dict[str, Any]) -> Any:
+    r = await world.client.get(f"/api/campaigns/{campaign['id']}/results", headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _totals_are(
+    world: WhatsAppWorld, ctx: TenantCtx, campaign: dict[str, Any], **expected: int
+) -> bool:
+    totals = (await _results(world, ctx, campaign))["totals"]
+    return all(totals[state] == n for state, n in expected.items())
+
+
+async def _at_meta(world: WhatsAppWorld) -> Counter[str]:
+    data = (await world.sim.get("/_sim/messages")).json()["data"]
+    return Counter(m["to"] for m in data)
+
+
+async def test_campaign_runs_once_per_recipient_with_mapped_parameters(
+    world: WhatsAppWorld,
+) -> None:
+    ctx, _, people, campaign = await _setup(world, 6)
+    preview = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/preview", headers=ctx.headers, params={"limit": 6}
+    )
+    texts = {p["contact_id"]: p["text"] for p in preview.json()}
+    unnamed = next(p for p in people if not p["name"])
+    assert texts[unnamed["id"]] == "Hi friend, 20% off in Jakarta!"  # the fallback
+    assert await _results(world, ctx, campaign) == {
+        "totals": dict.fromkeys(
+            ["pending", "queued", "sent", "delivered", "read", "replied", "failed", "skipped"], 0
+        ),
+        "rates": {"delivered": 0.0, "read": 0.0, "replied": 0.0, "failed": 0.0},
+        "cost": {"billable": {}, "amount": 0, "currency": "USD"},
+    }
+
+    launched = await _act(world, ctx, campaign, "launch")
+    assert launched["status"] == "running" and launched["totals"]["pending"] == 6
+    await _run(world)
+    await _run(world)  # a second pass changes nothing: one row per (campaign, contact)
+    counts = await _at_meta(world)
+    assert sorted(counts) == sorted(p["phone"].lstrip("+") for p in people)
+    assert set(counts.values()) == {1}
+    await wait_for(lambda: _totals_are(world, ctx, campaign, sent=6))
+    await world.app.state.campaigns.feed_round()
+    done = await world.client.get(f"/api/campaigns/{campaign['id']}", headers=ctx.headers)
+    assert done.json()["status"] == "completed"
+    again = await world.client.post(f"/api/campaigns/{campaign['id']}/pause", headers=ctx.headers)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "campaign_invalid_transition"
+
+
+async def test_rules_skip_recipients_naming_the_rule(world: WhatsAppWorld) -> None:
+    ctx, _, people, campaign = await _setup(world, 4, frequency_cap={"count": 1, "days": 7})
+    blocked, opted_out, capped, fine = people
+    r = await world.client.post(
+        "/api/consent/do-not-contact", headers=ctx.headers, json={"phone": blocked["phone"]}
+    )
+    assert r.status_code in (200, 201), r.text
+    await world.client.put(
+        f"/api/contacts/{opted_out['id']}/consent", headers=ctx.headers, json={"state": "opted_out"}
+    )
+    other = await world.client.post(
+        "/api/campaigns",
+        headers=ctx.headers,
+        json={
+            "name": "earlier",
+            "audience_id": campaign["audience_id"],
+            "template": campaign["template"],
+            "parameters": campaign["parameters"],
+            "sender": campaign["sender"],
+        },
+    )
+    test_send = await world.client.post(
+        f"/api/campaigns/{other.json()['id']}/test-send",
+        headers=ctx.headers,
+        json={"contact_id": capped["id"]},
+    )
+    assert test_send.status_code == 202, test_send.text
+    async with world.app.state.sessionmaker() as session:  # count it as that campaign's send
+        session.add(
+            CampaignRecipient(
+                campaign_id=uuid.UUID(other.json()["id"]),
+                contact_id=uuid.UUID(capped["id"]),
+                tenant_id=ctx.id,
+                state="queued",
+                not_before=utc_now(world.engine.state.clock),
+                queued_at=utc_now(world.engine.state.clock),
+                message_id=uuid.UUID(test_send.json()["message_id"]),
+            )
+        )
+        await session.commit()
+
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    rows = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/recipients", headers=ctx.headers
+    )
+    by_contact = {r["contact_id"]: r for r in rows.json()["items"]}
+    assert by_contact[blocked["id"]]["skip_rule"] == "contact_do_not_contact"
+    assert by_contact[opted_out["id"]]["skip_rule"] == "contact_opted_out"
+    assert by_contact[capped["id"]]["skip_rule"] == "frequency_cap"
+    assert by_contact[fine["id"]]["state"] in ("queued", "sent")
+    assert (await _at_meta(world))[fine["phone"].lstrip("+")] == 1
+
+
+async def test_send_window_defers_to_the_contact_local_opening(world: WhatsAppWorld) -> None:
+    now = utc_now(world.engine.state.clock)
+    jakarta = now.astimezone(ZoneInfo("Asia/Jakarta"))
+    closed_hour = (jakarta.hour + 2) % 24  # a window of under an hour that is not now
+    window = {"start": f"{closed_hour:02d}:00", "end": f"{closed_hour:02d}:59"}
+    ctx, _, people, campaign = await _setup(world, 2, send_window=window)
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    at_meta = await _at_meta(world)
+    assert not any(p["phone"].lstrip("+") in at_meta for p in people)
+    async with world.app.state.sessionmaker() as session:
+        waits = list(
+            await session.scalars(
+                select(CampaignRecipient.not_before).where(
+                    CampaignRecipient.campaign_id == uuid.UUID(campaign["id"])
+                )
+            )
+        )
+    assert all(datetime.fromisoformat(str(w)).replace(tzinfo=UTC) > now for w in waits)
+    local = {
+        datetime.fromisoformat(str(w)).replace(tzinfo=UTC).astimezone(jakarta.tzinfo) for w in waits
+    }
+    assert {(t.hour, t.minute) for t in local} == {(int(window["start"][:2]), 0)}
+
+
+async def test_warm_up_budget_caps_unique_recipients_per_day(world: WhatsAppWorld) -> None:
+    ctx, sender, people, campaign = await _setup(world, 5)
+    ramp = await world.client.put(
+        f"/api/campaigns/warmups/{sender['id']}", headers=ctx.headers, json={"day_one_budget": 2}
+    )
+    assert ramp.status_code == 200, ramp.text
+    assert ramp.json()["remaining"] == 2
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    at_meta = await _at_meta(world)
+    assert sum(at_meta[p["phone"].lstrip("+")] for p in people) == 2
+    [budget] = [
+        w
+        for w in (await world.client.get("/api/campaigns/warmups", headers=ctx.headers)).json()
+        if w["sender_id"] == sender["id"]
+    ]
+    assert budget["used"] == 2 and budget["remaining"] == 0 and budget["state"] == "ramping"
+    assert (await _results(world, ctx, campaign))["totals"]["pending"] == 3  # until tomorrow
+
+
+async def test_red_number_pauses_the_campaign(world: WhatsAppWorld) -> None:
+    ctx, sender, _, campaign = await _setup(world, 3)
+    await _act(world, ctx, campaign, "launch")
+    async with world.app.state.sessionmaker() as session:
+        await session.execute(
+            update(Sender).where(Sender.id == uuid.UUID(sender["id"])).values(quality_rating="RED")
+        )
+        await session.commit()
+    await _run(world)
+    paused = (
+        await world.client.get(f"/api/campaigns/{campaign['id']}", headers=ctx.headers)
+    ).json()
+    assert paused["status"] == "paused" and "RED" in paused["pause_reason"]
+    assert paused["totals"]["pending"] == 3
+    resumed = await _act(world, ctx, campaign, "resume")
+    assert resumed["status"] == "running"
+    cancelled = await _act(world, ctx, campaign, "cancel")
+    assert cancelled["status"] == "cancelled" and cancelled["totals"]["skipped"] == 3
+
+
+async def test_csv_export_neutralises_formulas(world: WhatsAppWorld) -> None:
+    ctx, _, people, campaign = await _setup(world, 1)
+    await world.client.patch(
+        f"/api/contacts/{people[0]['id']}", headers=ctx.headers, json={"name": "=HYPERLINK(1)"}
+    )
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    r = await world.client.get(f"/api/campaigns/{campaign['id']}/results.csv", headers=ctx.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    [row] = list(csv.DictReader(io.StringIO(r.text)))
+    assert row["name"] == "'=HYPERLINK(1)" and row["state"] in ("queued", "sent")
+    assert row["phone"] == "'" + people[0]["phone"]  # a leading + is neutralised too
+
+
+async def test_estimate_before_launch(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 3, rate_per_minute=60)
+    r = await world.client.get(f"/api/campaigns/{campaign['id']}/estimate", headers=ctx.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["recipients"] == 3 and body["limited_by"] == "rate_cap"
+    assert body["duration_seconds"] == pytest.approx(3.0)
+    assert body["category"] == "MARKETING" and body["cost"] == pytest.approx(3 * 0.0411)
+
+
+async def test_only_drafts_are_edited(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(
+        world, 1, start_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()
+    )
+    scheduled = await _act(world, ctx, campaign, "launch")
+    assert scheduled["status"] == "scheduled" and scheduled["expanded_at"] is None
+    r = await world.client.patch(
+        f"/api/campaigns/{campaign['id']}", headers=ctx.headers, json={"rate_per_minute": 5}
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "campaign_not_editable"
+    bad = await world.client.post(
+        "/api/campaigns",
+        headers=ctx.headers,
+        json={
+            "name": "x",
+            "audience_id": campaign["audience_id"],
+            "template": campaign["template"],
+            "parameters": {"body": [{"field": "name"}]},
+            "sender": campaign["sender"],
+        },
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "template_params_mismatch"
+
+
+async def test_rate_cap_spaces_the_queued_sends(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 5, rate_per_minute=60)
+    await _act(world, ctx, campaign, "launch")
+    # A feeder that does not wake the send worker: the queue rows stay to be looked at.
+    app = world.app.state
+    feeder = CampaignPipeline(app.sessionmaker, world.settings, app.clock, lambda: None)
+    assert await feeder.feed_round() == 2  # 1/s; a round hands out 2 s
+    second = await feeder.feed_round()  # only the slot now inside the horizon
+    assert second <= 1
+    async with world.app.state.sessionmaker() as session:
+        slots = sorted(
+            as_utc(moment)
+            for moment in await session.scalars(
+                select(SendQueueItem.not_before)
+                .join(CampaignRecipient, CampaignRecipient.message_id == SendQueueItem.message_id)
+                .where(CampaignRecipient.campaign_id == uuid.UUID(campaign["id"]))
+            )
+        )
+    assert len(slots) == 2 + second
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([1.0] * len(gaps))
+    assert (await _results(world, ctx, campaign))["totals"]["pending"] == 3 - second
+
+
+def test_warm_up_ramp_doubles_on_green_holds_on_yellow_stops_on_red() -> None:
+    day = datetime(2026, 11, 1, tzinfo=UTC).date()
+    ramp = SenderWarmup(day_one_budget=250, budget=250, budget_day=day, state="ramping")
+    warmup.advance(ramp, "GREEN", day)
+    assert ramp.budget == 250  # same day: nothing changes
+    warmup.advance(ramp, "GREEN", day + timedelta(days=2))
+    assert (ramp.budget, ramp.state) == (1000, "ramping")
+    warmup.advance(ramp, "YELLOW", day + timedelta(days=3))
+    assert (ramp.budget, ramp.state) == (1000, "holding")
+    warmup.advance(ramp, "RED", day + timedelta(days=4))
+    assert (ramp.budget, ramp.state) == (0, "stopped")
+    warmup.advance(ramp, "GREEN", day + timedelta(days=5))
+    assert (ramp.budget, ramp.state) == (0, "stopped")  # a new ramp must be set by hand
+
+
+async def test_high_failure_rate_pauses_the_campaign(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 30, rate_per_minute=600)
+    await world.control("faults", {"kind": "error", "code": 131026, "times": 20})
+    await _act(world, ctx, campaign, "launch")
+    assert await world.app.state.campaigns.feed_round() == 20
+    await world.sent()
+    await wait_for(lambda: _totals_are(world, ctx, campaign, failed=20))
+    await world.app.state.campaigns.feed_round()
+    paused = (
+        await world.client.get(f"/api/campaigns/{campaign['id']}", headers=ctx.headers)
+    ).json()
+    assert paused["status"] == "paused" and paused["pause_reason"].startswith("failure_rate")
+    assert paused["totals"]["pending"] == 10
+    failed = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/recipients",
+        headers=ctx.headers,
+        params={"state": "failed", "limit": 1},
+    )
+    assert failed.json()["items"][0]["error_code"] == 131026
+
+
+async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) -> None:
+    ctx, _, people, campaign = await _setup(world, 2)
+    agent, _ = await world.new_agent(ctx)
+    own_number = await world.add_sender(ctx, [agent["id"]])
+    owned, pooled = people
+    r = await world.client.post(
+        f"/api/contacts/{owned['id']}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
+    )
+    assert r.status_code == 200, r.text
+    r = await world.client.patch(
+        f"/api/campaigns/{campaign['id']}",
+        headers=ctx.headers,
+        json={"sender": {"mode": "allocated"}},
+    )
+    assert r.status_code == 200, r.text
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    rows = await world.client.get(
+        f"/api/campaigns/{campaign['id']}/recipients", headers=ctx.headers
+    )
+    by_contact = {r["contact_id"]: r for r in rows.json()["items"]}
+    assert by_contact[owned["id"]]["sender_id"] == own_number["id"]
+    assert by_contact[pooled["id"]]["skip_rule"] == "no_sender_allocated"
+
+
+async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: WhatsAppWorld) -> None:
+    ctx, _, _, campaign = await _setup(world, 1, start_at="2030-01-01T09:00:00")
+    assert campaign["start_at"].startswith("2030-01-01T02:00:00")  # Asia/Jakarta, UTC+7
+    scheduled = await _act(world, ctx, campaign, "launch")
+    assert scheduled["status"] == "scheduled"
+    await world.app.state.campaigns.feed_round()  # not due: nothing expands
+    assert (await _results(world, ctx, campaign))["totals"]["pending"] == 0
