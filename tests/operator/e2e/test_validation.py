@@ -64,6 +64,34 @@ def sender(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
             {"senderWorker": {"replicas": 51}},
             "spec.senderWorker.replicas in body should be less than or equal to 50",
         ),
+        (
+            {"ws": {"autoscaling": {"maxReplicas": 1}}},
+            "minReplicas defaults to 2; set it too when maxReplicas is below 2",
+        ),
+        (
+            {"ingress": {"host": "acme.example.com", "className": "Nginx Public"}},
+            "spec.ingress.className in body should match",
+        ),
+        (
+            {"ingress": {"host": "acme.example.com", "tlsSecretName": "../tls"}},
+            "spec.ingress.tlsSecretName in body should match",
+        ),
+        (
+            {"image": {"repository": "ghcr.io/scrm/scrm latest"}},
+            "spec.image.repository in body should match",
+        ),
+        (
+            {"image": {"repository": "ghcr.io/scrm/scrm:1.2.3"}},
+            "spec.image.repository in body should match",  # the tag has its own field
+        ),
+        (
+            {"api": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}},
+            "each resource request must be less than or equal to its limit",
+        ),
+        (
+            {"ws": {"resources": {"requests": {"gpu": 1}}}},
+            "known resource names only",
+        ),
     ],
 )
 def test_invalid_tenants_are_rejected_with_clear_messages(
@@ -89,6 +117,9 @@ def test_invalid_senders_are_rejected(cluster: Cluster, namespace: str) -> None:
     )
     assert "spec.displayNumber in body should match" in rejection(
         cluster, sender(namespace, "s2", displayNumber="0812")
+    )
+    assert "spec.tenantRef.name in body should match" in rejection(
+        cluster, sender(namespace, "s4", tenantRef={"name": "Acme_1"})
     )
     duplicate = [{"team": "a", "role": "primary"}, {"team": "a", "role": "secondary"}]
     assert "Duplicate value" in rejection(cluster, sender(namespace, "s3", allocations=duplicate))
@@ -133,3 +164,14 @@ def test_examples_are_accepted_by_the_api_server(cluster: Cluster) -> None:
             created = cluster.kube.request("POST", url, query=[("dryRun", "All")], body=doc)
             kinds.append(created["kind"])
     assert kinds.count("ScrmTenant") == kinds.count("Sender") == 1
+
+
+def test_requests_within_limits_and_integer_quantities_are_accepted(
+    cluster: Cluster, namespace: str
+) -> None:
+    resources = {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": 1, "memory": "0.5Gi", "ephemeral-storage": "1Gi"},
+    }
+    created = cluster.create(tenant_manifest(namespace, "fits", api={"resources": resources}))
+    assert created["spec"]["api"]["resources"]["limits"]["cpu"] == 1
