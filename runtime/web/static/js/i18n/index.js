@@ -1,0 +1,4 @@
+// Every area's catalogue. Add a line per new area file.
+import common from './common.js';
+
+export const CATALOGUES = [common];
