@@ -14,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import config
 from scrm_operator.kube import Kube
+from scrm_operator.rabbitmq import Broker, RabbitAdmin
 
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
 from tests.operator.e2e.harness import REPO, Cluster, Operator, eventually
@@ -98,3 +99,11 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     yield name
     for kind in ("ScrmTenant", "Sender"):
         cluster.delete_all(name, kind)
+
+
+@pytest.fixture
+def rabbit() -> Iterator[RabbitAdmin]:
+    """The shared RabbitMQ's management API as its administrator."""
+    amqp_url, api_url = require_rabbitmq()
+    with RabbitAdmin(Broker.from_secret({"managementUrl": api_url, "amqpUrl": amqp_url})) as a:
+        yield a
