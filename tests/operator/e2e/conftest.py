@@ -54,7 +54,13 @@ def cluster(control_plane: ControlPlane) -> Cluster:
     admin = Cluster(Kube(api))
     for path in sorted((REPO / "crds").glob("*.yaml")):
         admin.install(path)
-    rules = yaml.safe_load((REPO / "charts/scrm-operator/files/rbac-rules.yaml").read_text())
+    files = REPO / "charts/scrm-operator/files"
+    # The chart's ClusterRole for an operator of every namespace, without the peering rule
+    # (the tests run it --standalone).
+    rules = [
+        *yaml.safe_load((files / "rbac-rules.yaml").read_text()),
+        *yaml.safe_load((files / "rbac-cluster-rules.yaml").read_text()),
+    ]
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     role = {"metadata": {"name": OPERATOR_USER}, "rules": rules}
     admin.kube.request("POST", f"{rbac}/clusterroles", body=role)
