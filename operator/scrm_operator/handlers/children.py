@@ -33,16 +33,18 @@ def _owner(body: kopf.Body) -> dict[str, Any] | None:
     )
 
 
-def _moved(memo: kopf.Memo, body: kopf.Body) -> bool:
+def _moved(memo: kopf.Memo, body: kopf.Body, gone: bool) -> bool:
     """Whether the object's generation changed since the last event (always for kinds
-    without one)."""
+    without one); a deleted object is forgotten."""
     meta = body["metadata"]
     generation = meta.get("generation")
     if generation is None:
         return True
     with _SEEN_GUARD:
         seen: dict[str, int] = memo.setdefault("child_generations", {})
-        previous, seen[meta["uid"]] = seen.get(meta["uid"]), generation
+        previous = seen.pop(meta["uid"], None)
+        if not gone:
+            seen[meta["uid"]] = generation
     return previous != generation
 
 
@@ -53,11 +55,9 @@ def child_changed(
     type: str, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     owner = _owner(body)
-    moved = _moved(memo, body)
+    moved = _moved(memo, body, gone=type == "DELETED")
     if owner is None or type not in ("MODIFIED", "DELETED") or (type == "MODIFIED" and not moved):
         return
     meta = body["metadata"]
     if repair(memo, meta["namespace"], owner["name"], owner["uid"]):
-        logger.info(
-            f"{body['kind']}/{meta['name']} {type.lower()}: the tenant's children re-applied"
-        )
+        logger.info(f"{body['kind']}/{meta['name']} {type.lower()}: the tenant was repaired")

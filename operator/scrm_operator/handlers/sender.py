@@ -10,9 +10,9 @@ import httpx
 import kopf
 
 from scrm_operator import names
-from scrm_operator.conditions import Condition, Outcome
+from scrm_operator.conditions import Outcome
 from scrm_operator.config import CONFIG
-from scrm_operator.handlers.status import due, record, record_pass, snapshot
+from scrm_operator.handlers.status import deletion_waits, due, record_pass, snapshot
 from scrm_operator.reconcilers.sender import (
     Claim,
     SenderSpec,
@@ -80,8 +80,5 @@ def withdraw(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any)
     try:
         withdraw_sender(memo.kube, sender, CONFIG.policy)
     except httpx.HTTPError as exc:
-        message = f"waiting to withdraw the number from the runtime: {type(exc).__name__}: {exc}"
-        record(
-            patch, seen, Outcome(Condition("False", "FailedWithdrawal", message[:500]), {}, True)
-        )
-        raise kopf.TemporaryError(message, delay=CONFIG.retry_seconds) from exc
+        cause = f"{type(exc).__name__}: {exc}"
+        deletion_waits(patch, seen, "FailedWithdrawal", f"waiting to withdraw the number: {cause}")

@@ -9,9 +9,8 @@ import httpx
 import kopf
 
 from scrm_operator import names
-from scrm_operator.conditions import Condition, Outcome
 from scrm_operator.config import CONFIG
-from scrm_operator.handlers.status import due, record, record_pass, snapshot
+from scrm_operator.handlers.status import deletion_waits, due, record_pass, snapshot
 from scrm_operator.rabbitmq import RabbitError
 from scrm_operator.reconcilers.tenant import reconcile_tenant
 from scrm_operator.reconcilers.topology import (
@@ -97,9 +96,6 @@ def cleanup(
     except BrokerSecretMissing as exc:
         logger.warning(f"RabbitMQ objects left behind: {exc}")
     except (RabbitError, httpx.HTTPError, OSError) as exc:
-        message = (
-            f"deletion waits for RabbitMQ to remove the tenant's vhost and user: "
-            f"{type(exc).__name__}: {exc}"
-        )[:500]
-        record(patch, seen, Outcome(Condition("False", "FailedDeletion", message), {}, True))
-        raise kopf.TemporaryError(message, delay=CONFIG.retry_seconds) from exc
+        cause = f"{type(exc).__name__}: {exc}"
+        message = f"deletion waits for RabbitMQ to remove the tenant's vhost and user: {cause}"
+        deletion_waits(patch, seen, "FailedDeletion", message)
