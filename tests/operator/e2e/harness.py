@@ -266,3 +266,20 @@ def wait_reconciled(cluster: Cluster, ns: str, t: str, generation: int) -> dict[
         ),
         f"generation {generation} to be reconciled",
     )
+
+
+def failed_with(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
+    return eventually(
+        lambda: cluster.ready(ns, t).get("reason") == reason and cluster.ready(ns, t),
+        f"Ready=False with reason {reason}",
+    )
+
+
+def warned(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
+    return eventually(
+        lambda: next(
+            (e for e in cluster.events(ns, t) if e["type"] == "Warning" and e["reason"] == reason),
+            None,
+        ),
+        f"a Warning Event {reason}",
+    )
