@@ -11,7 +11,7 @@
 #
 # Outputs live outside git and are reused when present:
 #   $SCRM_CONTROLPLANE_CACHE/<kube>-etcd<etcd>/{etcd,kube-apiserver,kube-controller-manager,
-#     kube-scheduler}, .../kwok-<kwok>/kwok
+#     kube-scheduler}, .../kwok-<kwok>/{kwok,stages.yaml} (linked into the first)
 #   $SCRM_HELM_CACHE/<helm>/helm
 # defaults ~/.cache/scrm/controlplane and ~/.cache/scrm/helm.
 # KUBEBUILDER_ASSETS (envtest's convention, e.g. from setup-envtest) wins when it holds both
@@ -79,7 +79,21 @@ build_cluster() {
     go_build "$here/kwok" "$kwok" sigs.k8s.io/kwok/cmd/kwok \
       "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   fi
+  # kwok alone (unlike kwokctl) has no built-in stages: ship kwokctl's default set, the
+  # fast node and pod lifecycle plus lease heartbeats, from the same module version.
+  local stages="${kwok%/kwok}/stages.yaml"
+  if [[ ! -s $stages ]]; then
+    local src
+    src="$(cd "$here/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+    for f in "$src"/node/fast/*.yaml "$src"/node/heartbeat-with-lease/*.yaml "$src"/pod/fast/*.yaml; do
+      [[ $(basename "$f") == kustomization.yaml ]] && continue
+      printf -- '---\n'
+      cat "$f"
+    done >"$stages.tmp"
+    mv "$stages.tmp" "$stages"
+  fi
   ln -sf "../kwok-$KWOK_VERSION/kwok" "$cp_dir/kwok"
+  ln -sf "../kwok-$KWOK_VERSION/stages.yaml" "$cp_dir/kwok-stages.yaml"
   log "cluster binaries ready in $cp_dir"
   echo "$cp_dir"
 }

@@ -75,6 +75,8 @@ class KubeCluster(ControlPlane):
             "kwok",
             [
                 f"--kubeconfig={self.kubeconfig}",
+                f"--config={self.bin / 'kwok-stages.yaml'}",
+                "--node-lease-duration-seconds=40",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 "--node-ip=127.0.0.1",

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.cluster import KWOK_TOLERATION, KubeCluster
 from tests.operator.controlplane import (
@@ -210,7 +211,7 @@ def wait_until(check: Any, what: str, within: float = 60.0, interval: float = 0.
     while time.monotonic() < end:
         try:
             result = check()
-        except (client.ApiException, KeyError, TypeError, IndexError, OSError) as exc:
+        except (ApiException, KeyError, TypeError, IndexError, OSError) as exc:
             result, last = None, exc
         if result:
             return result

@@ -154,7 +154,9 @@ def test_pod_runs_with_its_env_volumes_address_and_readiness(
     assert status.pod_ip.startswith("198.18.") and not is_ready(read(core, "web"))
     (directory(kubelet, core, "web") / "ready").write_text("")
     wait_until(lambda: is_ready(read(core, "web")), "the readiness probe to pass")
-    with urllib.request.urlopen(f"http://{dialable(status.pod_ip)}:8080/env", timeout=5) as response:
+    with urllib.request.urlopen(
+        f"http://{dialable(status.pod_ip)}:8080/env", timeout=5
+    ) as response:
         seen = json.loads(response.read())
     env = seen["env"]
     assert (env["PLAIN"], env["POD_NAME"], env["PASSWORD"]) == ("x", "web", "s3cret")

@@ -71,7 +71,14 @@ def binaries_dir() -> Path:
     return _build("controlplane")
 
 
-CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CLUSTER_BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kwok-stages.yaml",
+)
 
 
 def cluster_binaries_dir() -> Path:
