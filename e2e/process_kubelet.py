@@ -630,7 +630,8 @@ class ServiceProxy:
         self.api = Api(api)
         self.loop = asyncio.new_event_loop()
         self.listeners: dict[tuple[str, str, str], tuple[str, int]] = {}
-        self.turn = itertools.count()
+        self.turns: dict[tuple[str, str, str], Iterator[int]] = {}  # round robin per port
+        self.servers: list[asyncio.Server] = []
         self.thread = threading.Thread(target=self.loop.run_forever, name="proxy", daemon=True)
         self.thread.start()
 
@@ -662,14 +663,28 @@ class ServiceProxy:
         return sorted(found)
 
     def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
+    async def _close(self) -> None:
+        for server in self.servers:
+            server.close()
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks():
+            if task is not current:
+                task.cancel()
+
     async def _listen(self, key: tuple[str, str, str]) -> tuple[str, int]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._forward(key, reader, writer)
+            try:
+                await self._forward(key, reader, writer)
+            except asyncio.CancelledError:  # the proxy stops: drop the connection quietly
+                writer.close()
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        self.servers.append(server)
+        self.turns[key] = itertools.count()
         host, number = server.sockets[0].getsockname()[:2]
         return str(host), int(number)
 
@@ -680,7 +695,7 @@ class ServiceProxy:
             targets = await asyncio.to_thread(self.endpoints, *key)
             if not targets:
                 return
-            host, number = targets[next(self.turn) % len(targets)]
+            host, number = targets[next(self.turns[key]) % len(targets)]
             upstream_reader, upstream_writer = await asyncio.open_connection(host, number)
         except (OSError, ApiException):
             writer.close()
