@@ -40,7 +40,7 @@ export SCRM_TEST_AMQP_URL="${SCRM_TEST_AMQP_URL:-amqp://scrm:scrm@127.0.0.1:5672
 export SCRM_TEST_RABBITMQ_API="${SCRM_TEST_RABBITMQ_API:-http://scrm:scrm@127.0.0.1:15672}"
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
-step "e2e/controlplane/build.sh all (etcd, kube-apiserver, helm; cached)"
+step "e2e/controlplane/build.sh all (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, helm; cached)"
 bash e2e/controlplane/build.sh all >/dev/null || failed+=("controlplane build")
 
 step "pytest -q $*"

@@ -71,6 +71,27 @@ def binaries_dir() -> Path:
     return _build("controlplane")
 
 
+CLUSTER_BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kwok-stages.yaml",
+)
+
+
+def cluster_binaries_dir() -> Path:
+    """Directory with the control plane, controllers, scheduler and kwok (build.sh cluster):
+    the build cache, else built now. KUBEBUILDER_ASSETS has no controllers, so it is not used."""
+    v = _versions()
+    cached = _cache("SCRM_CONTROLPLANE_CACHE", "controlplane")
+    directory = cached / f"{v['KUBE_VERSION']}-etcd{v['ETCD_VERSION']}"
+    if all((directory / b).is_file() for b in CLUSTER_BINARIES):
+        return directory
+    return _build("cluster")
+
+
 def helm_binary() -> Path:
     cached = _cache("SCRM_HELM_CACHE", "helm") / _versions()["HELM_VERSION"] / "helm"
     return cached if cached.is_file() else _build("helm")
@@ -163,15 +184,20 @@ def _wait(
 
 
 class ControlPlane:
-    """``start()`` returns once both processes are healthy; ``kubeconfig`` is then usable."""
+    """``start()`` returns once both processes are healthy; ``kubeconfig`` is then usable.
 
-    def __init__(self, workdir: Path, binaries: Path) -> None:
+    ``service_accounts``: keep the ServiceAccount admission plugin (a pod's account must
+    exist); only useful when a controller-manager creates the ``default`` accounts."""
+
+    def __init__(self, workdir: Path, binaries: Path, service_accounts: bool = False) -> None:
         self.dir = workdir
         self.bin = binaries
+        self.service_accounts = service_accounts
         self.processes: list[subprocess.Popen[bytes]] = []
         self.kubeconfig = workdir / "kubeconfig"
         self.ca: TinyCA | None = None
         self.client_ca: TinyCA | None = None
+        self.signer: KeyPair | None = None
         self.url = ""
 
     def _spawn(self, name: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
@@ -210,7 +236,8 @@ class ControlPlane:
         client_ca = TinyCA(certs, "client-ca")
         admin = client_ca.issue("admin", "admin", org="system:masters")
         signer = client_ca.issue("sa-signer", "sa-signer")
-        self.ca, self.client_ca = serving_ca, client_ca
+        self.ca, self.client_ca, self.signer = serving_ca, client_ca, signer
+        admission = [] if self.service_accounts else ["--disable-admission-plugins=ServiceAccount"]
         self.url = f"https://127.0.0.1:{api_port}"
         apiserver, api_log = self._spawn(
             "kube-apiserver",
@@ -223,7 +250,7 @@ class ControlPlane:
                 "--bind-address=127.0.0.1",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
-                "--disable-admission-plugins=ServiceAccount",
+                *admission,
                 "--authorization-mode=RBAC",
                 f"--client-ca-file={client_ca.path}",
                 f"--service-account-issuer={self.url}/",

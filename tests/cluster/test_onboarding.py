@@ -1,0 +1,530 @@
+"""The whole onboarding path on a real control plane (issue 15), everything real but the
+nodes: the example Secrets, ScrmTenant and Sender applied as an admin would; the operator
+(installed by its chart, running under its ServiceAccount's token) creates the RabbitMQ
+topology and Deployments; controllers and scheduler make Pods that the process kubelet runs;
+an agent signs in through the api Service and gets, over a ws pod, the frame of a signed
+webhook from the Graph API simulator. The tests run in file order on one tenant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import websockets
+import yaml
+from kubernetes import client
+from scrm_operator.names import external_name
+
+from runtime.bus.naming import queue_name
+from runtime.whatsapp.simulator import SimulatorConfig, create_app
+from tests.cluster.cluster import KubeCluster
+from tests.cluster.conftest import OperatorProcess, wait_until
+from tests.operator.controlplane import REPO
+from tests.services import require_postgres, require_rabbitmq
+from tests.support import served_in_thread, wait_for
+
+TENANT, SENDER = "acme", "acme-main"
+APP_SECRET = secrets.token_hex(16)
+ADMIN_EMAIL, ADMIN_PASSWORD = "owner@acme.example", "correct horse battery staple 15"
+GROUP, VERSION = "scrm.io", "v1alpha1"
+CUSTOMER_TEXT = re.compile(r"msg-[0-9a-f]{10}")
+
+
+@dataclass
+class Onboarded:
+    """The tenant under test and the handles the tests share."""
+
+    cluster: KubeCluster
+    namespace: str
+    graph: str
+    sender: dict[str, Any]
+    api_url: str = ""
+    ws_url: str = ""
+    token: str = ""
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.cluster.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.cluster.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.cluster.api)
+
+    def ready(self, plural: str, name: str) -> dict[str, Any]:
+        body = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, name
+        )
+        conditions = (body.get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Ready"), {})
+
+    def running_pods(self, component: str) -> list[client.V1Pod]:
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"app.kubernetes.io/component={component}"
+        ).items
+        return [p for p in pods if p.metadata.deletion_timestamp is None]
+
+
+def _examples(namespace: str, database_url: str, graph: str, api_url: str) -> list[dict]:
+    """examples/*.yaml as an admin would apply them, pointed at this machine's services."""
+    amqp_url, management_url = require_rabbitmq()
+    values = {
+        "acme-database": {"url": database_url},
+        "rabbitmq-admin": {"managementUrl": management_url, "amqpUrl": amqp_url},
+        "acme-whatsapp": {"appSecret": APP_SECRET, "verifyToken": secrets.token_hex(8)},
+        "acme-wa-token": {"token": "acme-graph-token"},
+    }
+    docs = [
+        doc
+        for name in ("secrets.yaml", "tenant.yaml", "sender.yaml")
+        for doc in yaml.safe_load_all((REPO / "examples" / name).read_text())
+        if doc
+    ]
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        if doc["kind"] == "Secret":
+            doc["stringData"] = values[doc["metadata"]["name"]]
+        if doc["kind"] == "ScrmTenant":
+            doc["spec"]["whatsapp"]["graphBaseUrl"] = graph
+            # The operator is not in the cluster network: it reaches the api Service through
+            # the test's service proxy instead of <tenant>-api.<ns>.svc.
+            doc["spec"]["api"]["internalUrl"] = api_url
+    return docs
+
+
+def _apply(cluster: KubeCluster, doc: dict[str, Any]) -> None:
+    assert cluster.api is not None
+    ns = doc["metadata"]["namespace"]
+    if doc["kind"] == "Secret":
+        client.CoreV1Api(cluster.api).create_namespaced_secret(ns, doc)
+        return
+    plural = {"ScrmTenant": "scrmtenants", "Sender": "senders"}[doc["kind"]]
+    client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
+        GROUP, VERSION, ns, plural, doc
+    )
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    """An empty database for the tenant: its migration Job creates the schema."""
+    base = require_postgres()
+    name = f"scrm_cluster_{secrets.token_hex(4)}"
+    server = "postgresql://" + base.split("://", 1)[1]
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def onboarded(
+    kube_cluster: KubeCluster, operator: OperatorProcess, database: str
+) -> Iterator[Onboarded]:
+    assert kube_cluster.proxy is not None
+    namespace = f"scrm-demo-{secrets.token_hex(3)}"
+    api_url = kube_cluster.proxy.url(namespace, f"{TENANT}-api", "http")
+    config = SimulatorConfig(
+        webhook_url=f"{api_url}/webhooks/whatsapp",
+        app_secret=APP_SECRET,
+        webhook_retry_delays=(0.2, 0.5, 1.0, 2.0, 4.0, 8.0),
+    )
+    with served_in_thread(create_app(config)) as port:
+        graph = f"http://127.0.0.1:{port}"
+        docs = _examples(namespace, database, graph, api_url)
+        (sender,) = [d for d in docs if d["kind"] == "Sender"]
+        number = {
+            "id": sender["spec"]["phoneNumberId"],
+            "display_phone_number": sender["spec"]["displayNumber"],
+            "waba_id": sender["spec"]["wabaId"],
+            "access_token": "acme-graph-token",
+            "verified_name": "Acme Indonesia",
+        }
+        httpx.post(f"{graph}/_sim/phone_numbers", json=number).raise_for_status()
+        assert kube_cluster.api is not None
+        client.CoreV1Api(kube_cluster.api).create_namespace({"metadata": {"name": namespace}})
+        for doc in docs:
+            _apply(kube_cluster, doc)
+        yield Onboarded(kube_cluster, namespace, graph, sender, api_url=api_url)
+        # Stop the pods before their database is dropped: the namespace controller deletes
+        # everything in it, the process kubelet ends the processes.
+        core = client.CoreV1Api(kube_cluster.api)
+        core.delete_namespace(namespace)
+        wait_until(
+            lambda: not core.list_namespaced_pod(namespace).items,
+            "the namespace's pods to be gone",
+            within=120,
+        )
+
+
+def _create_admin(world: Onboarded) -> None:
+    """``scrm create-admin`` as a one-off Pod from the api's template (its env, its Secrets),
+    run to completion by the process kubelet."""
+    template = world.apps.read_namespaced_deployment(f"{TENANT}-api", world.namespace)
+    pod = client.ApiClient().sanitize_for_serialization(template.spec.template)
+    (container,) = pod["spec"]["containers"]
+    container["args"] = ["create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD]
+    for key in ("ports", "readinessProbe", "livenessProbe"):
+        container.pop(key, None)
+    pod["metadata"] = {"name": "create-admin", "labels": {"app": "create-admin"}}
+    pod["spec"]["restartPolicy"] = "Never"
+    world.core.create_namespaced_pod(world.namespace, pod)
+    phase = wait_until(
+        lambda: (
+            world.core.read_namespaced_pod("create-admin", world.namespace).status.phase
+            in ("Succeeded", "Failed")
+            and world.core.read_namespaced_pod("create-admin", world.namespace).status.phase
+        ),
+        "the create-admin pod to finish",
+    )
+    assert phase == "Succeeded"
+
+
+async def _sign_in(world: Onboarded) -> str:
+    async with httpx.AsyncClient(base_url=world.api_url, timeout=10) as http:
+        response = await http.post(
+            "/api/auth/login",
+            json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "tenant": TENANT},
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def _socket_url(world: Onboarded, cursor: int | None = None) -> str:
+    query = {"token": world.token} | ({} if cursor is None else {"cursor": str(cursor)})
+    return f"{world.ws_url}/ws?{urllib.parse.urlencode(query)}"
+
+
+async def _open_socket(world: Onboarded) -> Any:
+    """A fresh socket (live frames only), read up to its ``ready`` frame."""
+    socket = await websockets.connect(_socket_url(world))
+    async with asyncio.timeout(15):
+        while json.loads(await socket.recv()).get("type") != "ready":
+            pass
+    return socket
+
+
+async def _customer_says(world: Onboarded, text: str, wa_id: str = "6281299990000") -> None:
+    async with httpx.AsyncClient(base_url=world.graph, timeout=10) as sim:
+        response = await sim.post(
+            f"/_sim/customers/{wa_id}/messages",
+            json={"phone_number_id": world.sender["spec"]["phoneNumberId"], "text": text},
+        )
+    assert response.status_code == 200, response.text
+
+
+async def _frame_with(socket: Any, text: str, within: float = 30) -> dict[str, Any]:
+    async with asyncio.timeout(within):
+        while True:
+            frame = json.loads(await socket.recv())
+            if text in json.dumps(frame):
+                return dict(frame)
+
+
+def test_onboarding_runs_pods_and_delivers_a_webhook_frame(onboarded: Onboarded) -> None:
+    world = onboarded
+    ready = wait_until(
+        lambda: world.ready("scrmtenants", TENANT).get("status") == "True",
+        "the ScrmTenant to be Ready (pods running, migration Job complete)",
+        within=180,
+    )
+    assert ready
+    for component, count in (("api", 2), ("ws", 2), ("sender-worker", 2)):
+        pods = world.running_pods(component)
+        assert len(pods) == count, [p.metadata.name for p in pods]
+        assert all(p.status.pod_ip.startswith("198.18.") for p in pods)
+        assert all(p.spec.node_name == "process-node-0" for p in pods)
+    wait_until(
+        lambda: world.ready("senders", SENDER).get("status") == "True",
+        "the Sender to be published to the api",
+        within=60,
+    )
+    _create_admin(world)
+    assert world.cluster.proxy is not None
+    world.ws_url = world.cluster.proxy.url(world.namespace, f"{TENANT}-ws", "http", "ws")
+
+    async def scenario() -> None:
+        world.token = await _sign_in(world)
+        socket = await _open_socket(world)
+        text = f"halo {secrets.token_hex(4)}"
+        await _customer_says(world, text)
+        frame = await _frame_with(socket, text)
+        assert isinstance(frame["seq"], int)
+        await socket.close()
+
+    asyncio.run(scenario())
+
+
+class Agent:
+    """The signed-in agent's socket through the ws Service: on a close (its pod going away)
+    it reconnects with its cursor, as the web UI does, and keeps every frame's text."""
+
+    def __init__(self, world: Onboarded, cursor: int | None = None) -> None:
+        self.world = world
+        self.cursor = cursor  # None: live frames only; 0: everything from the start
+        self.seqs: list[int] = []
+        self.texts: set[str] = set()
+        self.sessions = 0  # sockets that reached ``ready``
+        self.connected = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self.stopping.is_set():
+            cursor = self.seqs[-1] if self.seqs else self.cursor
+            try:
+                async with websockets.connect(_socket_url(self.world, cursor)) as socket:
+                    async for raw in socket:
+                        self._take(str(raw))
+            except (OSError, websockets.WebSocketException, TimeoutError):
+                await asyncio.sleep(0.2)  # closed by its pod, or no ready ws endpoint yet
+
+    def _take(self, raw: str) -> None:
+        """Catch-up frames (before ``ready``) and live ones alike."""
+        frame = json.loads(raw)
+        if frame.get("type") == "ready":
+            self.sessions += 1
+            self.connected.set()
+        elif "seq" in frame:
+            self.seqs.append(int(frame["seq"]))
+            self.texts.update(CUSTOMER_TEXT.findall(raw))
+
+    async def has(self, texts: set[str], within: float = 90) -> None:
+        async def arrived() -> bool:
+            return texts <= self.texts
+
+        try:
+            await wait_for(arrived, within=within, interval=0.1)
+        except AssertionError:
+            async with httpx.AsyncClient(base_url=self.world.graph) as sim:
+                deliveries = (await sim.get("/_sim/webhooks")).json()["data"]
+            states = sorted(d["state"] for d in deliveries)
+            missing = sorted(texts - self.texts)
+            raise AssertionError(
+                f"{len(missing)} of {len(texts)} texts never reached the agent "
+                f"(e.g. {missing[:3]}); {self.sessions} sockets, {len(self.seqs)} frames, "
+                f"last seqs {self.seqs[-5:]}; webhook deliveries: {states.count('delivered')} "
+                f"delivered of {len(states)} ({set(states)})"
+            ) from None
+
+
+@contextlib.asynccontextmanager
+async def traffic(world: Onboarded, pause: float = 0.25) -> AsyncIterator[tuple[Agent, set[str]]]:
+    """A connected agent and a customer writing every ``pause`` seconds until the block ends;
+    yields the agent and the set of texts sent so far (growing)."""
+    agent = Agent(world)
+    sent: set[str] = set()
+    listening = asyncio.create_task(agent.run())
+    stop = asyncio.Event()
+
+    async def customer() -> None:
+        while not stop.is_set():
+            text = f"msg-{secrets.token_hex(5)}"
+            await _customer_says(world, text)
+            sent.add(text)
+            await asyncio.sleep(pause)
+
+    await asyncio.wait_for(agent.connected.wait(), 30)  # live frames from here on
+    writing = asyncio.create_task(customer())
+    try:
+        yield agent, sent
+    finally:
+        stop.set()
+        await writing
+        await agent.has(sent)
+        agent.stopping.set()
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+    assert agent.seqs == sorted(set(agent.seqs)), "frames out of order or repeated"
+
+
+def _patch_tenant(world: Onboarded, spec: dict[str, Any]) -> int:
+    body = world.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, world.namespace, "scrmtenants", TENANT, {"spec": spec}
+    )
+    return int(body["metadata"]["generation"])
+
+
+def _converged(world: Onboarded, generation: int) -> bool:
+    body = world.custom.get_namespaced_custom_object(
+        GROUP, VERSION, world.namespace, "scrmtenants", TENANT
+    )
+    status = body.get("status") or {}
+    ready = world.ready("scrmtenants", TENANT)
+    return status.get("observedGeneration") == generation and ready.get("status") == "True"
+
+
+def _ready_pods(world: Onboarded, component: str, count: int) -> bool:
+    pods = world.running_pods(component)
+    return len(pods) == count and all(
+        any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        for p in pods
+    )
+
+
+def _ws_endpoints(world: Onboarded) -> list[tuple[str, int]]:
+    assert world.cluster.proxy is not None
+    return world.cluster.proxy.endpoints(world.namespace, f"{TENANT}-ws", "http")
+
+
+async def _ws_queues(world: Onboarded) -> set[str]:
+    _, management = require_rabbitmq()
+    parts = urllib.parse.urlsplit(management)
+    vhost = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
+    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    async with httpx.AsyncClient(auth=(parts.username or "", parts.password or "")) as http:
+        response = await http.get(f"{base}/queues/{vhost}")
+    assert response.status_code == 200, response.text
+    return {q["name"] for q in response.json() if ".ws." in q["name"]}
+
+
+def test_ws_scales_2_4_1_without_a_lost_frame_or_an_orphan_queue(onboarded: Onboarded) -> None:
+    world = onboarded
+    assert world.token, "the first test signs in"
+
+    async def scenario() -> None:
+        async with traffic(world) as (_, sent):
+            _patch_tenant(world, {"ws": {"autoscaling": {"minReplicas": 4}}})
+            await asyncio.to_thread(
+                wait_until,
+                lambda: _ready_pods(world, "ws", 4) and len(_ws_endpoints(world)) == 4,
+                "4 ready ws pods in the Service's endpoints",
+                120,
+            )
+            # One socket per ws pod (the proxy takes the 4 endpoints in turn), each reading
+            # from the start: 3 of them are on pods the scale-down removes.
+            spread = [Agent(world, cursor=0) for _ in range(4)]
+            tasks = [asyncio.create_task(a.run()) for a in spread]
+            for a in spread:
+                await asyncio.wait_for(a.connected.wait(), 30)
+            _patch_tenant(world, {"ws": {"autoscaling": {"minReplicas": 1, "maxReplicas": 1}}})
+            await asyncio.to_thread(
+                wait_until, lambda: _ready_pods(world, "ws", 1), "1 ws pod left", 180
+            )
+        for a in spread:
+            await a.has(sent)
+            a.stopping.set()
+        for task in tasks:
+            task.cancel()
+        # the sockets of the 3 removed pods came back on the survivor
+        assert sum(a.sessions - 1 for a in spread) >= 3
+        (survivor,) = world.running_pods("ws")
+        expected = {queue_name(TENANT, survivor.metadata.name)}
+
+        async def only_the_survivors_queue() -> bool:
+            return await _ws_queues(world) == expected
+
+        await wait_for(only_the_survivors_queue, within=60, interval=0.5)
+
+    asyncio.run(scenario())
+
+
+def test_rolling_update_of_the_api_image_loses_no_webhook(onboarded: Onboarded) -> None:
+    world = onboarded
+
+    async def scenario() -> None:
+        old = {p.metadata.name for p in world.running_pods("api")}
+        async with traffic(world) as (_, sent):
+            generation = _patch_tenant(world, {"image": {"tag": "0.1.1"}})
+            await asyncio.to_thread(
+                wait_until,
+                lambda: (
+                    _converged(world, generation)
+                    and _ready_pods(world, "api", 2)
+                    and not old & {p.metadata.name for p in world.running_pods("api")}
+                ),
+                "the api pods to be replaced",
+                180,
+            )
+        async with httpx.AsyncClient(base_url=world.graph) as sim:
+            deliveries = (await sim.get("/_sim/webhooks")).json()["data"]
+        states = {d["state"] for d in deliveries}
+        assert states == {"delivered"}, states
+        assert len(sent) >= 5
+
+    asyncio.run(scenario())
+    for pod in world.running_pods("api"):
+        assert pod.spec.containers[0].image.endswith(":0.1.1")
+
+
+def test_operator_killed_mid_update_converges_after_restart(
+    onboarded: Onboarded, operator: OperatorProcess
+) -> None:
+    world = onboarded
+    generation = _patch_tenant(world, {"api": {"replicas": 3}})
+    operator.kill()
+    operator.start()
+    wait_until(
+        lambda: _converged(world, generation) and _ready_pods(world, "api", 3),
+        "the restarted operator to converge on 3 api pods",
+        within=120,
+    )
+
+
+def test_deleting_the_tenant_removes_every_child_vhost_user_and_queue(
+    onboarded: Onboarded,
+) -> None:
+    world = onboarded
+    world.custom.delete_namespaced_custom_object(
+        GROUP, VERSION, world.namespace, "scrmtenants", TENANT
+    )
+    selector = f"scrm.io/tenant={TENANT}"
+
+    def children() -> list[str]:
+        ns = world.namespace
+        found = [
+            *(d.metadata.name for d in world.apps.list_namespaced_deployment(ns).items),
+            *(s.metadata.name for s in world.core.list_namespaced_service(ns).items),
+            *(
+                c.metadata.name
+                for c in world.core.list_namespaced_config_map(ns, label_selector=selector).items
+            ),
+            *(
+                s.metadata.name
+                for s in world.core.list_namespaced_secret(ns, label_selector=selector).items
+            ),
+            *(
+                p.metadata.name
+                for p in world.core.list_namespaced_pod(ns, label_selector=selector).items
+            ),
+        ]
+        return found
+
+    wait_until(lambda: not children(), "every child of the tenant to be collected", within=120)
+    _, management = require_rabbitmq()
+    parts = urllib.parse.urlsplit(management)
+    name = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
+    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    auth = (parts.username or "", parts.password or "")
+    for what in ("vhosts", "users"):
+        wait_until(
+            lambda what=what: httpx.get(f"{base}/{what}/{name}", auth=auth).status_code == 404,
+            f"the tenant's RabbitMQ {what[:-1]} to be deleted",
+        )
+    assert not any(
+        q["name"].startswith(f"scrm.{TENANT}.")
+        for q in httpx.get(f"{base}/queues", auth=auth).json()
+        if q["vhost"] == external_name(world.namespace, TENANT)
+    )
