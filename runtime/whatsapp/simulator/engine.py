@@ -146,8 +146,8 @@ class Simulator:
             received_at=self.state.clock.now(),
         )
         self.state.sent[message.id] = message
-        if template is None and not in_window:
-            self.emit_status(message, "failed", error_code=131047)
+        if (failure := self._undeliverable(number, request, template, in_window)) is not None:
+            self.emit_status(message, "failed", error_code=failure)
         else:
             self.emit_status(message, "sent")
             self._spawn(self._progress(message))
@@ -159,6 +159,24 @@ class Simulator:
             "contacts": [{"input": request.to, "wa_id": request.wa_id}],
             "messages": [result],
         }
+
+    def _undeliverable(
+        self, number: PhoneNumber, request: SendRequest, template: Template | None, in_window: bool
+    ) -> int | None:
+        """Why Meta accepts a send but reports it ``failed``: free-form outside the window
+        (131047); a reaction to a message not in this chat (131009)."""
+        if template is None and not in_window:
+            return 131047
+        if request.type == "reaction" and not self._in_chat(
+            number, request.wa_id, request.content["message_id"]
+        ):
+            return 131009
+        return None
+
+    def _in_chat(self, number: PhoneNumber, wa_id: str, wamid: str) -> bool:
+        """Whether ``wamid`` is a message between ``number`` and ``wa_id`` (either way)."""
+        found = self.state.inbound.get(wamid) or self.state.sent.get(wamid)
+        return found is not None and (found.phone_number_id, found.wa_id) == (number.id, wa_id)
 
     def _mark_read(self, number: PhoneNumber, body: dict[str, Any]) -> dict[str, Any]:
         require_whatsapp(body)
