@@ -145,7 +145,10 @@ def _label(message: Json) -> str:
     if kind == "location":
         return str(content.get("name") or content.get("address") or "")
     if kind == "contacts":
-        cards = [_dict(_dict(card).get("name")).get("formatted_name") for card in _list(content)]
+        cards = [
+            _dict(_dict(card).get("name")).get("formatted_name")
+            for card in _list(message.get("contacts"))  # Meta's one list-valued type
+        ]
         return ", ".join(str(name) for name in cards if name)
     return str(content.get("caption", ""))
 

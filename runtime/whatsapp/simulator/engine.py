@@ -277,8 +277,11 @@ class Simulator:
         text: str | None = None,
         caption: str | None = None,
         reply_to: str | None = None,
+        content: Any = None,
+        referral: dict[str, Any] | None = None,
     ) -> tuple[str, Delivery]:
-        """A customer writes to ``number``: opens the 24 h window and sends the webhook."""
+        """A customer writes to ``number``: opens the 24 h window and sends the webhook.
+        A rich ``kind`` (interactive, reaction, location, …) carries Meta's ``content``."""
         state = self.state
         state.customers[wa_id] = name or state.customers.get(wa_id) or f"Customer {wa_id}"
         state.last_inbound[(number.id, wa_id)] = state.clock.now()
@@ -307,8 +310,19 @@ class Simulator:
                 caption=caption,
                 **common,
             )
-        else:
+        elif kind == "unsupported":
             payload = webhooks.inbound_unsupported(number.business_number, customer, **common)
+        else:
+            payload = webhooks.inbound_message(
+                number.business_number,
+                customer,
+                type=kind,
+                content={kind: content},
+                context_message_id=reply_to,
+                **common,
+            )
+        if referral is not None:  # the customer came from a Click-to-WhatsApp ad
+            payload["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
         return message_id, self.outbox.enqueue(payload)
 
     def set_quality(
