@@ -150,7 +150,8 @@ class Simulator:
             self.emit_status(message, "failed", error_code=failure)
         else:
             self.emit_status(message, "sent")
-            self._spawn(self._progress(message))
+            if request.type != "reaction":  # Meta reports only "sent" for a reaction
+                self._spawn(self._progress(message))
         result: dict[str, Any] = {"id": message.id}
         if template is not None:
             result["message_status"] = "accepted"

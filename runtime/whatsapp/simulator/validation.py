@@ -78,7 +78,8 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
         content = {"contacts": content}
     elif not isinstance(content, dict):
         raise missing_parameter(kind)
-    _CHECKS[kind](kind, content)
+    else:
+        _CHECKS[kind](kind, content)
     context = body.get("context")
     reply_to = context.get("message_id") if isinstance(context, dict) else None
     return SendRequest(to, wa_id, kind, content, reply_to, body.get("biz_opaque_callback_data"))
