@@ -94,9 +94,15 @@ async def test_template_with_every_component_is_checked_then_sent(world: WhatsAp
     name = f"promo_{uuid.uuid4().hex[:8]}"
     await world.control(
         "templates",
-        {"waba_id": WABA_ID, "name": name, "language": "en_US", "category": "MARKETING",
-         "status": "APPROVED", "components": PROMO_COMPONENTS},
-    )  # fmt: skip
+        {
+            "waba_id": WABA_ID,
+            "name": name,
+            "language": "en_US",
+            "category": "MARKETING",
+            "status": "APPROVED",
+            "components": PROMO_COMPONENTS,
+        },
+    )
     assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
     good = {
         "header": [IMAGE],
@@ -105,23 +111,46 @@ async def test_template_with_every_component_is_checked_then_sent(world: WhatsAp
     }
 
     def template(parameters: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "template", "template": {"name": name, "language": "en_US",
-                                                 "parameters": parameters}}  # fmt: skip
+        return {
+            "type": "template",
+            "template": {"name": name, "language": "en_US", "parameters": parameters},
+        }
 
     cases = {
         "no header media": ({**good, "header": []}, "template_params_mismatch", "header", 0),
         "text for an image": ({**good, "header": ["x"]}, "template_param_invalid", "header", 0),
-        "extra body": ({**good, "body": [*good["body"], "x"]}, "template_params_mismatch", "body", 3),
+        "extra body": (
+            {**good, "body": [*good["body"], "x"]},
+            "template_params_mismatch",
+            "body",
+            3,
+        ),
         "missing body": ({**good, "body": ["Budi"]}, "template_params_mismatch", "body", 1),
-        "no URL suffix": ({**good, "buttons": good["buttons"][1:]}, "template_params_mismatch",
-                          "buttons", 0),
-        "phone button": ({**good, "buttons": [*good["buttons"], {"index": 3, "value": "x"}]},
-                         "template_params_mismatch", "buttons", 3),
-        "long coupon": ({**good, "buttons": [good["buttons"][0], {"index": 2, "value": "X" * 16}]},
-                        "template_param_invalid", "buttons", 2),
-        "bad currency": ({**good, "body": ["Budi", {**CURRENCY, "code": "RUPIAH"}, DATE]},
-                         "template_param_invalid", "body", 1),
-    }  # fmt: skip
+        "no URL suffix": (
+            {**good, "buttons": good["buttons"][1:]},
+            "template_params_mismatch",
+            "buttons",
+            0,
+        ),
+        "phone button": (
+            {**good, "buttons": [*good["buttons"], {"index": 3, "value": "x"}]},
+            "template_params_mismatch",
+            "buttons",
+            3,
+        ),
+        "long coupon": (
+            {**good, "buttons": [good["buttons"][0], {"index": 2, "value": "X" * 16}]},
+            "template_param_invalid",
+            "buttons",
+            2,
+        ),
+        "bad currency": (
+            {**good, "body": ["Budi", {**CURRENCY, "code": "RUPIAH"}, DATE]},
+            "template_param_invalid",
+            "body",
+            1,
+        ),
+    }
     for case, (parameters, code, component, index) in cases.items():
         error = _error(await _send(world, ctx, conversation, template(parameters)))
         assert error["code"] == code, case
@@ -135,8 +164,10 @@ async def test_template_with_every_component_is_checked_then_sent(world: WhatsAp
     assert ok.json()["body"] == "Hi Budi, Rp 50.000 off until 1 December."
     at_meta = await _at_meta(world, ok.json()["id"])
     components = at_meta["body"]["template"]["components"]
-    assert components[0] == {"type": "header", "parameters": [{"type": "image", "image": {
-        "link": IMAGE["link"]}}]}  # fmt: skip
+    assert components[0] == {
+        "type": "header",
+        "parameters": [{"type": "image", "image": {"link": IMAGE["link"]}}],
+    }
     assert components[1]["parameters"][1]["currency"]["amount_1000"] == 50_000_000
     assert [(c["sub_type"], c["index"]) for c in components[2:]] == [
         ("url", "0"),
@@ -159,20 +190,28 @@ async def test_interactive_limits_are_checked_before_sending(world: WhatsAppWorl
             "buttons[0].title",
         ),
         "11 rows": (
-            {"type": "list", "body": "Pick", "button": "Options",
-             "sections": [{"title": "A", "rows": rows[:6]}, {"title": "B", "rows": rows[6:]}]},
+            {
+                "type": "list",
+                "body": "Pick",
+                "button": "Options",
+                "sections": [{"title": "A", "rows": rows[:6]}, {"title": "B", "rows": rows[6:]}],
+            },
             "sections",
         ),
         "long row": (
-            {"type": "list", "body": "Pick", "button": "Options",
-             "sections": [{"rows": [{"id": "r", "title": "y" * 25}]}]},
+            {
+                "type": "list",
+                "body": "Pick",
+                "button": "Options",
+                "sections": [{"rows": [{"id": "r", "title": "y" * 25}]}],
+            },
             "sections[0].rows[0].title",
         ),
         "same ids": (
             {"type": "button", "body": "Pick", "buttons": [{"id": "a", "title": "A"}] * 2},
             "buttons[1].id",
         ),
-    }  # fmt: skip
+    }
     for case, (spec, field) in bad.items():
         error = _error(
             await _send(world, ctx, conversation, {"type": "interactive", "interactive": spec})
@@ -187,8 +226,12 @@ async def test_interactive_limits_are_checked_before_sending(world: WhatsAppWorl
     assert at_meta["type"] == "interactive"
     assert at_meta["body"]["interactive"]["action"]["buttons"][2]["reply"]["title"] == "Option 2"
 
-    listed = {"type": "list", "body": "Which?", "button": "Options",
-              "sections": [{"title": "Fast", "rows": rows[:10]}]}  # fmt: skip
+    listed = {
+        "type": "list",
+        "body": "Which?",
+        "button": "Options",
+        "sections": [{"title": "Fast", "rows": rows[:10]}],
+    }
     sent_list = await _send(
         world, ctx, conversation, {"type": "interactive", "interactive": listed}
     )
@@ -197,9 +240,12 @@ async def test_interactive_limits_are_checked_before_sending(world: WhatsAppWorl
 
     await world.control(
         f"customers/{customer}/messages",
-        {"phone_number_id": conversation_number(world, conversation), "type": "interactive",
-         "content": {"type": "button_reply", "button_reply": {"id": "b1", "title": "Option 1"}}},
-    )  # fmt: skip
+        {
+            "phone_number_id": conversation_number(world, conversation),
+            "type": "interactive",
+            "content": {"type": "button_reply", "button_reply": {"id": "b1", "title": "Option 1"}},
+        },
+    )
 
     async def choice() -> dict[str, Any] | None:
         found = [m for m in await _messages(world, ctx, conversation) if m["type"] == "interactive"]
@@ -220,16 +266,24 @@ async def test_reactions_attach_to_their_message_both_ways(world: WhatsAppWorld)
     ctx, sender, customer, conversation = await _open_conversation(world)
     [inbound] = await _messages(world, ctx, conversation)
 
-    reacted = await _send(world, ctx, conversation, {"type": "reaction", "reaction": {
-        "message_id": inbound["id"], "emoji": "👍"}})  # fmt: skip
+    reacted = await _send(
+        world,
+        ctx,
+        conversation,
+        {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": "👍"}},
+    )
     assert reacted.status_code == 202, reacted.text
     at_meta = await _at_meta(world, reacted.json()["id"])
     assert at_meta["body"]["reaction"] == {"message_id": inbound["wamid"], "emoji": "👍"}
     assert at_meta["status"] != "failed"
     target = next(m for m in await _messages(world, ctx, conversation) if m["id"] == inbound["id"])
     assert target["reactions"] == {"business": "👍"}
-    removed = await _send(world, ctx, conversation, {"type": "reaction", "reaction": {
-        "message_id": inbound["id"], "emoji": ""}})  # fmt: skip
+    removed = await _send(
+        world,
+        ctx,
+        conversation,
+        {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": ""}},
+    )
     assert removed.status_code == 202
     assert (await _at_meta(world, removed.json()["id"]))["body"]["reaction"]["emoji"] == ""
     target = next(m for m in await _messages(world, ctx, conversation) if m["id"] == inbound["id"])
@@ -241,9 +295,12 @@ async def test_reactions_attach_to_their_message_both_ways(world: WhatsAppWorld)
     for emoji in ("❤️", ""):
         await world.control(
             f"customers/{customer}/messages",
-            {"phone_number_id": sender["phone_number_id"], "type": "reaction",
-             "content": {"message_id": reply_wamid, "emoji": emoji}},
-        )  # fmt: skip
+            {
+                "phone_number_id": sender["phone_number_id"],
+                "type": "reaction",
+                "content": {"message_id": reply_wamid, "emoji": emoji},
+            },
+        )
 
         async def shown(expected: dict[str, str] = {"customer": emoji} if emoji else {}) -> bool:
             messages = await _messages(world, ctx, conversation)
@@ -259,11 +316,23 @@ async def test_reactions_attach_to_their_message_both_ways(world: WhatsAppWorld)
     [theirs] = await wait_for(lambda: _conversations(world, other), within=5.0)
     [their_message] = await _messages(world, other, theirs)
     for unknown in (str(uuid.uuid4()), their_message["id"]):
-        error = _error(await _send(world, ctx, conversation, {"type": "reaction", "reaction": {
-            "message_id": unknown, "emoji": "👍"}}))  # fmt: skip
+        error = _error(
+            await _send(
+                world,
+                ctx,
+                conversation,
+                {"type": "reaction", "reaction": {"message_id": unknown, "emoji": "👍"}},
+            )
+        )
         assert error["code"] == "reaction_target_unknown"
-        error = _error(await _send(world, ctx, conversation, {"type": "text", "text": "x",
-                                                              "reply_to_message_id": unknown}))  # fmt: skip
+        error = _error(
+            await _send(
+                world,
+                ctx,
+                conversation,
+                {"type": "text", "text": "x", "reply_to_message_id": unknown},
+            )
+        )
         assert error["code"] == "reply_target_unknown"
     assert len(await _messages(world, ctx, conversation)) == before
 
@@ -271,8 +340,12 @@ async def test_reactions_attach_to_their_message_both_ways(world: WhatsAppWorld)
 async def test_replies_quote_their_message_both_ways(world: WhatsAppWorld) -> None:
     ctx, sender, customer, conversation = await _open_conversation(world)
     [inbound] = await _messages(world, ctx, conversation)
-    answer = await _send(world, ctx, conversation, {"type": "text", "text": "Ya, ada warna biru",
-                                                    "reply_to_message_id": inbound["id"]})  # fmt: skip
+    answer = await _send(
+        world,
+        ctx,
+        conversation,
+        {"type": "text", "text": "Ya, ada warna biru", "reply_to_message_id": inbound["id"]},
+    )
     assert answer.status_code == 202, answer.text
     at_meta = await _at_meta(world, answer.json()["id"])
     assert at_meta["body"]["context"] == {"message_id": inbound["wamid"]}
@@ -296,20 +369,49 @@ async def test_rich_inbound_types_are_kept_and_labelled(world: WhatsAppWorld) ->
     ctx = await world.new_tenant()
     sender = await world.add_sender(ctx, [])
     customer = _customer()
-    referral = {"source_url": "https://fb.me/ad1", "source_type": "ad", "source_id": "12345",
-                "headline": "Promo Desember", "body": "Diskon 20%", "ctwa_clid": "ARxx"}  # fmt: skip
+    referral = {
+        "source_url": "https://fb.me/ad1",
+        "source_type": "ad",
+        "source_id": "12345",
+        "headline": "Promo Desember",
+        "body": "Diskon 20%",
+        "ctwa_clid": "ARxx",
+    }
     await world.customer_says(sender, customer, "Saya lihat iklannya", referral=referral)
     rich = {
-        "location": {"latitude": -6.2, "longitude": 106.816666, "name": "Monas",
-                     "address": "Jakarta"},
-        "contacts": [{"name": {"formatted_name": "Siti Aminah", "first_name": "Siti"},
-                      "phones": [{"phone": "+62 812 0000 1111", "type": "CELL"}]}],
-        "order": {"catalog_id": "cat1", "text": "", "product_items": [
-            {"product_retailer_id": "sku-1", "quantity": 2, "item_price": 50000,
-             "currency": "IDR"}]},
-        "interactive": {"type": "nfm_reply", "nfm_reply": {
-            "name": "flow", "body": "Sent", "response_json": '{"size": "L", "colour": "blue"}'}},
-    }  # fmt: skip
+        "location": {
+            "latitude": -6.2,
+            "longitude": 106.816666,
+            "name": "Monas",
+            "address": "Jakarta",
+        },
+        "contacts": [
+            {
+                "name": {"formatted_name": "Siti Aminah", "first_name": "Siti"},
+                "phones": [{"phone": "+62 812 0000 1111", "type": "CELL"}],
+            }
+        ],
+        "order": {
+            "catalog_id": "cat1",
+            "text": "",
+            "product_items": [
+                {
+                    "product_retailer_id": "sku-1",
+                    "quantity": 2,
+                    "item_price": 50000,
+                    "currency": "IDR",
+                }
+            ],
+        },
+        "interactive": {
+            "type": "nfm_reply",
+            "nfm_reply": {
+                "name": "flow",
+                "body": "Sent",
+                "response_json": '{"size": "L", "colour": "blue"}',
+            },
+        },
+    }
     for kind, content in rich.items():
         await world.control(
             f"customers/{customer}/messages",

@@ -16,8 +16,8 @@ import pytest
 import pywa  # a declared test dependency: missing must fail, never skip
 import pywa.errors as pywa_errors
 import pywa.types.templates as templates
-from pywa import types
 from fastapi import FastAPI
+from pywa import types
 
 from runtime.whatsapp.simulator import create_app
 
@@ -169,10 +169,12 @@ def test_pywa_sends_buttons_lists_reactions_locations_and_contacts(
         text="Reschedule?",
         header="Your visit",
         footer="Demo Shop",
-        buttons=[types.Button(title="Change", callback_data="change"),
-                 types.Button(title="Keep", callback_data="keep")],
+        buttons=[
+            types.Button(title="Change", callback_data="change"),
+            types.Button(title="Keep", callback_data="keep"),
+        ],
         reply_to_message_id=hello,
-    )  # fmt: skip
+    )
     listed = wa.send_message(
         to=CUSTOMER,
         text="Which slot?",
@@ -199,9 +201,17 @@ def test_pywa_sends_buttons_lists_reactions_locations_and_contacts(
         ),
     )
 
-    sent = {name: _sent(simulator_url, m.id) for name, m in (
-        ("buttons", buttons), ("list", listed), ("reaction", reaction),
-        ("unreaction", unreaction), ("location", location), ("contact", contact))}  # fmt: skip
+    sent = {
+        name: _sent(simulator_url, m.id)
+        for name, m in (
+            ("buttons", buttons),
+            ("list", listed),
+            ("reaction", reaction),
+            ("unreaction", unreaction),
+            ("location", location),
+            ("contact", contact),
+        )
+    }
     assert sent["buttons"]["body"]["context"] == {"message_id": hello}
     assert sent["buttons"]["body"]["interactive"]["action"]["buttons"][1]["reply"]["id"] == "keep"
     assert sent["list"]["body"]["interactive"]["action"]["sections"][0]["rows"][1]["id"] == "h9"
