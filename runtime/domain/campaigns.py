@@ -85,7 +85,6 @@ def _resolve(mapping: dict[str, Any], value: Callable[[dict[str, Any]], str]) ->
     resolved["buttons"] = [
         {"index": b["index"], "value": value(b)} for b in mapping.get("buttons", [])
     ]
-    resolved.update({k: v for k, v in mapping.items() if k not in resolved})  # refused later
     return resolved
 
 

@@ -90,7 +90,7 @@ def _location(value: Any) -> Json:
     return {"type": "location", "location": {"latitude": latitude, "longitude": longitude, **place}}
 
 
-def _body_parameter(slot: Slot, value: Any, named: bool) -> tuple[Json, str]:
+def _text_parameter(slot: Slot, value: Any, named: bool) -> tuple[Json, str]:
     """Meta's parameter and the text the customer reads in its place."""
     kind = value.get("type", "text") if isinstance(value, dict) else "text"
     if kind == "text":
@@ -99,6 +99,8 @@ def _body_parameter(slot: Slot, value: Any, named: bool) -> tuple[Json, str]:
         if named and slot.name is not None:
             parameter["parameter_name"] = slot.name
         return parameter, text
+    if slot.component == "header":
+        raise _invalid(slot.component, slot.index, "a header parameter is a text.")
     fallback = value.get("fallback_value")
     if not isinstance(fallback, str) or not fallback.strip():
         raise _invalid(slot.component, slot.index, f"a {kind} needs a fallback_value.")
@@ -115,34 +117,23 @@ def _body_parameter(slot: Slot, value: Any, named: bool) -> tuple[Json, str]:
     return {"type": "currency", "currency": currency}, fallback
 
 
-def _header(
-    name: str, slots: TemplateSlots, given: list[Any]
+def _text_component(
+    kind: str, name: str, slots: list[Slot], given: list[Any], named: bool
 ) -> tuple[Json | None, dict[str, str]]:
-    """The header component and the texts of its placeholders."""
-    _check_count(name, "header", slots.header, given)
-    if not slots.header:
+    """The header or body component and the texts that replace its placeholders."""
+    _check_count(name, kind, slots, given)
+    if not slots:
         return None, {}
-    first = slots.header[0]
+    first = slots[0]
     if first.kind in MEDIA_FORMATS:
-        return {"type": "header", "parameters": [_media(first, given[0])]}, {}
+        return {"type": kind, "parameters": [_media(first, given[0])]}, {}
     if first.kind == "location":
-        return {"type": "header", "parameters": [_location(given[0])]}, {}
+        return {"type": kind, "parameters": [_location(given[0])]}, {}
     parameters, texts = [], {}
-    for slot, value in zip(slots.header, given, strict=True):
-        parameter, texts[slot.name or ""] = _body_parameter(slot, value, slots.named)
+    for slot, value in zip(slots, given, strict=True):
+        parameter, texts[slot.name or ""] = _text_parameter(slot, value, named)
         parameters.append(parameter)
-    return {"type": "header", "parameters": parameters}, texts
-
-
-def _body(name: str, slots: TemplateSlots, given: list[Any]) -> tuple[Json | None, dict[str, str]]:
-    _check_count(name, "body", slots.body, given)
-    if not slots.body:
-        return None, {}
-    parameters, texts = [], {}
-    for slot, value in zip(slots.body, given, strict=True):
-        parameter, texts[slot.name or ""] = _body_parameter(slot, value, slots.named)
-        parameters.append(parameter)
-    return {"type": "body", "parameters": parameters}, texts
+    return {"type": kind, "parameters": parameters}, texts
 
 
 def _button_value(slot: Slot, value: Any) -> Json:
@@ -202,8 +193,12 @@ def build_components(
             f"Unknown template component(s): {unknown}.",
             {"component": unknown[0], "index": 0, "problem": "extra"},
         )
-    header, header_texts = _header(name, slots, list(parameters.get("header") or []))
-    body, body_texts = _body(name, slots, list(parameters.get("body") or []))
+    header, header_texts = _text_component(
+        "header", name, slots.header, list(parameters.get("header") or []), slots.named
+    )
+    body, body_texts = _text_component(
+        "body", name, slots.body, list(parameters.get("body") or []), slots.named
+    )
     components = [c for c in (header, body) if c is not None]
     components += _buttons(name, slots, list(parameters.get("buttons") or []))
     shown = []

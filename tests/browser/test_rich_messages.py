@@ -19,9 +19,14 @@ NAME = "Dewi Lestari"
 def customer_sends(demo: Demo, kind: str, content: Any = None, **extra: Any) -> str:
     r = demo.http.post(
         f"/simulator/_sim/customers/{CUSTOMER}/messages",
-        json={"phone_number_id": PHONE_NUMBER_ID, "type": kind, "name": NAME, "content": content,
-              **extra},
-    )  # fmt: skip
+        json={
+            "phone_number_id": PHONE_NUMBER_ID,
+            "type": kind,
+            "name": NAME,
+            "content": content,
+            **extra,
+        },
+    )
     r.raise_for_status()
     return str(r.json()["message_id"])
 
@@ -35,18 +40,44 @@ def meta_wamid_of(demo: Demo, text: str) -> str:
 def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     page: Page = new_page()
     sign_in(page, AGENT_EMAIL, demo.agent_password)
-    referral = {"source_url": "https://fb.me/promo", "source_type": "ad", "source_id": "77",
-                "headline": "Diskon Desember", "body": "20% semua sepatu"}  # fmt: skip
+    referral = {
+        "source_url": "https://fb.me/promo",
+        "source_type": "ad",
+        "source_id": "77",
+        "headline": "Diskon Desember",
+        "body": "20% semua sepatu",
+    }
     customer_sends(demo, "text", text="Saya lihat iklannya", referral=referral)
     open_conversation(page, NAME, "Saya lihat iklannya")
     expect(page.locator(".referral")).to_contain_text("Diskon Desember")
 
-    customer_sends(demo, "location", {"latitude": -6.175392, "longitude": 106.827153,
-                                      "name": "Monas", "address": "Jakarta Pusat"})  # fmt: skip
-    customer_sends(demo, "contacts", [{"name": {"formatted_name": "Siti Aminah"},
-                                       "phones": [{"phone": "+62 812 0000 1111"}]}])  # fmt: skip
-    customer_sends(demo, "interactive", {"type": "nfm_reply", "nfm_reply": {
-        "name": "flow", "body": "Sent", "response_json": '{"size": "42", "colour": "hitam"}'}})  # fmt: skip
+    customer_sends(
+        demo,
+        "location",
+        {
+            "latitude": -6.175392,
+            "longitude": 106.827153,
+            "name": "Monas",
+            "address": "Jakarta Pusat",
+        },
+    )
+    customer_sends(
+        demo,
+        "contacts",
+        [{"name": {"formatted_name": "Siti Aminah"}, "phones": [{"phone": "+62 812 0000 1111"}]}],
+    )
+    customer_sends(
+        demo,
+        "interactive",
+        {
+            "type": "nfm_reply",
+            "nfm_reply": {
+                "name": "flow",
+                "body": "Sent",
+                "response_json": '{"size": "42", "colour": "hitam"}',
+            },
+        },
+    )
     location = page.locator(".rich.location")
     expect(location.get_by_role("link", name="Open in OpenStreetMap")).to_have_attribute(
         "href",
@@ -84,8 +115,11 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     form.get_by_label("Option 2").fill("42")
     form.get_by_role("button", name="Send").click()
     expect(page.locator(".msg.outbound .rich.interactive")).to_contain_text("Ukuran berapa?")
-    customer_sends(demo, "interactive", {"type": "button_reply",
-                                         "button_reply": {"id": "opt-2", "title": "42"}})  # fmt: skip
+    customer_sends(
+        demo,
+        "interactive",
+        {"type": "button_reply", "button_reply": {"id": "opt-2", "title": "42"}},
+    )
     expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Chose: 42")
     shots(page, "inbox-rich")
 
