@@ -1,7 +1,9 @@
 """Sending to a customer: Meta's rules are checked before anything reaches Meta.
 
-A free-form text needs the 24-hour customer-service window open; otherwise (and for the
-first contact) only an APPROVED template goes, with exactly its placeholders filled, and
+A free-form message (text, interactive buttons or list, a reaction; text and interactive
+may reply to a message of the conversation) needs the 24-hour customer-service window open;
+otherwise (and for the first contact) only an APPROVED template goes, with exactly its
+parameters (runtime/domain/template_params.py), and
 only if the tenant's consent and eligibility rules allow it (runtime/domain/eligibility:
 refused, or deferred — e.g. quiet hours — until a later moment). The message is stored
 ``queued``; runtime/outbound hands it to Meta (Meta's answer gives it a

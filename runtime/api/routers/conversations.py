@@ -243,7 +243,8 @@ async def send_message(
     clock: ClockDep,
     sending: OutboundDep,
 ) -> MessageOut:
-    """Queue text (window open) or an approved template; answers at once with the message
+    """Queue text, interactive or a reaction (window open) or an approved template
+    (docs/rich-messages.md); answers at once with the message
     ``queued``. Its status then moves by ``message.status`` events: sent → delivered → read,
     or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost.
     A template outside the open window from an unhealthy sender goes from the next healthy
