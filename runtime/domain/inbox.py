@@ -73,6 +73,7 @@ def conversation_json(
         "window_expires_at": _iso(expires),
         "snoozed_until": _iso(conversation.snoozed_until),
         "created_at": _iso(conversation.created_at),
+        "referral": conversation.referral,
     }
 
 
@@ -98,6 +99,7 @@ class NewMessage:
     pricing: dict[str, Any] | None = None
     not_confirmed_at: datetime | None = None
     resend_of_id: uuid.UUID | None = None
+    reactions: dict[str, str] | None = None
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
@@ -107,11 +109,49 @@ class NewMessage:
 _NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
+def context_wamid(message: Message | NewMessage) -> str | None:
+    """The wamid of the message this one replies to (Meta's ``context``), if any."""
+    context = message.payload.get("context") if isinstance(message.payload, dict) else None
+    if not isinstance(context, dict):
+        return None
+    wamid = context.get("id") or context.get("message_id")  # inbound | outbound
+    return wamid if isinstance(wamid, str) else None
+
+
+def quote_json(message: Message) -> dict[str, Any]:
+    """What a reply shows of the message it quotes."""
+    return {
+        "id": str(message.id),
+        "wamid": message.wamid,
+        "direction": message.direction,
+        "type": message.type,
+        "body": message.body[:200],
+    }
+
+
+async def quotes_of(
+    session: AsyncSession, conversation: Conversation, messages: list[Message]
+) -> dict[str, dict[str, Any]]:
+    """The quoted messages of the replies among ``messages``, by wamid (one statement; only
+    messages of the same conversation are quoted)."""
+    wamids = {w for m in messages if (w := context_wamid(m)) is not None}
+    if not wamids:
+        return {}
+    found = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id, Message.wamid.in_(wamids))
+    )
+    return {m.wamid: quote_json(m) for m in found if m.wamid is not None}
+
+
 def message_json(
-    message: Message | NewMessage, queued: SendQueueItem | None = None
+    message: Message | NewMessage,
+    queued: SendQueueItem | None = None,
+    quotes: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The message as the API and events show it; ``queued``: its send-queue row, when it
-    waits (then ``queue`` tells until when and why)."""
+    waits (then ``queue`` tells until when and why); ``quotes``: the quoted messages by
+    wamid (a reply whose quote is not given names only its wamid)."""
+    replied = context_wamid(message)
     return {
         "id": str(message.id),
         "conversation_id": str(message.conversation_id),
@@ -131,6 +171,8 @@ def message_json(
         "not_confirmed": message.not_confirmed_at is not None and message.status == "unknown",
         "resend_of_id": _str(message.resend_of_id),
         "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
+        "reactions": message.reactions or {},
+        "reply_to": (quotes or {}).get(replied, {"wamid": replied}) if replied else None,
     }
 
 

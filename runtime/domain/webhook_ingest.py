@@ -138,9 +138,18 @@ def _label(message: Json) -> str:
         return str(content.get("text", ""))
     if kind == "interactive":
         reply = _dict(content.get("button_reply")) or _dict(content.get("list_reply"))
-        return str(reply.get("title", ""))
+        flow = _dict(content.get("nfm_reply"))
+        return str(reply.get("title") or flow.get("body") or "")
     if kind == "reaction":
         return str(content.get("emoji", ""))
+    if kind == "location":
+        return str(content.get("name") or content.get("address") or "")
+    if kind == "contacts":
+        cards = [
+            _dict(_dict(card).get("name")).get("formatted_name")
+            for card in _list(message.get("contacts"))  # Meta's one list-valued type
+        ]
+        return ", ".join(str(name) for name in cards if name)
     return str(content.get("caption", ""))
 
 
@@ -601,6 +610,9 @@ async def _inbound(
 ) -> None:
     wamid = str(message["id"])
     index = _round_index(session)
+    if message["type"] == "reaction":
+        await _reaction(session, index, sender, message, result)
+        return
     if await _stored(session, index, wamid):
         result.duplicates += 1
         return
@@ -644,12 +656,60 @@ async def _inbound(
         conversation.last_message_at = at
         conversation.last_message_preview = inbox.preview(stored)
     conversation.unread_count += 1
+    if referral := _dict(message.get("referral")):
+        conversation.referral = referral
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
     await inbox.emit_message(session, conversation, stored, "message.created")
     await inbox.emit_conversation(session, conversation, contact, now)
     await consent.apply_inbound(session, contact, message, at)
     result.messages += 1
+
+
+async def _reaction(
+    session: AsyncSession,
+    index: _RoundIndex | None,
+    sender: _Number,
+    message: Json,
+    result: IngestResult,
+) -> None:
+    """A customer's reaction changes the message it reacts to (``reactions.customer``; an
+    empty emoji removes it) and is told as that message's ``message.updated``; it is never a
+    message of its own. A reaction to a message not stored here is ignored. Redelivery sets
+    the same emoji again."""
+    reaction = _dict(message.get("reaction"))
+    target = await _reaction_target(session, index, sender, _text(reaction.get("message_id")))
+    if target is None:
+        result.ignored += 1
+        return
+    reactions = dict(target.reactions or {})
+    if emoji := _text(reaction.get("emoji")):
+        reactions["customer"] = emoji[:32]
+    else:
+        reactions.pop("customer", None)
+    target.reactions = reactions or None
+    conversation = (
+        index.new_conversations.get(target.conversation_id) if index is not None else None
+    ) or await session.get(Conversation, target.conversation_id)
+    assert conversation is not None
+    await inbox.emit_message(session, conversation, target, "message.updated")
+    result.messages += 1
+
+
+async def _reaction_target(
+    session: AsyncSession, index: _RoundIndex | None, sender: _Number, wamid: str | None
+) -> Message | inbox.NewMessage | None:
+    """The message of the sender's tenant a reaction names: stored earlier in this round,
+    or in the database."""
+    if wamid is None:
+        return None
+    if index is not None:
+        for stored in index.messages:
+            if stored.wamid == wamid and stored.tenant_id == sender.tenant_id:
+                return stored
+    return await session.scalar(
+        select(Message).where(Message.wamid == wamid, Message.tenant_id == sender.tenant_id)
+    )
 
 
 def _pricing(status: Json) -> Json | None:

@@ -54,6 +54,8 @@ class Conversation(TenantOwned, Timestamped, Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_seq: Mapped[int] = mapped_column(default=0)  # the last conversation_seq given
+    # The Click-to-WhatsApp ad (Meta's ``referral``) the customer's last such message came from.
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Message(TenantOwned, Base):
@@ -82,3 +84,5 @@ class Message(TenantOwned, Base):
     not_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A deliberate resend names the message it repeats.
     resend_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Reactions to this message, by side: {"customer": "👍", "business": "❤️"} (absent: none).
+    reactions: Mapped[dict[str, str] | None] = mapped_column(JSON)

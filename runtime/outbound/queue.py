@@ -29,7 +29,7 @@ async def submit(
     contact: Contact,
     sender: Sender,
     agent_id: uuid.UUID,
-    outgoing: outbound.TextOut | outbound.TemplateOut,
+    outgoing: outbound.Outgoing,
     now: datetime,
     resend_of_id: uuid.UUID | None = None,
 ) -> tuple[Message, SendQueueItem]:

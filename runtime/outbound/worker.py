@@ -396,8 +396,10 @@ class SendWorker:
             "once": True,
         }
         if kind == "text":
-            return await self._client.send_text(**common, body=request["body"])  # type: ignore[arg-type]
-        return await self._client.send_template(**common, **request)  # type: ignore[arg-type]
+            return await self._client.send_text(**common, **request)  # type: ignore[arg-type]
+        if kind == "template":
+            return await self._client.send_template(**common, **request)  # type: ignore[arg-type]
+        return await self._client.send_content(**common, kind=kind, **request)  # type: ignore[arg-type]
 
     # Recording -------------------------------------------------------------------------
 

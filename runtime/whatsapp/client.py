@@ -110,6 +110,24 @@ class CloudAPIClient:
             phone_number_id, token, to, "template", template, callback_data=callback_data, once=once
         )
 
+    async def send_content(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+        once: bool = False,
+    ) -> SendResult:
+        """Send a message of any other ``kind`` (``interactive``, ``reaction``, ``location``,
+        ``contacts`` …) with Meta's ``content`` object as is (``once`` as for
+        :meth:`send_text`)."""
+        return await self._send(
+            phone_number_id, token, to, kind, content, reply_to, callback_data, once=once
+        )
+
     async def send_media(
         self,
         phone_number_id: str,

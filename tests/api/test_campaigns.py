@@ -22,7 +22,7 @@ from runtime.db.base import as_utc
 from runtime.domain import warmup
 from runtime.models import CampaignRecipient, Sender, SenderWarmup, SendQueueItem
 from tests.api.harness import ApiHarness, TenantCtx
-from tests.api.whatsapp_world import WhatsAppWorld
+from tests.api.whatsapp_world import WABA_ID, WhatsAppWorld
 from tests.conftest import make_settings
 from tests.support import wait_for
 
@@ -521,3 +521,67 @@ async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: Whats
     assert scheduled["status"] == "scheduled"
     await world.app.state.campaigns.feed_round()  # not due: nothing expands
     assert (await _results(world, ctx, campaign))["totals"]["pending"] == 0
+
+
+async def test_media_header_template_needs_its_media_and_buttons(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    sender = await world.add_sender(ctx, [])
+    name = f"promo_img_{uuid.uuid4().hex[:8]}"
+    await world.control(
+        "templates",
+        {
+            "waba_id": WABA_ID,
+            "name": name,
+            "language": "en_US",
+            "category": "MARKETING",
+            "status": "APPROVED",
+            "components": [
+                {"type": "HEADER", "format": "IMAGE"},
+                {"type": "BODY", "text": "Hi {{1}}, new arrivals!"},
+                {"type": "BUTTONS", "buttons": [
+                    {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}"}]},
+            ],
+        },
+    )  # fmt: skip
+    assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
+    tag = f"m{uuid.uuid4().hex[:6]}"
+    people = [await _contact(world, ctx, name=f"Sari {i}", tags=[tag]) for i in range(2)]
+    audience = await world.client.post(
+        "/api/audiences",
+        headers=ctx.headers,
+        json={"name": "m", "definition": _has("tags", "has", tag)},
+    )
+    body: dict[str, Any] = {
+        "name": "With image",
+        "audience_id": audience.json()["id"],
+        "template": {"name": name, "language": "en_US"},
+        "parameters": {"body": [{"field": "name"}], "buttons": [{"index": 0, "field": "phone"}]},
+        "sender": {"mode": "named", "sender_ids": [sender["id"]]},
+        "rate_per_minute": 6000,
+    }
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"] == {
+        "component": "header", "index": 0, "problem": "missing"
+    }  # fmt: skip
+    image = {"type": "image", "link": "https://cdn.example/new.png"}
+    no_button = {**body, "parameters": {"header": [image], "body": [{"field": "name"}]}}
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=no_button)
+    assert refused.json()["error"]["details"]["component"] == "buttons"
+
+    body["parameters"]["header"] = [image]
+    created = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert created.status_code == 201, created.text
+    await _act(world, ctx, created.json(), "launch")
+    await _run(world)
+    sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)
+    for message in sent:
+        header, _, button = message["body"]["template"]["components"]
+        assert header["parameters"][0]["image"]["link"] == image["link"]
+        assert button["parameters"][0]["text"] == "+" + message["to"]  # per recipient
+
+
+async def _sends_of(world: WhatsAppWorld, template: str, count: int) -> list[Any] | None:
+    data = (await world.sim.get("/_sim/messages")).json()["data"]
+    found = [m for m in data if m["body"].get("template", {}).get("name") == template]
+    return found if len(found) == count else None

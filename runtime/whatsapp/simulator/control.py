@@ -41,11 +41,18 @@ class TemplateIn(BaseModel):
 
 class CustomerMessageIn(BaseModel):
     phone_number_id: str
-    type: Literal["text", "image", "unsupported"] = "text"
+    type: Literal[
+        "text", "image", "unsupported", "interactive", "reaction", "location", "contacts",
+        "order", "button",
+    ] = "text"  # fmt: skip
     text: str | None = None
     caption: str | None = None
     name: str | None = None
     reply_to: str | None = None
+    # The rich types' object as Meta sends it (a list for ``contacts``), and a
+    # Click-to-WhatsApp ad ``referral`` the message came from.
+    content: dict[str, Any] | list[dict[str, Any]] | None = None
+    referral: dict[str, Any] | None = None
 
 
 class QualityIn(BaseModel):
@@ -185,6 +192,8 @@ async def customer_message(wa_id: str, body: CustomerMessageIn, request: Request
         text=body.text,
         caption=body.caption,
         reply_to=body.reply_to,
+        content=body.content,
+        referral=body.referral,
     )
     return {"message_id": message_id, "delivery_id": delivery.id}
 

@@ -146,11 +146,12 @@ class Simulator:
             received_at=self.state.clock.now(),
         )
         self.state.sent[message.id] = message
-        if template is None and not in_window:
-            self.emit_status(message, "failed", error_code=131047)
+        if (failure := self._undeliverable(number, request, template, in_window)) is not None:
+            self.emit_status(message, "failed", error_code=failure)
         else:
             self.emit_status(message, "sent")
-            self._spawn(self._progress(message))
+            if request.type != "reaction":  # Meta reports only "sent" for a reaction
+                self._spawn(self._progress(message))
         result: dict[str, Any] = {"id": message.id}
         if template is not None:
             result["message_status"] = "accepted"
@@ -159,6 +160,24 @@ class Simulator:
             "contacts": [{"input": request.to, "wa_id": request.wa_id}],
             "messages": [result],
         }
+
+    def _undeliverable(
+        self, number: PhoneNumber, request: SendRequest, template: Template | None, in_window: bool
+    ) -> int | None:
+        """Why Meta accepts a send but reports it ``failed``: free-form outside the window
+        (131047); a reaction to a message not in this chat (131009)."""
+        if template is None and not in_window:
+            return 131047
+        if request.type == "reaction" and not self._in_chat(
+            number, request.wa_id, request.content["message_id"]
+        ):
+            return 131009
+        return None
+
+    def _in_chat(self, number: PhoneNumber, wa_id: str, wamid: str) -> bool:
+        """Whether ``wamid`` is a message between ``number`` and ``wa_id`` (either way)."""
+        found = self.state.inbound.get(wamid) or self.state.sent.get(wamid)
+        return found is not None and (found.phone_number_id, found.wa_id) == (number.id, wa_id)
 
     def _mark_read(self, number: PhoneNumber, body: dict[str, Any]) -> dict[str, Any]:
         require_whatsapp(body)
@@ -259,8 +278,11 @@ class Simulator:
         text: str | None = None,
         caption: str | None = None,
         reply_to: str | None = None,
+        content: Any = None,
+        referral: dict[str, Any] | None = None,
     ) -> tuple[str, Delivery]:
-        """A customer writes to ``number``: opens the 24 h window and sends the webhook."""
+        """A customer writes to ``number``: opens the 24 h window and sends the webhook.
+        A rich ``kind`` (interactive, reaction, location, …) carries Meta's ``content``."""
         state = self.state
         state.customers[wa_id] = name or state.customers.get(wa_id) or f"Customer {wa_id}"
         state.last_inbound[(number.id, wa_id)] = state.clock.now()
@@ -289,8 +311,19 @@ class Simulator:
                 caption=caption,
                 **common,
             )
-        else:
+        elif kind == "unsupported":
             payload = webhooks.inbound_unsupported(number.business_number, customer, **common)
+        else:
+            payload = webhooks.inbound_message(
+                number.business_number,
+                customer,
+                type=kind,
+                content={kind: content},
+                context_message_id=reply_to,
+                **common,
+            )
+        if referral is not None:  # the customer came from a Click-to-WhatsApp ad
+            payload["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
         return message_id, self.outbox.enqueue(payload)
 
     def set_quality(
