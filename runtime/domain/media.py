@@ -1,73 +1,27 @@
-"""Media messages: Meta's type and size limits, and how a message's file is shown.
-
-Meta's supported media (Cloud API reference, "Supported media types"): images JPEG/PNG up to
-5 MB; stickers WebP up to 100 KB (500 KB animated); audio AAC/AMR/MP3/M4A/OGG-Opus and video
-MP4/3GPP up to 16 MB; documents (text, PDF, Word, Excel, PowerPoint) up to 100 MB. The same
-rules refuse an agent's upload before anything reaches Meta and an inbound file before its
-bytes are kept.
-"""
+"""Media messages: Meta's type and size limits (runtime/whatsapp/media.py) as the API's
+errors, and how a message's file is shown. The same rules refuse an agent's upload before
+anything reaches Meta and an inbound file before its bytes are kept."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from runtime.db.base import as_utc
 from runtime.domain.errors import Invalid, PayloadTooLarge
 from runtime.models import MediaFile
-
-MB = 1024 * 1024
-KB = 1024
-
-
-@dataclass(frozen=True)
-class MediaRule:
-    mime_types: frozenset[str]
-    max_bytes: int
-
-
-RULES: dict[str, MediaRule] = {
-    "image": MediaRule(frozenset({"image/jpeg", "image/png"}), 5 * MB),
-    "sticker": MediaRule(frozenset({"image/webp"}), 500 * KB),
-    "audio": MediaRule(
-        frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}), 16 * MB
-    ),
-    "video": MediaRule(frozenset({"video/mp4", "video/3gpp", "video/3gp"}), 16 * MB),
-    "document": MediaRule(
-        frozenset(
-            {
-                "text/plain",
-                "application/pdf",
-                "application/msword",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.ms-excel",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.ms-powerpoint",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            }
-        ),
-        100 * MB,
-    ),
-}
-STATIC_STICKER_MAX = 100 * KB
-MEDIA_KINDS = frozenset(RULES)
-SENDABLE_KINDS = ("image", "document", "audio", "video")
-CAPTION_MAX = 1024
-FILENAME_MAX = 240
-# Shown in the page (inline); everything else is served only as a download.
-INLINE_TYPES = RULES["image"].mime_types | RULES["sticker"].mime_types | (
-    RULES["audio"].mime_types | RULES["video"].mime_types
+from runtime.whatsapp.media import (
+    CAPTION_MAX,
+    RULES,
+    SENDABLE_KINDS,
+    base_mime,
+    max_bytes,
 )
 
-
-def base_mime(mime_type: str) -> str:
-    """``audio/ogg; codecs=opus`` → ``audio/ogg`` (lower case, parameters dropped)."""
-    return mime_type.split(";", 1)[0].strip().lower()
-
-
-def max_bytes(kind: str, animated: bool = True) -> int:
-    if kind == "sticker" and not animated:
-        return STATIC_STICKER_MAX
-    return RULES[kind].max_bytes
+FILENAME_MAX = 240
+# Shown in the page (inline); everything else is served only as a download.
+INLINE_TYPES = frozenset().union(
+    *(RULES[kind].mime_types for kind in ("image", "sticker", "audio", "video"))
+)
 
 
 def check(kind: str, mime_type: str, size: int | None, *, animated: bool = True) -> None:
@@ -144,7 +98,9 @@ def media_json(media: MediaFile | None) -> dict[str, Any] | None:
         "sha256": media.sha256,
         "status": media.status,
         "attempts": media.attempts,
-        "next_attempt_at": media.next_attempt_at.isoformat() if media.next_attempt_at else None,
+        "next_attempt_at": as_utc(media.next_attempt_at).isoformat()
+        if media.next_attempt_at
+        else None,
         "error": media.last_error,
         "url": f"/api/media/{media.id}" if media.status == "stored" else None,
     }

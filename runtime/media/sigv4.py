@@ -65,10 +65,11 @@ def sign(
     day = stamp[:8]
     scope = f"{day}/{region}/{service}/aws4_request"
     request, signed = canonical_request(method, path, query or {}, headers, payload_hash)
-    to_sign = "\n".join(
-        [ALGORITHM, stamp, scope, hashlib.sha256(request.encode()).hexdigest()]
-    )
+    to_sign = "\n".join([ALGORITHM, stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
     signature = hmac.new(
         signing_key(secret_key, day, region, service), to_sign.encode(), hashlib.sha256
     ).hexdigest()
-    return f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+    return (
+        f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, "
+        f"Signature={signature}"
+    )
