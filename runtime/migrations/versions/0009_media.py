@@ -61,9 +61,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_media_files_due", "media_files", ["status", "next_attempt_at"], unique=False
     )
-    op.create_index(
-        op.f("ix_media_files_tenant_id"), "media_files", ["tenant_id"], unique=False
-    )
+    op.create_index(op.f("ix_media_files_tenant_id"), "media_files", ["tenant_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -45,9 +45,7 @@ class CustomerMessageIn(BaseModel):
     without them is a small generated PNG)."""
 
     phone_number_id: str
-    type: Literal["text", "image", "sticker", "audio", "video", "document", "unsupported"] = (
-        "text"
-    )
+    type: Literal["text", "image", "sticker", "audio", "video", "document", "unsupported"] = "text"
     text: str | None = None
     caption: str | None = None
     name: str | None = None

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
 from runtime.whatsapp.media import base_mime
 from runtime.whatsapp.simulator.faults import invalid_parameter, missing_parameter
