@@ -14,8 +14,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db.base import as_utc
 from runtime.domain.events import record_event
+from runtime.domain.media import media_json
 from runtime.domain.visibility import conversation_audience
-from runtime.models import Contact, Conversation, Message, SendQueueItem
+from runtime.models import Contact, Conversation, MediaFile, Message, SendQueueItem
 from runtime.whatsapp.error_codes import advice_for
 
 SERVICE_WINDOW = timedelta(hours=24)
@@ -108,10 +109,12 @@ _NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
 def message_json(
-    message: Message | NewMessage, queued: SendQueueItem | None = None
+    message: Message | NewMessage,
+    queued: SendQueueItem | None = None,
+    file: MediaFile | None = None,
 ) -> dict[str, Any]:
     """The message as the API and events show it; ``queued``: its send-queue row, when it
-    waits (then ``queue`` tells until when and why)."""
+    waits (then ``queue`` tells until when and why); ``file``: its media file, if any."""
     return {
         "id": str(message.id),
         "conversation_id": str(message.conversation_id),
@@ -131,6 +134,7 @@ def message_json(
         "not_confirmed": message.not_confirmed_at is not None and message.status == "unknown",
         "resend_of_id": _str(message.resend_of_id),
         "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
+        "media": media_json(file),
     }
 
 
@@ -200,13 +204,17 @@ async def emit_hidden(
 
 
 async def emit_message(
-    session: AsyncSession, conversation: Conversation, message: Message | NewMessage, type_: str
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message | NewMessage,
+    type_: str,
+    file: MediaFile | None = None,
 ) -> None:
     await record_event(
         session,
         conversation.tenant_id,
         type_,
-        {"conversation_id": str(conversation.id), "message": message_json(message)},
+        {"conversation_id": str(conversation.id), "message": message_json(message, file=file)},
         conversation_audience(conversation),
     )
 

@@ -20,13 +20,14 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.domain import inbox
+from runtime.domain import inbox, media
 from runtime.domain.eligibility import check_outreach, record_outreach
 from runtime.domain.errors import Conflict
+from runtime.domain.media import MediaOut
 from runtime.domain.sender_health import session_blocker
 from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.templates import approved_template, render
-from runtime.models import Contact, Conversation, Message, Sender
+from runtime.models import Contact, Conversation, MediaFile, Message, Sender
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.errors import WhatsAppError
@@ -44,6 +45,9 @@ class TemplateOut:
     name: str
     language: str
     parameters: dict[str, list[str]] = field(default_factory=dict)
+
+
+Outgoing = TextOut | TemplateOut | MediaOut
 
 
 @dataclass
@@ -69,7 +73,7 @@ async def prepare(
     contact: Contact,
     sender: Sender,
     agent_id: uuid.UUID,
-    outgoing: TextOut | TemplateOut,
+    outgoing: Outgoing,
     now: datetime,
     resend_of_id: uuid.UUID | None = None,
 ) -> PreparedSend:
@@ -81,23 +85,16 @@ async def prepare(
             "This customer is known only by their WhatsApp user id; replying needs their "
             "phone number (add it to the contact).",
         )
-    category: str | None
+    category: str | None = None  # a reply in the open window is not outreach
     not_before = None
+    if not isinstance(outgoing, TemplateOut):
+        require_window(conversation, now)
     if isinstance(outgoing, TextOut):
-        if not inbox.window_open(conversation, now):
-            raise Conflict(
-                "template_required",
-                "The 24-hour customer service window is closed (or was never opened): "
-                "only an approved template can be sent.",
-                {
-                    "window_expires_at": inbox.conversation_json(conversation, contact, now)[
-                        "window_expires_at"
-                    ]
-                },
-            )
         body, payload = outgoing.text, {"type": "text", "text": {"body": outgoing.text}}
         call: dict[str, Any] = {"kind": "text", "body": outgoing.text}
-        category = None  # a reply in the open window is not outreach
+    elif isinstance(outgoing, MediaOut):
+        body, payload = outgoing.caption or "", media.payload_of(outgoing)
+        call = media.call_of(outgoing)
     else:
         template = await approved_template(session, sender, outgoing.name, outgoing.language)
         category = template.category
@@ -141,15 +138,38 @@ async def prepare(
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
     await session.flush()
-    await inbox.emit_message(session, conversation, message, "message.created")
+    file = None
+    if isinstance(outgoing, MediaOut):
+        file = media.outbound_file(outgoing, message, sender.id, now)
+        session.add(file)
+    await inbox.emit_message(session, conversation, message, "message.created", file)
     await inbox.emit_conversation(session, conversation, contact, now)
     return PreparedSend(message, call, not inbox.window_open(conversation, now), not_before)
 
 
-def outgoing_of(message: Message) -> TextOut | TemplateOut:
-    """What an outbound message asked for, to send it again (rules are checked anew)."""
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def require_window(conversation: Conversation, now: datetime) -> None:
+    """Free-form messages (text, media) need the customer-service window open (409
+    ``template_required``)."""
+    if not inbox.window_open(conversation, now):
+        raise Conflict(
+            "template_required",
+            "The 24-hour customer service window is closed (or was never opened): "
+            "only an approved template can be sent.",
+            {"window_expires_at": _iso(inbox.window_expires_at(conversation))},
+        )
+
+
+def outgoing_of(message: Message, file: MediaFile | None = None) -> Outgoing:
+    """What an outbound message asked for, to send it again (rules are checked anew);
+    ``file``: a media message's file."""
     if message.type == "text":
         return TextOut(message.body)
+    if file is not None:
+        return media.outgoing_of(file, message.body or None)
     template = message.payload["template"]
     parameters = {
         component["type"]: [parameter["text"] for parameter in component["parameters"]]

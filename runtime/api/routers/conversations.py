@@ -32,7 +32,7 @@ from runtime.api.schemas.inbox import (
 )
 from runtime.api.schemas.sender_alerts import SenderSwitchOut
 from runtime.clock import utc_now
-from runtime.domain import inbox, outbound, sender_failover
+from runtime.domain import inbox, media, outbound, sender_failover
 from runtime.domain.errors import Conflict, Forbidden, NotFound
 from runtime.domain.lookup import get_owned
 from runtime.domain.senders import allowed_sender_ids, route_sender
@@ -219,8 +219,12 @@ async def list_messages(
         session, stmt, Message.conversation_seq, cursor, limit
     )
     queued = await send_queue.queue_rows(session, rows, utc_now(clock))
+    files = await media.files_of(session, rows)
     return Page(
-        items=[MessageOut.model_validate(inbox.message_json(m, queued.get(m.id))) for m in rows],
+        items=[
+            MessageOut.model_validate(inbox.message_json(m, queued.get(m.id), files.get(m.id)))
+            for m in rows
+        ],
         next_cursor=next_cursor,
     )
 

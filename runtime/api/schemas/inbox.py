@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.api.schemas.media import MediaOut
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
@@ -70,6 +71,9 @@ class MessageOut(BaseModel):
     resend_of_id: uuid.UUID | None = Field(default=None, description="The message this resends")
     queue: QueueOut | None = Field(
         default=None, description="While queued: when it may go at the earliest, and why"
+    )
+    media: MediaOut | None = Field(
+        default=None, description="The file of an image, sticker, audio, video or document"
     )
 
 
