@@ -247,10 +247,17 @@ async def test_agent_sends_a_document_with_caption_through_the_queue(
     document = received["body"]["document"]
     assert (document["caption"], document["filename"]) == ("Here", "invoice.pdf")
     assert world.engine.media.items[document["id"]].data == PDF
-    sent = await _first_of_type(world, headers, conversation_id, "document")
-    assert sent is not None and sent["status"] == "sent" and sent["wamid"]
+    sent = await wait_for(lambda: _sent(world, headers, conversation_id))  # Meta's status
+    assert sent["wamid"] == received["id"]
     own = await world.client.get(sent["media"]["url"], headers=headers)
     assert own.status_code == 200 and own.content == PDF
+
+
+async def _sent(
+    world: WhatsAppWorld, headers: dict[str, str], conversation_id: str
+) -> dict[str, Any] | None:
+    document = await _first_of_type(world, headers, conversation_id, "document")
+    return document if document is not None and document["status"] == "sent" else None
 
 
 async def test_agent_upload_is_held_to_metas_limits_and_the_window(world: WhatsAppWorld) -> None:
