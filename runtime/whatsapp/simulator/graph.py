@@ -141,7 +141,9 @@ async def get_phone_number(version: str, object_id: str, request: Request) -> di
     sim = simulator(request)
     if object_id in sim.media.items:
         media = sim.media.visible(object_id, sim.authorize(bearer_token(request)), "get")
-        return sim.media.info(media, str(request.base_url))
+        # Where this simulator is served (it may be mounted under a prefix, as in the demo).
+        root = request.url.path.removesuffix(f"/{version}/{object_id}")
+        return sim.media.info(media, f"{request.url.scheme}://{request.url.netloc}{root}")
     number = sim.phone_number(object_id, bearer_token(request), "get")
     fields = request.query_params.get("fields") or ",".join(DEFAULT_PHONE_FIELDS)
     return select_fields(number.graph_fields(), fields, PHONE_NUMBER_NODE)

@@ -1,4 +1,5 @@
 // Every area's catalogue. Add a line per new area file.
 import common from './common.js';
+import media from './media.js';
 
-export const CATALOGUES = [common];
+export const CATALOGUES = [common, media];
