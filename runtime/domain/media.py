@@ -53,18 +53,21 @@ INLINE_TYPES = frozenset().union(
 )
 
 
-def check(kind: str, mime_type: str, size: int | None, *, animated: bool = True) -> None:
+def check(kind: str, mime_type: str, size: int | None, *, inbound: bool = False) -> None:
     """Refuse a file Meta would refuse: 422 ``unsupported_media_type`` for its type, 413
-    ``media_too_large`` for its size (``size`` None: not known yet)."""
+    ``media_too_large`` for its size (``size`` None: not known yet). A customer's document
+    may be of any type (WhatsApp users send archives too): it is only ever served as an
+    attachment."""
     rule = RULES[kind]
-    if base_mime(mime_type) not in rule.mime_types:
+    any_type = inbound and kind == "document"
+    if not any_type and base_mime(mime_type) not in rule.mime_types:
         raise Invalid(
             "unsupported_media_type",
             f"WhatsApp does not accept {mime_type or 'this file type'} as {kind}; "
             f"allowed: {', '.join(sorted(rule.mime_types))}.",
             {"kind": kind, "mime_type": mime_type, "allowed": sorted(rule.mime_types)},
         )
-    limit = max_bytes(kind, animated)
+    limit = max_bytes(kind)
     if size is not None and size > limit:
         raise PayloadTooLarge(
             "media_too_large",

@@ -183,7 +183,7 @@ class MediaFetcher:
             raise RuntimeError("The sender's access token cannot be read.")
         try:
             info = await self._client.media_info(claim.meta_media_id, claim.token)
-            media_rules.check(claim.kind, info.mime_type, info.file_size)
+            media_rules.check(claim.kind, info.mime_type, info.file_size, inbound=True)
             data = await self._client.download_media(info.url, claim.token, max_bytes(claim.kind))
         except WhatsAppError as exc:
             if 400 <= exc.http_status < 500 and not exc.retryable:
@@ -191,7 +191,7 @@ class MediaFetcher:
             raise
         except (DomainError, MediaTooLarge) as exc:
             raise Rejected(str(exc)) from exc
-        media_rules.check(claim.kind, info.mime_type, len(data))
+        media_rules.check(claim.kind, info.mime_type, len(data), inbound=True)
         for expected in filter(None, (info.sha256, claim.declared_sha256)):
             if not sha256_matches(data, expected):
                 raise ValueError("The file's sha256 does not match what Meta announced.")

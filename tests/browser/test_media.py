@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
 from runtime.demo import AGENT_EMAIL
 from runtime.whatsapp.simulator.media import tiny_png
-from tests.browser.conftest import PHONE_NUMBER_ID, Demo, sign_in
+from tests.browser.conftest import PHONE, PHONE_NUMBER_ID, Demo, sign_in
 from tests.browser.test_inbox import open_conversation
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -59,3 +60,27 @@ def test_agent_sees_an_inbound_photo_and_sends_a_document(demo: Demo, new_page, 
     assert {"caption": "Your invoice", "filename": "invoice-042.pdf"}.items() <= documents[
         -1
     ].items()
+
+
+def test_customer_phone_sends_a_document_the_agent_downloads(demo: Demo, new_page, shots) -> None:
+    phone = new_page(PHONE)
+    phone.goto("/simulator/phone")
+    expect(phone.get_by_label("Business number")).to_contain_text("Demo Shop")
+    phone.get_by_label("My WhatsApp id").fill("6281200000072")
+    phone.get_by_label("My name").fill("Agus Phone")
+    phone.get_by_placeholder("Message").fill("My transfer slip")
+    phone.get_by_label("Send a photo or document").set_input_files(
+        {"name": "slip.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    expect(phone.locator(".msg.me")).to_contain_text(["[document] slip.pdf My transfer slip"])
+    shots(phone, "customer-phone-media")
+
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    open_conversation(page, "Agus Phone", "My transfer slip")
+    download = page.locator(".msg.inbound .media-download")
+    expect(download).to_have_text("📄 slip.pdf")
+    with page.expect_download() as saved:
+        download.click()
+    assert saved.value.suggested_filename == "slip.pdf"
+    assert Path(saved.value.path()).read_bytes() == PDF
