@@ -288,3 +288,41 @@ async def test_agent_upload_is_held_to_metas_limits_and_the_window(world: WhatsA
     closed = await _send_file(world, headers, conversation_id, "a.png", tiny_png(), "image/png")
     assert (closed.status_code, closed.json()["error"]["code"]) == (409, "template_required")
     assert not [m for m in await _messages(world, headers, conversation_id) if m["media"]]
+
+
+async def test_a_failed_upload_is_retried_and_never_unknown(world: WhatsAppWorld) -> None:
+    ctx, _, _, sender = await _setup(world)
+    await world.customer_says(sender, CUSTOMER, "Send me the photo")
+    conversation_id, _ = await _inbound(world, ctx.headers)
+    world.engine.inject_fault(ServerFault(502), 1)  # the upload's answer: a bare 502
+
+    queued = await _send_file(
+        world, ctx.headers, conversation_id, "shrub.png", tiny_png(), "image/png"
+    )
+
+    assert queued.status_code == 202, queued.text
+    sent = await wait_for(
+        lambda: _status_of(world, ctx.headers, conversation_id, queued.json()["id"], "sent"),
+        within=15.0,
+    )
+    assert sent["error_code"] is None
+    [received] = [
+        m
+        for m in (await world.sim.get("/_sim/messages")).json()["data"]
+        if m["callback_data"] == sent["id"]
+    ]
+    assert received["type"] == "image"  # sent once, after the upload was retried
+
+
+async def _status_of(
+    world: WhatsAppWorld,
+    headers: dict[str, str],
+    conversation_id: str,
+    message_id: str,
+    status: str,
+) -> dict[str, Any] | None:
+    for message in await _messages(world, headers, conversation_id):
+        if message["id"] == message_id:
+            assert message["status"] != "unknown"
+            return message if message["status"] == status else None
+    return None
