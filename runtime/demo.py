@@ -89,6 +89,7 @@ def load_state(state_dir: Path) -> DemoState:
     settings = Settings.model_validate(
         {
             "database_url": f"sqlite+aiosqlite:///{state_dir / 'scrm.db'}",
+            "media_dir": str(state_dir / "media"),
             **{key: raw[key] for key in SECRET_SETTINGS},
         }
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -18,6 +19,7 @@ from tests.services import require_postgres
 from tests.support import postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
+MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -54,6 +56,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "encryption_key": Fernet.generate_key().decode(),
         "whatsapp_app_secret": "test-app-secret",
         "whatsapp_verify_token": "test-verify-token",
+        "media_dir": MEDIA_DIR,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

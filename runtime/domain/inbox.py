@@ -14,8 +14,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db.base import as_utc
 from runtime.domain.events import record_event
+from runtime.domain.media import media_json
 from runtime.domain.visibility import conversation_audience
-from runtime.models import Contact, Conversation, Message, SendQueueItem
+from runtime.models import Contact, Conversation, MediaFile, Message, SendQueueItem
 from runtime.whatsapp.error_codes import advice_for
 
 SERVICE_WINDOW = timedelta(hours=24)
@@ -147,10 +148,12 @@ def message_json(
     message: Message | NewMessage,
     queued: SendQueueItem | None = None,
     quotes: dict[str, dict[str, Any]] | None = None,
+    file: MediaFile | None = None,
 ) -> dict[str, Any]:
     """The message as the API and events show it; ``queued``: its send-queue row, when it
     waits (then ``queue`` tells until when and why); ``quotes``: the quoted messages by
-    wamid (a reply whose quote is not given names only its wamid)."""
+    wamid (a reply whose quote is not given names only its wamid); ``file``: its media
+    file, if any."""
     replied = context_wamid(message)
     return {
         "id": str(message.id),
@@ -173,6 +176,7 @@ def message_json(
         "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
         "reactions": message.reactions or {},
         "reply_to": (quotes or {}).get(replied, {"wamid": replied}) if replied else None,
+        "media": media_json(file),
     }
 
 
@@ -242,13 +246,17 @@ async def emit_hidden(
 
 
 async def emit_message(
-    session: AsyncSession, conversation: Conversation, message: Message | NewMessage, type_: str
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message | NewMessage,
+    type_: str,
+    file: MediaFile | None = None,
 ) -> None:
     await record_event(
         session,
         conversation.tenant_id,
         type_,
-        {"conversation_id": str(conversation.id), "message": message_json(message)},
+        {"conversation_id": str(conversation.id), "message": message_json(message, file=file)},
         conversation_audience(conversation),
     )
 

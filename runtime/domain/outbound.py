@@ -23,14 +23,15 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.domain import inbox
+from runtime.domain import inbox, media
 from runtime.domain.eligibility import check_outreach, record_outreach
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.interactive import build_interactive
+from runtime.domain.media import MediaOut
 from runtime.domain.sender_health import session_blocker
 from runtime.domain.sender_tokens import resolve_token
 from runtime.domain.templates import approved_template, render
-from runtime.models import Contact, Conversation, Message, Sender
+from runtime.models import Contact, Conversation, MediaFile, Message, Sender
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.errors import WhatsAppError
@@ -67,7 +68,7 @@ class ReactionOut:
     emoji: str
 
 
-Outgoing = TextOut | TemplateOut | InteractiveOut | ReactionOut
+Outgoing = TextOut | TemplateOut | InteractiveOut | ReactionOut | MediaOut
 REACTION_MAX = 10  # one emoji, possibly several code points (skin tone, ZWJ sequences)
 
 
@@ -120,7 +121,7 @@ async def prepare(
     if isinstance(outgoing, TemplateOut):
         content = await _template(session, conversation, contact, sender, outgoing, now)
     else:
-        _require_window(conversation, contact, now)
+        require_window(conversation, now)
         content = await _free_form(session, conversation, outgoing)
     message = Message(
         id=uuid.uuid4(),
@@ -145,24 +146,30 @@ async def prepare(
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
     await session.flush()
-    await inbox.emit_message(session, conversation, message, "message.created")
+    file = None
+    if isinstance(outgoing, MediaOut):
+        file = media.outbound_file(outgoing, message, sender.id, now)
+        session.add(file)
+    await inbox.emit_message(session, conversation, message, "message.created", file)
     await inbox.emit_conversation(session, conversation, contact, now)
     return PreparedSend(
         message, content.call, not inbox.window_open(conversation, now), content.not_before
     )
 
 
-def _require_window(conversation: Conversation, contact: Contact, now: datetime) -> None:
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def require_window(conversation: Conversation, now: datetime) -> None:
+    """Free-form messages (text, media, interactive, reactions) need the customer-service
+    window open (409 ``template_required``)."""
     if not inbox.window_open(conversation, now):
         raise Conflict(
             "template_required",
             "The 24-hour customer service window is closed (or was never opened): "
             "only an approved template can be sent.",
-            {
-                "window_expires_at": inbox.conversation_json(conversation, contact, now)[
-                    "window_expires_at"
-                ]
-            },
+            {"window_expires_at": _iso(inbox.window_expires_at(conversation))},
         )
 
 
@@ -198,9 +205,11 @@ async def _template(
 async def _free_form(
     session: AsyncSession, conversation: Conversation, outgoing: Outgoing
 ) -> _Content:
-    """Text, interactive or a reaction: only inside the window, no outreach rules."""
+    """Text, media, interactive or a reaction: only inside the window, no outreach rules."""
     if isinstance(outgoing, ReactionOut):
         return await _reaction(session, conversation, outgoing)
+    if isinstance(outgoing, MediaOut):
+        return _Content(outgoing.caption or "", media.payload_of(outgoing), media.call_of(outgoing))
     assert isinstance(outgoing, TextOut | InteractiveOut)
     if isinstance(outgoing, TextOut):
         body, kind = outgoing.text, "text"
@@ -266,8 +275,11 @@ async def _addressed(
     return message
 
 
-def outgoing_of(message: Message) -> Outgoing:
-    """What an outbound message asked for, to send it again (rules are checked anew)."""
+def outgoing_of(message: Message, file: MediaFile | None = None) -> Outgoing:
+    """What an outbound message asked for, to send it again (rules are checked anew);
+    ``file``: a media message's file."""
+    if file is not None:
+        return media.outgoing_of(file, message.body or None)
     payload = message.payload
     reply_to = uuid.UUID(payload["reply_to_id"]) if payload.get("reply_to_id") else None
     if message.type == "text":

@@ -23,9 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
-from runtime.domain import assignment, consent, inbox, sender_health
+from runtime.domain import assignment, consent, inbox, media, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
-from runtime.models import Contact, Conversation, IngestError, Message, Sender, Template, Tenant
+from runtime.models import (
+    Contact,
+    Conversation,
+    IngestError,
+    MediaFile,
+    Message,
+    Sender,
+    Template,
+    Tenant,
+)
 
 KNOWN_TYPES = {
     "text",
@@ -276,6 +285,7 @@ class _RoundIndex:
     # written by finish_round: conversations created and messages stored in this round
     new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
     messages: list[inbox.NewMessage] = field(default_factory=list)
+    files: list[MediaFile] = field(default_factory=list)  # of the media messages
 
     def numbered_here(self, conversation: Conversation) -> bool:
         """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
@@ -479,7 +489,9 @@ async def finish_round(session: AsyncSession) -> None:
         )
         if len(stored.all()) != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
-    index.new_conversations, index.messages = {}, []
+    if index.files:
+        await session.execute(insert(MediaFile), [media.file_row(f) for f in index.files])
+    index.new_conversations, index.messages, index.files = {}, [], []
 
 
 def _conversation_row(conversation: Conversation) -> Json:
@@ -645,11 +657,16 @@ async def _inbound(
         error_message=error_message,
         created_at=at,
     )
+    file = media.inbound_file(message, sender.tenant_id, sender.id, stored.id, now)
     if index is not None:
         index.wamids.add(wamid)
         index.messages.append(stored)  # inserted by finish_round
+        index.files.extend([file] if file is not None else [])
     else:
         session.add(Message(**stored.row()))
+        if file is not None:
+            await session.flush()  # the message first: the file refers to it
+            session.add(file)
     if conversation.last_inbound_at is None or as_utc(conversation.last_inbound_at) < at:
         conversation.last_inbound_at = at
     if conversation.last_message_at is None or as_utc(conversation.last_message_at) <= at:
@@ -660,7 +677,7 @@ async def _inbound(
         conversation.referral = referral
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
-    await inbox.emit_message(session, conversation, stored, "message.created")
+    await inbox.emit_message(session, conversation, stored, "message.created", file)
     await inbox.emit_conversation(session, conversation, contact, now)
     await consent.apply_inbound(session, contact, message, at)
     result.messages += 1

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.clock import Clock, utc_now
+from runtime.media.store import MediaStore, store_from_settings
 from runtime.models import SendQueueItem
 from runtime.outbound.health import HealthMonitor
 from runtime.outbound.queue import queue_rows, resend, submit
@@ -42,13 +43,14 @@ class OutboundPipeline:
         client: CloudAPIClient,
         settings: Settings,
         clock: Clock,
+        media_store: MediaStore,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._work = settings.outbound_work
         self.health = HealthMonitor(sessionmaker, client, settings, clock)
         self.worker = SendWorker(
-            sessionmaker, client, settings, clock, on_sender_health=self.health.wake
+            sessionmaker, client, settings, clock, media_store, on_sender_health=self.health.wake
         )
 
     def wake(self) -> None:
@@ -103,6 +105,7 @@ async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
         client,
         settings.model_copy(update={"outbound_work": True}),
         SystemClock(),
+        store_from_settings(settings),
     )
     try:
         async with pipeline.running():

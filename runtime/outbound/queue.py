@@ -13,7 +13,15 @@ from sqlalchemy.orm import aliased
 from runtime.db.base import as_utc
 from runtime.domain import outbound, sender_failover
 from runtime.domain.errors import Conflict, NotFound
-from runtime.models import Contact, Conversation, Message, Sender, SendPacing, SendQueueItem
+from runtime.models import (
+    Contact,
+    Conversation,
+    MediaFile,
+    Message,
+    Sender,
+    SendPacing,
+    SendQueueItem,
+)
 from runtime.outbound import limits
 from runtime.settings import Settings
 
@@ -96,6 +104,7 @@ async def resend(
             f"one is {original.status}.",
             {"status": original.status},
         )
+    file = await session.scalar(select(MediaFile).where(MediaFile.message_id == original.id))
     return await submit(
         session,
         settings,
@@ -103,7 +112,7 @@ async def resend(
         contact,
         sender,
         agent_id,
-        outbound.outgoing_of(original),
+        outbound.outgoing_of(original, file),
         now,
         resend_of_id=original.id,
     )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import httpx
 
 from runtime.whatsapp.errors import WhatsAppError, error_from_response
-from runtime.whatsapp.models import PhoneNumberInfo, SendResult, TemplateInfo
+from runtime.whatsapp.models import MediaInfo, PhoneNumberInfo, SendResult, TemplateInfo
 from runtime.whatsapp.pacing import Pacer
 from runtime.whatsapp.retry import Backoff, parse_retry_after
 
@@ -138,8 +138,11 @@ class CloudAPIClient:
         link: str | None = None,
         caption: str | None = None,
         filename: str | None = None,
+        callback_data: str | None = None,
+        once: bool = False,
     ) -> SendResult:
-        """Send an image, document, audio or video by uploaded media id or by link."""
+        """Send an image, document, audio or video by uploaded media id or by link
+        (``once`` as for :meth:`send_text`)."""
         if (media_id is None) == (link is None):
             raise ValueError("pass exactly one of media_id or link")
         media = {
@@ -152,7 +155,42 @@ class CloudAPIClient:
             )
             if value is not None
         }
-        return await self._send(phone_number_id, token, to, kind, media)
+        return await self._send(
+            phone_number_id, token, to, kind, media, callback_data=callback_data, once=once
+        )
+
+    async def upload_media(
+        self, phone_number_id: str, token: str, data: bytes, mime_type: str, filename: str
+    ) -> str:
+        """``POST /{phone-number-id}/media`` (multipart); the media id to send it by. An
+        upload repeated after a lost answer only leaves an unused copy at Meta."""
+        files = {"file": (filename, data, mime_type)}
+        form = {"messaging_product": "whatsapp", "type": mime_type}
+        result = await self._request(
+            "POST", f"{phone_number_id}/media", token, files=files, data=form
+        )
+        return str(result["id"])
+
+    async def media_info(self, media_id: str, token: str) -> MediaInfo:
+        """``GET /{media-id}``: a download URL (valid about 5 minutes), type, sha256, size."""
+        return MediaInfo.from_json(await self._request("GET", media_id, token))
+
+    async def download_media(self, url: str, token: str, max_bytes: int) -> bytes:
+        """The bytes at a media URL (the bearer token is required); ``MediaTooLarge`` as soon
+        as more than ``max_bytes`` arrive, whatever the headers claimed."""
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self._http.stream("GET", url, headers=headers) as response:
+            if not response.is_success:
+                await response.aread()
+                raise error_from_response(response.status_code, _json_or_none(response))
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                chunks.append(chunk)
+            return b"".join(chunks)
 
     async def mark_read(self, phone_number_id: str, token: str, message_id: str) -> bool:
         """Mark an inbound message (and earlier ones) as read."""
@@ -234,6 +272,8 @@ class CloudAPIClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         retries: int | None = None,
+        files: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One Graph call with retries (``retries``, default the client's ``max_retries``);
         ``path_or_url`` is relative to the version root."""
@@ -244,7 +284,7 @@ class CloudAPIClient:
             error: WhatsAppError | None = None
             try:
                 response = await self._http.request(
-                    method, url, json=json, params=params, headers=headers
+                    method, url, json=json, params=params, headers=headers, files=files, data=data
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 # The request never reached Meta, so repeating it cannot duplicate a send.
@@ -263,6 +303,14 @@ class CloudAPIClient:
                     raise error
             await self._sleep(self._backoff.delay(attempt, error))
         raise AssertionError("unreachable")
+
+
+class MediaTooLarge(Exception):
+    """A media download went past the size the caller allows."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The media file is larger than {max_bytes} bytes.")
+        self.max_bytes = max_bytes
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -32,7 +32,7 @@ from runtime.api.schemas.inbox import (
 )
 from runtime.api.schemas.sender_alerts import SenderSwitchOut
 from runtime.clock import utc_now
-from runtime.domain import inbox, outbound, sender_failover
+from runtime.domain import inbox, media, outbound, sender_failover
 from runtime.domain.errors import Conflict, Forbidden, NotFound
 from runtime.domain.lookup import get_owned
 from runtime.domain.senders import allowed_sender_ids, route_sender
@@ -220,9 +220,13 @@ async def list_messages(
     )
     queued = await send_queue.queue_rows(session, rows, utc_now(clock))
     quotes = await inbox.quotes_of(session, conversation, rows)
+    files = await media.files_of(session, rows)
     return Page(
         items=[
-            MessageOut.model_validate(inbox.message_json(m, queued.get(m.id), quotes)) for m in rows
+            MessageOut.model_validate(
+                inbox.message_json(m, queued.get(m.id), quotes, files.get(m.id))
+            )
+            for m in rows
         ],
         next_cursor=next_cursor,
     )

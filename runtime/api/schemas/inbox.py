@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.api.schemas.media import MediaOut
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
@@ -81,6 +82,9 @@ class MessageOut(BaseModel):
         default=None,
         description="The message this one answers: {wamid} and, when it is stored here, its "
         "id, direction, type and body",
+    )
+    media: MediaOut | None = Field(
+        default=None, description="The file of an image, sticker, audio, video or document"
     )
 
 

@@ -168,8 +168,14 @@ async def phone_numbers(version: str, waba_id: str, request: Request) -> dict[st
 
 @router.get("/{version}/{object_id}")
 async def get_phone_number(version: str, object_id: str, request: Request) -> dict[str, Any]:
-    """The phone-number node; other node types are not simulated (code 100, subcode 33)."""
+    """The phone-number node, or a media node (its short-lived download URL); other node
+    types are not simulated (code 100, subcode 33)."""
     sim = simulator(request)
+    if object_id in sim.media.items:
+        media = sim.media.visible(object_id, sim.authorize(bearer_token(request)), "get")
+        # Where this simulator is served (it may be mounted under a prefix, as in the demo).
+        root = request.url.path.removesuffix(f"/{version}/{object_id}")
+        return sim.media.info(media, f"{request.url.scheme}://{request.url.netloc}{root}")
     number = sim.phone_number(object_id, bearer_token(request), "get")
     fields = request.query_params.get("fields") or ",".join(DEFAULT_PHONE_FIELDS)
     return select_fields(number.graph_fields(), fields, PHONE_NUMBER_NODE)

@@ -1,5 +1,6 @@
 // Every area's catalogue. Add a line per new area file.
 import common from './common.js';
+import media from './media.js';
 import rich from './rich.js';
 
-export const CATALOGUES = [common, rich];
+export const CATALOGUES = [common, media, rich];

@@ -3,6 +3,7 @@
 import { api, ApiError } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
+import { attachControl, mediaContent } from './inbox-media.js';
 import { componentText, fill, placeholders } from './templates-lib.js';
 import * as rich from './inbox-rich.js';
 
@@ -345,6 +346,7 @@ export function mount(root, args, { navigate, realtime }) {
   }
 
   function content(m) {
+    if (m.media) return mediaContent(m, (media) => upsertMessage({ ...m, media }));
     const p = m.payload || {};
     const shown = rich.richContent(m);
     if (shown) return shown;
@@ -413,8 +415,9 @@ export function mount(root, args, { navigate, realtime }) {
     } catch (err) { showError(err, 'Not sent again'); }
   }
 
-  function upsertMessage(m) {
-    const old = state.messages.get(m.id);
+  function upsertMessage(next) {
+    const old = state.messages.get(next.id);
+    const m = old?.media && !next.media ? { ...next, media: old.media } : next; // status events omit the file
     if (old && m.direction === 'outbound' && STATUS_RANK[m.status] < STATUS_RANK[old.status]) return; // stale
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
     state.messages.set(m.id, m);
@@ -477,6 +480,7 @@ export function mount(root, args, { navigate, realtime }) {
     h('div', { class: 'row' },
       button('Use a template', () => { state.templateMode = true; renderComposer(); }, { class: 'link' }),
       rich.interactiveToggle(() => { state.interactiveMode = true; renderComposer(); }),
+      attachControl(c, upsertMessage),
       sendBtn));
     text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
@@ -619,7 +623,7 @@ export function mount(root, args, { navigate, realtime }) {
     const { type, payload } = event.detail;
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
     else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
-    else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated') && payload.conversation_id === state.selected) {
+    else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
     } else if ((type === 'contact.assigned' || type === 'contact.consent_changed') && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();
