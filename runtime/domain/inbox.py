@@ -98,6 +98,7 @@ class NewMessage:
     pricing: dict[str, Any] | None = None
     not_confirmed_at: datetime | None = None
     resend_of_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
@@ -235,6 +236,22 @@ async def conversation_for(
     conversation = new_conversation(tenant_id, sender_id, contact, now)
     session.add(conversation)
     return conversation
+
+
+def conversation_row(conversation: Conversation) -> dict[str, Any]:
+    """Every column of a conversation not yet stored, for a set-wise INSERT."""
+    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
+
+
+_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
+
+
+def note_outbound(conversation: Conversation, message: Message | NewMessage, now: datetime) -> None:
+    """A message was stored for sending: the conversation shows it last and is open."""
+    conversation.last_message_at = now
+    conversation.last_message_preview = preview(message)
+    if conversation.status in ("resolved", "snoozed"):
+        conversation.status, conversation.snoozed_until = "open", None
 
 
 def new_conversation(

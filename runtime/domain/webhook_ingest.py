@@ -18,11 +18,11 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
+from runtime.db.upsert import insert_ignoring_conflicts
 from runtime.domain import assignment, consent, inbox, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.models import Contact, Conversation, IngestError, Message, Sender, Template, Tenant
@@ -421,14 +421,6 @@ class RoundConflict(Exception):
     the round one webhook at a time."""
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        model
-    ).on_conflict_do_nothing()
-
-
 async def _insert_new_contacts(
     session: AsyncSession, customers: list[tuple[uuid.UUID, Customer]], index: _RoundIndex
 ) -> None:
@@ -445,7 +437,9 @@ async def _insert_new_contacts(
                      "wa_user_id": customer.user_id, "name": customer.name[:200]})  # fmt: skip
     if not rows:
         return
-    stored = list(await session.scalars(_insert(session, Contact).returning(Contact), rows))
+    stored = list(
+        await session.scalars(insert_ignoring_conflicts(session, Contact).returning(Contact), rows)
+    )
     if len(stored) != len(rows):
         raise RoundConflict("a new customer's contact was stored meanwhile")
     for contact in stored:
@@ -462,22 +456,16 @@ async def finish_round(session: AsyncSession) -> None:
     if index.new_conversations:
         await session.execute(
             insert(Conversation),
-            [_conversation_row(c) for c in index.new_conversations.values()],
+            [inbox.conversation_row(c) for c in index.new_conversations.values()],
         )
     if index.messages:
         stored = await session.execute(
-            _insert(session, Message).returning(Message.id), [m.row() for m in index.messages]
+            insert_ignoring_conflicts(session, Message).returning(Message.id),
+            [m.row() for m in index.messages],
         )
         if len(stored.all()) != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     index.new_conversations, index.messages = {}, []
-
-
-def _conversation_row(conversation: Conversation) -> Json:
-    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
-
-
-_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
 
 
 async def _contacts_of(
