@@ -6,10 +6,11 @@ Per number: in service with a readable token (``ensure_sendable``) and the templ
 on its account — a refusal there refuses all its requests. Per contact, in SQL for the whole
 set: the eligibility rules of :func:`~runtime.domain.eligibility.check_outreach_many`
 (do-not-contact, opted out, marketing cap, quiet hours). Then the conversations of
-(number, contact), created if missing and locked in id order; the messages in one
-``INSERT … ON CONFLICT DO NOTHING`` on their idempotency key (unique per tenant: a key
-already stored is answered ``duplicate``, never sent twice); their outreach counts and
-queue rows in one INSERT each; the conversations' numbering and events as ``submit`` does.
+(number, contact), the stored ones locked in id order and the missing ones inserted in one
+statement; the messages in one INSERT, each under its idempotency key (unique per tenant: a
+key already stored is answered ``duplicate``, never sent twice; one stored by a concurrent
+transaction raises :class:`BatchConflict`); their outreach counts and queue rows in one
+INSERT each; the conversations' numbering and events as ``submit`` does.
 
 A number that may not start new outreach (runtime/domain/sender_health.outreach_blocker)
 fails over per message: its requests go through ``submit`` one by one (the failover rule
@@ -63,8 +64,8 @@ class BatchRequest:
 @dataclass(frozen=True)
 class Outcome:
     """``queued`` (``message_id`` stored now), ``duplicate`` (``message_id`` stored earlier
-    under the key), ``refused`` (``error`` names the rule), or ``retry`` (a conversation
-    was created concurrently: nothing stored, try again later)."""
+    under the key), ``refused`` (``error`` names the rule), or ``retry`` (through
+    ``submit``: a conversation was created concurrently; nothing stored, try again later)."""
 
     kind: Literal["queued", "duplicate", "refused", "retry"]
     message_id: uuid.UUID | None = None
@@ -191,6 +192,12 @@ async def _eligible(
     return ready
 
 
+class BatchConflict(Exception):
+    """A row the batch meant to insert was stored meanwhile by another transaction (a
+    conversation with one of the contacts, a message under one of the keys): nothing of the
+    caller's transaction may be committed; retrying it finds them."""
+
+
 async def _store(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -199,38 +206,49 @@ async def _store(
     now: datetime,
     outcomes: dict[int, Outcome],
 ) -> None:
-    conversations = await _conversations(
-        session, tenant_id, [(r.request.sender, r.request.contact) for r in ready], now
+    """The messages, in their conversations (the existing ones locked and updated in one
+    statement, the new ones inserted as they end up), their outreach counts, queue rows and
+    events."""
+    existing = await _locked_conversations(
+        session, [(r.request.sender.id, r.request.contact.id) for r in ready]
     )
-    messages = {}
+    new: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = {}
+    messages: list[tuple[_Ready, Conversation, inbox.NewMessage]] = []
     for item in ready:
-        conversation = conversations[(item.request.sender.id, item.request.contact.id)]
-        conversation.message_seq += 1  # locked above: numbered in memory
-        messages[item.index] = _message(item, conversation, agent_id, now)
-    inserted = set(
-        await session.scalars(
-            insert_ignoring_conflicts(session, Message).returning(Message.id),
-            [m.row() for m in messages.values()],
-        )
-    )
-    late = [m.idempotency_key for m in messages.values() if m.id not in inserted]
-    stored = await _stored_keys(session, tenant_id, [k for k in late if k is not None])
-    queue_rows, outreach_rows = [], []
-    for item in ready:
-        message, request = messages[item.index], item.request
-        if message.id not in inserted:  # stored meanwhile under the same key
-            outcomes[item.index] = Outcome("duplicate", stored.get(request.key))
-            continue
-        conversation = conversations[(request.sender.id, request.contact.id)]
+        sender, contact = item.request.sender, item.request.contact
+        conversation = existing.get((sender.id, contact.id)) or new.get((sender.id, contact.id))
+        if conversation is None:
+            conversation = inbox.new_conversation(tenant_id, sender.id, contact, now)
+            new[(sender.id, contact.id)] = conversation
+        conversation.message_seq += 1  # locked, or not stored yet: numbered in memory
+        message = _message(item, conversation, agent_id, now)
         inbox.note_outbound(conversation, message, now)
+        messages.append((item, conversation, message))
+    if new:
+        rows = [inbox.conversation_row(c) for c in new.values()]
+        await _insert_all(session, Conversation, rows, "a conversation with a contact")
+    rows = [message.row() for _, _, message in messages]
+    await _insert_all(session, Message, rows, "a message under one of the keys")
+    queue_rows, outreach_rows = [], []
+    for item, conversation, message in messages:
+        contact = item.request.contact
         await inbox.emit_message(session, conversation, message, "message.created")
-        await inbox.emit_conversation(session, conversation, request.contact, now)
-        outreach_rows.append(outreach_row(request.contact, message.id, item.category, now))
+        await inbox.emit_conversation(session, conversation, contact, now)
+        outreach_rows.append(outreach_row(contact, message.id, item.category, now))
         queue_rows.append(_queue_row(item, conversation, message.id, now))
         outcomes[item.index] = Outcome("queued", message.id)
-    if queue_rows:
-        await session.execute(insert(OutreachSend), outreach_rows)
-        await session.execute(insert(SendQueueItem), queue_rows)
+    await session.execute(insert(OutreachSend), outreach_rows)
+    await session.execute(insert(SendQueueItem), queue_rows)
+
+
+async def _insert_all(
+    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], what: str
+) -> None:
+    """Insert every row, or raise :class:`BatchConflict` naming ``what`` was stored
+    meanwhile."""
+    insert_rows = insert_ignoring_conflicts(session, model).returning(model.id)
+    if len(list(await session.scalars(insert_rows, rows))) != len(rows):
+        raise BatchConflict(f"{what} was stored meanwhile")
 
 
 def _message(
@@ -277,28 +295,11 @@ def _queue_row(
     return row
 
 
-async def _conversations(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    pairs: list[tuple[Sender, Contact]],
-    now: datetime,
-) -> dict[tuple[uuid.UUID, uuid.UUID], Conversation]:
-    """The conversation of each (number, contact), created if missing (owned like the
-    contact), all locked in id order: numbered in memory, like the inbound round does."""
-    keys = [(sender.id, contact.id) for sender, contact in pairs]
-    found = await _locked_conversations(session, keys)
-    missing = [(s, c) for s, c in pairs if (s.id, c.id) not in found]
-    if missing:
-        rows = [inbox.conversation_row(inbox.new_conversation(tenant_id, s.id, c, now))
-                for s, c in missing]  # fmt: skip
-        await session.execute(insert_ignoring_conflicts(session, Conversation), rows)
-        found.update(await _locked_conversations(session, [(s.id, c.id) for s, c in missing]))
-    return found
-
-
 async def _locked_conversations(
     session: AsyncSession, keys: list[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], Conversation]:
+    """The stored conversations of (number, contact) ``keys``, locked in id order (their
+    messages are then numbered in memory, as the inbound round does)."""
     rows = await session.scalars(
         select(Conversation)
         .where(tuple_(Conversation.sender_id, Conversation.contact_id).in_(keys))
