@@ -26,6 +26,18 @@ SERVICE_WINDOW = timedelta(hours=24)
 _RANK = {"pending": 0, "queued": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
+STATUS_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+
+
+def stamp_status(message: Message, status: str, at: datetime) -> None:
+    """``message`` reached ``status`` at ``at`` (:func:`status_advances` allowed it); the
+    earlier states it implies are stamped at the same moment if they never came."""
+    message.status, message.status_updated_at = status, at
+    for reached, column in STATUS_TIMES.items():
+        if _RANK[reached] <= _RANK.get(status, -1) and getattr(message, column) is None:
+            setattr(message, column, at)
+
+
 def window_expires_at(conversation: Conversation) -> datetime | None:
     if conversation.last_inbound_at is None:
         return None

@@ -683,12 +683,11 @@ async def _status(
     if not inbox.status_advances(message.status, new):
         result.ignored += 1
         return
-    message.status = new
+    inbox.stamp_status(message, new, _moment(status.get("timestamp"), as_utc(message.created_at)))
     if message.wamid is None and wamid is not None:
         message.wamid = wamid
         if (index := _round_index(session)) is not None:
             index.sent[wamid] = message
-    message.status_updated_at = _moment(status.get("timestamp"), as_utc(message.created_at))
     error_code, error_message = _first_error(status)
     if error_message is not None:
         message.error_code, message.error_message = error_code, error_message

@@ -80,6 +80,11 @@ class Message(TenantOwned, Base):
     sent_by_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When Meta said sent / delivered / read (a later status stamps the earlier ones it
+    # implies, if they never came): the campaign results' timeline.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Meta's, from statuses; SQL NULL until then (also when inserted set-wise with None)
     pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # An ``unknown`` outcome still unresolved after the configured wait: "not confirmed".

@@ -521,3 +521,53 @@ async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: Whats
     assert scheduled["status"] == "scheduled"
     await world.app.state.campaigns.feed_round()  # not due: nothing expands
     assert (await _results(world, ctx, campaign))["totals"]["pending"] == 0
+
+
+async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing(
+    database_url: str,
+) -> None:
+    """Statuses arrive (sent, delivered, read, with Meta's pricing); one send fails; one
+    customer replies: each lands in its minute, and the actual cost counts the billable."""
+    settings = make_settings(database_url, outbound_late_tolerance_seconds=2.0)
+    world = WhatsAppWorld(settings, auto_statuses=("delivered", "read"))
+    try:
+        ctx, sender, people, campaign = await _setup(world, 4)
+        await world.control("faults", {"kind": "error", "code": 131026, "times": 1})
+        await _act(world, ctx, campaign, "launch")
+        await _run(world)
+        await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=20)
+        reached = {m["to"] for m in (await world.sim.get("/_sim/messages")).json()["data"]}
+        replier = next(p for p in people if p["phone"].lstrip("+") in reached)
+        await world.customer_says(sender, replier["phone"].lstrip("+"), "Still on?")
+        await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1), within=20)
+
+        r = await world.client.get(f"/api/campaigns/{campaign['id']}/timeline", headers=ctx.headers)
+        assert r.status_code == 200, r.text
+        timeline = r.json()
+        assert timeline["bucket_seconds"] == 60 and timeline["buckets"]
+        starts = [datetime.fromisoformat(b["at"]) for b in timeline["buckets"]]
+        assert all(s.second == 0 and s.microsecond == 0 for s in starts)
+        assert all((b - a).total_seconds() == 60 for a, b in itertools.pairwise(starts))
+        sums = {k: sum(b[k] for b in timeline["buckets"]) for k in timeline["buckets"][0]
+                if k != "at"}  # fmt: skip
+        assert sums == {"queued": 4, "sent": 3, "delivered": 3, "read": 3, "replied": 1,
+                        "failed": 1}  # fmt: skip
+        wide = await world.client.get(
+            f"/api/campaigns/{campaign['id']}/timeline",
+            headers=ctx.headers,
+            params={"bucket_seconds": 3600},
+        )
+        hours = wide.json()["buckets"]  # one, or two if the run straddled an hour
+        assert len(hours) <= 2 and sum(b["sent"] for b in hours) == 3
+        bad = await world.client.get(
+            f"/api/campaigns/{campaign['id']}/timeline",
+            headers=ctx.headers,
+            params={"bucket_seconds": 61},
+        )
+        assert bad.status_code == 422
+
+        cost = (await _results(world, ctx, campaign))["cost"]
+        assert cost["billable"] == {"MARKETING": 3}  # the failed one is not billed
+        assert cost["amount"] == pytest.approx(3 * 0.0411)
+    finally:
+        await world.close()

@@ -1,5 +1,6 @@
 """campaigns2: messages.idempotency_key, unique per tenant (a campaign stores at most one
-message per campaign and contact, however its rounds are retried); campaign_recipients
+message per campaign and contact, however its rounds are retried); messages.sent_at,
+delivered_at, read_at (the results' timeline); campaign_recipients
 lighter to insert 100,000 at a time (foreign keys only to the campaign and the contact,
 partial indexes over the columns NULL at launch, the due index ordered by contact too)
 
@@ -30,11 +31,14 @@ _DROPPED_KEYS = {
     "fk_campaign_recipients_message_id_messages": ("message_id", "messages", "SET NULL"),
 }
 _DUE = "ix_campaign_recipients_due"
+_STATUS_TIMES = ("sent_at", "delivered_at", "read_at")
 
 
 def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("idempotency_key", sa.String(length=120), nullable=True))
+        for column in _STATUS_TIMES:
+            batch.add_column(sa.Column(column, sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ux_messages_idempotency_key",
         "messages",
@@ -68,4 +72,5 @@ def downgrade() -> None:
             batch.create_foreign_key(name, table, [column], ["id"], ondelete=ondelete)
     op.drop_index("ux_messages_idempotency_key", table_name="messages")
     with op.batch_alter_table("messages") as batch:
-        batch.drop_column("idempotency_key")
+        for column in ("idempotency_key", *_STATUS_TIMES):
+            batch.drop_column(column)
