@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # send queue, how often it looks for due recipients, and at most how many per round.
     campaign_work: bool = True
     campaign_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    campaign_batch_size: int = Field(default=100, ge=1, le=10_000)
+    campaign_batch_size: int = Field(default=500, ge=1, le=10_000)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query
