@@ -57,7 +57,7 @@ async def one_by_one_round(settings: Settings, campaign_id: object, batch: int) 
                 .limit(batch)
                 .with_for_update(of=CampaignRecipient, skip_locked=True)
             )
-            due = list(rows.tuples())
+            due = [(recipient, contact) for recipient, contact in rows]
             now = utc_now(SystemClock())
             for recipient, contact in due:
                 assert recipient.sender_id is not None

@@ -80,6 +80,7 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
         assert states == Counter({"queued": RECIPIENTS})  # every recipient handed on once
         statuses, _ = await message_states(settings)
         assert sum(statuses.values()) == RECIPIENTS and statuses["failed"] == 0
+        assert (await sim.refusals()).get("130429", 0) == 0  # within the numbers' limits
         # whoever Meta never got was mid-send at the kill: "unknown" (so are sends Meta got
         # whose answer the kill lost: this simulator sends no status webhook to settle them)
         assert RECIPIENTS - len(per_phone) <= statuses["unknown"]
