@@ -20,7 +20,17 @@ from runtime.campaigns import CampaignPipeline
 from runtime.clock import utc_now
 from runtime.db.base import as_utc
 from runtime.domain import warmup
-from runtime.models import CampaignRecipient, Sender, SenderWarmup, SendQueueItem
+from runtime.domain.outbound import TemplateOut
+from runtime.models import (
+    Campaign,
+    CampaignRecipient,
+    Contact,
+    Message,
+    Sender,
+    SenderWarmup,
+    SendQueueItem,
+)
+from runtime.outbound import BatchRequest, submit_batch
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WhatsAppWorld
 from tests.conftest import make_settings
@@ -571,3 +581,37 @@ async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing
         assert cost["amount"] == pytest.approx(3 * 0.0411)
     finally:
         await world.close()
+
+
+async def test_a_key_already_stored_is_answered_duplicate_never_stored_twice(
+    world: WhatsAppWorld,
+) -> None:
+    """The feeder's exactly-once does not rest on the recipient row alone: the message's
+    idempotency key (campaign, contact) is unique, and submit_batch answers a stored key with
+    the stored message."""
+    ctx, _, people, campaign = await _setup(world, 2)
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    app = world.app.state
+    async with app.sessionmaker() as session:
+        stored = await session.scalar(
+            select(Campaign).where(Campaign.id == uuid.UUID(campaign["id"]))
+        )
+        assert stored is not None
+        contact = await session.get(Contact, uuid.UUID(people[0]["id"]))
+        sender = await session.get(Sender, uuid.UUID(campaign["sender"]["sender_ids"][0]))
+        assert contact is not None and sender is not None
+        key = f"campaign:{stored.id}:{contact.id}"
+        first = await session.scalar(select(Message.id).where(Message.idempotency_key == key))
+        assert first is not None
+        outgoing = TemplateOut(stored.template_name, "en_US", {"body": ["x", "y"]})
+        now = utc_now(app.clock)
+        again = BatchRequest(key, contact, sender, outgoing)
+        fresh = BatchRequest(f"test:{uuid.uuid4()}", contact, sender, outgoing)
+        outcomes = await submit_batch(
+            session, world.settings, ctx.id, stored.created_by, [again, fresh], now
+        )
+        assert [o.kind for o in outcomes] == ["duplicate", "queued"]
+        assert outcomes[0].message_id == first and outcomes[1].message_id != first
+        await session.rollback()
+    assert (await _at_meta(world))[people[0]["phone"].lstrip("+")] == 1
