@@ -229,7 +229,8 @@ def _apply(
     if outcome.kind in ("queued", "duplicate"):
         recipient.state, recipient.message_id = "queued", outcome.message_id
         recipient.sender_id, recipient.queued_at = request.sender.id, state.now
-        state.queued += outcome.kind == "queued"
+        if outcome.kind == "queued":
+            state.queued += 1
     elif outcome.kind == "refused" and outcome.error is not None:
         if outcome.error.code in RECIPIENT_RULES:
             _skip(recipient, outcome.error.code)
