@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # send queue, how often it looks for due recipients, and at most how many per round.
     campaign_work: bool = True
     campaign_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    campaign_batch_size: int = Field(default=100, ge=1, le=10_000)
+    campaign_batch_size: int = Field(default=500, ge=1, le=10_000)
     # Media (runtime/media): where bytes are kept ("local": ``media_dir``; "s3": an
     # S3-compatible bucket, path-style, signed with SigV4), and the background fetch of
     # inbound media: attempts before a fetch is given up (failed), the poll for due fetches.

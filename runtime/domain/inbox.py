@@ -27,6 +27,18 @@ SERVICE_WINDOW = timedelta(hours=24)
 _RANK = {"pending": 0, "queued": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
+STATUS_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+
+
+def stamp_status(message: Message, status: str, at: datetime) -> None:
+    """``message`` reached ``status`` at ``at`` (:func:`status_advances` allowed it); the
+    earlier states it implies are stamped at the same moment if they never came."""
+    message.status, message.status_updated_at = status, at
+    for reached, column in STATUS_TIMES.items():
+        if _RANK[reached] <= _RANK.get(status, -1) and getattr(message, column) is None:
+            setattr(message, column, at)
+
+
 def window_expires_at(conversation: Conversation) -> datetime | None:
     if conversation.last_inbound_at is None:
         return None
@@ -101,6 +113,7 @@ class NewMessage:
     not_confirmed_at: datetime | None = None
     resend_of_id: uuid.UUID | None = None
     reactions: dict[str, str] | None = None
+    idempotency_key: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
@@ -285,6 +298,22 @@ async def conversation_for(
     conversation = new_conversation(tenant_id, sender_id, contact, now)
     session.add(conversation)
     return conversation
+
+
+def conversation_row(conversation: Conversation) -> dict[str, Any]:
+    """Every column of a conversation not yet stored, for a set-wise INSERT."""
+    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
+
+
+_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
+
+
+def note_outbound(conversation: Conversation, message: Message | NewMessage, now: datetime) -> None:
+    """A message was stored for sending: the conversation shows it last and is open."""
+    conversation.last_message_at = now
+    conversation.last_message_preview = preview(message)
+    if conversation.status in ("resolved", "snoozed"):
+        conversation.status, conversation.snoozed_until = "open", None
 
 
 def new_conversation(

@@ -109,9 +109,11 @@ async def prepare(
     outgoing: Outgoing,
     now: datetime,
     resend_of_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
 ) -> PreparedSend:
     """Check the rules and store the message as ``queued`` (the caller queues it and
-    commits); ``resend_of_id``: the message this one deliberately sends again."""
+    commits); ``resend_of_id``: the message this one deliberately sends again;
+    ``idempotency_key``: the message's unique key, if its sender gives one."""
     if contact.phone is None:
         raise Conflict(
             "contact_has_no_phone",
@@ -135,16 +137,14 @@ async def prepare(
         status="queued",
         sent_by_agent_id=agent_id,
         resend_of_id=resend_of_id,
+        idempotency_key=idempotency_key,
         created_at=now,
     )
     session.add(message)
     if content.category is not None:
         record_outreach(session, contact, message, content.category)
     if not isinstance(outgoing, ReactionOut):  # a reaction shows on its message, not in the list
-        conversation.last_message_at = now
-        conversation.last_message_preview = inbox.preview(message)
-    if conversation.status in ("resolved", "snoozed"):
-        conversation.status, conversation.snoozed_until = "open", None
+        inbox.note_outbound(conversation, message, now)
     await session.flush()
     file = None
     if isinstance(outgoing, MediaOut):

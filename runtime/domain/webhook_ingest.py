@@ -18,11 +18,11 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
+from runtime.db.upsert import insert_ignoring_conflicts
 from runtime.domain import assignment, consent, inbox, media, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.models import (
@@ -440,14 +440,6 @@ class RoundConflict(Exception):
     the round one webhook at a time."""
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        model
-    ).on_conflict_do_nothing()
-
-
 async def _insert_new_contacts(
     session: AsyncSession, customers: list[tuple[uuid.UUID, Customer]], index: _RoundIndex
 ) -> None:
@@ -464,7 +456,9 @@ async def _insert_new_contacts(
                      "wa_user_id": customer.user_id, "name": customer.name[:200]})  # fmt: skip
     if not rows:
         return
-    stored = list(await session.scalars(_insert(session, Contact).returning(Contact), rows))
+    stored = list(
+        await session.scalars(insert_ignoring_conflicts(session, Contact).returning(Contact), rows)
+    )
     if len(stored) != len(rows):
         raise RoundConflict("a new customer's contact was stored meanwhile")
     for contact in stored:
@@ -481,24 +475,18 @@ async def finish_round(session: AsyncSession) -> None:
     if index.new_conversations:
         await session.execute(
             insert(Conversation),
-            [_conversation_row(c) for c in index.new_conversations.values()],
+            [inbox.conversation_row(c) for c in index.new_conversations.values()],
         )
     if index.messages:
         stored = await session.execute(
-            _insert(session, Message).returning(Message.id), [m.row() for m in index.messages]
+            insert_ignoring_conflicts(session, Message).returning(Message.id),
+            [m.row() for m in index.messages],
         )
         if len(stored.all()) != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     if index.files:
         await session.execute(insert(MediaFile), [media.file_row(f) for f in index.files])
     index.new_conversations, index.messages, index.files = {}, [], []
-
-
-def _conversation_row(conversation: Conversation) -> Json:
-    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
-
-
-_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
 
 
 async def _contacts_of(
@@ -772,12 +760,11 @@ async def _status(
     if not inbox.status_advances(message.status, new):
         result.ignored += 1
         return
-    message.status = new
+    inbox.stamp_status(message, new, _moment(status.get("timestamp"), as_utc(message.created_at)))
     if message.wamid is None and wamid is not None:
         message.wamid = wamid
         if (index := _round_index(session)) is not None:
             index.sent[wamid] = message
-    message.status_updated_at = _moment(status.get("timestamp"), as_utc(message.created_at))
     error_code, error_message = _first_error(status)
     if error_message is not None:
         message.error_code, message.error_message = error_code, error_message

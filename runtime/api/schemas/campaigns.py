@@ -237,6 +237,21 @@ class ResultsOut(BaseModel):
     cost: dict[str, Any] = Field(description="Billable messages per category, from statuses")
 
 
+class TimelineBucket(BaseModel):
+    at: datetime = Field(description="The bucket's start (UTC)")
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+    failed: int
+
+
+class TimelineOut(BaseModel):
+    bucket_seconds: int = Field(description="As asked, or wider to keep at most 1440 buckets")
+    buckets: list[TimelineBucket]
+
+
 class EstimateOut(BaseModel):
     recipients: int
     duration_seconds: float = Field(
