@@ -133,7 +133,7 @@ async def bench_pod_queues(cluster: Cluster, ns: str, count: int, admin: RabbitA
     t = f"p-{secrets.token_hex(3)}"
     cluster.create(tenant_manifest(ns, t))
     secret = eventually(lambda: cluster.kube.secret_data(ns, f"{t}-rabbitmq"), "secret", 60)
-    vhost = names.vhost(ns, t)
+    vhost = names.external_name(ns, t)
     latencies = []
     connection = await aio_pika.connect(secret["amqpUrl"])
     async with connection:

@@ -73,18 +73,20 @@ def ensure_topology(kube: Kube, tenant: TenantSpec) -> dict[str, Any]:
 
 
 def _leave_broker(
-    kube: Kube, tenant: TenantSpec, secret: str, names_: tuple[str, str], staying_on: str
+    kube: Kube, tenant: TenantSpec, secret: str, vhost_and_user: tuple[str, str], staying_on: str
 ) -> None:
-    """Remove the tenant's vhost and user from the broker it moved away from."""
+    """Remove the tenant's vhost and user from the broker it moved away from (not when that
+    is the cluster ``staying_on``: two Secrets for one broker)."""
     old = kube.secret_data(tenant.namespace, secret)
     if old is not None:
         with RabbitAdmin(Broker.from_secret(old)) as admin:
             if admin.cluster_name() != staying_on:
-                _drop(admin, tenant.namespace, tenant.name, *names_)
+                _drop(admin, tenant.namespace, tenant.name, *vhost_and_user)
     release_broker_secret(kube, tenant.namespace, secret, finished=())
 
 
 def hold_broker_secret(kube: Kube, namespace: str, secret: str) -> None:
+    """Keep the broker Secret (its administrator) until the tenant's objects are removed."""
     kube.add_finalizer("v1", "Secret", namespace, secret, names.BROKER_FINALIZER)
 
 
@@ -130,6 +132,7 @@ def delete_topology(kube: Kube, namespace: str, tenant: str, secret: str) -> lis
 
 
 def _drop(admin: RabbitAdmin, namespace: str, tenant: str, vhost: str, user: str) -> None:
+    """Delete the vhost and user unless the vhost is tagged as another's."""
     if admin.vhost_description(vhost) not in (
         names.owner_tag(namespace, tenant),
         LEGACY_DESCRIPTION,

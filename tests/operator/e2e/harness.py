@@ -48,16 +48,18 @@ def eventually(
 
 
 class Operator:
-    """The operator in a thread (``kopf run -m scrm_operator``), restartable."""
+    """The operator in a thread (``kopf run -m scrm_operator``), restartable; every
+    namespace, or only ``namespace``."""
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str | None = None) -> None:
         self.kubeconfig = kubeconfig
+        self.scope = [f"--namespace={namespace}"] if namespace else ["--all-namespaces"]
         self.runner: KopfRunner | None = None
 
     def start(self) -> None:
         os.environ["KUBECONFIG"] = str(self.kubeconfig)
         self.runner = KopfRunner(
-            ["run", "--all-namespaces", "--standalone", "-m", "scrm_operator"],
+            ["run", *self.scope, "--standalone", "-m", "scrm_operator"],
             settings=kopf.OperatorSettings(),
             timeout=60,
         )
