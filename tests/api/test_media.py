@@ -56,8 +56,9 @@ async def _customer_sends(
 
 async def _inbound(world: WhatsAppWorld, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(conversation id, the newest inbound message) once it is stored."""
-    [conversation] = await wait_for(lambda: _conversations(world, headers))
-    messages = await wait_for(lambda: _messages(world, headers, conversation["id"]))
+    # Generous: the webhook goes through the ingest pipeline, slow on a loaded machine.
+    [conversation] = await wait_for(lambda: _conversations(world, headers), within=20.0)
+    messages = await wait_for(lambda: _messages(world, headers, conversation["id"]), within=20.0)
     return conversation["id"], messages[0]
 
 

@@ -69,7 +69,7 @@ def test_customer_phone_sends_a_document_the_agent_downloads(demo: Demo, new_pag
     phone.get_by_label("My WhatsApp id").fill("6281200000072")
     phone.get_by_label("My name").fill("Agus Phone")
     phone.get_by_placeholder("Message").fill("My transfer slip")
-    phone.get_by_label("Send a photo or document").set_input_files(
+    phone.get_by_label("Attach a photo or document").set_input_files(
         {"name": "slip.pdf", "mimeType": "application/pdf", "buffer": PDF}
     )
     expect(phone.locator(".msg.me")).to_contain_text(["[document] slip.pdf My transfer slip"])
