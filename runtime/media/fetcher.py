@@ -33,7 +33,7 @@ from runtime.domain.sender_tokens import resolve_token
 from runtime.media.store import MediaStore
 from runtime.models import Conversation, MediaFile, Message, Sender
 from runtime.settings import Settings
-from runtime.whatsapp.client import CloudAPIClient, MediaTooLarge
+from runtime.whatsapp.client import CloudAPIClient, MediaTooLarge, UntrustedMediaURL
 from runtime.whatsapp.errors import WhatsAppError
 from runtime.whatsapp.media import base_mime, max_bytes, sha256_matches
 
@@ -189,7 +189,7 @@ class MediaFetcher:
             if 400 <= exc.http_status < 500 and not exc.retryable:
                 raise Rejected(f"Meta refused the media id: {exc.message}") from exc
             raise
-        except (DomainError, MediaTooLarge) as exc:
+        except (DomainError, MediaTooLarge, UntrustedMediaURL) as exc:
             raise Rejected(str(exc)) from exc
         media_rules.check(claim.kind, info.mime_type, len(data), inbound=True)
         for expected in filter(None, (info.sha256, claim.declared_sha256)):

@@ -23,6 +23,9 @@ PHONE_NUMBER_FIELDS = (
     "whatsapp_business_manager_messaging_limit,throughput,status,name_status"
 )
 TEMPLATE_FIELDS = "id,name,language,status,category,components"
+# Where Meta serves media downloads (lookaside.fbsbx.com today): the sender's token goes
+# only there over https, or back to the Graph API this client talks to (the simulator).
+MEDIA_HOSTS = ("fbsbx.com", "facebook.com", "whatsapp.net")
 
 
 class CloudAPIClient:
@@ -45,6 +48,7 @@ class CloudAPIClient:
         pacer: Pacer | None = None,
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{api_version}"
+        self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=30.0)
         self._max_retries = max_retries
@@ -177,7 +181,10 @@ class CloudAPIClient:
 
     async def download_media(self, url: str, token: str, max_bytes: int) -> bytes:
         """The bytes at a media URL (the bearer token is required); ``MediaTooLarge`` as soon
-        as more than ``max_bytes`` arrive, whatever the headers claimed."""
+        as more than ``max_bytes`` arrive, whatever the headers claimed. The token is never
+        sent to a host that is not Meta's (``UntrustedMediaURL``)."""
+        if not self._trusted_media_url(httpx.URL(url)):
+            raise UntrustedMediaURL(url)
         headers = {"Authorization": f"Bearer {token}"}
         async with self._http.stream("GET", url, headers=headers) as response:
             if not response.is_success:
@@ -191,6 +198,16 @@ class CloudAPIClient:
                     raise MediaTooLarge(max_bytes)
                 chunks.append(chunk)
             return b"".join(chunks)
+
+    def _trusted_media_url(self, url: httpx.URL) -> bool:
+        if (url.scheme, url.host, url.port) == (
+            self._origin.scheme, self._origin.host, self._origin.port
+        ):  # fmt: skip
+            return True
+        host = url.host.lower()
+        return url.scheme == "https" and any(
+            host == domain or host.endswith("." + domain) for domain in MEDIA_HOSTS
+        )
 
     async def mark_read(self, phone_number_id: str, token: str, message_id: str) -> bool:
         """Mark an inbound message (and earlier ones) as read."""
@@ -303,6 +320,14 @@ class CloudAPIClient:
                     raise error
             await self._sleep(self._backoff.delay(attempt, error))
         raise AssertionError("unreachable")
+
+
+class UntrustedMediaURL(Exception):
+    """Graph answered a media URL on a host the sender's token must not go to."""
+
+    def __init__(self, url: str) -> None:
+        host = httpx.URL(url).host or url[:80]
+        super().__init__(f"The media URL's host {host!r} is not Meta's; not fetched.")
 
 
 class MediaTooLarge(Exception):
