@@ -54,6 +54,8 @@ class Conversation(TenantOwned, Timestamped, Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_seq: Mapped[int] = mapped_column(default=0)  # the last conversation_seq given
+    # When Meta was last asked to show "typing…" to the customer (throttles the indicator).
+    typing_indicated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(TenantOwned, Base):
