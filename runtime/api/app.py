@@ -33,6 +33,7 @@ from runtime.api.routers import (
     senders,
     teams,
     templates,
+    toolkit,
     webhooks,
 )
 from runtime.bus import make_bus
@@ -67,6 +68,10 @@ ROUTERS = [
     templates.router,
     audiences.router,
     campaigns.router,
+    toolkit.canned_router,
+    toolkit.labels_router,
+    toolkit.router,
+    toolkit.mentionable_router,
 ]
 
 

@@ -34,6 +34,9 @@ class ConversationOut(BaseModel):
     window_expires_at: datetime | None
     snoozed_until: datetime | None
     created_at: datetime
+    label_ids: list[uuid.UUID] = Field(
+        default=[], description="Its labels (events carry them as conversation.labels)"
+    )
 
 
 class QueueOut(BaseModel):
