@@ -51,7 +51,9 @@ class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
     wamid: str | None
-    direction: Literal["inbound", "outbound"]
+    direction: Literal["inbound", "outbound", "note"] = Field(
+        description="note: an internal note of the team (payload.mentions), never sent"
+    )
     type: str
     body: str
     payload: dict[str, Any]
