@@ -1,6 +1,8 @@
 // Every area's catalogue. Add a line per new area file.
 import admin from './admin.js';
+import campaigns from './campaigns.js';
 import common from './common.js';
+import contacts from './contacts.js';
 import shell from './shell.js';
 
-export const CATALOGUES = [common, shell, admin];
+export const CATALOGUES = [common, shell, admin, contacts, campaigns];
