@@ -3,6 +3,7 @@ import admin from './admin.js';
 import campaigns from './campaigns.js';
 import common from './common.js';
 import contacts from './contacts.js';
+import inbox from './inbox.js';
 import shell from './shell.js';
 
-export const CATALOGUES = [common, shell, admin, contacts, campaigns];
+export const CATALOGUES = [common, shell, admin, contacts, campaigns, inbox];
