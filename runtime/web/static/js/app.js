@@ -17,6 +17,7 @@ export const SECTIONS = [
   { route: 'campaigns', label: 'shell.section.campaigns', perms: ['campaigns:read'], load: () => import('./views/campaigns.js') },
   { route: 'templates', label: 'shell.section.templates', perms: ['templates:read'], load: () => import('./views/templates.js') },
   { route: 'audit', label: 'shell.section.audit', perms: ['audit:read'], load: () => import('./views/audit.js') },
+  { route: 'toolkit', label: 'shell.section.toolkit', perms: ['inbox:send'], load: () => import('./views/toolkit.js') },
 ];
 
 const main = document.getElementById('main');
@@ -238,6 +239,10 @@ realtime.addEventListener('event', (event) => {
     // server subscribes this socket to what the new role may see.
     refreshPermissions();
     setTimeout(() => { realtime.stop(); realtime.start(); }, 0);
+    return;
+  }
+  if (frame.type === 'note.mention') {
+    import('./views/inbox-toolkit.js').then((toolkit) => toolkit.notifyMention(frame, navigate));
     return;
   }
   if (frame.type === 'agent.status' && frame.payload?.agent_id === auth.me?.id && frame.payload.status) {

@@ -5,5 +5,6 @@ import common from './common.js';
 import contacts from './contacts.js';
 import inbox from './inbox.js';
 import shell from './shell.js';
+import toolkit from './toolkit.js';
 
-export const CATALOGUES = [common, shell, admin, contacts, campaigns, inbox];
+export const CATALOGUES = [common, shell, admin, contacts, campaigns, inbox, toolkit];

@@ -4,6 +4,7 @@ import { api, ApiError } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
+import { addNote, composerTools, labelChips, labelEditor, labelFilter, noteItem } from './inbox-toolkit.js';
 import { componentText, fill, placeholders } from './templates-lib.js';
 
 // queued → (unknown: Meta's answer was lost) → sent → delivered → read, or failed; a
@@ -35,6 +36,8 @@ export function mount(root, args, { navigate, realtime }) {
   const state = {
     tab: sessionStorage.getItem('scrm.inbox.tab') || (auth.can('inbox:read:all') ? 'all' : 'mine'),
     status: sessionStorage.getItem('scrm.inbox.status') || '',
+    labelId: sessionStorage.getItem('scrm.inbox.label') || '',
+    labels: new Map(),
     q: '',
     convs: new Map(),
     nextCursor: null,
@@ -60,9 +63,10 @@ export function mount(root, args, { navigate, realtime }) {
     h('option', { value: '', selected: !state.status }, t('inbox.any_status')),
     STATUS_FILTERS.map((v) => h('option', { value: v, selected: v === state.status }, t(`inbox.filter.${v}`))));
   const search = h('input', { type: 'search', placeholder: t('inbox.search_placeholder'), oninput: debounce(() => { state.q = search.value.trim(); loadList(); }, 250) });
+  const labelSlot = h('div', { class: 'label-filter' });
   const listPane = h('section', { class: 'conv-list', 'aria-label': t('inbox.conversations') },
     tabs,
-    h('div', { class: 'filters' }, field(t('inbox.status'), statusSelect), field(t('inbox.search'), search)),
+    h('div', { class: 'filters' }, field(t('inbox.status'), statusSelect), field(t('inbox.search'), search), labelSlot),
     list, more);
   const chat = h('section', { class: 'chat', 'aria-label': t('inbox.conversation') },
     h('div', { class: 'empty' }, t('inbox.select')));
@@ -99,6 +103,7 @@ export function mount(root, args, { navigate, realtime }) {
     if (state.tab === 'unassigned' && c.assigned_agent_id) return false;
     if (state.tab === 'team' && !(me.team_ids || []).includes(c.assigned_team_id)) return false;
     if (state.status && c.status !== state.status) return false;
+    if (state.labelId && !(c.label_ids || []).includes(state.labelId)) return false;
     if (state.q) {
       const q = state.q.toLowerCase();
       if (!(c.contact.name || '').toLowerCase().includes(q) && !(c.contact.phone || '').includes(q)) return false;
@@ -110,7 +115,7 @@ export function mount(root, args, { navigate, realtime }) {
     const token = ++state.listToken;
     try {
       const page = await api('/api/conversations', {
-        query: { view: state.tab, status: state.status, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
+        query: { view: state.tab, status: state.status, label_id: state.labelId, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
       });
       if (token !== state.listToken) return;
       if (!append) state.convs.clear();
@@ -142,11 +147,15 @@ export function mount(root, args, { navigate, realtime }) {
         h('time', { datetime: c.last_message_at || '' }, fmtTime(c.last_message_at))),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'preview' }, c.last_message_preview || ''),
+        labelChips(c.label_ids, state.labels),
         c.status !== 'open' ? h('span', { class: `chip ${c.status}` }, t(`inbox.status.${c.status}`)) : null,
         unread ? h('span', { class: 'badge', 'aria-label': t('inbox.unread', { n: formatNumber(c.unread_count) }) }, formatNumber(c.unread_count)) : null)));
   }
 
-  function upsertConversation(c) {
+  function upsertConversation(update) {
+    // Events carry no labels (conversation.labels does): keep the ones we know.
+    const known = state.convs.get(update.id) || (state.conv?.id === update.id ? state.conv : null);
+    const c = { ...update, label_ids: update.label_ids ?? known?.label_ids ?? [] };
     if (matches(c)) state.convs.set(c.id, c);
     else state.convs.delete(c.id);
     renderList();
@@ -189,6 +198,7 @@ export function mount(root, args, { navigate, realtime }) {
     state.messages.clear();
     state.olderCursor = null;
     state.templateMode = false;
+    state.noteOnly = false;
     layout.dataset.pane = 'chat';
     replace(chat, header, scroller, composer);
     replace(msgList);
@@ -289,6 +299,9 @@ export function mount(root, args, { navigate, realtime }) {
         actions.push(field(t('inbox.snooze'), snooze));
       }
     }
+    if (canSend && state.labels.size) {
+      actions.push(labelEditor(c, state.labels, (labelIds) => upsertConversation({ ...c, label_ids: labelIds })));
+    }
     const panelToggle = button(t('inbox.contact'), () => { state.panelOpen = !state.panelOpen; renderPanel(); renderHeader(); },
       { 'aria-expanded': String(state.panelOpen), 'aria-controls': 'contact-panel' });
     replace(header,
@@ -358,7 +371,12 @@ export function mount(root, args, { navigate, realtime }) {
     return h('p', { class: 'unsupported' }, m.body || t('inbox.unsupported', { type: m.type }));
   }
 
+  function authorName(id) {
+    return id === me.id ? me.name : state.agents.get(id)?.name || t('inbox.an_agent');
+  }
+
   function messageItem(m) {
+    if (m.direction === 'note') return noteItem(m, authorName);
     const out = m.direction === 'outbound';
     const tick = out && TICKS[m.status];
     return h('li', { class: `msg ${out ? 'outbound' : 'inbound'}`, dataset: { id: m.id, status: m.status } },
@@ -415,10 +433,14 @@ export function mount(root, args, { navigate, realtime }) {
       replace(composer, h('p', { class: 'notice' }, t('inbox.read_only')));
       return;
     }
-    if (!c.window_open || state.templateMode) {
+    if (!state.noteOnly && (!c.window_open || state.templateMode)) {
       replace(composer, templateForm(c));
       return;
     }
+    const tools = composerTools(c.id, {
+      replyAllowed: c.window_open,
+      canTypeToCustomer: () => Boolean(state.conv?.window_open),
+    });
     const text = h('textarea', { rows: 2, name: 'text', placeholder: t('inbox.reply_placeholder') });
     text.value = state.draft || '';
     text.addEventListener('input', () => { state.draft = text.value; });
@@ -429,11 +451,16 @@ export function mount(root, args, { navigate, realtime }) {
         e.preventDefault();
         const value = text.value.trim();
         if (!value) return;
+        const shortcut = tools.pendingShortcut(value);
+        if (shortcut) { tools.expand(shortcut); return; }
         sendBtn.disabled = true;
         try {
-          const m = await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value } });
+          const m = tools.isNote()
+            ? await addNote(c.id, value, tools.mentionIds(value))
+            : await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value } });
           state.draft = '';
           text.value = '';
+          tools.reset();
           upsertMessage(m);
         } catch (err) {
           if (err instanceof ApiError && err.code === 'template_required') {
@@ -448,10 +475,15 @@ export function mount(root, args, { navigate, realtime }) {
         text.focus();
       },
     },
+    tools.modes,
     field(t('inbox.reply'), text),
+    tools.suggestions,
     h('div', { class: 'row' },
-      button(t('inbox.use_template'), () => { state.templateMode = true; renderComposer(); }, { class: 'link' }),
+      c.window_open
+        ? button(t('inbox.use_template'), () => { state.templateMode = true; state.noteOnly = false; renderComposer(); }, { class: 'link' })
+        : button(t('inbox.back_to_template'), () => { state.noteOnly = false; renderComposer(); }, { class: 'link' }),
       sendBtn));
+    tools.attach(text);
     text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
     });
@@ -533,7 +565,9 @@ export function mount(root, args, { navigate, realtime }) {
         h('div', {}, field(t('inbox.template'), picker), params),
         h('div', {}, h('p', { class: 'label' }, t('inbox.preview')), preview)),
       h('div', { class: 'row' },
-        c.window_open ? button(t('inbox.back_to_text'), () => { state.templateMode = false; renderComposer(); }, { class: 'link' }) : h('span'),
+        c.window_open
+          ? button(t('inbox.back_to_text'), () => { state.templateMode = false; renderComposer(); }, { class: 'link' })
+          : button(t('inbox.write_note'), () => { state.noteOnly = true; renderComposer(); }, { class: 'link' }),
         sendBtn));
     draw();
     return wrap;
@@ -588,6 +622,7 @@ export function mount(root, args, { navigate, realtime }) {
   function onEvent(event) {
     const { type, payload } = event.detail;
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
+    else if (type === 'conversation.labels') setLabels(payload.conversation_id, payload.label_ids);
     else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
     else if ((type === 'message.created' || type === 'message.status') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
@@ -605,6 +640,23 @@ export function mount(root, args, { navigate, realtime }) {
   const onVisible = () => { if (!document.hidden && state.conv?.unread_count) markRead(); };
   document.addEventListener('visibilitychange', onVisible);
 
+  function setLabels(id, labelIds) {
+    const known = state.convs.get(id) || (state.conv?.id === id ? state.conv : null);
+    if (known) upsertConversation({ ...known, label_ids: labelIds });
+  }
+
+  async function loadLabels() {
+    try { state.labels = new Map((await api('/api/labels')).map((label) => [label.id, label])); } catch { return; }
+    if (state.labelId && !state.labels.has(state.labelId)) state.labelId = '';
+    replace(labelSlot, state.labels.size ? field(t('toolkit.label'), labelFilter(state.labels, state.labelId, (value) => {
+      state.labelId = value;
+      sessionStorage.setItem('scrm.inbox.label', value);
+      loadList();
+    })) : null);
+    renderList();
+    if (state.conv) renderHeader();
+  }
+
   // ---------- start ----------
   async function loadDirectory() {
     const jobs = [];
@@ -618,6 +670,7 @@ export function mount(root, args, { navigate, realtime }) {
   renderTabs();
   loadList();
   loadDirectory();
+  loadLabels();
   select(args[0] || null);
 
   return {
