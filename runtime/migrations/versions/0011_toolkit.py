@@ -7,11 +7,16 @@ Revises: 0008
 Create Date: 2026-11-30 01:45:00
 """
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from runtime.migrations.permission_grants import (
+    CATALOGUE_0004,
+    grant_new_permissions,
+    revoke_permissions,
+)
 
 revision: str = "0011"
 down_revision: str | None = "0008"
@@ -19,49 +24,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NEW_PERMISSIONS = ("canned:write", "labels:write")
-# The catalogue before this revision: a role holding all of it was an admin role, and stays
-# one (runtime/domain/privileges.is_admin compares with the whole catalogue).
-_CATALOGUE_0008 = {
-    "agents:read", "agents:write", "teams:read", "teams:write", "roles:read", "roles:write",
-    "contacts:read:all", "contacts:read:assigned", "contacts:write", "contacts:import",
-    "contacts:assign", "pool:claim", "senders:read", "senders:write", "senders:allocate",
-    "inbox:read:all", "inbox:read:assigned", "inbox:send", "inbox:assign", "templates:read",
-    "templates:write", "audit:read", "consent:read", "consent:write", "alerts:read",
-    "alerts:write", "campaigns:read", "campaigns:write", "campaigns:launch",
+# The catalogue before this revision (0005, 0007 and 0008 added consent, alert and campaign
+# permissions).
+_CATALOGUE_0008 = CATALOGUE_0004 | {
+    "consent:read", "consent:write", "alerts:read", "alerts:write",
+    "campaigns:read", "campaigns:write", "campaigns:launch",
 }  # fmt: skip
-_roles = sa.table(
-    "roles",
-    sa.column("id", sa.Uuid()),
-    sa.column("name", sa.String()),
-    sa.column("builtin", sa.Boolean()),
-    sa.column("permissions", sa.JSON()),
-)
-
-
-def _held(permissions: object) -> list[str]:
-    return list(json.loads(permissions) if isinstance(permissions, str) else permissions)  # type: ignore[arg-type]
-
-
-def _grant_toolkit_permissions(connection: sa.Connection) -> None:
-    for role_id, name, builtin, permissions in connection.execute(sa.select(_roles)).all():
-        held = set(_held(permissions))
-        if not (held >= _CATALOGUE_0008 or (builtin and name == "supervisor")):
-            continue
-        connection.execute(
-            sa.update(_roles)
-            .where(_roles.c.id == role_id)
-            .values(permissions=sorted(held | set(NEW_PERMISSIONS)))
-        )
-
-
-def _revoke_toolkit_permissions(connection: sa.Connection) -> None:
-    for role_id, _, _, permissions in connection.execute(sa.select(_roles)).all():
-        held = _held(permissions)
-        kept = [p for p in held if p not in NEW_PERMISSIONS]
-        if kept != held:
-            connection.execute(
-                sa.update(_roles).where(_roles.c.id == role_id).values(permissions=kept)
-            )
 
 
 def upgrade() -> None:
@@ -163,11 +131,16 @@ def upgrade() -> None:
             sa.Column("typing_indicated_at", sa.DateTime(timezone=True), nullable=True)
         )
 
-    _grant_toolkit_permissions(op.get_bind())
+    grant_new_permissions(
+        op.get_bind(),
+        catalogue_before=_CATALOGUE_0008,
+        new=NEW_PERMISSIONS,
+        supervisor=NEW_PERMISSIONS,
+    )
 
 
 def downgrade() -> None:
-    _revoke_toolkit_permissions(op.get_bind())
+    revoke_permissions(op.get_bind(), NEW_PERMISSIONS)
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("typing_indicated_at")
     with op.batch_alter_table("agents", schema=None) as batch_op:
