@@ -119,9 +119,11 @@ def test_the_inbox_in_bahasa_indonesia(demo: Demo, new_page, shots) -> None:
 
     # API errors come back in Indonesian (Accept-Language), codes unchanged.
     other.get_by_role("link", name="Balasan & label").click()
-    for _ in range(2):
+    for saved in ("/salam", "/salam"):  # the second time, the shortcut is taken
         other.get_by_label("Pintasan").fill("salam")
         other.get_by_label("Teks").fill("Selamat pagi {{contact.name}}!")
         other.get_by_role("button", name="Tambah balasan cepat").click()
+        expect(other.get_by_role("table", name="Balasan cepat")).to_contain_text(saved)
     expect(other.locator(".toast.error")).to_contain_text("Pintasan ini sudah dipakai")
+    expect(other.get_by_role("link", name="Langsung ke isi")).to_be_attached()
     shots(other, "toolkit-id")

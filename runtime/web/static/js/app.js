@@ -21,8 +21,13 @@ export const SECTIONS = [
 ];
 
 const main = document.getElementById('main');
-document.querySelector('.skip-link').textContent = t('shell.skip');
 main.querySelector('.loading')?.replaceChildren(t('common.loading'));
+
+/** The page's own text outside the views (index.html). */
+function translatePage() {
+  document.querySelector('.skip-link').textContent = t('shell.skip');
+}
+translatePage();
 const topbar = document.getElementById('topbar');
 const banner = document.getElementById('banner');
 let current = null; // { section, view, key }
@@ -101,6 +106,7 @@ async function saveMyLocale(tag) {
 // A new language re-renders the page: the shell and the view mounted afresh.
 // (While signing in, nothing is mounted yet: what renders next is in the new language.)
 window.addEventListener('scrm:locale', () => {
+  translatePage();
   if (!auth.signedIn) { renderLogin(); return; }
   if (!current) return;
   current.view?.destroy?.();

@@ -14,7 +14,7 @@ const TYPING_EVERY_MS = 20000;
 export function noteItem(m, authorName) {
   return h('li', { class: 'msg note', dataset: { id: m.id, status: 'note' } },
     h('div', { class: 'bubble', role: 'note', 'aria-label': t('toolkit.note') },
-      h('p', { class: 'note-head' }, h('span', { 'aria-hidden': 'true' }, '🔒 '), t('toolkit.note_by', { name: authorName(m.sent_by_agent_id) })),
+      h('p', { class: 'note-head' }, t('toolkit.note_by', { name: authorName(m.sent_by_agent_id) })),
       h('p', { class: 'text' }, m.body),
       h('div', { class: 'meta' }, h('time', { datetime: m.created_at }, fmtTime(m.created_at)))));
 }
