@@ -34,6 +34,7 @@ from runtime.api.routers import (
     senders,
     teams,
     templates,
+    toolkit,
     webhooks,
 )
 from runtime.bus import make_bus
@@ -72,6 +73,10 @@ ROUTERS = [
     templates.router,
     audiences.router,
     campaigns.router,
+    toolkit.canned_router,
+    toolkit.labels_router,
+    toolkit.router,
+    toolkit.mentionable_router,
 ]
 
 

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime.domain.errors import DomainError, TooManyRequests
+from runtime.domain.error_messages import localized, preferred_locale
+from runtime.domain.errors import DomainError, NotFound, TooManyRequests
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -29,6 +30,15 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def _locale(request: Request) -> str:
+    return preferred_locale(request.headers.get("accept-language"))
+
+
+def _language_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Answers differ by ``Accept-Language``: caches must key on it."""
+    return {"Vary": "Accept-Language", **(extra or {})}
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {
@@ -43,24 +53,33 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = (
             {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         )
+        what = exc.what if isinstance(exc, NotFound) else None
+        message = localized(exc.code, exc.message, _locale(request), what)
         return JSONResponse(
-            error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers
+            error_body(exc.code, message, exc.details),
+            exc.status_code,
+            headers=_language_headers(headers),
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = localized("validation_error", "The request is invalid.", _locale(request))
         return JSONResponse(
-            error_body("validation_error", "The request is invalid.", _field_errors(exc)), 422
+            error_body("validation_error", message, _field_errors(exc)),
+            422,
+            headers=_language_headers(),
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else code
+        english = exc.detail if isinstance(exc.detail, str) else code
         return JSONResponse(
-            error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None)
+            error_body(code, localized(code, english, _locale(request), "Page")),
+            exc.status_code,
+            headers=_language_headers(getattr(exc, "headers", None)),
         )

@@ -1,4 +1,7 @@
-"""Domain errors carry the HTTP status, a machine-readable code and a human message."""
+"""Domain errors carry the HTTP status, a machine-readable code and a human message.
+
+The message is English; runtime/domain/error_messages.py holds the Indonesian one per code,
+which the API answers when ``Accept-Language`` prefers it."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class NotFound(DomainError):
 
     def __init__(self, what: str) -> None:
         super().__init__("not_found", f"{what} not found")
+        self.what = what  # for the message in other languages
 
 
 class Conflict(DomainError):

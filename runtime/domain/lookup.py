@@ -11,8 +11,26 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Conflict, Invalid, NotFound
+from runtime.domain.visibility import Viewer, conversations_visible
+from runtime.models import Contact, Conversation
 
 M = TypeVar("M")
+
+
+async def visible_conversation(
+    session: AsyncSession, viewer: Viewer, conversation_id: uuid.UUID
+) -> tuple[Conversation, Contact]:
+    """The conversation and its contact, if the viewer may read it (404 otherwise)."""
+    row = (
+        await session.execute(
+            select(Conversation, Contact)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(Conversation.id == conversation_id, conversations_visible(viewer))
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Conversation")
+    return row[0], row[1]
 
 
 async def get_owned(

@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, str] = {
     "consent:read": "See the consent keywords, outreach rules and do-not-contact list",
     "consent:write": "Change the consent keywords, outreach rules and do-not-contact list, "
     "and record a contact's marketing consent",
+    "canned:write": "Manage the tenant-wide canned responses (everyone manages their own)",
+    "labels:write": "Manage the tenant's conversation label catalogue",
 }
 
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
@@ -59,6 +61,8 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "audit:read",
                 "consent:read",
                 "campaigns:read",
+                "canned:write",
+                "labels:write",
             }
         ),
     ),

@@ -21,6 +21,7 @@ from runtime.models.people import (
 from runtime.models.sender_health import AlertWebhook, SenderAlert, SenderSwitch
 from runtime.models.senders import Sender, SenderAllocation
 from runtime.models.tenant import Tenant
+from runtime.models.toolkit import CannedResponse, ConversationLabel, Label
 
 __all__ = [
     "Agent",
@@ -29,15 +30,18 @@ __all__ = [
     "Audience",
     "Campaign",
     "CampaignRecipient",
+    "CannedResponse",
     "AuditEntry",
     "ConsentChange",
     "Contact",
     "DeadLetter",
     "DoNotContact",
     "Conversation",
+    "ConversationLabel",
     "Event",
     "ImportJob",
     "InboundWebhook",
+    "Label",
     "IngestError",
     "LoginThrottle",
     "MediaFile",

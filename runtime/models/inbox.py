@@ -56,6 +56,8 @@ class Conversation(TenantOwned, Timestamped, Base):
     message_seq: Mapped[int] = mapped_column(default=0)  # the last conversation_seq given
     # The Click-to-WhatsApp ad (Meta's ``referral``) the customer's last such message came from.
     referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When Meta was last asked to show "typing…" to the customer (throttles the indicator).
+    typing_indicated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(TenantOwned, Base):

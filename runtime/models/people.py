@@ -34,6 +34,8 @@ class Agent(TenantOwned, Timestamped, Base):
     # Access tokens carry the version they were issued under; bumping it (password change or
     # reset, disable) refuses every access token issued before.
     token_version: Mapped[int] = mapped_column(default=0)
+    # The UI language the agent chose ("en", "id"); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(5))
 
 
 class Team(TenantOwned, Timestamped, Base):

@@ -215,6 +215,20 @@ class CloudAPIClient:
         data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)
         return bool(data.get("success"))
 
+    async def send_typing_indicator(
+        self, phone_number_id: str, token: str, message_id: str
+    ) -> bool:
+        """Show "typing…" to the customer (up to 25 s, or until the reply); Meta also marks
+        ``message_id`` read."""
+        body = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+            "typing_indicator": {"type": "text"},
+        }
+        data = await self._request("POST", f"{phone_number_id}/messages", token, json=body)
+        return bool(data.get("success"))
+
     async def list_templates(
         self, waba_id: str, token: str, *, page_size: int = 100
     ) -> list[TemplateInfo]:

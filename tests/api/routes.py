@@ -57,4 +57,5 @@ OPEN = {
     ("GET", "/api/auth/me"),
     ("PUT", "/api/me/status"),
     ("PUT", "/api/me/password"),
+    ("PUT", "/api/me/locale"),
 }

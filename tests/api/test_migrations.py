@@ -242,7 +242,8 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
     upgrade(fresh_database, "0004")
     consent = {"consent:read", "consent:write"}
     ids = _in_transaction(
-        fresh_database, _seed_roles(consent | ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS)
+        fresh_database,
+        _seed_roles(consent | ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS | TOOLKIT_PERMISSIONS),
     )
     upgrade(fresh_database)
     read = _roles_reader(ids)
@@ -257,6 +258,7 @@ def test_0005_gives_admin_roles_the_consent_permissions(fresh_database: str) -> 
 
 ALERT_PERMISSIONS = {"alerts:read", "alerts:write"}
 CAMPAIGN_PERMISSIONS = {"campaigns:read", "campaigns:write", "campaigns:launch"}
+TOOLKIT_PERMISSIONS = {"canned:write", "labels:write"}
 
 
 def _roles_reader(
@@ -279,7 +281,9 @@ def test_0007_gives_admin_roles_the_alert_permissions(fresh_database: str) -> No
 
     upgrade(fresh_database, "0006")
     alerts = ALERT_PERMISSIONS
-    ids = _in_transaction(fresh_database, _seed_roles(alerts | CAMPAIGN_PERMISSIONS))
+    ids = _in_transaction(
+        fresh_database, _seed_roles(alerts | CAMPAIGN_PERMISSIONS | TOOLKIT_PERMISSIONS)
+    )
     upgrade(fresh_database)
     read = _roles_reader(ids)
     permissions = _in_transaction(fresh_database, read)
@@ -295,7 +299,10 @@ def test_0008_gives_admin_roles_the_campaign_permissions(fresh_database: str) ->
     from runtime.domain.privileges import is_admin
 
     upgrade(fresh_database, "0006")
-    ids = _in_transaction(fresh_database, _seed_roles(ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS))
+    ids = _in_transaction(
+        fresh_database,
+        _seed_roles(ALERT_PERMISSIONS | CAMPAIGN_PERMISSIONS | TOOLKIT_PERMISSIONS),
+    )
     upgrade(fresh_database)
     read = _roles_reader(ids)
     permissions = _in_transaction(fresh_database, read)
@@ -305,3 +312,21 @@ def test_0008_gives_admin_roles_the_campaign_permissions(fresh_database: str) ->
 
     command.downgrade(alembic_config(fresh_database), "0007")
     assert not CAMPAIGN_PERMISSIONS & _in_transaction(fresh_database, read)["admin"]
+
+
+def test_0013_gives_admins_and_supervisors_the_toolkit_permissions(fresh_database: str) -> None:
+    """Admins stay admins; the built-in supervisor manages canned responses and labels."""
+    from runtime.domain.privileges import is_admin
+
+    upgrade(fresh_database, "0012")
+    ids = _in_transaction(fresh_database, _seed_roles(TOOLKIT_PERMISSIONS))
+    upgrade(fresh_database)
+    read = _roles_reader(ids)
+    permissions = _in_transaction(fresh_database, read)
+    assert is_admin(permissions["admin"]) and is_admin(permissions["owners"])
+    assert permissions["supervisor"] >= TOOLKIT_PERMISSIONS
+    assert permissions["readers"] == {"agents:read"}
+
+    command.downgrade(alembic_config(fresh_database), "0012")
+    after = _in_transaction(fresh_database, read)
+    assert not TOOLKIT_PERMISSIONS & (after["admin"] | after["supervisor"])

@@ -35,6 +35,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/audiences/{audience_id}"): {"name": "renamed"},
     ("PATCH", "/api/campaigns/{campaign_id}"): {"name": "renamed"},
     ("PUT", "/api/campaigns/warmups/{sender_id}"): {"day_one_budget": 10},
+    ("PATCH", "/api/canned-responses/{canned_id}"): {"body": "changed"},
+    ("PATCH", "/api/labels/{label_id}"): {"name": "renamed"},
+    ("POST", "/api/conversations/{conversation_id}/notes"): {"body": "hi"},
 }
 
 
@@ -87,6 +90,14 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         },
     )
     assert campaign.status_code == 201, campaign.text
+    canned = await api.client.post(
+        "/api/canned-responses",
+        headers=ctx.headers,
+        json={"scope": "tenant", "shortcut": "hello", "body": "Hello {{contact.name}}"},
+    )
+    assert canned.status_code == 201, canned.text
+    label = await api.client.post("/api/labels", headers=ctx.headers, json={"name": "VIP"})
+    assert label.status_code == 201, label.text
 
     async def first_message() -> str | None:
         listed = await api.client.get(
@@ -107,6 +118,9 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         "entry_id": listed.json()["id"],
         "audience_id": audience.json()["id"],
         "campaign_id": campaign.json()["id"],
+        "canned_id": canned.json()["id"],
+        "label_id": label.json()["id"],
+        "shortcut": "hello",
     }
     return ids
 

@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.api.deps import Principal, PrincipalDep, SessionDep, perm
 from runtime.api.pagination import Page, paginate
-from runtime.api.schemas.people import AgentCreate, AgentOut, AgentStatus, AgentUpdate, StatusIn
+from runtime.api.schemas.people import (
+    AgentCreate,
+    AgentOut,
+    AgentStatus,
+    AgentUpdate,
+    LocaleIn,
+    StatusIn,
+)
 from runtime.domain.audit import audit
 from runtime.domain.errors import Conflict
 from runtime.domain.events import record_event
@@ -243,3 +250,11 @@ async def set_my_status(body: StatusIn, principal: PrincipalDep, session: Sessio
         await _status_changed(session, agent, body.status)
         await session.commit()
     return (await _out(session, [agent]))[0]
+
+
+@me_router.put("/locale", response_model=AgentOut)
+async def set_my_locale(body: LocaleIn, principal: PrincipalDep, session: SessionDep) -> AgentOut:
+    """Any signed-in agent may choose its UI language (applied at its next sign-in too)."""
+    principal.agent.locale = body.locale
+    await session.commit()
+    return (await _out(session, [principal.agent]))[0]

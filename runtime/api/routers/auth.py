@@ -117,6 +117,7 @@ async def me(principal: PrincipalDep, session: SessionDep) -> MeOut:
         status=agent.status,  # type: ignore[arg-type]
         team_ids=teams.get(agent.id, []),
         created_at=agent.created_at,
+        locale=agent.locale,  # type: ignore[arg-type]
         tenant_id=principal.tenant.id,
         tenant_slug=principal.tenant.slug,
         tenant_name=principal.tenant.name,

@@ -32,9 +32,9 @@ from runtime.api.schemas.inbox import (
 )
 from runtime.api.schemas.sender_alerts import SenderSwitchOut
 from runtime.clock import utc_now
-from runtime.domain import inbox, media, outbound, sender_failover
+from runtime.domain import inbox, labels, media, outbound, sender_failover
 from runtime.domain.errors import Conflict, Forbidden, NotFound
-from runtime.domain.lookup import get_owned
+from runtime.domain.lookup import get_owned, visible_conversation
 from runtime.domain.senders import allowed_sender_ids, route_sender
 from runtime.domain.visibility import contacts_visible, conversation_audience, conversations_visible
 from runtime.models import Agent, Contact, Conversation, Message, Sender, Team, TeamMember
@@ -43,21 +43,6 @@ router = APIRouter(prefix="/api/conversations", tags=["inbox"])
 
 READ = perm("inbox:read:all", "inbox:read:assigned")
 View = Literal["mine", "unassigned", "team", "all"]
-
-
-async def _visible(
-    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
-) -> tuple[Conversation, Contact]:
-    row = (
-        await session.execute(
-            select(Conversation, Contact)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .where(Conversation.id == conversation_id, conversations_visible(principal))
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound("Conversation")
-    return row[0], row[1]
 
 
 async def _out(
@@ -71,8 +56,14 @@ async def _out(
             )
         ).scalars()
     }
+    label_ids = await labels.labels_of(session, [c.id for c in conversations])
     return [
-        ConversationOut.model_validate(inbox.conversation_json(c, contacts[c.contact_id], now))
+        ConversationOut.model_validate(
+            {
+                **inbox.conversation_json(c, contacts[c.contact_id], now),
+                "label_ids": label_ids.get(c.id, []),
+            }
+        )
         for c in conversations
     ]
 
@@ -87,11 +78,13 @@ async def list_conversations(
         Literal["open", "pending", "resolved", "snoozed"] | None, Query(alias="status")
     ] = None,
     team_id: uuid.UUID | None = None,
+    label_id: uuid.UUID | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ConversationOut]:
-    """Newest activity first. ``view``: mine, unassigned, team (my teams, or ``team_id``), all."""
+    """Newest activity first. ``view``: mine, unassigned, team (my teams, or ``team_id``), all;
+    ``label_id``: only conversations carrying that label."""
     stmt = select(Conversation).where(conversations_visible(principal))
     if view == "mine":
         stmt = stmt.where(Conversation.assigned_agent_id == principal.agent_id)
@@ -104,6 +97,8 @@ async def list_conversations(
         stmt = stmt.where(Conversation.assigned_team_id == team_id)
     if status_:
         stmt = stmt.where(Conversation.status == status_)
+    if label_id:
+        stmt = stmt.where(Conversation.id.in_(labels.labelled(label_id)))
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.join(Contact, Contact.id == Conversation.contact_id).where(
@@ -182,7 +177,7 @@ async def start_conversation(
 async def get_conversation(
     conversation_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> ConversationOut:
-    conversation, _ = await _visible(session, principal, conversation_id)
+    conversation, _ = await visible_conversation(session, principal, conversation_id)
     return (await _out(session, [conversation], utc_now(clock)))[0]
 
 
@@ -196,7 +191,7 @@ async def list_sender_switches(
 ) -> list[SenderSwitchOut]:
     """New outreach moved off an unhealthy sender, away from or into this conversation
     (newest first, at most 100)."""
-    conversation, _ = await _visible(session, principal, conversation_id)
+    conversation, _ = await visible_conversation(session, principal, conversation_id)
     return [
         SenderSwitchOut.model_validate(sender_failover.switch_json(s))
         for s in await sender_failover.switches_of(session, conversation)
@@ -213,7 +208,7 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[MessageOut]:
     """Newest first (by ``conversation_seq``); follow ``next_cursor`` for older messages."""
-    conversation, _ = await _visible(session, principal, conversation_id)
+    conversation, _ = await visible_conversation(session, principal, conversation_id)
     stmt = select(Message).where(Message.conversation_id == conversation.id)
     rows, next_cursor = await paginate_by_position(
         session, stmt, Message.conversation_seq, cursor, limit
@@ -253,7 +248,7 @@ async def send_message(
     or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost.
     A template outside the open window from an unhealthy sender goes from the next healthy
     one (the message's ``conversation_id`` then names that number's conversation)."""
-    conversation, contact = await _visible(session, principal, conversation_id)
+    conversation, contact = await visible_conversation(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
     outgoing = _outgoing(body)
@@ -307,7 +302,7 @@ async def resend_message(
 ) -> MessageOut:
     """Deliberately send a ``failed`` or ``unknown`` message again, as a new message (its
     ``resend_of_id`` names the original); any other status is refused with 409."""
-    conversation, contact = await _visible(session, principal, conversation_id)
+    conversation, contact = await visible_conversation(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
     message, queued = await send_queue.resend(
@@ -337,7 +332,7 @@ async def mark_read(
     whatsapp: WhatsAppDep,
 ) -> ConversationOut:
     """Zero the unread count and tell Meta (blue ticks for the customer)."""
-    conversation, contact = await _visible(session, principal, conversation_id)
+    conversation, contact = await visible_conversation(session, principal, conversation_id)
     now = utc_now(clock)
     if conversation.unread_count:
         last = await session.scalar(
@@ -368,7 +363,7 @@ async def update_conversation(
     clock: ClockDep,
 ) -> ConversationOut:
     """Resolve/snooze/reopen (anyone who can send here); (re)assign needs ``inbox:assign``."""
-    conversation, contact = await _visible(session, principal, conversation_id)
+    conversation, contact = await visible_conversation(session, principal, conversation_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     assigning = {"assigned_agent_id", "assigned_team_id"} & set(changes)
     if assigning and not principal.can("inbox:assign"):

@@ -19,12 +19,13 @@ from runtime.api.deps import (
     SettingsDep,
     perm,
 )
-from runtime.api.routers.conversations import READ, _visible
+from runtime.api.routers.conversations import READ
 from runtime.api.schemas.inbox import MessageOut
 from runtime.api.schemas.media import MediaOut
 from runtime.clock import utc_now
 from runtime.domain import inbox, media, outbound
 from runtime.domain.errors import Conflict, NotFound
+from runtime.domain.lookup import visible_conversation
 from runtime.domain.visibility import conversations_visible
 from runtime.media.store import MediaMissing, MediaStore
 from runtime.models import Conversation, MediaFile, Message, Sender
@@ -60,7 +61,7 @@ async def send_media(
     ``unsupported_media_type``, 413 ``media_too_large``, 422 ``caption_too_long`` /
     ``caption_not_allowed`` (audio); 409 ``template_required`` when the window is closed.
     Answers 202 with the message ``queued``; the worker uploads the file to Meta and sends it."""
-    conversation, contact = await _visible(session, principal, conversation_id)
+    conversation, contact = await visible_conversation(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
     now = utc_now(clock)

@@ -38,6 +38,9 @@ class ConversationOut(BaseModel):
     referral: dict[str, Any] | None = Field(
         default=None, description="The Click-to-WhatsApp ad the customer came from (Meta's)"
     )
+    label_ids: list[uuid.UUID] = Field(
+        default=[], description="Its labels (events carry them as conversation.labels)"
+    )
 
 
 class QueueOut(BaseModel):
@@ -52,7 +55,9 @@ class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
     wamid: str | None
-    direction: Literal["inbound", "outbound"]
+    direction: Literal["inbound", "outbound", "note"] = Field(
+        description="note: an internal note of the team (payload.mentions), never sent"
+    )
     type: str
     body: str
     payload: dict[str, Any]

@@ -17,6 +17,7 @@ Strategy = Literal["round_robin", "least_loaded", "manual"]
 NewPassword = Annotated[str, Field(max_length=200), AfterValidator(require_strong_password)]
 # "cookie" (browsers): the refresh token is set only as an HttpOnly cookie, not in the body.
 SessionMode = Literal["token", "cookie"]
+Locale = Literal["en", "id"]
 
 
 class ORM(BaseModel):
@@ -59,6 +60,7 @@ class AgentOut(ORM):
     status: AgentStatus
     team_ids: list[uuid.UUID] = []
     created_at: datetime
+    locale: Locale | None = Field(default=None, description="UI language; null: the browser's")
 
 
 class MeOut(AgentOut):
@@ -87,6 +89,10 @@ class AgentUpdate(Body):
 
 class StatusIn(Body):
     status: Literal["online", "away", "offline"]
+
+
+class LocaleIn(Body):
+    locale: Locale | None = Field(description="en, id, or null to follow the browser")
 
 
 class TeamCreate(Body):

@@ -37,6 +37,7 @@ from runtime.whatsapp.simulator.validation import (
     SendRequest,
     check_template_params,
     check_template_usable,
+    check_typing_indicator,
     parse_send,
     require_whatsapp,
 )
@@ -184,13 +185,18 @@ class Simulator:
         return found is not None and (found.phone_number_id, found.wa_id) == (number.id, wa_id)
 
     def _mark_read(self, number: PhoneNumber, body: dict[str, Any]) -> dict[str, Any]:
+        """A mark-as-read, optionally with ``typing_indicator: {type: text}`` (the only
+        type Meta has)."""
         require_whatsapp(body)
         message_id = body.get("message_id")
         if body.get("status") != "read" or not message_id:
             raise missing_parameter("message_id")
+        typing = check_typing_indicator(body)
         inbound = self.state.inbound.get(message_id)
         if inbound is None or inbound.phone_number_id != number.id:
             raise GraphFault(131009, details="Invalid message_id.")
+        if typing:
+            inbound.typing_shown_at = self.state.clock.now()
         for earlier in self.state.inbound.values():
             if (earlier.phone_number_id, earlier.wa_id) == (number.id, inbound.wa_id):
                 earlier.read = True

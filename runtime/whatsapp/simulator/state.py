@@ -135,6 +135,8 @@ class InboundMessage:
     phone_number_id: str
     wa_id: str
     read: bool = False
+    # When the business last showed "typing…" in reply to this message (simulated clock).
+    typing_shown_at: float | None = None
 
 
 @dataclass

@@ -318,3 +318,18 @@ def _check_format(slot: Slot, parameter: Any) -> None:
     value = parameter.get(received)
     if value is None or (isinstance(value, str | dict) and not value):
         raise missing_parameter(f"{where}['{received}']")
+
+
+def check_typing_indicator(body: dict[str, Any]) -> bool:
+    """Whether a mark-as-read asks for the typing indicator; code 100 for anything but
+    ``{"type": "text"}``, as Graph answers."""
+    if "typing_indicator" not in body:
+        return False
+    indicator = body["typing_indicator"]
+    if not isinstance(indicator, dict) or "type" not in indicator:
+        raise missing_parameter("typing_indicator[type]")
+    if indicator["type"] != "text":
+        raise invalid_parameter(
+            f'Param typing_indicator[type] must be one of {{TEXT}} - got "{indicator["type"]}".'
+        )
+    return True

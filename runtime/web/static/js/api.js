@@ -1,5 +1,6 @@
 // JSON client for /api: bearer token, one retry after a refresh on 401, errors as ApiError.
 import { auth } from './auth.js';
+import { locale, t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -21,7 +22,7 @@ function url(path, query) {
 }
 
 async function send(path, { method = 'GET', body, query, form } = {}) {
-  const headers = {};
+  const headers = { 'Accept-Language': locale() }; // error messages in the agent's language
   if (auth.access) headers.Authorization = `Bearer ${auth.access}`;
   let payload;
   if (form) payload = form;
@@ -65,10 +66,11 @@ export function upload(path, form, onProgress) {
   const attempt = () => new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
+    xhr.setRequestHeader('Accept-Language', locale());
     if (auth.access) xhr.setRequestHeader('Authorization', `Bearer ${auth.access}`);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
     xhr.onload = () => resolve(xhr);
-    xhr.onerror = () => reject(new Error('Upload failed: network error'));
+    xhr.onerror = () => reject(new Error(t('shell.upload_network_error')));
     xhr.send(form);
   });
   return (async () => {

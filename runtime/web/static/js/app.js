@@ -3,22 +3,31 @@
 import { api, events as apiEvents } from './api.js';
 import { auth } from './auth.js';
 import { button, field, h, replace, showError, toast } from './dom.js';
+import { LOCALES, locale, setLocale, t } from './i18n.js';
 import { realtime } from './realtime.js';
 
-// Sections: route, label, permission(s) any of which allows it, module.
+// Sections: route, label key, permission(s) any of which allows it, module.
 export const SECTIONS = [
-  { route: 'inbox', label: 'Inbox', perms: ['inbox:read:all', 'inbox:read:assigned'], load: () => import('./views/inbox.js') },
-  { route: 'contacts', label: 'Contacts', perms: ['contacts:read:all', 'contacts:read:assigned'], load: () => import('./views/contacts.js') },
-  { route: 'agents', label: 'Agents', perms: ['agents:read'], load: () => import('./views/agents.js') },
-  { route: 'teams', label: 'Teams', perms: ['teams:read'], load: () => import('./views/teams.js') },
-  { route: 'roles', label: 'Roles', perms: ['roles:read'], load: () => import('./views/roles.js') },
-  { route: 'senders', label: 'Senders', perms: ['senders:read'], load: () => import('./views/senders.js') },
-  { route: 'campaigns', label: 'Campaigns', perms: ['campaigns:read'], load: () => import('./views/campaigns.js') },
-  { route: 'templates', label: 'Templates', perms: ['templates:read'], load: () => import('./views/templates.js') },
-  { route: 'audit', label: 'Audit log', perms: ['audit:read'], load: () => import('./views/audit.js') },
+  { route: 'inbox', label: 'shell.section.inbox', perms: ['inbox:read:all', 'inbox:read:assigned'], load: () => import('./views/inbox.js') },
+  { route: 'contacts', label: 'shell.section.contacts', perms: ['contacts:read:all', 'contacts:read:assigned'], load: () => import('./views/contacts.js') },
+  { route: 'agents', label: 'shell.section.agents', perms: ['agents:read'], load: () => import('./views/agents.js') },
+  { route: 'teams', label: 'shell.section.teams', perms: ['teams:read'], load: () => import('./views/teams.js') },
+  { route: 'roles', label: 'shell.section.roles', perms: ['roles:read'], load: () => import('./views/roles.js') },
+  { route: 'senders', label: 'shell.section.senders', perms: ['senders:read'], load: () => import('./views/senders.js') },
+  { route: 'campaigns', label: 'shell.section.campaigns', perms: ['campaigns:read'], load: () => import('./views/campaigns.js') },
+  { route: 'templates', label: 'shell.section.templates', perms: ['templates:read'], load: () => import('./views/templates.js') },
+  { route: 'audit', label: 'shell.section.audit', perms: ['audit:read'], load: () => import('./views/audit.js') },
+  { route: 'toolkit', label: 'shell.section.toolkit', perms: ['inbox:send'], load: () => import('./views/toolkit.js') },
 ];
 
 const main = document.getElementById('main');
+main.querySelector('.loading')?.replaceChildren(t('common.loading'));
+
+/** The page's own text outside the views (index.html). */
+function translatePage() {
+  document.querySelector('.skip-link').textContent = t('shell.skip');
+}
+translatePage();
 const topbar = document.getElementById('topbar');
 const banner = document.getElementById('banner');
 let current = null; // { section, view, key }
@@ -45,7 +54,7 @@ function renderLogin(message) {
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
   const tenant = h('input', { type: 'text', name: 'tenant', autocomplete: 'organization' });
   const error = h('p', { class: 'form-error', role: 'alert' }, message || '');
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('shell.sign_in'));
   const form = h('form', {
     class: 'login card',
     'aria-labelledby': 'login-title',
@@ -62,15 +71,48 @@ function renderLogin(message) {
       }
     },
   },
-  h('h1', { id: 'login-title' }, 'Sign in to the inbox'),
-  field('Email', email),
-  field('Password', password),
-  field('Workspace (optional)', tenant, 'Only needed if your email is used in several workspaces.'),
+  h('h1', { id: 'login-title' }, t('shell.sign_in_title')),
+  field(t('shell.email'), email),
+  field(t('shell.password'), password),
+  field(t('shell.workspace'), tenant, t('shell.workspace_hint')),
+  languagePicker(),
   error,
   submit);
   replace(main, h('div', { class: 'login-wrap' }, form));
   email.focus();
 }
+
+// ---- language --------------------------------------------------------------------------
+
+/** A language menu; `onChoose` also saves the choice (the agent's profile) when signed in. */
+function languagePicker(onChoose = async () => {}) {
+  const select = h('select', {
+    id: onChoose === saveMyLocale ? 'my-locale' : 'login-locale',
+    onchange: async () => {
+      try {
+        await onChoose(select.value);
+        setLocale(select.value);
+      } catch (err) { showError(err, t('shell.language_not_changed')); }
+    },
+  }, LOCALES.map((tag) => h('option', { value: tag, selected: tag === locale() }, t(`shell.language.${tag}`))));
+  return h('label', { class: 'language' }, h('span', { class: 'sr-only' }, t('shell.language')), select);
+}
+
+async function saveMyLocale(tag) {
+  await api('/api/me/locale', { method: 'PUT', body: { locale: tag } });
+  auth.me.locale = tag;
+}
+
+// A new language re-renders the page: the shell and the view mounted afresh.
+// (While signing in, nothing is mounted yet: what renders next is in the new language.)
+window.addEventListener('scrm:locale', () => {
+  translatePage();
+  if (!auth.signedIn) { renderLogin(); return; }
+  if (!current) return;
+  current.view?.destroy?.();
+  current = null;
+  route();
+});
 
 // ---- top bar -------------------------------------------------------------------------
 
@@ -84,19 +126,20 @@ function renderTopbar() {
         await api('/api/me/status', { method: 'PUT', body: { status: presence.value } });
         me.status = presence.value;
         presence.dataset.status = presence.value;
-      } catch (err) { showError(err, 'Status not changed'); }
+      } catch (err) { showError(err, t('shell.status_not_changed')); }
     },
-  }, ['online', 'away', 'offline'].map((s) => h('option', { value: s, selected: me.status === s }, s[0].toUpperCase() + s.slice(1))));
+  }, ['online', 'away', 'offline'].map((s) => h('option', { value: s, selected: me.status === s }, t(`shell.status.${s}`))));
   presence.dataset.status = me.status;
   replace(topbar,
     h('a', { class: 'brand', href: '#/inbox' }, h('span', { 'aria-hidden': 'true' }, '◉ '), me.tenant_name || 'scrm'),
-    h('nav', { 'aria-label': 'Sections' },
+    h('nav', { 'aria-label': t('shell.sections') },
       h('ul', {}, allowed().map((s) => h('li', {},
-        h('a', { href: `#/${s.route}`, 'aria-current': s.route === route ? 'page' : null }, s.label))))),
+        h('a', { href: `#/${s.route}`, 'aria-current': s.route === route ? 'page' : null }, t(s.label)))))),
     h('div', { class: 'me' },
-      h('label', { class: 'presence', for: 'presence' }, h('span', { class: 'sr-only' }, 'My status'), h('span', { class: 'dot', 'aria-hidden': 'true' }), presence),
+      h('label', { class: 'presence', for: 'presence' }, h('span', { class: 'sr-only' }, t('shell.my_status')), h('span', { class: 'dot', 'aria-hidden': 'true' }), presence),
       h('span', { class: 'who', title: me.email }, me.name),
-      button('Sign out', () => auth.logout(), { class: 'link' })));
+      languagePicker(saveMyLocale),
+      button(t('shell.sign_out'), () => auth.logout(), { class: 'link' })));
   topbar.hidden = false;
 }
 
@@ -108,7 +151,7 @@ async function route() {
   if (!auth.me) {
     try { await auth.loadMe(); } catch (err) {
       if (!auth.signedIn) return renderLogin();
-      replace(main, h('p', { class: 'form-error', role: 'alert' }, `Cannot reach the server: ${err.message}`));
+      replace(main, h('p', { class: 'form-error', role: 'alert' }, t('shell.cannot_reach', { message: err.message })));
       return;
     }
     realtime.start();
@@ -119,10 +162,10 @@ async function route() {
   if (!section) {
     if (!sections.length) {
       renderTopbar();
-      replace(main, h('p', { class: 'empty' }, 'Your role does not give access to any section. Ask an administrator.'));
+      replace(main, h('p', { class: 'empty' }, t('shell.no_sections')));
       return;
     }
-    if (name) toast(`You have no access to ${name}.`, 'error');
+    if (name) toast(t('shell.no_access', { name }), 'error');
     location.replace(`#/${sections[0].route}`);
     return;
   }
@@ -141,7 +184,7 @@ async function route() {
   const container = h('div', { class: `view view-${name}` });
   replace(main, container);
   current.view = mod.mount(container, args, { navigate, realtime });
-  document.title = `${section.label} · scrm`;
+  document.title = `${t(section.label)} · scrm`;
 }
 
 // ---- permissions, banner ---------------------------------------------------------------
@@ -156,7 +199,7 @@ auth.addEventListener('permissions', () => {
   renderTopbar();
   const target = SECTIONS.find((s) => s.route === parseHash().route);
   if (target && !auth.can(...target.perms)) {
-    toast(`Your permissions changed: ${target.label} is no longer available.`, 'error');
+    toast(t('shell.permissions_changed', { section: t(target.label) }), 'error');
     current.view?.destroy?.();
     current = null;
     const first = allowed()[0];
@@ -182,7 +225,7 @@ auth.addEventListener('logout', () => {
   realtime.stop();
   current?.view?.destroy?.();
   current = null;
-  renderLogin('You are signed out.');
+  renderLogin(t('shell.signed_out'));
 });
 apiEvents.addEventListener('forbidden', refreshPermissions);
 window.addEventListener('focus', refreshPermissions);
@@ -192,7 +235,7 @@ setInterval(refreshPermissions, 60000);
 realtime.addEventListener('state', (event) => {
   const state = event.detail;
   banner.hidden = state !== 'down';
-  banner.textContent = state === 'down' ? 'Connection lost — reconnecting… Messages will catch up when it is back.' : '';
+  banner.textContent = state === 'down' ? t('shell.connection_lost') : '';
   document.body.dataset.realtime = state;
 });
 realtime.addEventListener('event', (event) => {
@@ -202,6 +245,10 @@ realtime.addEventListener('event', (event) => {
     // server subscribes this socket to what the new role may see.
     refreshPermissions();
     setTimeout(() => { realtime.stop(); realtime.start(); }, 0);
+    return;
+  }
+  if (frame.type === 'note.mention') {
+    import('./views/inbox-toolkit.js').then((toolkit) => toolkit.notifyMention(frame, navigate));
     return;
   }
   if (frame.type === 'agent.status' && frame.payload?.agent_id === auth.me?.id && frame.payload.status) {

@@ -6,6 +6,8 @@
 // within a tab and serialised across tabs (Web Locks): a second tab presenting a cookie the
 // first one just spent would look like theft and end the sign-in.
 
+import { locale, setLocale, t } from './i18n.js';
+
 const LEGACY_KEY = 'scrm.auth'; // where older versions kept both tokens
 const REFRESH_LOCK = 'scrm.refresh';
 
@@ -52,10 +54,12 @@ class Auth extends EventTarget {
     const body = { email, password, session: 'cookie' };
     if (tenant) body.tenant = tenant;
     const res = await fetch('/api/auth/login', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Accept-Language': locale() },
+      body: JSON.stringify(body),
     });
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data?.error?.message || `Login failed (${res.status})`);
+    if (!res.ok) throw new Error(data?.error?.message || t('shell.login_failed', { status: res.status }));
     this._store(data);
     await this.loadMe();
     this.dispatchEvent(new Event('login'));
@@ -64,7 +68,7 @@ class Auth extends EventTarget {
   /** A new access token (the cookie rotates); concurrent callers share one request. Signs out
    * if refused. */
   refresh() {
-    if (!this.signedIn) return Promise.reject(new Error('Not signed in'));
+    if (!this.signedIn) return Promise.reject(new Error(t('shell.not_signed_in')));
     return this._refresh(false);
   }
 
@@ -74,9 +78,9 @@ class Auth extends EventTarget {
       const res = await fetch('/api/auth/refresh', { method: 'POST' });
       if (res.status === 401 || res.status === 400 || res.status === 403) {
         this._signedOut();
-        throw new Error(resuming ? 'Not signed in' : 'Your session has ended. Please sign in again.');
+        throw new Error(resuming ? t('shell.not_signed_in') : t('shell.session_ended'));
       }
-      if (!res.ok) throw new Error(`Token refresh failed (${res.status})`);
+      if (!res.ok) throw new Error(t('shell.refresh_failed', { status: res.status }));
       this._store(await res.json());
       this.dispatchEvent(new Event('refreshed'));
     };
@@ -89,6 +93,7 @@ class Auth extends EventTarget {
     const { api } = await import('./api.js');
     const before = JSON.stringify(this.me?.permissions || null);
     this.me = await api('/api/auth/me');
+    if (this.me.locale) setLocale(this.me.locale); // the agent's choice wins over the browser's
     if (JSON.stringify(this.me.permissions) !== before) {
       this.dispatchEvent(new Event('permissions'));
     }

@@ -1,4 +1,5 @@
 // Tiny DOM helpers. User data is only ever set as text (never innerHTML).
+import { formatDateTime } from './i18n.js';
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -51,8 +52,8 @@ export function fmtTime(iso) {
   const now = new Date();
   const sameDay = d.toDateString() === now.toDateString();
   return sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+    ? formatDateTime(d, { hour: '2-digit', minute: '2-digit' })
+    : formatDateTime(d, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 export function parseTime(iso) {

@@ -1,5 +1,6 @@
 // Shared bits of the admin pages.
 import { h } from '../dom.js';
+import { t } from '../i18n.js';
 
 export function page(root, title, ...children) {
   const wrap = h('div', { class: 'admin' }, h('h1', {}, title), ...children);
@@ -8,7 +9,7 @@ export function page(root, title, ...children) {
 }
 
 /** A table: columns = [[header, (row) => cell, className?]]. */
-export function table(caption, columns, rows, empty = 'Nothing here yet.') {
+export function table(caption, columns, rows, empty = t('admin.nothing_yet')) {
   return h('div', { class: 'table-wrap' },
     h('table', {},
       h('caption', { class: 'sr-only' }, caption),

@@ -11,7 +11,10 @@ import { componentText } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
 const STATES = ['pending', 'queued', 'sent', 'delivered', 'read', 'replied', 'failed', 'skipped'];
-const SOURCES = [['name', 'Name'], ['phone', 'Phone'], ['email', 'E-mail'], ['attributes.', 'Attribute…']];
+const SOURCES = ['name', 'phone', 'email', 'attributes.'];
+const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
+const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
 
 export function mount(root, args = []) {
   return args[0] ? results(root, args[0]) : list(root);
@@ -21,8 +24,8 @@ function progress(totals) {
   const total = STATES.reduce((n, s) => n + (totals[s] || 0), 0);
   const done = total - (totals.pending || 0);
   return h('div', { class: 'progress-cell' },
-    h('progress', { max: String(total || 1), value: String(done), 'aria-label': 'Handed on' }),
-    h('span', { class: 'hint' }, `${done} / ${total}`));
+    h('progress', { max: String(total || 1), value: String(done), 'aria-label': t('campaigns.handed_on') }),
+    h('span', { class: 'hint' }, `${formatNumber(done)} / ${formatNumber(total)}`));
 }
 
 /** A bar of ``share`` (0..1); the width is set through the CSSOM (the CSP refuses inline styles). */
@@ -36,23 +39,23 @@ function list(root) {
   const tools = h('div', { class: 'toolbar' });
   const body = h('div');
   const builder = h('section', { class: 'builder' });
-  page(root, 'Campaigns', tools, body, builder);
+  page(root, t('shell.section.campaigns'), tools, body, builder);
   let timer = null;
 
   async function load() {
     replace(tools, auth.can('campaigns:write')
-      ? button('New campaign', () => build(builder, load), { class: 'primary' }) : null);
+      ? button(t('campaigns.new'), () => build(builder, load), { class: 'primary' }) : null);
     try {
       const campaigns = await api('/api/campaigns', { query: { limit: 50 } });
-      replace(body, table('Campaigns', [
-        ['Name', (c) => h('a', { href: `#/campaigns/${c.id}` }, c.name)],
-        ['Status', (c) => h('span', { class: `chip ${c.status}` }, c.status)],
-        ['Progress', (c) => progress(c.totals)],
-        ['Template', (c) => h('code', {}, c.template.name)],
-        ['Rate', (c) => `${c.rate_per_minute}/min`, 'num'],
-        ['Created', (c) => fmtTime(c.created_at)],
-      ], campaigns.items, 'No campaigns yet.'));
-    } catch (err) { showError(err, 'Campaigns'); }
+      replace(body, table(t('shell.section.campaigns'), [
+        [t('campaigns.name'), (c) => h('a', { href: `#/campaigns/${c.id}` }, c.name)],
+        [t('campaigns.status'), (c) => statusChip(c.status)],
+        [t('campaigns.progress'), (c) => progress(c.totals)],
+        [t('campaigns.template'), (c) => h('code', {}, c.template.name)],
+        [t('campaigns.rate'), (c) => t('campaigns.per_minute', { n: formatNumber(c.rate_per_minute) }), 'num'],
+        [t('campaigns.created'), (c) => fmtTime(c.created_at)],
+      ], campaigns.items, t('campaigns.none')));
+    } catch (err) { showError(err, t('shell.section.campaigns')); }
     clearTimeout(timer);
     if (root.isConnected) timer = setTimeout(load, REFRESH_MS); // live progress
   }
@@ -67,20 +70,20 @@ async function build(section, done) {
   const [templates, senders, audiences, warmups] = await Promise.all([
     api('/api/templates'), api('/api/senders'), all('/api/audiences', { limit: 200 }),
     api('/api/campaigns/warmups'),
-  ]).catch((err) => { showError(err, 'Builder'); return [[], [], [], []]; });
-  const approved = (Array.isArray(templates) ? templates : templates.items).filter((t) => t.status === 'APPROVED');
+  ]).catch((err) => { showError(err, t('campaigns.builder')); return [[], [], [], []]; });
+  const approved = (Array.isArray(templates) ? templates : templates.items).filter((tpl) => tpl.status === 'APPROVED');
   const numbers = Array.isArray(senders) ? senders : senders.items;
 
   const name = h('input', { required: true, maxlength: '200' });
-  const tag = h('input', { placeholder: 'e.g. vip' });
-  const consent = h('select', {}, h('option', { value: '' }, 'Any'),
-    ['opted_in', 'unknown', 'opted_out'].map((s) => h('option', { value: s }, s)));
-  const saved = h('select', {}, h('option', { value: '' }, 'New audience from the filters below'),
+  const tag = h('input', { placeholder: t('campaigns.tag_placeholder') });
+  const consent = h('select', {}, h('option', { value: '' }, t('campaigns.any')),
+    ['opted_in', 'unknown', 'opted_out'].map((s) => h('option', { value: s }, t(`campaigns.consent.${s}`))));
+  const saved = h('select', {}, h('option', { value: '' }, t('campaigns.new_audience')),
     audiences.map((a) => h('option', { value: a.id }, a.name)));
   const count = h('output', { class: 'audience-count', 'aria-live': 'polite' }, '—');
-  const template = h('select', {}, approved.map((t, i) => h('option', { value: String(i) }, `${t.name} (${t.language}, ${t.category})`)));
+  const template = h('select', {}, approved.map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language}, ${tpl.category})`)));
   const params = h('div', { class: 'params' });
-  const sender = h('select', {}, h('option', { value: 'allocated' }, 'Each contact\'s allocated number'),
+  const sender = h('select', {}, h('option', { value: 'allocated' }, t('campaigns.allocated_number')),
     numbers.map((s) => h('option', { value: s.id }, s.display_number)));
   const rate = h('input', { type: 'number', min: '1', value: '600' });
   const windowStart = h('input', { type: 'time', value: '09:00' });
@@ -101,21 +104,21 @@ async function build(section, done) {
       const r = saved.value
         ? await api(`/api/audiences/${saved.value}/count`)
         : await api('/api/audiences/count', { method: 'POST', body: { definition: definition() } });
-      count.value = `${r.count} contacts`;
+      count.value = t('campaigns.n_contacts', { n: formatNumber(r.count) });
     } catch (err) { count.value = err.message; }
   }, 300);
 
   function placeholders() {
-    const t = approved[Number(template.value)];
-    const text = t ? componentText(t, 'BODY') : '';
+    const chosen = approved[Number(template.value)];
+    const text = chosen ? componentText(chosen, 'BODY') : '';
     return [...new Set([...text.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]))];
   }
 
   function renderParams() {
     replace(params, placeholders().map((p) => h('div', { class: 'param' },
-      field(`Parameter {{${p}}}`, h('select', { dataset: { role: 'source' } }, SOURCES.map(([v, l]) => h('option', { value: v }, l)))),
-      field(`Attribute key for {{${p}}}`, h('input', { dataset: { role: 'key' }, placeholder: 'city' })),
-      field(`Fallback for {{${p}}}`, h('input', { dataset: { role: 'fallback' }, placeholder: 'there' })))));
+      field(t('campaigns.parameter', { p: `{{${p}}}` }), h('select', { dataset: { role: 'source' } }, SOURCES.map((v) => h('option', { value: v }, t(`campaigns.source.${v}`))))),
+      field(t('campaigns.attribute_key', { p: `{{${p}}}` }), h('input', { dataset: { role: 'key' }, placeholder: t('campaigns.attribute_placeholder') })),
+      field(t('campaigns.fallback', { p: `{{${p}}}` }), h('input', { dataset: { role: 'fallback' }, placeholder: t('campaigns.fallback_placeholder') })))));
   }
 
   function mapping() {
@@ -129,7 +132,7 @@ async function build(section, done) {
 
   async function create(e) {
     e.preventDefault();
-    const t = approved[Number(template.value)];
+    const chosen = approved[Number(template.value)];
     try {
       const audienceId = saved.value || (await api('/api/audiences', {
         method: 'POST', body: { name: `${name.value} audience ${Date.now()}`, definition: definition() },
@@ -139,7 +142,7 @@ async function build(section, done) {
         body: {
           name: name.value,
           audience_id: audienceId,
-          template: { name: t.name, language: t.language },
+          template: { name: chosen.name, language: chosen.language },
           parameters: { body: mapping() },
           sender: sender.value === 'allocated' ? { mode: 'allocated' } : { mode: 'named', sender_ids: [sender.value] },
           rate_per_minute: Number(rate.value),
@@ -150,33 +153,38 @@ async function build(section, done) {
         api(`/api/campaigns/${campaign.id}/preview`, { query: { limit: 3 } }),
         api(`/api/campaigns/${campaign.id}/estimate`),
       ]);
-      replace(result, h('h3', {}, 'Draft saved'),
-        h('p', { class: 'estimate' }, `Estimate: ${estimate.recipients} recipients, about ${Math.ceil(estimate.duration_seconds / 60)} min (limited by ${estimate.limited_by.replace('_', ' ')}), ${estimate.cost.toFixed(2)} ${estimate.currency}.`),
-        table('Preview', [
-          ['Contact', (p) => p.name || p.phone],
-          ['Message', (p) => p.text || h('span', { class: 'hint' }, p.problem)],
-        ], preview, 'The audience is empty.'),
-        h('a', { href: `#/campaigns/${campaign.id}`, class: 'button' }, 'Open campaign'));
-      toast('Campaign saved as a draft.');
+      replace(result, h('h3', {}, t('campaigns.draft_saved')),
+        h('p', { class: 'estimate' }, t('campaigns.estimate', {
+          recipients: formatNumber(estimate.recipients),
+          minutes: formatNumber(Math.ceil(estimate.duration_seconds / 60)),
+          limit: t(`campaigns.limited_by.${estimate.limited_by}`),
+          cost: formatNumber(estimate.cost, { style: 'currency', currency: estimate.currency }),
+        })),
+        table(t('campaigns.preview'), [
+          [t('campaigns.contact'), (p) => p.name || p.phone],
+          [t('campaigns.message'), (p) => p.text || h('span', { class: 'hint' }, p.problem)],
+        ], preview, t('campaigns.audience_empty')),
+        h('a', { href: `#/campaigns/${campaign.id}`, class: 'button' }, t('campaigns.open')));
+      toast(t('campaigns.saved_draft'));
       done();
-    } catch (err) { showError(err, 'Not saved'); }
+    } catch (err) { showError(err, t('common.not_saved')); }
   }
 
   for (const el of [tag, consent, saved]) el.addEventListener('input', recount);
   template.addEventListener('change', renderParams);
   renderParams();
   recount();
-  replace(section, h('h2', {}, 'New campaign'),
+  replace(section, h('h2', {}, t('campaigns.new')),
     h('form', { class: 'stack', onsubmit: create },
-      field('Campaign name', name),
-      h('fieldset', {}, h('legend', {}, 'Audience'), field('Saved audience', saved), field('Tag', tag),
-        field('Marketing consent', consent), h('p', {}, 'Matches: ', count)),
-      h('fieldset', {}, h('legend', {}, 'Message'), field('Template', template), params),
-      h('fieldset', {}, h('legend', {}, 'Sending'), field('Sender', sender), warmupBudgets(warmups),
-        field('Rate per minute', rate),
-        field('Window opens (contact-local)', windowStart), field('Window closes', windowEnd),
-        h('label', {}, weekdaysOnly, ' Weekdays only')),
-      h('button', { type: 'submit', class: 'primary' }, 'Save draft')),
+      field(t('campaigns.campaign_name'), name),
+      h('fieldset', {}, h('legend', {}, t('campaigns.audience')), field(t('campaigns.saved_audience'), saved), field(t('campaigns.tag'), tag),
+        field(t('campaigns.marketing_consent'), consent), h('p', {}, t('campaigns.matches'), ' ', count)),
+      h('fieldset', {}, h('legend', {}, t('campaigns.message')), field(t('campaigns.template'), template), params),
+      h('fieldset', {}, h('legend', {}, t('campaigns.sending')), field(t('campaigns.sender'), sender), warmupBudgets(warmups),
+        field(t('campaigns.rate_per_minute'), rate),
+        field(t('campaigns.window_opens'), windowStart), field(t('campaigns.window_closes'), windowEnd),
+        h('label', {}, weekdaysOnly, ' ', t('campaigns.weekdays_only'))),
+      h('button', { type: 'submit', class: 'primary' }, t('campaigns.save_draft'))),
     result);
 }
 
@@ -198,15 +206,15 @@ function results(root, id) {
   const summary = h('section', { class: 'results-summary' });
   const chart = h('section', { class: 'results-timeline' });
   const recipients = h('section');
-  page(root, 'Campaign results', head, summary, chart, recipients);
+  page(root, t('campaigns.results'), head, summary, chart, recipients);
   let timer = null;
 
   async function act(action) {
     try {
       await api(`/api/campaigns/${id}/${action}`, { method: 'POST' });
-      toast(`Campaign ${action === 'launch' ? 'launched' : `${action}d`}.`);
+      toast(t(`campaigns.done.${action}`));
       load();
-    } catch (err) { showError(err, 'Not done'); }
+    } catch (err) { showError(err, t('campaigns.not_done')); }
   }
 
   async function load() {
@@ -218,27 +226,33 @@ function results(root, id) {
       ]);
       const can = auth.can('campaigns:launch');
       const actions = { draft: ['launch', 'cancel'], scheduled: ['pause', 'cancel'], running: ['pause', 'cancel'], paused: ['resume', 'cancel'] }[campaign.status] || [];
-      replace(head, h('h2', {}, campaign.name), h('span', { class: `chip ${campaign.status}` }, campaign.status),
+      replace(head, h('h2', {}, campaign.name), statusChip(campaign.status),
         campaign.pause_reason ? h('span', { class: 'hint pause-reason' }, campaign.pause_reason) : null,
-        can ? actions.map((a) => button(a[0].toUpperCase() + a.slice(1), () => act(a))) : null,
-        h('a', { href: `/api/campaigns/${id}/results.csv`, class: 'button', onclick: download }, 'Export CSV'));
+        can ? actions.map((a) => button(t(`campaigns.action.${a}`), () => act(a))) : null,
+        h('a', { href: `/api/campaigns/${id}/results.csv`, class: 'button', onclick: download }, t('campaigns.export')));
       const total = STATES.reduce((n, s) => n + res.totals[s], 0) || 1;
       replace(summary,
-        h('div', { class: 'bars', role: 'img', 'aria-label': 'Recipients per state' },
+        h('div', { class: 'bars', role: 'img', 'aria-label': t('campaigns.per_state') },
           STATES.map((s) => h('div', { class: `bar ${s}` },
-            h('span', { class: 'bar-label' }, s),
+            h('span', { class: 'bar-label' }, t(`campaigns.state.${s}`)),
             barFill(res.totals[s] / total),
-            h('span', { class: 'bar-value' }, String(res.totals[s]))))),
-        h('p', {}, `Delivered ${(100 * res.rates.delivered).toFixed(1)}% · read ${(100 * res.rates.read).toFixed(1)}% · replied ${(100 * res.rates.replied).toFixed(1)}% · failed ${(100 * res.rates.failed).toFixed(1)}% · cost ${res.cost.amount} ${res.cost.currency}`));
+            h('span', { class: 'bar-value' }, formatNumber(res.totals[s]))))),
+        h('p', {}, t('campaigns.rates', {
+          delivered: percent(res.rates.delivered),
+          read: percent(res.rates.read),
+          replied: percent(res.rates.replied),
+          failed: percent(res.rates.failed),
+          cost: formatNumber(Number(res.cost.amount), { style: 'currency', currency: res.cost.currency }),
+        })));
       replace(chart, timelineChart(timeline));
-      replace(recipients, table('Recipients', [
-        ['Contact', (r) => r.name || r.phone],
-        ['Phone', (r) => h('span', { class: 'mono' }, r.phone)],
-        ['State', (r) => h('span', { class: `chip ${r.state}` }, r.state)],
-        ['Why', (r) => r.skip_rule || (r.error_code ? `Meta ${r.error_code}` : '')],
-        ['Queued', (r) => fmtTime(r.queued_at)],
-      ], rows.items.map((r) => ({ ...r, id: r.contact_id })), 'No recipients yet: launch the campaign.'));
-    } catch (err) { showError(err, 'Campaign'); }
+      replace(recipients, table(t('campaigns.recipients'), [
+        [t('campaigns.contact'), (r) => r.name || r.phone],
+        [t('campaigns.phone'), (r) => h('span', { class: 'mono' }, r.phone)],
+        [t('campaigns.state'), (r) => stateChip(r.state)],
+        [t('campaigns.why'), (r) => r.skip_rule || (r.error_code ? `Meta ${r.error_code}` : '')],
+        [t('campaigns.queued'), (r) => fmtTime(r.queued_at)],
+      ], rows.items.map((r) => ({ ...r, id: r.contact_id })), t('campaigns.no_recipients')));
+    } catch (err) { showError(err, t('campaigns.campaign')); }
     clearTimeout(timer);
     if (root.isConnected) timer = setTimeout(load, REFRESH_MS);
   }
@@ -251,7 +265,7 @@ function results(root, id) {
       const text = await res.text();
       const link = h('a', { href: URL.createObjectURL(new Blob([text], { type: 'text/csv' })), download: `campaign-${id}.csv` });
       link.click();
-    } catch (err) { showError(err, 'Export'); }
+    } catch (err) { showError(err, t('campaigns.export_failed')); }
   }
 
   load();

@@ -4,36 +4,42 @@ import { api, ApiError } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
 import { attachControl, mediaContent } from './inbox-media.js';
+import { formatNumber, t } from '../i18n.js';
+import { addNote, composerTools, labelChips, labelEditor, labelFilter, noteItem } from './inbox-toolkit.js';
 import { componentText, fill, placeholders } from './templates-lib.js';
 import * as rich from './inbox-rich.js';
 
 // queued → (unknown: Meta's answer was lost) → sent → delivered → read, or failed; a
 // status webhook may resolve unknown either way.
 const STATUS_RANK = { pending: 0, queued: 0, unknown: 0.5, sent: 1, delivered: 2, read: 3, failed: 4, received: 0 };
+// Status → [symbol, label key].
 const TICKS = {
-  pending: ['🕓', 'Sending'],
-  queued: ['🕓', 'Queued'],
-  unknown: ['?', 'Not confirmed yet'],
-  sent: ['✓', 'Sent'],
-  delivered: ['✓✓', 'Delivered'],
-  read: ['✓✓', 'Read'],
-  failed: ['⚠', 'Failed'],
+  pending: ['🕓', 'inbox.tick.pending'],
+  queued: ['🕓', 'inbox.tick.queued'],
+  unknown: ['?', 'inbox.tick.unknown'],
+  sent: ['✓', 'inbox.tick.sent'],
+  delivered: ['✓✓', 'inbox.tick.delivered'],
+  read: ['✓✓', 'inbox.tick.read'],
+  failed: ['⚠', 'inbox.tick.failed'],
 };
 // A customer may be known only by Meta's business-scoped user id until their phone is.
 const contactLabel = (contact) => contact.name || contact.phone || contact.wa_user_id || '';
 
+// Type → symbol (its label is `inbox.media.<type>`).
 const MEDIA = {
-  image: ['🖼', 'Photo'], video: ['🎞', 'Video'], audio: ['🎵', 'Voice message'],
-  document: ['📄', 'Document'], sticker: ['🗒', 'Sticker'], location: ['📍', 'Location'],
-  contacts: ['👤', 'Contact card'], reaction: ['💬', 'Reaction'],
+  image: '🖼', video: '🎞', audio: '🎵', document: '📄', sticker: '🗒', location: '📍',
+  contacts: '👤', reaction: '💬',
 };
-const SNOOZES = [['1 hour', 3600], ['4 hours', 4 * 3600], ['1 day', 86400], ['1 week', 7 * 86400]];
+const SNOOZES = [['inbox.snooze.hour', 3600], ['inbox.snooze.hours4', 4 * 3600], ['inbox.snooze.day', 86400], ['inbox.snooze.week', 7 * 86400]];
+const STATUS_FILTERS = ['open', 'pending', 'snoozed', 'resolved'];
 
 export function mount(root, args, { navigate, realtime }) {
   const me = auth.me;
   const state = {
     tab: sessionStorage.getItem('scrm.inbox.tab') || (auth.can('inbox:read:all') ? 'all' : 'mine'),
     status: sessionStorage.getItem('scrm.inbox.status') || '',
+    labelId: sessionStorage.getItem('scrm.inbox.label') || '',
+    labels: new Map(),
     q: '',
     convs: new Map(),
     nextCursor: null,
@@ -53,26 +59,27 @@ export function mount(root, args, { navigate, realtime }) {
 
   // ---------- layout ----------
   const list = h('ul', { class: 'conv-items', role: 'list' });
-  const more = button('Load more conversations', () => loadList(true), { class: 'more', hidden: true });
-  const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Conversation views' });
+  const more = button(t('inbox.load_more'), () => loadList(true), { class: 'more', hidden: true });
+  const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': t('inbox.views') });
   const statusSelect = h('select', { onchange: () => { state.status = statusSelect.value; sessionStorage.setItem('scrm.inbox.status', state.status); loadList(); } },
-    [['', 'Any status'], ['open', 'Open'], ['pending', 'Pending'], ['snoozed', 'Snoozed'], ['resolved', 'Resolved']]
-      .map(([v, t]) => h('option', { value: v, selected: v === state.status }, t)));
-  const search = h('input', { type: 'search', placeholder: 'Name or number', oninput: debounce(() => { state.q = search.value.trim(); loadList(); }, 250) });
-  const listPane = h('section', { class: 'conv-list', 'aria-label': 'Conversations' },
+    h('option', { value: '', selected: !state.status }, t('inbox.any_status')),
+    STATUS_FILTERS.map((v) => h('option', { value: v, selected: v === state.status }, t(`inbox.filter.${v}`))));
+  const search = h('input', { type: 'search', placeholder: t('inbox.search_placeholder'), oninput: debounce(() => { state.q = search.value.trim(); loadList(); }, 250) });
+  const labelSlot = h('div', { class: 'label-filter' });
+  const listPane = h('section', { class: 'conv-list', 'aria-label': t('inbox.conversations') },
     tabs,
-    h('div', { class: 'filters' }, field('Status', statusSelect), field('Search', search)),
+    h('div', { class: 'filters' }, field(t('inbox.status'), statusSelect), field(t('inbox.search'), search), labelSlot),
     list, more);
-  const chat = h('section', { class: 'chat', 'aria-label': 'Conversation' },
-    h('div', { class: 'empty' }, 'Select a conversation.'));
-  const panel = h('aside', { class: 'contact-panel', 'aria-label': 'Contact details', hidden: true });
+  const chat = h('section', { class: 'chat', 'aria-label': t('inbox.conversation') },
+    h('div', { class: 'empty' }, t('inbox.select')));
+  const panel = h('aside', { class: 'contact-panel', 'aria-label': t('inbox.contact_details'), hidden: true });
   const layout = h('div', { class: 'inbox', dataset: { pane: 'list' } }, listPane, chat, panel);
   root.append(layout);
 
   function tabsAllowed() {
     const all = auth.can('inbox:read:all');
-    return [['mine', 'Mine', true], ['unassigned', 'Unassigned', all], ['team', 'Team', all], ['all', 'All', all]]
-      .filter(([, , ok]) => ok);
+    return [['mine', true], ['unassigned', all], ['team', all], ['all', all]]
+      .filter(([, ok]) => ok).map(([value]) => [value, t(`inbox.tab.${value}`)]);
   }
 
   function renderTabs() {
@@ -98,6 +105,7 @@ export function mount(root, args, { navigate, realtime }) {
     if (state.tab === 'unassigned' && c.assigned_agent_id) return false;
     if (state.tab === 'team' && !(me.team_ids || []).includes(c.assigned_team_id)) return false;
     if (state.status && c.status !== state.status) return false;
+    if (state.labelId && !(c.label_ids || []).includes(state.labelId)) return false;
     if (state.q) {
       const q = state.q.toLowerCase();
       if (!(c.contact.name || '').toLowerCase().includes(q) && !(c.contact.phone || '').includes(q)) return false;
@@ -109,14 +117,14 @@ export function mount(root, args, { navigate, realtime }) {
     const token = ++state.listToken;
     try {
       const page = await api('/api/conversations', {
-        query: { view: state.tab, status: state.status, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
+        query: { view: state.tab, status: state.status, label_id: state.labelId, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
       });
       if (token !== state.listToken) return;
       if (!append) state.convs.clear();
       for (const c of page.items) state.convs.set(c.id, c);
       state.nextCursor = page.next_cursor;
       renderList();
-    } catch (err) { showError(err, 'Conversations'); }
+    } catch (err) { showError(err, t('inbox.conversations')); }
   }
 
   function sorted() {
@@ -125,7 +133,7 @@ export function mount(root, args, { navigate, realtime }) {
 
   function renderList() {
     const items = sorted();
-    replace(list, items.length ? items.map(convItem) : h('li', { class: 'empty' }, 'No conversations here.'));
+    replace(list, items.length ? items.map(convItem) : h('li', { class: 'empty' }, t('inbox.no_conversations')));
     more.hidden = !state.nextCursor;
   }
 
@@ -141,11 +149,15 @@ export function mount(root, args, { navigate, realtime }) {
         h('time', { datetime: c.last_message_at || '' }, fmtTime(c.last_message_at))),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'preview' }, c.last_message_preview || ''),
-        c.status !== 'open' ? h('span', { class: `chip ${c.status}` }, c.status) : null,
-        unread ? h('span', { class: 'badge', 'aria-label': `${c.unread_count} unread` }, String(c.unread_count)) : null)));
+        labelChips(c.label_ids, state.labels),
+        c.status !== 'open' ? h('span', { class: `chip ${c.status}` }, t(`inbox.status.${c.status}`)) : null,
+        unread ? h('span', { class: 'badge', 'aria-label': t('inbox.unread', { n: formatNumber(c.unread_count) }) }, formatNumber(c.unread_count)) : null)));
   }
 
-  function upsertConversation(c) {
+  function upsertConversation(update) {
+    // Events carry no labels (conversation.labels does): keep the ones we know.
+    const known = state.convs.get(update.id) || (state.conv?.id === update.id ? state.conv : null);
+    const c = { ...update, label_ids: update.label_ids ?? known?.label_ids ?? [] };
     if (matches(c)) state.convs.set(c.id, c);
     else state.convs.delete(c.id);
     renderList();
@@ -166,8 +178,8 @@ export function mount(root, args, { navigate, realtime }) {
 
   // ---------- chat ----------
   const header = h('header', { class: 'chat-header' });
-  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': 'Messages' });
-  const olderButton = button('Load older messages', () => loadOlder(), { class: 'more', hidden: true });
+  const scroller = h('div', { class: 'messages', tabindex: '0', 'aria-label': t('inbox.messages') });
+  const olderButton = button(t('inbox.load_older'), () => loadOlder(), { class: 'more', hidden: true });
   const msgList = h('ol', { class: 'msg-items', 'aria-live': 'polite', 'aria-relevant': 'additions' });
   scroller.append(olderButton, msgList);
   const composer = h('div', { class: 'composer' });
@@ -177,7 +189,7 @@ export function mount(root, args, { navigate, realtime }) {
     if (!id) {
       state.selected = null;
       layout.dataset.pane = 'list';
-      replace(chat, h('div', { class: 'empty' }, 'Select a conversation.'));
+      replace(chat, h('div', { class: 'empty' }, t('inbox.select')));
       panel.hidden = true;
       renderList();
       return;
@@ -190,6 +202,7 @@ export function mount(root, args, { navigate, realtime }) {
     state.templateMode = false;
     state.interactiveMode = false;
     state.replyTo = null;
+    state.noteOnly = false;
     layout.dataset.pane = 'chat';
     replace(chat, header, scroller, composer);
     replace(msgList);
@@ -211,7 +224,7 @@ export function mount(root, args, { navigate, realtime }) {
       if (conv.unread_count > 0) markRead();
     } catch (err) {
       if (state.selected !== id) return;
-      replace(chat, h('div', { class: 'empty', role: 'alert' }, err.status === 404 ? 'This conversation is not visible to you.' : err.message));
+      replace(chat, h('div', { class: 'empty', role: 'alert' }, err.status === 404 ? t('inbox.not_visible') : err.message));
     }
   }
 
@@ -236,12 +249,12 @@ export function mount(root, args, { navigate, realtime }) {
       state.olderCursor = page.next_cursor;
       renderMessages();
       scroller.scrollTop += scroller.scrollHeight - before; // keep the reader's place
-    } catch (err) { showError(err, 'Older messages'); } finally { state.loadingOlder = false; }
+    } catch (err) { showError(err, t('inbox.older_messages')); } finally { state.loadingOlder = false; }
   }
 
   function senderLabel(id) {
     const s = state.senders.get(id);
-    return s ? `${s.verified_name} ${s.display_number}` : 'business number';
+    return s ? `${s.verified_name} ${s.display_number}` : t('inbox.business_number');
   }
 
   function renderHeader() {
@@ -250,22 +263,22 @@ export function mount(root, args, { navigate, realtime }) {
     const canAssign = auth.can('inbox:assign');
     const canSend = auth.can('inbox:send', 'inbox:assign');
     const windowText = c.window_open
-      ? `Window open until ${fmtTime(c.window_expires_at)}`
-      : 'Window closed: templates only';
+      ? t('inbox.window_open', { time: fmtTime(c.window_expires_at) })
+      : t('inbox.window_closed');
     const actions = [];
     if (canAssign && c.assigned_agent_id !== me.id) {
-      actions.push(button('Assign to me', () => patch({ assigned_agent_id: me.id })));
+      actions.push(button(t('inbox.assign_to_me'), () => patch({ assigned_agent_id: me.id })));
     }
     if (canAssign) {
       const agentSelect = h('select', { onchange: () => patch({ assigned_agent_id: agentSelect.value || null }) },
-        h('option', { value: '' }, 'Unassigned'),
+        h('option', { value: '' }, t('inbox.unassigned')),
         agentOptions(c.assigned_agent_id).map(([id, name]) => h('option', { value: id, selected: id === c.assigned_agent_id }, name)));
-      actions.push(field('Assignee', agentSelect));
+      actions.push(field(t('inbox.assignee'), agentSelect));
       if (state.teams.size) {
         const teamSelect = h('select', { onchange: () => patch({ assigned_team_id: teamSelect.value || null }) },
-          h('option', { value: '' }, 'No team'),
-          [...state.teams.values()].map((t) => h('option', { value: t.id, selected: t.id === c.assigned_team_id }, t.name)));
-        actions.push(field('Team', teamSelect));
+          h('option', { value: '' }, t('inbox.no_team')),
+          [...state.teams.values()].map((team) => h('option', { value: team.id, selected: team.id === c.assigned_team_id }, team.name)));
+        actions.push(field(t('inbox.team'), teamSelect));
       }
     }
     const others = [...state.senders.values()].filter((s) => s.status === 'active' && s.id !== c.sender_id);
@@ -274,11 +287,11 @@ export function mount(root, args, { navigate, realtime }) {
       const senderSelect = h('select', { onchange: () => switchSender(c, senderSelect.value) },
         h('option', { value: c.sender_id }, senderLabel(c.sender_id)),
         others.map((s) => h('option', { value: s.id }, senderLabel(s.id))));
-      actions.push(field('Send from', senderSelect));
+      actions.push(field(t('inbox.send_from'), senderSelect));
     }
     if (canSend) {
-      if (c.status === 'resolved' || c.status === 'snoozed') actions.push(button('Reopen', () => patch({ status: 'open' })));
-      if (c.status !== 'resolved') actions.push(button('Resolve', () => patch({ status: 'resolved' }), { class: 'primary' }));
+      if (c.status === 'resolved' || c.status === 'snoozed') actions.push(button(t('inbox.reopen'), () => patch({ status: 'open' })));
+      if (c.status !== 'resolved') actions.push(button(t('inbox.resolve'), () => patch({ status: 'resolved' }), { class: 'primary' }));
       if (c.status !== 'snoozed') {
         const snooze = h('select', {
           onchange: () => {
@@ -286,22 +299,25 @@ export function mount(root, args, { navigate, realtime }) {
             const until = new Date(Date.now() + Number(snooze.value) * 1000).toISOString();
             patch({ status: 'snoozed', snoozed_until: until });
           },
-        }, h('option', { value: '' }, 'Snooze…'), SNOOZES.map(([t, s]) => h('option', { value: String(s) }, t)));
-        actions.push(field('Snooze', snooze));
+        }, h('option', { value: '' }, t('inbox.snooze_menu')), SNOOZES.map(([key, s]) => h('option', { value: String(s) }, t(key))));
+        actions.push(field(t('inbox.snooze'), snooze));
       }
     }
-    const panelToggle = button('Contact', () => { state.panelOpen = !state.panelOpen; renderPanel(); renderHeader(); },
+    if (canSend && state.labels.size) {
+      actions.push(labelEditor(c, state.labels, (labelIds) => upsertConversation({ ...c, label_ids: labelIds })));
+    }
+    const panelToggle = button(t('inbox.contact'), () => { state.panelOpen = !state.panelOpen; renderPanel(); renderHeader(); },
       { 'aria-expanded': String(state.panelOpen), 'aria-controls': 'contact-panel' });
     replace(header,
       h('div', { class: 'chat-title' },
-        button('← Back', () => navigate('inbox'), { class: 'back link', 'aria-label': 'Back to the conversation list' }),
+        button(t('inbox.back'), () => navigate('inbox'), { class: 'back link', 'aria-label': t('inbox.back_label') }),
         h('div', {},
           h('h2', {}, contactLabel(c.contact)),
           h('p', { class: 'sub' },
-            h('span', {}, c.contact.phone || `WhatsApp user ${c.contact.wa_user_id}`), ' · ',
-            h('span', { title: 'Sender (business number)' }, `via ${senderLabel(c.sender_id)}`), ' · ',
-            h('span', { class: `chip ${c.status}` }, c.status),
-            c.status === 'snoozed' && c.snoozed_until ? ` until ${fmtTime(c.snoozed_until)}` : '', ' · ',
+            h('span', {}, c.contact.phone || t('inbox.whatsapp_user', { id: c.contact.wa_user_id })), ' · ',
+            h('span', { title: t('inbox.sender_title') }, t('inbox.via', { sender: senderLabel(c.sender_id) })), ' · ',
+            h('span', { class: `chip ${c.status}` }, t(`inbox.status.${c.status}`)),
+            c.status === 'snoozed' && c.snoozed_until ? ` ${t('inbox.until', { time: fmtTime(c.snoozed_until) })}` : '', ' · ',
             h('span', { class: c.window_open ? 'window open' : 'window closed', id: 'window-state' }, windowText))),
         panelToggle),
       rich.referralNote(c),
@@ -310,8 +326,8 @@ export function mount(root, args, { navigate, realtime }) {
 
   function agentOptions(current) {
     const options = [...state.agents.values()].map((a) => [a.id, a.name]);
-    if (!state.agents.has(me.id)) options.unshift([me.id, `${me.name} (me)`]);
-    if (current && !options.some(([id]) => id === current)) options.push([current, 'another agent']);
+    if (!state.agents.has(me.id)) options.unshift([me.id, t('inbox.me', { name: me.name })]);
+    if (current && !options.some(([id]) => id === current)) options.push([current, t('inbox.another_agent')]);
     return options;
   }
 
@@ -323,8 +339,8 @@ export function mount(root, args, { navigate, realtime }) {
       });
       upsertConversation(conv);
       navigate(`inbox/${conv.id}`);
-      toast(`Now writing from ${senderLabel(senderId)}.`);
-    } catch (err) { showError(err, 'Sender not switched'); renderHeader(); }
+      toast(t('inbox.now_writing_from', { sender: senderLabel(senderId) }));
+    } catch (err) { showError(err, t('inbox.sender_not_switched')); renderHeader(); }
   }
 
   async function patch(body) {
@@ -332,8 +348,8 @@ export function mount(root, args, { navigate, realtime }) {
       const conv = await api(`/api/conversations/${state.selected}`, { method: 'PATCH', body });
       upsertConversation(conv);
       renderHeader();
-      toast('Conversation updated.');
-    } catch (err) { showError(err, 'Not updated'); renderHeader(); }
+      toast(t('inbox.updated'));
+    } catch (err) { showError(err, t('common.not_updated')); renderHeader(); }
   }
 
   // ---------- messages ----------
@@ -352,19 +368,24 @@ export function mount(root, args, { navigate, realtime }) {
     if (shown) return shown;
     if (m.type === 'text') return h('p', { class: 'text' }, m.body);
     if (m.type === 'template') {
-      return [h('p', { class: 'tpl-name' }, `Template: ${p.template?.name || p.name || ''}`), h('p', { class: 'text' }, m.body)];
+      return [h('p', { class: 'tpl-name' }, t('inbox.template_name', { name: p.template?.name || p.name || '' })), h('p', { class: 'text' }, m.body)];
     }
     const media = MEDIA[m.type];
     if (media) {
       const inner = p[m.type] || {};
       const caption = inner.caption || inner.filename || inner.emoji || inner.name || inner.address || m.body || '';
-      return h('p', { class: 'media' }, h('span', { 'aria-hidden': 'true' }, `${media[0]} `), h('strong', {}, media[1]), caption ? ` — ${caption}` : '');
+      return h('p', { class: 'media' }, h('span', { 'aria-hidden': 'true' }, `${media} `), h('strong', {}, t(`inbox.media.${m.type}`)), caption ? ` — ${caption}` : '');
     }
-    if (m.type === 'interactive' || m.type === 'button') return h('p', { class: 'text' }, m.body || `(${m.type} reply)`);
-    return h('p', { class: 'unsupported' }, m.body || `Unsupported message type “${m.type}”: open WhatsApp on the phone to see it.`);
+    if (m.type === 'interactive' || m.type === 'button') return h('p', { class: 'text' }, m.body || t('inbox.reply_of_type', { type: m.type }));
+    return h('p', { class: 'unsupported' }, m.body || t('inbox.unsupported', { type: m.type }));
+  }
+
+  function authorName(id) {
+    return id === me.id ? me.name : state.agents.get(id)?.name || t('inbox.an_agent');
   }
 
   function messageItem(m) {
+    if (m.direction === 'note') return noteItem(m, authorName);
     const out = m.direction === 'outbound';
     const tick = out && TICKS[m.status];
     return h('li', { class: `msg ${out ? 'outbound' : 'inbound'}`, dataset: { id: m.id, status: m.status } },
@@ -374,7 +395,7 @@ export function mount(root, args, { navigate, realtime }) {
         rich.reactionBadges(m),
         h('div', { class: 'meta' },
           h('time', { datetime: m.created_at }, fmtTime(m.created_at)),
-          tick ? h('span', { class: `tick ${m.status}`, role: 'img', 'aria-label': tick[1], title: tick[1], dataset: { status: m.status } }, tick[0]) : null),
+          tick ? h('span', { class: `tick ${m.status}`, role: 'img', 'aria-label': t(tick[1]), title: t(tick[1]), dataset: { status: m.status } }, tick[0]) : null),
         out ? outcomeNote(m) : null,
         rich.messageActions(m, { canSend: auth.can('inbox:send') && state.conv?.window_open, onReply: startReply, onReact: (x, emoji) => rich.react(state.selected, x, emoji) })));
   }
@@ -390,21 +411,21 @@ export function mount(root, args, { navigate, realtime }) {
   // What the agent should know about an outbound message that is not simply on its way.
   function outcomeNote(m) {
     const resend = auth.can('inbox:send') && (m.status === 'failed' || m.not_confirmed)
-      ? button('Send again', () => resendMessage(m), { class: 'link' })
+      ? button(t('inbox.send_again'), () => resendMessage(m), { class: 'link' })
       : null;
     if (m.status === 'failed') {
       return h('div', { class: 'msg-error', role: 'note' },
-        h('p', {}, `Not delivered: ${m.error_message || 'unknown error'}${m.error_code ? ` (${m.error_code})` : ''}`),
+        h('p', {}, t('inbox.not_delivered', { error: `${m.error_message || t('inbox.unknown_error')}${m.error_code ? ` (${m.error_code})` : ''}` })),
         m.error_advice ? h('p', { class: 'hint' }, m.error_advice) : null, resend);
     }
     if (m.status === 'unknown') {
       const text = m.not_confirmed
-        ? 'Not confirmed: WhatsApp never said whether this reached the customer. Send it again only if it matters.'
-        : 'WhatsApp’s answer was lost; waiting for its confirmation.';
+        ? t('inbox.not_confirmed')
+        : t('inbox.answer_lost');
       return h('div', { class: 'msg-error', role: 'note' }, h('p', {}, text), resend);
     }
     if (m.status === 'queued' && m.queue?.reason) {
-      return h('p', { class: 'hint', role: 'note' }, `Waiting (${m.queue.reason.replace('_', ' ')}) until about ${fmtTime(m.queue.not_before)}`);
+      return h('p', { class: 'hint', role: 'note' }, t('inbox.waiting', { reason: m.queue.reason.replace('_', ' '), time: fmtTime(m.queue.not_before) }));
     }
     return null;
   }
@@ -412,7 +433,7 @@ export function mount(root, args, { navigate, realtime }) {
   async function resendMessage(m) {
     try {
       upsertMessage(await api(`/api/conversations/${m.conversation_id}/messages/${m.id}/resend`, { method: 'POST' }));
-    } catch (err) { showError(err, 'Not sent again'); }
+    } catch (err) { showError(err, t('inbox.not_sent_again')); }
   }
 
   function upsertMessage(next) {
@@ -430,10 +451,10 @@ export function mount(root, args, { navigate, realtime }) {
     const c = state.conv;
     if (!c) return;
     if (!auth.can('inbox:send')) {
-      replace(composer, h('p', { class: 'notice' }, 'You can read this conversation but not reply (no inbox:send permission).'));
+      replace(composer, h('p', { class: 'notice' }, t('inbox.read_only')));
       return;
     }
-    if (!c.window_open || state.templateMode) {
+    if (!state.noteOnly && (!c.window_open || state.templateMode)) {
       replace(composer, templateForm(c));
       return;
     }
@@ -446,42 +467,56 @@ export function mount(root, args, { navigate, realtime }) {
       }));
       return;
     }
-    const text = h('textarea', { rows: 2, name: 'text', placeholder: 'Type a reply…  (Enter sends, Shift+Enter for a new line)' });
+    const tools = composerTools(c.id, {
+      replyAllowed: c.window_open,
+      canTypeToCustomer: () => Boolean(state.conv?.window_open),
+    });
+    const text = h('textarea', { rows: 2, name: 'text', placeholder: t('inbox.reply_placeholder') });
     text.value = state.draft || '';
     text.addEventListener('input', () => { state.draft = text.value; });
-    const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send');
+    const sendBtn = h('button', { type: 'submit', class: 'primary' }, t('inbox.send'));
     const form = h('form', {
       class: 'compose-text',
       onsubmit: async (e) => {
         e.preventDefault();
         const value = text.value.trim();
         if (!value) return;
+        const shortcut = tools.pendingShortcut(value);
+        if (shortcut) { tools.expand(shortcut); return; }
         sendBtn.disabled = true;
         try {
-          const m = await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value, reply_to_message_id: state.replyTo?.id } });
+          const m = tools.isNote()
+            ? await addNote(c.id, value, tools.mentionIds(value))
+            : await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value, reply_to_message_id: state.replyTo?.id } });
           state.draft = '';
           if (state.replyTo) { state.replyTo = null; renderComposer(); }
           text.value = '';
+          tools.reset();
           upsertMessage(m);
         } catch (err) {
           if (err instanceof ApiError && err.code === 'template_required') {
             state.conv = { ...state.conv, window_open: false };
-            toast('The 24-hour window has closed: only an approved template can be sent now.', 'error');
+            toast(t('inbox.window_closed_toast'), 'error');
             renderHeader();
             renderComposer();
             return;
           }
-          showError(err, 'Not sent');
+          showError(err, t('inbox.not_sent'));
         } finally { sendBtn.disabled = false; }
         text.focus();
       },
     },
-    field('Reply', text),
+    tools.modes,
+    field(t('inbox.reply'), text),
+    tools.suggestions,
     h('div', { class: 'row' },
-      button('Use a template', () => { state.templateMode = true; renderComposer(); }, { class: 'link' }),
-      rich.interactiveToggle(() => { state.interactiveMode = true; renderComposer(); }),
-      attachControl(c, upsertMessage),
+      c.window_open
+        ? button(t('inbox.use_template'), () => { state.templateMode = true; state.noteOnly = false; renderComposer(); }, { class: 'link' })
+        : button(t('inbox.back_to_template'), () => { state.noteOnly = false; renderComposer(); }, { class: 'link' }),
+      c.window_open ? rich.interactiveToggle(() => { state.interactiveMode = true; renderComposer(); }) : null,
+      c.window_open ? attachControl(c, upsertMessage) : null,
       sendBtn));
+    tools.attach(text);
     text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
     });
@@ -489,85 +524,87 @@ export function mount(root, args, { navigate, realtime }) {
   }
 
   function templateForm(c) {
-    const wrap = h('form', { class: 'compose-template', 'aria-label': 'Send a template' });
+    const wrap = h('form', { class: 'compose-template', 'aria-label': t('inbox.send_template_label') });
     const notice = c.window_open
       ? null
-      : h('p', { class: 'notice', role: 'status' }, 'The 24-hour customer service window is closed. WhatsApp only allows an approved template until the customer writes again.');
+      : h('p', { class: 'notice', role: 'status' }, t('inbox.window_closed_notice'));
     const approved = (state.templates || []).filter((t) => t.status === 'APPROVED');
     if (state.templates === null) {
       loadTemplates().then(renderComposer);
-      replace(wrap, notice, h('p', {}, 'Loading templates…'));
+      replace(wrap, notice, h('p', {}, t('inbox.loading_templates')));
       return wrap;
     }
     if (!approved.length) {
-      replace(wrap, notice, h('p', { class: 'notice' }, 'No approved templates. An admin can sync them under Templates.'));
+      replace(wrap, notice, h('p', { class: 'notice' }, t('inbox.no_templates')));
       return wrap;
     }
-    const picker = h('select', { name: 'template' }, approved.map((t, i) => h('option', { value: String(i) }, `${t.name} (${t.language})`)));
+    const picker = h('select', { name: 'template' }, approved.map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language})`)));
     const params = h('div', { class: 'params' });
     const preview = h('div', { class: 'preview-box', 'aria-live': 'polite', id: 'template-preview' });
-    const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send template');
+    const sendBtn = h('button', { type: 'submit', class: 'primary' }, t('inbox.send_template'));
     let inputs = { header: [], body: [] };
     let extras = null;
 
     function draw() {
-      const t = approved[Number(picker.value)];
+      const tpl = approved[Number(picker.value)];
       inputs = { header: [], body: [] };
       const rows = [];
       for (const part of ['header', 'body']) {
-        for (const n of placeholders(componentText(t, part.toUpperCase()))) {
+        for (const n of placeholders(componentText(tpl, part.toUpperCase()))) {
           const input = h('input', { type: 'text', required: true, oninput: renderPreview, dataset: { part, n: String(n) } });
           inputs[part].push(input);
-          rows.push(field(`${part === 'header' ? 'Header' : 'Body'} parameter {{${n}}}`, input));
+          rows.push(field(t(`inbox.${part}_parameter`, { n: `{{${n}}}` }), input));
         }
       }
-      extras = rich.templateExtras(t);
+      extras = rich.templateExtras(tpl);
       rows.push(...extras.rows);
-      replace(params, rows.length ? rows : h('p', { class: 'hint' }, 'This template has no parameters.'));
+      replace(params, rows.length ? rows : h('p', { class: 'hint' }, t('inbox.no_parameters')));
       renderPreview();
     }
 
     function renderPreview() {
-      const t = approved[Number(picker.value)];
-      const headerText = componentText(t, 'HEADER');
-      const footer = componentText(t, 'FOOTER');
+      const tpl = approved[Number(picker.value)];
+      const headerText = componentText(tpl, 'HEADER');
+      const footer = componentText(tpl, 'FOOTER');
       replace(preview,
-        h('span', { class: 'sr-only' }, 'Preview: '),
+        h('span', { class: 'sr-only' }, `${t('inbox.preview')}: `),
         headerText ? h('strong', {}, fill(headerText, inputs.header.map((i) => i.value))) : null,
-        h('p', {}, fill(componentText(t, 'BODY'), inputs.body.map((i) => i.value))),
+        h('p', {}, fill(componentText(tpl, 'BODY'), inputs.body.map((i) => i.value))),
         footer ? h('small', {}, footer) : null);
     }
 
     picker.addEventListener('change', draw);
     wrap.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const t = approved[Number(picker.value)];
+      const tpl = approved[Number(picker.value)];
       const parameters = { body: inputs.body.map((i) => i.value) };
       if (inputs.header.length) parameters.header = inputs.header.map((i) => i.value);
       extras.collect(parameters);
       sendBtn.disabled = true;
       try {
         const m = await api(`/api/conversations/${c.id}/messages`, {
-          method: 'POST', body: { type: 'template', template: { name: t.name, language: t.language, parameters } },
+          method: 'POST', body: { type: 'template', template: { name: tpl.name, language: tpl.language, parameters } },
         });
         state.templateMode = false;
         if (m.conversation_id !== c.id) {
           // Failover: this number may not start new outreach; the next healthy one took it.
-          toast(`This number is unhealthy: “${t.name}” was queued from the next healthy number.`);
+          toast(t('inbox.failed_over', { name: tpl.name }));
           navigate(`inbox/${m.conversation_id}`);
           return;
         }
         upsertMessage(m);
-        toast(`Template “${t.name}” queued.`);
+        toast(t('inbox.template_queued', { name: tpl.name }));
         renderComposer();
-      } catch (err) { showError(err, 'Template not sent'); } finally { sendBtn.disabled = false; }
+      } catch (err) { showError(err, t('inbox.template_not_sent')); } finally { sendBtn.disabled = false; }
     });
     replace(wrap, notice,
       h('div', { class: 'tpl-grid' },
-        h('div', {}, field('Template', picker), params),
-        h('div', {}, h('p', { class: 'label' }, 'Preview'), preview)),
+        h('div', {}, field(t('inbox.template'), picker), params),
+        h('div', {}, h('p', { class: 'label' }, t('inbox.preview')), preview)),
       h('div', { class: 'row' },
-        c.window_open ? button('Back to free text', () => { state.templateMode = false; renderComposer(); }, { class: 'link' }) : h('span'),
+        c.window_open
+          ? button(t('inbox.back_to_text'), () => { state.templateMode = false; renderComposer(); }, { class: 'link' })
+          : button(t('inbox.write_note'), () => { state.noteOnly = true; renderComposer(); }, { class: 'link' }),
         sendBtn));
     draw();
     return wrap;
@@ -583,9 +620,9 @@ export function mount(root, args, { navigate, realtime }) {
     panel.hidden = !state.panelOpen;
     if (!state.panelOpen || !state.conv) return;
     const c = state.conv;
-    replace(panel, h('h2', {}, 'Contact'), h('p', {}, 'Loading…'));
+    replace(panel, h('h2', {}, t('inbox.contact')), h('p', {}, t('common.loading')));
     if (!auth.can('contacts:read:all', 'contacts:read:assigned')) {
-      replace(panel, h('h2', {}, 'Contact'), h('p', {}, c.contact.name), h('p', {}, c.contact.phone));
+      replace(panel, h('h2', {}, t('inbox.contact')), h('p', {}, c.contact.name), h('p', {}, c.contact.phone));
       return;
     }
     try {
@@ -594,27 +631,27 @@ export function mount(root, args, { navigate, realtime }) {
         api(`/api/contacts/${c.contact.id}/assignments`).catch(() => []),
       ]);
       const entries = Array.isArray(history) ? history : history.items || [];
-      const name = (id) => (id ? (state.agents.get(id)?.name || (id === me.id ? me.name : 'an agent')) : null);
-      const team = (id) => (id ? (state.teams.get(id)?.name || 'a team') : null);
+      const name = (id) => (id ? (state.agents.get(id)?.name || (id === me.id ? me.name : t('inbox.an_agent'))) : null);
+      const team = (id) => (id ? (state.teams.get(id)?.name || t('inbox.a_team')) : null);
       replace(panel,
-        h('div', { class: 'panel-head' }, h('h2', {}, 'Contact'),
-          button('Close', () => { state.panelOpen = false; renderPanel(); renderHeader(); }, { class: 'link', 'aria-label': 'Close contact details' })),
+        h('div', { class: 'panel-head' }, h('h2', {}, t('inbox.contact')),
+          button(t('inbox.close'), () => { state.panelOpen = false; renderPanel(); renderHeader(); }, { class: 'link', 'aria-label': t('inbox.close_contact') })),
         h('dl', { class: 'attrs' },
-          h('dt', {}, 'Name'), h('dd', {}, contact.name || '—'),
-          h('dt', {}, 'Phone'), h('dd', {}, contact.phone),
-          h('dt', {}, 'Email'), h('dd', {}, contact.email || '—'),
-          h('dt', {}, 'Marketing'), h('dd', { id: 'consent-state' }, (contact.consent_state || 'unknown').replace('_', ' ')),
+          h('dt', {}, t('inbox.name')), h('dd', {}, contact.name || '—'),
+          h('dt', {}, t('inbox.phone')), h('dd', {}, contact.phone),
+          h('dt', {}, t('inbox.email')), h('dd', {}, contact.email || '—'),
+          h('dt', {}, t('inbox.marketing')), h('dd', { id: 'consent-state' }, t(`inbox.consent.${contact.consent_state || 'unknown'}`)),
           Object.entries(contact.attributes || {}).map(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))])),
-        h('h3', {}, 'Tags'),
-        contact.tags.length ? h('ul', { class: 'tags' }, contact.tags.map((t) => h('li', {}, t))) : h('p', { class: 'hint' }, 'No tags.'),
-        h('h3', {}, 'Assignment history'),
+        h('h3', {}, t('inbox.tags')),
+        contact.tags.length ? h('ul', { class: 'tags' }, contact.tags.map((tag) => h('li', {}, tag))) : h('p', { class: 'hint' }, t('inbox.no_tags')),
+        h('h3', {}, t('inbox.assignment_history')),
         entries.length
           ? h('ol', { class: 'history' }, entries.map((a) => h('li', {},
             h('time', { datetime: a.created_at }, fmtTime(a.created_at)), ' ',
-            `${a.action}: ${name(a.from_agent_id) || team(a.from_team_id) || 'pool'} → ${name(a.to_agent_id) || team(a.to_team_id) || 'pool'}`)))
-          : h('p', { class: 'hint' }, 'Never assigned.'));
+            `${a.action}: ${name(a.from_agent_id) || team(a.from_team_id) || t('inbox.pool')} → ${name(a.to_agent_id) || team(a.to_team_id) || t('inbox.pool')}`)))
+          : h('p', { class: 'hint' }, t('inbox.never_assigned')));
     } catch (err) {
-      replace(panel, h('h2', {}, 'Contact'), h('p', { role: 'alert' }, err.message));
+      replace(panel, h('h2', {}, t('inbox.contact')), h('p', { role: 'alert' }, err.message));
     }
   }
 
@@ -622,6 +659,7 @@ export function mount(root, args, { navigate, realtime }) {
   function onEvent(event) {
     const { type, payload } = event.detail;
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
+    else if (type === 'conversation.labels') setLabels(payload.conversation_id, payload.label_ids);
     else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
     else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
@@ -639,6 +677,23 @@ export function mount(root, args, { navigate, realtime }) {
   const onVisible = () => { if (!document.hidden && state.conv?.unread_count) markRead(); };
   document.addEventListener('visibilitychange', onVisible);
 
+  function setLabels(id, labelIds) {
+    const known = state.convs.get(id) || (state.conv?.id === id ? state.conv : null);
+    if (known) upsertConversation({ ...known, label_ids: labelIds });
+  }
+
+  async function loadLabels() {
+    try { state.labels = new Map((await api('/api/labels')).map((label) => [label.id, label])); } catch { return; }
+    if (state.labelId && !state.labels.has(state.labelId)) state.labelId = '';
+    replace(labelSlot, state.labels.size ? field(t('toolkit.label'), labelFilter(state.labels, state.labelId, (value) => {
+      state.labelId = value;
+      sessionStorage.setItem('scrm.inbox.label', value);
+      loadList();
+    })) : null);
+    renderList();
+    if (state.conv) renderHeader();
+  }
+
   // ---------- start ----------
   async function loadDirectory() {
     const jobs = [];
@@ -652,6 +707,7 @@ export function mount(root, args, { navigate, realtime }) {
   renderTabs();
   loadList();
   loadDirectory();
+  loadLabels();
   select(args[0] || null);
 
   return {

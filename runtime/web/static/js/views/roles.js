@@ -2,37 +2,44 @@
 import { api } from '../api.js';
 import { auth } from '../auth.js';
 import { button, field, h, replace, showError, toast } from '../dom.js';
+import { known, t } from '../i18n.js';
 import { page } from './admin-lib.js';
+
+/** A permission's description in the agent's language (the server's English if not catalogued). */
+function describe(permission) {
+  const key = `permission.${permission.name}`;
+  return known(key) ? t(key) : permission.description;
+}
 
 export function mount(root) {
   const top = h('section');
   const body = h('div');
-  page(root, 'Roles and permissions', top, body);
+  page(root, t('roles.title'), top, body);
 
   async function load() {
     try {
       const [perms, roles] = await Promise.all([api('/api/permissions'), api('/api/roles')]);
       render(perms, Array.isArray(roles) ? roles : roles.items);
-    } catch (err) { showError(err, 'Roles'); }
+    } catch (err) { showError(err, t('shell.section.roles')); }
   }
 
   function render(perms, roles) {
     const canWrite = auth.can('roles:write');
     const name = h('input', { type: 'text', required: true, name: 'name' });
     const description = h('input', { type: 'text', name: 'description' });
-    replace(top, canWrite ? h('form', { class: 'card inline-form', 'aria-label': 'Create a role', onsubmit: async (e) => {
+    replace(top, canWrite ? h('form', { class: 'card inline-form', 'aria-label': t('roles.create_label'), onsubmit: async (e) => {
       e.preventDefault();
       try {
         await api('/api/roles', { method: 'POST', body: { name: name.value.trim(), description: description.value.trim(), permissions: [] } });
-        toast(`Role ${name.value} created: tick its permissions below and save.`);
+        toast(t('roles.created', { name: name.value }));
         load();
-      } catch (err) { showError(err, 'Not created'); }
-    } }, field('Role name', name), field('Description', description), h('button', { type: 'submit', class: 'primary' }, 'Create role')) : null);
+      } catch (err) { showError(err, t('common.not_created')); }
+    } }, field(t('roles.name'), name), field(t('roles.description'), description), h('button', { type: 'submit', class: 'primary' }, t('roles.create'))) : null);
 
     const editable = (r) => canWrite && !r.builtin;
     const boxes = new Map(roles.map((r) => [r.id, []]));
     const rows = perms.map((p) => h('tr', {},
-      h('th', { scope: 'row' }, h('code', {}, p.name), h('div', { class: 'hint' }, p.description)),
+      h('th', { scope: 'row' }, h('code', {}, p.name), h('div', { class: 'hint' }, describe(p))),
       roles.map((r) => {
         const box = h('input', {
           type: 'checkbox', value: p.name, checked: r.permissions.includes(p.name), disabled: !editable(r),
@@ -43,22 +50,22 @@ export function mount(root) {
       })));
     const actions = h('tr', {}, h('th', { scope: 'row' }, ''), roles.map((r) => h('td', { class: 'center' },
       editable(r) ? [
-        button('Save', async () => {
+        button(t('common.save'), async () => {
           const permissions = boxes.get(r.id).filter((b) => b.checked).map((b) => b.value);
           try {
             await api(`/api/roles/${r.id}`, { method: 'PATCH', body: { permissions } });
-            toast(`Role ${r.name} saved.`);
+            toast(t('roles.saved', { name: r.name }));
             if (auth.me.role_id === r.id) auth.loadMe();
-          } catch (err) { showError(err, 'Not saved'); }
-        }, { class: 'primary', 'aria-label': `Save role ${r.name}` }),
-        button('Delete', async () => {
-          if (!confirm(`Delete role ${r.name}?`)) return;
-          try { await api(`/api/roles/${r.id}`, { method: 'DELETE' }); toast('Role deleted.'); load(); } catch (err) { showError(err, 'Not deleted'); }
-        }, { class: 'link', 'aria-label': `Delete role ${r.name}` }),
-      ] : h('span', { class: 'hint' }, r.builtin ? 'built-in' : ''))));
+          } catch (err) { showError(err, t('common.not_saved')); }
+        }, { class: 'primary', 'aria-label': t('roles.save_label', { name: r.name }) }),
+        button(t('common.delete'), async () => {
+          if (!confirm(t('roles.confirm_delete', { name: r.name }))) return;
+          try { await api(`/api/roles/${r.id}`, { method: 'DELETE' }); toast(t('roles.deleted')); load(); } catch (err) { showError(err, t('common.not_deleted')); }
+        }, { class: 'link', 'aria-label': t('roles.delete_label', { name: r.name }) }),
+      ] : h('span', { class: 'hint' }, r.builtin ? t('roles.builtin') : ''))));
     replace(body, h('div', { class: 'table-wrap' }, h('table', { class: 'matrix' },
-      h('caption', { class: 'sr-only' }, 'Permissions of each role'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Permission'),
+      h('caption', { class: 'sr-only' }, t('roles.caption')),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('roles.permission')),
         roles.map((r) => h('th', { scope: 'col', class: 'center', title: r.description }, r.name)))),
       h('tbody', {}, rows, actions))));
   }
