@@ -102,6 +102,20 @@ INDONESIAN: dict[str, str] = {
     "unexpected_object": "Yang diharapkan notifikasi whatsapp_business_account.",
     "verification_failed": "hub.mode atau hub.verify_token salah.",
     "not_stored": "Webhook tidak dapat disimpan; coba lagi.",
+    # rich messages and media (issue 13)
+    "caption_not_allowed": "Pesan audio WhatsApp tidak boleh memiliki keterangan.",
+    "caption_too_long": "Keterangan terlalu panjang (paling banyak 1024 karakter).",
+    "interactive_invalid": "Pesan interaktif ini melanggar batas WhatsApp.",
+    "media_not_failed": "File ini tidak gagal diambil; tidak ada yang perlu diulang.",
+    "media_not_ready": "File ini belum tersedia.",
+    "media_not_stored": "File pesan ini tidak disimpan di sini.",
+    "media_too_large": "File terlalu besar untuk WhatsApp.",
+    "message_not_sent_yet": "Pesan itu belum sampai ke WhatsApp; balas atau beri reaksi nanti.",
+    "reaction_invalid": "Reaksi harus satu emoji.",
+    "reaction_target_unknown": "Pesan yang diberi reaksi tidak ada di percakapan ini.",
+    "reply_target_unknown": "Pesan yang dibalas tidak ada di percakapan ini.",
+    "template_param_invalid": "Parameter template tidak sesuai dengan komponennya.",
+    "unsupported_media_kind": "Jenis media ini tidak didukung WhatsApp.",
 }
 
 # Names ``NotFound(what)`` uses, for "{what} tidak ditemukan."
