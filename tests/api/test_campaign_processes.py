@@ -48,7 +48,7 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
             sim.port,  # type: ignore[attr-defined]
             SCRM_OUTBOUND_POLL_SECONDS="0.1",
             SCRM_OUTBOUND_SENDING_LEASE_SECONDS="2",
-            SCRM_OUTBOUND_SEND_TIMEOUT_SECONDS="5",  # a starved simulator answers late
+            SCRM_OUTBOUND_SEND_TIMEOUT_SECONDS="1",
             SCRM_CAMPAIGN_POLL_SECONDS="0.2",
         )
         api = start_api(env, api_port)
