@@ -41,7 +41,7 @@ TEMPLATES = [
 ]
 # Templates with every kind of parameter (docs/rich-messages.md), to try in the composer.
 RICH_TEMPLATES = [
-    ("december_promo", "MARKETING", [
+    ("promo_december", "MARKETING", [
         {"type": "HEADER", "format": "IMAGE"},
         {"type": "BODY", "text": "Hi {{1}}, {{2}} off everything until {{3}}!"},
         {"type": "BUTTONS", "buttons": [
@@ -49,7 +49,7 @@ RICH_TEMPLATES = [
             {"type": "QUICK_REPLY", "text": "Not interested"},
             {"type": "COPY_CODE", "example": "DES20"}]},
     ]),
-    ("login_code", "AUTHENTICATION", [
+    ("verification_code", "AUTHENTICATION", [
         {"type": "BODY", "text": "*{{1}}* is your verification code."},
         {"type": "BUTTONS",
          "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]},

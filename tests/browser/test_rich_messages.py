@@ -4,6 +4,7 @@ buttons with the customer's choice; the rich strings in Bahasa Indonesia."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -122,6 +123,27 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     )
     expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Chose: 42")
     shots(page, "inbox-rich")
+
+    page.get_by_role("button", name="Use a template").click()
+    form = page.get_by_role("form", name="Send a template")
+    form.get_by_label("Template").select_option(label="promo_december (en_US)")
+    form.get_by_label("Header image (link)").fill("https://cdn.example/december.png")
+    for n, value in enumerate(("Dewi", "20%", "31 December"), start=1):
+        form.get_by_label(f"Body parameter {{{{{n}}}}}").fill(value)
+    form.get_by_label("Button “Shop now”: end of its link").fill("dewi")
+    form.get_by_label("Coupon code for button 2").fill("DES20")
+    form.get_by_role("button", name="Send template").click()
+    promo = page.locator(".msg.outbound", has_text="Template: promo_december")
+    expect(promo).to_contain_text("Hi Dewi, 20% off everything until 31 December!")
+    expect(promo.get_by_role("img", name=re.compile("Sent|Delivered|Read"))).to_be_visible()
+    sent = demo.http.get("/simulator/_sim/messages").json()["data"]
+    components = next(
+        m["body"]["template"]["components"]
+        for m in sent
+        if m["body"].get("template", {}).get("name") == "promo_december"
+    )
+    assert components[0]["parameters"][0]["image"]["link"] == "https://cdn.example/december.png"
+    assert [c.get("sub_type") for c in components[2:]] == ["url", "copy_code"]
 
     page.evaluate("localStorage.setItem('scrm.locale', 'id')")
     page.reload()

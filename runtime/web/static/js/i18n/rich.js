@@ -40,7 +40,7 @@ export default {
     'rich.button.url': 'Button “{text}”: end of its link',
     'rich.button.coupon': 'Coupon code for button {index}',
     'rich.button.otp': 'One-time code',
-    'rich.button.payload': 'Button “{text}”: reply payload (optional)',
+    'rich.button.payload': 'Button “{text}”: payload sent back (optional)',
   },
   id: {
     'rich.location': 'Lokasi',
