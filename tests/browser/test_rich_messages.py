@@ -14,7 +14,7 @@ from tests.browser.conftest import PHONE_NUMBER_ID, Demo, sign_in
 from tests.browser.test_inbox import open_conversation
 
 CUSTOMER = "6281200000077"
-NAME = "Dewi Lestari"
+NAME = "Ayu Rahmawati"  # unique in the shared demo: the list is matched by name
 
 
 def customer_sends(demo: Demo, kind: str, content: Any = None, **extra: Any) -> str:

@@ -99,7 +99,7 @@ def test_the_inbox_in_bahasa_indonesia(demo: Demo, new_page, shots) -> None:
     demo.customer_writes("6281299900002", "Apakah barangnya ready?", "Bayu Pratama")
     page = new_page()
     sign_in(page, email, PASSWORD)
-    page.get_by_label("Language").select_option("id")
+    page.locator("#topbar").get_by_label("Language").select_option("id")
     expect(page.get_by_role("link", name="Kotak masuk")).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("button", name="Keluar")).to_be_visible()
 
