@@ -1,4 +1,5 @@
-"""Shared bench helpers: a throwaway PostgreSQL database, a migrated SQLite file, tables."""
+"""Shared bench helpers: a throwaway PostgreSQL database, a migrated SQLite file, tables,
+process CPU time."""
 
 from __future__ import annotations
 
@@ -68,3 +69,13 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_of(pid: int) -> float:
+    """user+sys seconds of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

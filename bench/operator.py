@@ -5,6 +5,8 @@
 - apply → children: ScrmTenant created → all 9 children exist (ConfigMap, ServiceAccount,
   NetworkPolicy, Job, 2 Services, 2 Deployments, HPA), and → ``status.observedGeneration``
   written. Sequential (one at a time), then a burst of tenants created together.
+- drift: a hand-edited Service selector → restored by the operator (through its watch on
+  the tenant's children; the resync timer is 60 s here).
 - pod delete → queue gone: a ws Pod object whose queue has a live consumer (as a running
   ws pod's would, so only the pod-deletion path can remove it) is deleted; the management
   API is polled every 5 ms until the queue is gone.
@@ -102,6 +104,27 @@ def bench_apply(cluster: Cluster, ns: str, count: int, burst: int) -> None:
     summary(f"burst of {burst}: apply -> status (each)", list(done.values()))
 
 
+def bench_drift(cluster: Cluster, ns: str, count: int) -> None:
+    """A hand-edited Service selector, repaired through the watch (the resync is 60 s)."""
+    t = f"d-{secrets.token_hex(3)}"
+    cluster.create(tenant_manifest(ns, t))
+    eventually(lambda: cluster.status(ns, t).get("observedGeneration") == 1, "the tenant")
+
+    def selector() -> dict[str, str]:
+        service = cluster.kube.get("v1", "Service", ns, f"{t}-api") or {}
+        result: dict[str, str] = service["spec"]["selector"]
+        return result
+
+    wanted, samples = selector(), []
+    for i in range(count):
+        patch = {"spec": {"selector": {"app": f"hijack-{i}"}}}
+        started = time.monotonic()
+        cluster.merge_patch("v1", "Service", ns, f"{t}-api", patch)
+        eventually(lambda: selector() == wanted, "the repair", interval=0.005)
+        samples.append(time.monotonic() - started)
+    summary("hand-edited Service -> repaired", samples)
+
+
 def queue_gone(admin: RabbitAdmin, vhost: str, name: str) -> bool:
     return name not in {q["name"] for q in admin.queues(vhost)}
 
@@ -110,7 +133,7 @@ async def bench_pod_queues(cluster: Cluster, ns: str, count: int, admin: RabbitA
     t = f"p-{secrets.token_hex(3)}"
     cluster.create(tenant_manifest(ns, t))
     secret = eventually(lambda: cluster.kube.secret_data(ns, f"{t}-rabbitmq"), "secret", 60)
-    vhost = names.vhost(ns, t)
+    vhost = names.external_name(ns, t)
     latencies = []
     connection = await aio_pika.connect(secret["amqpUrl"])
     async with connection:
@@ -143,6 +166,7 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--pods", type=int, default=30)
+    parser.add_argument("--drifts", type=int, default=20)
     args = parser.parse_args()
 
     amqp_url = os.environ.get("SCRM_TEST_AMQP_URL", AMQP_URL)
@@ -165,6 +189,7 @@ def main() -> None:
         try:
             with RabbitAdmin(broker) as admin:
                 bench_apply(cluster, ns, args.tenants, args.burst)
+                bench_drift(cluster, ns, args.drifts)
                 asyncio.run(bench_pod_queues(cluster, ns, args.pods, admin))
         finally:
             cluster.delete_all(ns, "ScrmTenant")  # the operator removes the vhosts

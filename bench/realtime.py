@@ -46,7 +46,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import runtime.models  # noqa: F401
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import runtime.models  # noqa: F401, E402
+from bench.common import cpu_of  # noqa: E402
 from runtime.db.base import Base
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.phones import normalize_phone
@@ -84,16 +87,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def cpu_of(pid: int) -> float:
-    """user+sys seconds of a live process (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def pids_named(name: str) -> list[int]:

@@ -3,7 +3,7 @@
 answers; processors apply the stored webhooks in batches (runtime/ingest). Per batch size:
 
 - ``accept only``: an api process with ``SCRM_INGEST_PROCESS=false`` — webhooks/s
-  acknowledged (durable) and request p50/p99;
+  acknowledged (durable), request p50/p99 and the api's CPU per webhook;
 - ``process backlog``: a processing api process applies what that run stored — webhooks/s;
 - ``accept + process``: both in one process — acknowledged/s, p50/p99, and webhooks/s
   applied (first POST until nothing is left to apply).
@@ -33,7 +33,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_settings, database, machine, percentile, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_settings,
+    cpu_of,
+    database,
+    machine,
+    percentile,
+    table,
+)
 from bench.realtime_load import Http  # noqa: E402
 from runtime.db.session import make_engine, make_sessionmaker  # noqa: E402
 from runtime.domain.security import encrypt_secret  # noqa: E402
@@ -171,23 +178,27 @@ def _rate(count: int, seconds: float) -> str:
 def run_batch(url: str, env: dict[str, str], batch: int, offset: int, args: argparse.Namespace,
               secret: str) -> list[list[object]]:  # fmt: skip
     first = webhook_bodies(args.messages, batch, offset)
-    with Api(env, process=False) as port:
+    accepting = Api(env, process=False)
+    with accepting as port:
+        cpu_before = cpu_of(accepting.server.pid)
         latencies, elapsed = asyncio.run(post_all(port, first, args.clients, secret))
+        cpu_ms = (cpu_of(accepting.server.pid) - cpu_before) * 1000 / len(first)
     rows: list[list[object]] = [[
         "accept only", _rate(len(first), elapsed),
         f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}", "",
+        f"{cpu_ms:.2f}",
     ]]  # fmt: skip
     second = webhook_bodies(args.messages, batch, offset + args.messages)
     with Api(env, process=True) as port:
         backlog = asyncio.run(seconds_until_applied(url, time.perf_counter()))
-        rows.append(["process backlog", "", "", "", _rate(len(first), backlog)])
+        rows.append(["process backlog", "", "", "", _rate(len(first), backlog), ""])
         started = time.perf_counter()
         latencies, elapsed = asyncio.run(post_all(port, second, args.clients, secret))
         applied = asyncio.run(seconds_until_applied(url, started))
     rows.append([
         "accept + process", _rate(len(second), elapsed),
         f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}",
-        _rate(len(second), applied),
+        _rate(len(second), applied), "",
     ])  # fmt: skip
     return rows
 
@@ -225,7 +236,7 @@ def main() -> None:
             rows += run_backend(backend, Path(tmp), args)
     print(f"webhook ingest over HTTP, one api process — {machine()}\n")
     headers = ["backend", "msgs/webhook", "clients", "phase", "acknowledged webhooks/s",
-               "p50 ms", "p99 ms", "applied webhooks/s"]  # fmt: skip
+               "p50 ms", "p99 ms", "applied webhooks/s", "api CPU ms/webhook"]  # fmt: skip
     print(table(headers, rows))
 
 

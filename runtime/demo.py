@@ -39,6 +39,22 @@ TEMPLATES = [
     ("order_update", "UTILITY", "Hi {{1}}, your order {{2}} has shipped."),
     ("welcome", "MARKETING", "Welcome to Demo Shop! Reply to chat with us."),
 ]
+# Templates with every kind of parameter (docs/rich-messages.md), to try in the composer.
+RICH_TEMPLATES = [
+    ("december_promo", "MARKETING", [
+        {"type": "HEADER", "format": "IMAGE"},
+        {"type": "BODY", "text": "Hi {{1}}, {{2}} off everything until {{3}}!"},
+        {"type": "BUTTONS", "buttons": [
+            {"type": "URL", "text": "Shop now", "url": "https://shop.example/promo/{{1}}"},
+            {"type": "QUICK_REPLY", "text": "Not interested"},
+            {"type": "COPY_CODE", "example": "DES20"}]},
+    ]),
+    ("login_code", "AUTHENTICATION", [
+        {"type": "BODY", "text": "*{{1}}* is your verification code."},
+        {"type": "BUTTONS",
+         "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]},
+    ]),
+]  # fmt: skip
 
 
 SECRET_SETTINGS = ("jwt_secret", "encryption_key", "whatsapp_app_secret", "whatsapp_verify_token")
@@ -73,6 +89,7 @@ def load_state(state_dir: Path) -> DemoState:
     settings = Settings.model_validate(
         {
             "database_url": f"sqlite+aiosqlite:///{state_dir / 'scrm.db'}",
+            "media_dir": str(state_dir / "media"),
             **{key: raw[key] for key in SECRET_SETTINGS},
         }
     )
@@ -132,14 +149,17 @@ def _simulated_meta(state: DemoState, base_url: str) -> FastAPI:
         access_token=state.sender_token,
         verified_name="Demo Shop",
     )
-    for name, category, body in TEMPLATES:
+    plain = [
+        (name, category, [{"type": "BODY", "text": body}]) for name, category, body in TEMPLATES
+    ]
+    for name, category, components in plain + RICH_TEMPLATES:
         simulator.add_template(
             waba_id=WABA_ID,
             name=name,
             language="en_US",
             category=category,
             status="APPROVED",
-            components=[{"type": "BODY", "text": body}],
+            components=components,
         )
     return simulator_app
 

@@ -64,7 +64,21 @@ class Settings(BaseSettings):
     # send queue, how often it looks for due recipients, and at most how many per round.
     campaign_work: bool = True
     campaign_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    campaign_batch_size: int = Field(default=100, ge=1, le=10_000)
+    campaign_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Media (runtime/media): where bytes are kept ("local": ``media_dir``; "s3": an
+    # S3-compatible bucket, path-style, signed with SigV4), and the background fetch of
+    # inbound media: attempts before a fetch is given up (failed), the poll for due fetches.
+    media_store: Literal["local", "s3"] = "local"
+    media_dir: str = "./media"
+    media_s3_endpoint: str | None = None
+    media_s3_bucket: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    media_fetch_work: bool = True
+    media_fetch_max_attempts: int = Field(default=8, ge=1, le=50)
+    media_fetch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    media_fetch_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     ws_send_buffer: int = Field(default=1024, ge=1, le=1_000_000)  # frames per socket
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     ws_replay_page: int = Field(default=500, ge=1, le=10_000)  # events per catch-up query

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
+from types import FrameType
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -12,6 +19,34 @@ from tests.services import require_postgres
 from tests.support import postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
+MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's signal method, plus the stack of every asyncio task on expiry.
+
+    A hung async test shows only an idle event loop in a thread dump; the task stacks say
+    which ``await`` never returned. The timer covers setup, call and teardown.
+    """
+    if settings.timeout <= 0 or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        __tracebackhide__ = True
+        loop = asyncio._get_running_loop()
+        for task in asyncio.all_tasks(loop) if loop else ():
+            task.print_stack(file=sys.stderr)
+        pytest.fail(f"Timeout: the test ran over {settings.timeout:.0f} s", pytrace=False)
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # pytest-timeout calls it
+    return True
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -21,6 +56,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "encryption_key": Fernet.generate_key().decode(),
         "whatsapp_app_secret": "test-app-secret",
         "whatsapp_verify_token": "test-verify-token",
+        "media_dir": MEDIA_DIR,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,6 +4,6 @@
 Importing the package registers every handler.
 """
 
-from scrm_operator.handlers import lifecycle, queues, sender, tenant
+from scrm_operator.handlers import children, lifecycle, queues, sender, tenant
 
-__all__ = ["lifecycle", "queues", "sender", "tenant"]
+__all__ = ["children", "lifecycle", "queues", "sender", "tenant"]

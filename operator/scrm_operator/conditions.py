@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 Status = Literal["True", "False", "Unknown"]
 
+# Not-ready reasons that are no failure: children rolling out, a tenant still being made.
+WAITING = frozenset({"Progressing", "TenantNotReady"})
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -23,9 +26,11 @@ class Condition:
 
     @property
     def phase(self) -> str:
+        """Ready, Progressing (waiting for something that is on its way) or Failed (a cause
+        the user may have to act on: a Warning Event)."""
         if self.status == "True":
             return "Ready"
-        return "Failed" if self.reason.startswith("Failed") else "Progressing"
+        return "Progressing" if self.reason in WAITING else "Failed"
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ def upsert(
 def ready_patch(
     condition: Condition, generation: int, fields: dict[str, Any] | None = None
 ) -> Callable[[Any], None]:
-    """A ``patch.fns`` function: Ready condition, phase, observedGeneration and ``fields``."""
+    """A ``patch.fns`` function: Ready condition, phase, observedGeneration and ``fields``
+    (a ``None`` value removes that field)."""
     timestamp = now()
 
     def apply(body: Any) -> None:
@@ -79,6 +85,33 @@ def ready_patch(
         )
         status["observedGeneration"] = generation
         status["phase"] = condition.phase
-        status.update(fields or {})
+        for key, value in (fields or {}).items():
+            if value is None:  # a field that no longer applies (e.g. ``retry`` after success)
+                status.pop(key, None)
+            else:
+                status[key] = value
 
     return apply
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Delay before retry ``attempt`` (0 = the first retry): base, 2·base, 4·base, … ≤ cap."""
+    return float(min(base * 2 ** min(attempt, 32), cap))
+
+
+def retry_status(attempt: int, delay: float, at: datetime) -> dict[str, Any]:
+    """``status.retry``: which attempt failed, and when the next one is due."""
+    due = datetime.fromtimestamp(at.timestamp() + delay, UTC)
+    return {
+        "attempt": attempt,
+        "delaySeconds": delay,
+        "nextAttemptAt": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def retry_pending(status: dict[str, Any], at: datetime) -> bool:
+    """Whether ``status.retry`` schedules the next attempt after ``at``."""
+    due = (status.get("retry") or {}).get("nextAttemptAt")
+    if not due:
+        return False
+    return datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) > at

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from kubernetes import client, config
@@ -64,7 +65,7 @@ class Kube:
         path: str,
         *,
         query: list[tuple[str, str]] | None = None,
-        body: Manifest | None = None,
+        body: Manifest | list[Manifest] | None = None,
         content_type: str = "application/json",
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -137,6 +138,43 @@ class Kube:
                 return False
             raise
         return True
+
+    def merge_patch(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: Manifest
+    ) -> None:
+        path = resource_path(api_version, kind, namespace, name)
+        self.request("PATCH", path, body=patch, content_type="application/merge-patch+json")
+
+    def add_finalizer(
+        self, api_version: str, kind: str, namespace: str, name: str, finalizer: str
+    ) -> None:
+        """Add ``finalizer`` unless present (or the object is gone)."""
+        found = self.get(api_version, kind, namespace, name)
+        current = [] if found is None else found["metadata"].get("finalizers") or []
+        if found is not None and finalizer not in current:
+            self._set_finalizers(api_version, kind, found, [*current, finalizer])
+
+    def remove_finalizer(
+        self, api_version: str, kind: str, namespace: str, name: str, finalizer: str
+    ) -> None:
+        found = self.get(api_version, kind, namespace, name)
+        current = [] if found is None else found["metadata"].get("finalizers") or []
+        if found is not None and finalizer in current:
+            kept = [f for f in current if f != finalizer]
+            self._set_finalizers(api_version, kind, found, kept)
+
+    def _set_finalizers(
+        self, api_version: str, kind: str, found: Manifest, finalizers: Sequence[str]
+    ) -> None:
+        """A JSON patch guarded by the resourceVersion read: a concurrent change fails it
+        (HTTP 422) instead of being overwritten, and the next pass tries again."""
+        meta = found["metadata"]
+        ops = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+            {"op": "add", "path": "/metadata/finalizers", "value": list(finalizers)},
+        ]
+        path = resource_path(api_version, kind, meta["namespace"], meta["name"])
+        self.request("PATCH", path, body=ops, content_type="application/json-patch+json")
 
     def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """Decoded data of a Secret, or None when it does not exist."""

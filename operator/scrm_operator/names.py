@@ -19,6 +19,10 @@ NAME = "app.kubernetes.io/name"
 VERSION_LABEL = "app.kubernetes.io/version"
 TENANT_LABEL = "scrm.io/tenant"
 CONFIG_HASH = "scrm.io/config-hash"
+CREDENTIALS_HASH = "scrm.io/credentials-hash"
+# On a broker Secret while a tenant's vhost and user exist on that broker: deleting the
+# namespace cannot take the administrator credentials before the tenant's cleanup used them.
+BROKER_FINALIZER = "scrm.io/broker-in-use"
 
 API_PORT = 8000
 WS_PORT = 8001

@@ -138,5 +138,9 @@ class RabbitAdmin:
     def delete_user(self, user: str) -> bool:
         return self._request("DELETE", f"/users/{self._q(user)}").status_code != 404
 
+    def cluster_name(self) -> str:
+        """Tells two brokers apart, whatever URL reaches them."""
+        return str(self._request("GET", "/cluster-name").json()["name"])
+
     def vhost_exists(self, vhost: str) -> bool:
         return self._http.get(f"/vhosts/{self._q(vhost)}").status_code == 200

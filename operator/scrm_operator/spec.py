@@ -61,6 +61,9 @@ class TenantSpec:
     graph_base_url: str
     graph_api_version: str
     ingress: dict[str, Any] | None
+    # Hash of the generated Secrets the pods read (set by the reconciler, not the spec):
+    # regenerating one changes the pod templates, which rolls the pods.
+    credentials_hash: str = ""
 
     @classmethod
     def from_resource(cls, body: Any) -> TenantSpec:

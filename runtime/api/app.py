@@ -27,6 +27,7 @@ from runtime.api.routers import (
     conversations,
     ingest_errors,
     internal,
+    media,
     pool,
     roles,
     sender_alerts,
@@ -43,6 +44,9 @@ from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, listenin
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
 from runtime.ingest import InboundPipeline
+from runtime.ingest.endpoint import WebhookEndpoint
+from runtime.media.fetcher import MediaFetcher
+from runtime.media.store import store_from_settings
 from runtime.outbound import OutboundPipeline
 from runtime.relay import OutboxRelay
 from runtime.settings import Settings
@@ -64,6 +68,7 @@ ROUTERS = [
     audit.router,
     ingest_errors.router,
     conversations.router,
+    media.router,
     templates.router,
     audiences.router,
     campaigns.router,
@@ -118,7 +123,9 @@ def create_app(
     if settings.ingest_process:
         wakers[INBOUND_STORED] = ingest.processor.wake
     listener = Listener(settings.database_url, wakers)
-    outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock)
+    media_store = store_from_settings(settings)
+    outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock, media_store)
+    media_fetcher = MediaFetcher(sessionmaker, whatsapp, media_store, settings, clock)
     feeder = CampaignPipeline(sessionmaker, settings, clock, on_queued=outbound.wake)
 
     @asynccontextmanager
@@ -131,6 +138,7 @@ def create_app(
                 ingest.running(),
                 outbound.running(),
                 feeder.running(),
+                media_fetcher.running(),
                 listening(listener),
             ):
                 yield
@@ -156,13 +164,19 @@ def create_app(
     app.state.outbound = outbound
     app.state.campaigns = feeder
     app.state.whatsapp = whatsapp
+    app.state.media_store = media_store
+    app.state.media_fetcher = media_fetcher
     install_error_handlers(app)
 
+    # Innermost of ours: Meta's hot path skips routing, inside the NUL guard and body limit.
+    app.add_middleware(
+        WebhookEndpoint, pipeline=ingest, app_secret=settings.whatsapp_app_secret, clock=clock
+    )
     app.add_middleware(RefuseNul)
     # Outermost, so the 413 wins over whatever the app answers to a body cut short.
     app.add_middleware(BodyLimitMiddleware, limit_for=partial(route_limit, settings))
 
-    app.include_router(webhooks.router)  # first: Meta's hot path matches without a scan
+    app.include_router(webhooks.router)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web.router)  # the web inbox at / (assets under /ui/)

@@ -9,6 +9,7 @@ in the one JSON error shape; the rest of the body is never read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,13 +28,21 @@ IMPORT_PATHS = frozenset(
 )
 
 
+# An agent's media upload: Meta's largest file (a 100 MB document) plus the multipart framing.
+MEDIA_UPLOAD_PATH = re.compile(r"^/api/conversations/[^/]+/media/?$")
+MEDIA_UPLOAD_MAX_BODY_BYTES = 100 * 1024 * 1024 + 64 * 1024
+
+
 def route_limit(settings: Settings, path: str) -> int:
     """The byte limit of a request body on ``path``: webhooks have Meta's cap, contact imports
-    the upload limit, every other route the JSON body limit."""
+    the upload limit, media uploads Meta's largest file, every other route the JSON body
+    limit."""
     if path.startswith("/webhooks/"):
         return WEBHOOK_MAX_BODY_BYTES
     if path.rstrip("/") in IMPORT_PATHS:
         return settings.max_upload_bytes
+    if MEDIA_UPLOAD_PATH.match(path):
+        return MEDIA_UPLOAD_MAX_BODY_BYTES
     return settings.max_json_body_bytes
 
 

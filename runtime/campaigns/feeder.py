@@ -2,11 +2,15 @@
 campaign's rate cap, inside its send window, under each number's warm-up budget.
 
 One round per campaign is one transaction holding the campaign row (``FOR UPDATE SKIP
-LOCKED``: one feeder at a time per campaign, any number of processes). In it, each recipient
-queued turns ``queued`` with its message id *in the transaction that stores the message and
-its send-queue row*, so a kill anywhere rolls both back and the next round picks the same
-``pending`` row: exactly once, across restarts. The round hands out at most ``HORIZON``
-seconds of the campaign's slots, so a pause stops the campaign within that time."""
+LOCKED``: one feeder at a time per campaign, any number of processes). The round decides each
+due recipient's send window, number, warm-up budget, parameters and rate-cap slot in memory,
+then hands them all to ``runtime.outbound.submit_batch`` at once (the send queue's rules,
+set-wise). Each recipient queued turns ``queued`` with its message id *in the transaction
+that stores the message and its send-queue row*, so a kill anywhere rolls both back and the
+next round picks the same ``pending`` row; the message's idempotency key (campaign, contact)
+makes a second message for the pair impossible whatever happens: exactly once, across
+restarts. The round hands out at most ``HORIZON`` seconds of the campaign's slots, so a pause
+stops the campaign within that time."""
 
 from __future__ import annotations
 
@@ -16,18 +20,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.campaigns.health import pause_reason
 from runtime.campaigns.launcher import start_if_due
-from runtime.campaigns.sending import RECIPIENT_RULES, allocated_sender, queue_message
+from runtime.campaigns.sending import RECIPIENT_RULES, allocated_sender
 from runtime.domain import warmup
-from runtime.domain.campaigns import MissingParameter, next_opening, over_frequency_cap
+from runtime.domain.campaigns import (
+    MissingParameter,
+    next_opening,
+    over_frequency_cap,
+    resolve_parameters,
+)
 from runtime.domain.consent import policy_of
 from runtime.domain.eligibility import contact_zone
 from runtime.domain.errors import DomainError
+from runtime.domain.outbound import TemplateOut
 from runtime.models import Campaign, CampaignRecipient, Contact, OutreachPolicy, Sender
+from runtime.outbound import BatchRequest, Outcome, submit_batch
 from runtime.settings import Settings
 
 HORIZON = 2.0  # seconds of the campaign's rate-cap slots one round hands out
@@ -46,14 +56,13 @@ class _Round:
     spent: dict[uuid.UUID, int] = field(default_factory=dict)
     queued: int = 0
 
-    def slot(self) -> datetime:
-        """The next rate-cap slot; :meth:`spend` takes it once a message is queued in it."""
-        return datetime.fromtimestamp(max(self.now.timestamp(), self.next_slot), UTC)
-
-    def spend(self, slot: datetime, sender_id: uuid.UUID) -> None:
-        self.next_slot = slot.timestamp() + 60.0 / self.campaign.rate_per_minute
+    def take_slot(self, sender_id: uuid.UUID) -> datetime:
+        """The next rate-cap slot, and one of the number's warm-up budget (a request
+        refused later leaves its slot unused: the rate only errs on the slow side)."""
+        slot = max(self.now.timestamp(), self.next_slot)
+        self.next_slot = slot + 60.0 / self.campaign.rate_per_minute
         self.spent[sender_id] = self.spent.get(sender_id, 0) + 1
-        self.queued += 1
+        return datetime.fromtimestamp(slot, UTC)
 
     def budget_left(self, sender_id: uuid.UUID) -> bool:
         budget = self.budgets.get(sender_id)
@@ -112,13 +121,18 @@ async def feed(
     )
     capped = await over_frequency_cap(session, campaign, [c.id for _, c in due], now)
     await _load_senders(session, state, due)
+    planned: list[tuple[CampaignRecipient, BatchRequest]] = []
     for recipient, contact in due:
-        if campaign.status != "running":
-            break
         if contact.id in capped:
             _skip(recipient, "frequency_cap")
-            continue
-        await _feed_one(session, settings, state, recipient, contact)
+        elif (request := await _plan(session, state, recipient, contact)) is not None:
+            planned.append((recipient, request))
+    requests = [request for _, request in planned]
+    outcomes = await submit_batch(
+        session, settings, campaign.tenant_id, campaign.created_by, requests, now
+    )
+    for (recipient, request), outcome in zip(planned, outcomes, strict=True):
+        _apply(state, recipient, request, outcome)
     campaign.next_slot_at = state.next_slot
     return state.queued
 
@@ -178,46 +192,50 @@ async def _sender_of(
     return sender
 
 
-async def _feed_one(
-    session: AsyncSession,
-    settings: Settings,
-    state: _Round,
-    recipient: CampaignRecipient,
-    contact: Contact,
-) -> None:
+async def _plan(
+    session: AsyncSession, state: _Round, recipient: CampaignRecipient, contact: Contact
+) -> BatchRequest | None:
+    """The recipient's request for this round, or None when it waits (send window, warm-up
+    budget: ``not_before`` moves) or is skipped (no number, a parameter missing)."""
     campaign, now = state.campaign, state.now
     opening = next_opening(now, contact_zone(contact, state.policy), campaign.send_window)
     if opening is not None:
         recipient.not_before = opening  # outside the send window: wait, spend no slot
-        return
+        return None
     sender = await _sender_of(session, state, recipient, contact)
     if sender is None:
         _skip(recipient, "no_sender_allocated")
-        return
+        return None
     if not state.budget_left(sender.id):
         tomorrow = now.astimezone(UTC).date() + timedelta(days=1)
         recipient.not_before = warmup.day_start(tomorrow)  # warm-up budget spent today
-        return
-    slot = state.slot()
+        return None
     try:
-        async with session.begin_nested():
-            message, _ = await queue_message(
-                session, settings, campaign, contact, sender, now, slot
-            )
+        parameters = resolve_parameters(campaign.parameters, contact)
     except MissingParameter as missing:
         _skip(recipient, f"missing_parameter:{missing.source}"[:60])
-        return
-    except IntegrityError:  # a conversation started at this moment elsewhere: next round
-        return
-    except DomainError as refused:
-        if refused.code in RECIPIENT_RULES:
-            _skip(recipient, refused.code)
-        else:
-            campaign.status, campaign.pause_reason = "paused", _reason(refused)
-        return
-    recipient.state, recipient.message_id = "queued", message.id
-    recipient.sender_id, recipient.queued_at = sender.id, now
-    state.spend(slot, sender.id)
+        return None
+    outgoing = TemplateOut(campaign.template_name, campaign.template_language, parameters)
+    key = f"campaign:{campaign.id}:{contact.id}"
+    return BatchRequest(key, contact, sender, outgoing, state.take_slot(sender.id))
+
+
+def _apply(
+    state: _Round, recipient: CampaignRecipient, request: BatchRequest, outcome: Outcome
+) -> None:
+    """What the send queue answered: queued (now, or by an earlier round under the same
+    key), skipped by a rule about the contact, or the campaign paused by a rule about it
+    all; ``retry`` leaves the recipient pending for the next round."""
+    if outcome.kind in ("queued", "duplicate"):
+        recipient.state, recipient.message_id = "queued", outcome.message_id
+        recipient.sender_id, recipient.queued_at = request.sender.id, state.now
+        if outcome.kind == "queued":
+            state.queued += 1
+    elif outcome.kind == "refused" and outcome.error is not None:
+        if outcome.error.code in RECIPIENT_RULES:
+            _skip(recipient, outcome.error.code)
+        elif state.campaign.status == "running":
+            state.campaign.status, state.campaign.pause_reason = "paused", _reason(outcome.error)
 
 
 def _skip(recipient: CampaignRecipient, rule: str) -> None:

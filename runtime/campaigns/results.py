@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.campaigns.pricing import price_of
@@ -100,6 +102,59 @@ async def cost(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, Any]:
             billable[category] = billable.get(category, 0) + 1
     amount = sum(price_of(category).amount * n for category, n in billable.items())
     return {"billable": billable, "amount": round(amount, 4), "currency": "USD"}
+
+
+TIMELINE_MAX_BUCKETS = 1440  # a day of minutes; a longer campaign gets wider buckets
+# Each series: the moment it counts, and the condition for counting it.
+_TIMELINE: dict[str, tuple[Any, Any]] = {
+    "queued": (_recipient.queued_at, _recipient.queued_at.is_not(None)),
+    "sent": (Message.sent_at, Message.sent_at.is_not(None)),
+    "delivered": (Message.delivered_at, Message.delivered_at.is_not(None)),
+    "read": (Message.read_at, Message.read_at.is_not(None)),
+    "replied": (Conversation.last_inbound_at, Conversation.last_inbound_at > Message.created_at),
+    "failed": (Message.status_updated_at, Message.status == "failed"),
+}
+
+
+def _epoch(moment: Any, dialect: str) -> Any:
+    """Unix seconds of a timestamp column, in SQL."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", moment)), Integer)
+    return cast(func.strftime("%s", moment), Integer)
+
+
+async def timeline(
+    session: AsyncSession, campaign_id: uuid.UUID, bucket_seconds: int
+) -> dict[str, Any]:
+    """The campaign's recipients queued, and its messages sent / delivered / read / replied
+    / failed, per time bucket (counted by the database, one grouped query per series; every
+    bucket from the first to the last present). The bucket widens (whole multiples) to keep
+    at most ``TIMELINE_MAX_BUCKETS``. A reply counts at the conversation's latest inbound
+    message."""
+    dialect = session.get_bind().dialect.name
+    counts: dict[int, dict[str, int]] = {}  # bucket start (Unix seconds) → series → count
+    for series, (moment, counted) in _TIMELINE.items():
+        start = _epoch(moment, dialect) // bucket_seconds * bucket_seconds
+        rows = await session.execute(
+            _joined(select(start, func.count()), campaign_id).where(counted).group_by(start)
+        )
+        for at, n in rows:
+            counts.setdefault(int(at), {})[series] = int(n)
+    if not counts:
+        return {"bucket_seconds": bucket_seconds, "buckets": []}
+    first, last = min(counts), max(counts)
+    bucket = bucket_seconds * math.ceil((last - first + 1) / bucket_seconds / TIMELINE_MAX_BUCKETS)
+    rows_out = [dict.fromkeys(_TIMELINE, 0) for _ in range((last - first) // bucket + 1)]
+    for at, by_series in counts.items():
+        for series, n in by_series.items():
+            rows_out[(at - first) // bucket][series] += n
+    return {
+        "bucket_seconds": bucket,
+        "buckets": [
+            {"at": datetime.fromtimestamp(first + i * bucket, UTC).isoformat(), **row}
+            for i, row in enumerate(rows_out)
+        ],
+    }
 
 
 def recipients_query(campaign_id: uuid.UUID, state: str | None = None) -> Select[Any]:

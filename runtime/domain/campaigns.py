@@ -5,6 +5,7 @@ The machinery that expands audiences and feeds the send queue is runtime/campaig
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.domain.errors import Conflict, Invalid, NotFound
+from runtime.domain.errors import Conflict, NotFound
 from runtime.domain.lookup import ensure_owned_ids
-from runtime.domain.templates import approved_template, placeholders
+from runtime.domain.templates import approved_template, render
 from runtime.models import Audience, Campaign, CampaignRecipient, Contact, Sender, Template
 
 # action → the statuses it may start from, and the status it leads to
@@ -25,7 +26,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "cancel": (frozenset({"draft", "scheduled", "running", "paused"}), "cancelled"),
 }
 CONTACT_FIELDS = ("name", "phone", "email")
-COMPONENTS = ("header", "body")
 
 
 def transition(campaign: Campaign, action: str) -> None:
@@ -64,31 +64,28 @@ class MissingParameter(Exception):
 
 
 def check_parameters(mapping: dict[str, Any], template: Template) -> None:
-    """422 unless ``mapping`` fills exactly the template's placeholders, each from a contact
-    field (``name``/``phone``/``email``/``attributes.<key>``, with an optional fallback) or
-    a fixed ``text``."""
-    for kind in COMPONENTS:
-        component = next(
-            (c for c in template.components if str(c.get("type", "")).upper() == kind.upper()),
-            None,
-        )
-        needed = len(placeholders(str(component.get("text", "")))) if component else 0
-        given = mapping.get(kind, [])
-        if len(given) != needed:
-            raise Invalid(
-                "template_params_mismatch",
-                f"Template {template.name!r} {kind} needs {needed} parameter(s), "
-                f"the mapping gives {len(given)}.",
-                [{"field": f"parameters.{kind}", "expected": needed}],
-            )
-    unknown = sorted(set(mapping) - set(COMPONENTS))
-    if unknown:
-        raise Invalid("template_params_mismatch", f"Unknown template component(s): {unknown}.")
+    """422 unless ``mapping`` fills exactly the template's parameters (header text or media,
+    body, buttons), each from a contact field (``name``/``phone``/``email``/
+    ``attributes.<key>``, with an optional fallback) or a fixed ``text``: the inbox's own
+    check (runtime/domain/template_params.py), run on a sample recipient."""
+    render(template, _resolve(mapping, lambda parameter: parameter.get("text") or "sample"))
 
 
-def resolve_parameters(mapping: dict[str, Any], contact: Contact) -> dict[str, list[str]]:
-    """The text of every parameter for ``contact`` (MissingParameter when one is empty)."""
-    return {kind: [_value(p, contact) for p in mapping.get(kind, [])] for kind in COMPONENTS}
+def resolve_parameters(mapping: dict[str, Any], contact: Contact) -> dict[str, list[Any]]:
+    """Every parameter for ``contact`` (MissingParameter when one is empty); a media header
+    is the same for everyone."""
+    return _resolve(mapping, lambda parameter: _value(parameter, contact))
+
+
+def _resolve(mapping: dict[str, Any], value: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {
+        kind: [p if "type" in p else value(p) for p in mapping.get(kind, [])]
+        for kind in ("header", "body")
+    }
+    resolved["buttons"] = [
+        {"index": b["index"], "value": value(b)} for b in mapping.get("buttons", [])
+    ]
+    return resolved
 
 
 def _value(parameter: dict[str, Any], contact: Contact) -> str:

@@ -14,8 +14,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db.base import as_utc
 from runtime.domain.events import record_event
+from runtime.domain.media import media_json
 from runtime.domain.visibility import conversation_audience
-from runtime.models import Contact, Conversation, Message, SendQueueItem
+from runtime.models import Contact, Conversation, MediaFile, Message, SendQueueItem
 from runtime.whatsapp.error_codes import advice_for
 
 SERVICE_WINDOW = timedelta(hours=24)
@@ -24,6 +25,18 @@ SERVICE_WINDOW = timedelta(hours=24)
 # a status webhook (matched by ``biz_opaque_callback_data``) resolves it either way.
 # ``pending`` is what rows stored before the send queue carry.
 _RANK = {"pending": 0, "queued": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+STATUS_TIMES = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+
+
+def stamp_status(message: Message, status: str, at: datetime) -> None:
+    """``message`` reached ``status`` at ``at`` (:func:`status_advances` allowed it); the
+    earlier states it implies are stamped at the same moment if they never came."""
+    message.status, message.status_updated_at = status, at
+    for reached, column in STATUS_TIMES.items():
+        if _RANK[reached] <= _RANK.get(status, -1) and getattr(message, column) is None:
+            setattr(message, column, at)
 
 
 def window_expires_at(conversation: Conversation) -> datetime | None:
@@ -73,6 +86,7 @@ def conversation_json(
         "window_expires_at": _iso(expires),
         "snoozed_until": _iso(conversation.snoozed_until),
         "created_at": _iso(conversation.created_at),
+        "referral": conversation.referral,
     }
 
 
@@ -98,6 +112,8 @@ class NewMessage:
     pricing: dict[str, Any] | None = None
     not_confirmed_at: datetime | None = None
     resend_of_id: uuid.UUID | None = None
+    reactions: dict[str, str] | None = None
+    idempotency_key: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
@@ -107,11 +123,51 @@ class NewMessage:
 _NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
+def context_wamid(message: Message | NewMessage) -> str | None:
+    """The wamid of the message this one replies to (Meta's ``context``), if any."""
+    context = message.payload.get("context") if isinstance(message.payload, dict) else None
+    if not isinstance(context, dict):
+        return None
+    wamid = context.get("id") or context.get("message_id")  # inbound | outbound
+    return wamid if isinstance(wamid, str) else None
+
+
+def quote_json(message: Message) -> dict[str, Any]:
+    """What a reply shows of the message it quotes."""
+    return {
+        "id": str(message.id),
+        "wamid": message.wamid,
+        "direction": message.direction,
+        "type": message.type,
+        "body": message.body[:200],
+    }
+
+
+async def quotes_of(
+    session: AsyncSession, conversation: Conversation, messages: list[Message]
+) -> dict[str, dict[str, Any]]:
+    """The quoted messages of the replies among ``messages``, by wamid (one statement; only
+    messages of the same conversation are quoted)."""
+    wamids = {w for m in messages if (w := context_wamid(m)) is not None}
+    if not wamids:
+        return {}
+    found = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id, Message.wamid.in_(wamids))
+    )
+    return {m.wamid: quote_json(m) for m in found if m.wamid is not None}
+
+
 def message_json(
-    message: Message | NewMessage, queued: SendQueueItem | None = None
+    message: Message | NewMessage,
+    queued: SendQueueItem | None = None,
+    quotes: dict[str, dict[str, Any]] | None = None,
+    file: MediaFile | None = None,
 ) -> dict[str, Any]:
     """The message as the API and events show it; ``queued``: its send-queue row, when it
-    waits (then ``queue`` tells until when and why)."""
+    waits (then ``queue`` tells until when and why); ``quotes``: the quoted messages by
+    wamid (a reply whose quote is not given names only its wamid); ``file``: its media
+    file, if any."""
+    replied = context_wamid(message)
     return {
         "id": str(message.id),
         "conversation_id": str(message.conversation_id),
@@ -131,6 +187,9 @@ def message_json(
         "not_confirmed": message.not_confirmed_at is not None and message.status == "unknown",
         "resend_of_id": _str(message.resend_of_id),
         "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
+        "reactions": message.reactions or {},
+        "reply_to": (quotes or {}).get(replied, {"wamid": replied}) if replied else None,
+        "media": media_json(file),
     }
 
 
@@ -200,13 +259,17 @@ async def emit_hidden(
 
 
 async def emit_message(
-    session: AsyncSession, conversation: Conversation, message: Message | NewMessage, type_: str
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message | NewMessage,
+    type_: str,
+    file: MediaFile | None = None,
 ) -> None:
     await record_event(
         session,
         conversation.tenant_id,
         type_,
-        {"conversation_id": str(conversation.id), "message": message_json(message)},
+        {"conversation_id": str(conversation.id), "message": message_json(message, file=file)},
         conversation_audience(conversation),
     )
 
@@ -235,6 +298,22 @@ async def conversation_for(
     conversation = new_conversation(tenant_id, sender_id, contact, now)
     session.add(conversation)
     return conversation
+
+
+def conversation_row(conversation: Conversation) -> dict[str, Any]:
+    """Every column of a conversation not yet stored, for a set-wise INSERT."""
+    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
+
+
+_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
+
+
+def note_outbound(conversation: Conversation, message: Message | NewMessage, now: datetime) -> None:
+    """A message was stored for sending: the conversation shows it last and is open."""
+    conversation.last_message_at = now
+    conversation.last_message_preview = preview(message)
+    if conversation.status in ("resolved", "snoozed"):
+        conversation.status, conversation.snoozed_until = "open", None
 
 
 def new_conversation(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,16 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Invalid, NotFound
 from runtime.domain.sender_tokens import resolve_token
+from runtime.domain.template_params import build_components
 from runtime.models import Sender, Template
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
-
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
-
-
-def placeholders(text: str) -> list[str]:
-    """Distinct placeholder names of a component text, in order (``{{1}}`` → ``"1"``)."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+from runtime.whatsapp.template_slots import template_slots
 
 
 @dataclass(frozen=True)
@@ -30,47 +24,13 @@ class RenderedTemplate:
     text: str  # what the customer reads, for the inbox
 
 
-def _component(template: Template, kind: str) -> dict[str, Any] | None:
-    return next((c for c in template.components if str(c.get("type", "")).upper() == kind), None)
-
-
-def render(template: Template, parameters: dict[str, list[str]]) -> RenderedTemplate:
-    """Check the parameters against the template's placeholders and build the send body."""
-    unknown = sorted(set(parameters) - {"header", "body"})
-    if unknown:
-        raise Invalid("template_params_mismatch", f"Unknown template component(s): {unknown}.")
-    components: list[dict[str, Any]] = []
-    texts: list[str] = []
-    for kind in ("header", "body"):
-        component = _component(template, kind.upper())
-        text = str(component.get("text", "")) if component else ""
-        names = placeholders(text)
-        given = parameters.get(kind, [])
-        if len(given) != len(names):
-            raise Invalid(
-                "template_params_mismatch",
-                f"Template {template.name!r} {kind} needs {len(names)} parameter(s), "
-                f"got {len(given)}.",
-                [{"field": f"template.parameters.{kind}", "expected": len(names)}],
-            )
-        for name, value in zip(names, given, strict=True):
-            if not value.strip():
-                raise Invalid("template_params_mismatch", f"Parameter {{{{{name}}}}} is empty.")
-            text = text.replace(f"{{{{{name}}}}}", value)
-        if names:
-            named = not all(n.isdigit() for n in names)
-            components.append(
-                {
-                    "type": kind,
-                    "parameters": [
-                        {"type": "text", "text": v, **({"parameter_name": n} if named else {})}
-                        for n, v in zip(names, given, strict=True)
-                    ],
-                }
-            )
-        if text:
-            texts.append(text)
-    return RenderedTemplate(components, "\n".join(texts))
+def render(template: Template, parameters: dict[str, list[Any]]) -> RenderedTemplate:
+    """Check the parameters against the template's stored components (every header, body
+    and button parameter; runtime/domain/template_params.py) and build the send body."""
+    components, text = build_components(
+        template.name, template.components, template_slots(template.components), parameters
+    )
+    return RenderedTemplate(components, text)
 
 
 async def approved_template(

@@ -18,14 +18,23 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
 from runtime.db.transaction_cache import transaction_cache
-from runtime.domain import assignment, consent, inbox, sender_health
+from runtime.db.upsert import insert_ignoring_conflicts
+from runtime.domain import assignment, consent, inbox, media, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
-from runtime.models import Contact, Conversation, IngestError, Message, Sender, Template, Tenant
+from runtime.models import (
+    Contact,
+    Conversation,
+    IngestError,
+    MediaFile,
+    Message,
+    Sender,
+    Template,
+    Tenant,
+)
 
 KNOWN_TYPES = {
     "text",
@@ -138,9 +147,18 @@ def _label(message: Json) -> str:
         return str(content.get("text", ""))
     if kind == "interactive":
         reply = _dict(content.get("button_reply")) or _dict(content.get("list_reply"))
-        return str(reply.get("title", ""))
+        flow = _dict(content.get("nfm_reply"))
+        return str(reply.get("title") or flow.get("body") or "")
     if kind == "reaction":
         return str(content.get("emoji", ""))
+    if kind == "location":
+        return str(content.get("name") or content.get("address") or "")
+    if kind == "contacts":
+        cards = [
+            _dict(_dict(card).get("name")).get("formatted_name")
+            for card in _list(message.get("contacts"))  # Meta's one list-valued type
+        ]
+        return ", ".join(str(name) for name in cards if name)
     return str(content.get("caption", ""))
 
 
@@ -267,6 +285,7 @@ class _RoundIndex:
     # written by finish_round: conversations created and messages stored in this round
     new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
     messages: list[inbox.NewMessage] = field(default_factory=list)
+    files: list[MediaFile] = field(default_factory=list)  # of the media messages
 
     def numbered_here(self, conversation: Conversation) -> bool:
         """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
@@ -421,14 +440,6 @@ class RoundConflict(Exception):
     the round one webhook at a time."""
 
 
-def _insert(session: AsyncSession, model: type[Any]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        model
-    ).on_conflict_do_nothing()
-
-
 async def _insert_new_contacts(
     session: AsyncSession, customers: list[tuple[uuid.UUID, Customer]], index: _RoundIndex
 ) -> None:
@@ -445,7 +456,9 @@ async def _insert_new_contacts(
                      "wa_user_id": customer.user_id, "name": customer.name[:200]})  # fmt: skip
     if not rows:
         return
-    stored = list(await session.scalars(_insert(session, Contact).returning(Contact), rows))
+    stored = list(
+        await session.scalars(insert_ignoring_conflicts(session, Contact).returning(Contact), rows)
+    )
     if len(stored) != len(rows):
         raise RoundConflict("a new customer's contact was stored meanwhile")
     for contact in stored:
@@ -462,22 +475,18 @@ async def finish_round(session: AsyncSession) -> None:
     if index.new_conversations:
         await session.execute(
             insert(Conversation),
-            [_conversation_row(c) for c in index.new_conversations.values()],
+            [inbox.conversation_row(c) for c in index.new_conversations.values()],
         )
     if index.messages:
         stored = await session.execute(
-            _insert(session, Message).returning(Message.id), [m.row() for m in index.messages]
+            insert_ignoring_conflicts(session, Message).returning(Message.id),
+            [m.row() for m in index.messages],
         )
         if len(stored.all()) != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
-    index.new_conversations, index.messages = {}, []
-
-
-def _conversation_row(conversation: Conversation) -> Json:
-    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
-
-
-_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
+    if index.files:
+        await session.execute(insert(MediaFile), [media.file_row(f) for f in index.files])
+    index.new_conversations, index.messages, index.files = {}, [], []
 
 
 async def _contacts_of(
@@ -601,6 +610,9 @@ async def _inbound(
 ) -> None:
     wamid = str(message["id"])
     index = _round_index(session)
+    if message["type"] == "reaction":
+        await _reaction(session, index, sender, message, result)
+        return
     if await _stored(session, index, wamid):
         result.duplicates += 1
         return
@@ -633,23 +645,76 @@ async def _inbound(
         error_message=error_message,
         created_at=at,
     )
+    file = media.inbound_file(message, sender.tenant_id, sender.id, stored.id, now)
     if index is not None:
         index.wamids.add(wamid)
         index.messages.append(stored)  # inserted by finish_round
+        index.files.extend([file] if file is not None else [])
     else:
         session.add(Message(**stored.row()))
+        if file is not None:
+            await session.flush()  # the message first: the file refers to it
+            session.add(file)
     if conversation.last_inbound_at is None or as_utc(conversation.last_inbound_at) < at:
         conversation.last_inbound_at = at
     if conversation.last_message_at is None or as_utc(conversation.last_message_at) <= at:
         conversation.last_message_at = at
         conversation.last_message_preview = inbox.preview(stored)
     conversation.unread_count += 1
+    if referral := _dict(message.get("referral")):
+        conversation.referral = referral
     if conversation.status in ("resolved", "snoozed"):
         conversation.status, conversation.snoozed_until = "open", None
-    await inbox.emit_message(session, conversation, stored, "message.created")
+    await inbox.emit_message(session, conversation, stored, "message.created", file)
     await inbox.emit_conversation(session, conversation, contact, now)
     await consent.apply_inbound(session, contact, message, at)
     result.messages += 1
+
+
+async def _reaction(
+    session: AsyncSession,
+    index: _RoundIndex | None,
+    sender: _Number,
+    message: Json,
+    result: IngestResult,
+) -> None:
+    """A customer's reaction changes the message it reacts to (``reactions.customer``; an
+    empty emoji removes it) and is told as that message's ``message.updated``; it is never a
+    message of its own. A reaction to a message not stored here is ignored. Redelivery sets
+    the same emoji again."""
+    reaction = _dict(message.get("reaction"))
+    target = await _reaction_target(session, index, sender, _text(reaction.get("message_id")))
+    if target is None:
+        result.ignored += 1
+        return
+    reactions = dict(target.reactions or {})
+    if emoji := _text(reaction.get("emoji")):
+        reactions["customer"] = emoji[:32]
+    else:
+        reactions.pop("customer", None)
+    target.reactions = reactions or None
+    conversation = (
+        index.new_conversations.get(target.conversation_id) if index is not None else None
+    ) or await session.get(Conversation, target.conversation_id)
+    assert conversation is not None
+    await inbox.emit_message(session, conversation, target, "message.updated")
+    result.messages += 1
+
+
+async def _reaction_target(
+    session: AsyncSession, index: _RoundIndex | None, sender: _Number, wamid: str | None
+) -> Message | inbox.NewMessage | None:
+    """The message of the sender's tenant a reaction names: stored earlier in this round,
+    or in the database."""
+    if wamid is None:
+        return None
+    if index is not None:
+        for stored in index.messages:
+            if stored.wamid == wamid and stored.tenant_id == sender.tenant_id:
+                return stored
+    return await session.scalar(
+        select(Message).where(Message.wamid == wamid, Message.tenant_id == sender.tenant_id)
+    )
 
 
 def _pricing(status: Json) -> Json | None:
@@ -695,12 +760,11 @@ async def _status(
     if not inbox.status_advances(message.status, new):
         result.ignored += 1
         return
-    message.status = new
+    inbox.stamp_status(message, new, _moment(status.get("timestamp"), as_utc(message.created_at)))
     if message.wamid is None and wamid is not None:
         message.wamid = wamid
         if (index := _round_index(session)) is not None:
             index.sent[wamid] = message
-    message.status_updated_at = _moment(status.get("timestamp"), as_utc(message.created_at))
     error_code, error_message = _first_error(status)
     if error_message is not None:
         message.error_code, message.error_message = error_code, error_message

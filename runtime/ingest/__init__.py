@@ -2,8 +2,9 @@
 
 The flow (docs/realtime.md, "Inbound: accept, then process"):
 
-1. ``POST /webhooks/whatsapp`` verifies the signature on the raw body, refuses what is not
-   JSON or not a ``whatsapp_business_account`` notification (400), and hands the raw bytes
+1. ``POST /webhooks/whatsapp`` (:mod:`runtime.ingest.endpoint`, plain ASGI before the router)
+   verifies the signature on the raw body, refuses what is not JSON or not a
+   ``whatsapp_business_account`` notification (400), and hands the raw bytes
    to :class:`~runtime.ingest.accept.GroupCommitWriter`. Many concurrent requests share one
    INSERT and one COMMIT; each is answered 200 only once its row is committed.
 2. After every group commit the writer wakes :class:`~runtime.ingest.processor.InboundProcessor`,

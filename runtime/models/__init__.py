@@ -7,6 +7,7 @@ from runtime.models.events import DeadLetter, Event
 from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
+from runtime.models.media import MediaFile
 from runtime.models.outbound import RecipientBudget, SendPacing, SendQueueItem
 from runtime.models.people import (
     Agent,
@@ -39,6 +40,7 @@ __all__ = [
     "InboundWebhook",
     "IngestError",
     "LoginThrottle",
+    "MediaFile",
     "Message",
     "OutreachPolicy",
     "OutreachSend",

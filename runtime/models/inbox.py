@@ -54,13 +54,18 @@ class Conversation(TenantOwned, Timestamped, Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_seq: Mapped[int] = mapped_column(default=0)  # the last conversation_seq given
+    # The Click-to-WhatsApp ad (Meta's ``referral``) the customer's last such message came from.
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Message(TenantOwned, Base):
     """One message; ``conversation_seq`` is its place in the conversation (arrival order)."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "conversation_seq"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "conversation_seq"),
+        Index("ux_messages_idempotency_key", "tenant_id", "idempotency_key", unique=True),
+    )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
@@ -77,8 +82,19 @@ class Message(TenantOwned, Base):
     sent_by_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # Meta's, from statuses
+    # When Meta said sent / delivered / read (a later status stamps the earlier ones it
+    # implies, if they never came): the campaign results' timeline.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Meta's, from statuses; SQL NULL until then (also when inserted set-wise with None)
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # An ``unknown`` outcome still unresolved after the configured wait: "not confirmed".
     not_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A deliberate resend names the message it repeats.
     resend_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Reactions to this message, by side: {"customer": "👍", "business": "❤️"} (absent: none).
+    reactions: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Set by a sender that must store a message at most once (a campaign: one per campaign
+    # and contact); a second submit with the key stores nothing (runtime/outbound/batch.py).
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))

@@ -2,9 +2,10 @@
 
 The flow (docs/outbound.md):
 
-1. :func:`submit` (agent text and templates; campaigns next) checks Meta's rules and
-   eligibility and stores the message ``queued`` together with its ``send_queue`` row, in the
-   caller's transaction; the API answers 202 at once.
+1. :func:`submit` (agent text and templates) checks Meta's rules and eligibility and
+   stores the message ``queued`` together with its ``send_queue`` row, in the caller's
+   transaction; the API answers 202 at once. :func:`submit_batch` (campaigns) does the
+   same for many templates at once, set-wise, each under an idempotency key.
 2. :class:`~runtime.outbound.worker.SendWorker` (in every api process, or ``scrm
    sender-worker``) claims due rows with ``SKIP LOCKED``, paces them by limits every replica
    shares (runtime/outbound/limits.py), commits them ``sending`` and only then calls Meta.
@@ -25,7 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.clock import Clock, utc_now
+from runtime.media.store import MediaStore, store_from_settings
 from runtime.models import SendQueueItem
+from runtime.outbound.batch import BatchRequest, Outcome, submit_batch
 from runtime.outbound.health import HealthMonitor
 from runtime.outbound.queue import queue_rows, resend, submit
 from runtime.outbound.worker import SendWorker
@@ -42,13 +45,14 @@ class OutboundPipeline:
         client: CloudAPIClient,
         settings: Settings,
         clock: Clock,
+        media_store: MediaStore,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._work = settings.outbound_work
         self.health = HealthMonitor(sessionmaker, client, settings, clock)
         self.worker = SendWorker(
-            sessionmaker, client, settings, clock, on_sender_health=self.health.wake
+            sessionmaker, client, settings, clock, media_store, on_sender_health=self.health.wake
         )
 
     def wake(self) -> None:
@@ -103,6 +107,7 @@ async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
         client,
         settings.model_copy(update={"outbound_work": True}),
         SystemClock(),
+        store_from_settings(settings),
     )
     try:
         async with pipeline.running():
@@ -113,10 +118,13 @@ async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 __all__ = [
+    "BatchRequest",
     "OutboundPipeline",
+    "Outcome",
     "SendWorker",
     "queue_rows",
     "resend",
     "run_sender_worker",
     "submit",
+    "submit_batch",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,15 @@ from sqlalchemy.orm import aliased
 from runtime.db.base import as_utc
 from runtime.domain import outbound, sender_failover
 from runtime.domain.errors import Conflict, NotFound
-from runtime.models import Contact, Conversation, Message, Sender, SendPacing, SendQueueItem
+from runtime.models import (
+    Contact,
+    Conversation,
+    MediaFile,
+    Message,
+    Sender,
+    SendPacing,
+    SendQueueItem,
+)
 from runtime.outbound import limits
 from runtime.settings import Settings
 
@@ -29,9 +37,10 @@ async def submit(
     contact: Contact,
     sender: Sender,
     agent_id: uuid.UUID,
-    outgoing: outbound.TextOut | outbound.TemplateOut,
+    outgoing: outbound.Outgoing,
     now: datetime,
     resend_of_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[Message, SendQueueItem]:
     """Check Meta's rules and eligibility, store the message ``queued`` with its queue row
     (the caller commits both at once, then wakes the worker). New outreach from an unhealthy
@@ -46,26 +55,53 @@ async def submit(
             conversation, sender = switch.conversation, switch.sender
     outbound.ensure_sendable(sender, settings)
     prepared = await outbound.prepare(
-        session, conversation, contact, sender, agent_id, outgoing, now, resend_of_id
-    )
+        session, conversation, contact, sender, agent_id, outgoing, now, resend_of_id,
+        idempotency_key,
+    )  # fmt: skip
     if switch is not None:
         await sender_failover.record(session, switch, prepared.message, now)
     assert contact.phone is not None  # prepare() refuses contacts without one
     item = SendQueueItem(
-        message_id=prepared.message.id,
-        tenant_id=conversation.tenant_id,
-        sender_id=sender.id,
-        recipient=contact.phone,
-        request=prepared.call,
-        business_initiated=prepared.business_initiated,
-        state="queued",
-        not_before=prepared.not_before or now,
-        wait_reason="eligibility" if prepared.not_before else None,
-        deferrals=0,
-        created_at=now,
+        **queue_row(
+            prepared.message.id,
+            sender,
+            contact.phone,
+            prepared.call,
+            prepared.business_initiated,
+            prepared.not_before,
+            now,
+        )
     )
     session.add(item)
     return prepared.message, item
+
+
+def queue_row(
+    message_id: uuid.UUID,
+    sender: Sender,
+    phone: str,
+    call: dict[str, Any],
+    business_initiated: bool,
+    deferred_until: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``send_queue`` row of a message just stored (``deferred_until``: held by an
+    eligibility rule, e.g. quiet hours)."""
+    return {
+        "message_id": message_id,
+        "tenant_id": sender.tenant_id,
+        "sender_id": sender.id,
+        "recipient": phone,
+        "request": call,
+        "business_initiated": business_initiated,
+        "state": "queued",
+        "not_before": deferred_until or now,
+        "wait_reason": "eligibility" if deferred_until else None,
+        "deferrals": 0,
+        "attempt_id": None,
+        "claimed_at": None,
+        "created_at": now,
+    }
 
 
 async def resend(
@@ -96,6 +132,7 @@ async def resend(
             f"one is {original.status}.",
             {"status": original.status},
         )
+    file = await session.scalar(select(MediaFile).where(MediaFile.message_id == original.id))
     return await submit(
         session,
         settings,
@@ -103,7 +140,7 @@ async def resend(
         contact,
         sender,
         agent_id,
-        outbound.outgoing_of(original),
+        outbound.outgoing_of(original, file),
         now,
         resend_of_id=original.id,
     )

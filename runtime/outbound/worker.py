@@ -27,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.clock import Clock, utc_now
 from runtime.domain import inbox, sender_health
 from runtime.domain.sender_tokens import resolve_token
+from runtime.media.store import MediaStore
 from runtime.models import Conversation, Message, Sender, SendQueueItem
 from runtime.outbound import health, limits
+from runtime.outbound.media import upload, upload_outcome
 from runtime.outbound.outcomes import (
     Accepted,
     Late,
@@ -107,12 +109,14 @@ class SendWorker:
         client: CloudAPIClient,
         settings: Settings,
         clock: Clock,
+        media_store: MediaStore,
         on_sender_health: Callable[[], None] = lambda: None,
     ) -> None:
         """``on_sender_health``: called after a refusal marked a sender's health (the
-        health monitor polls it then)."""
+        health monitor polls it then); ``media_store``: where the files of media sends are."""
         self._sessionmaker = sessionmaker
         self._client = client
+        self._media_store = media_store
         self._settings = settings
         self._clock = clock
         self._on_sender_health = on_sender_health
@@ -377,16 +381,28 @@ class SendWorker:
         if self._clock.now() > claim.late_after:
             return Late()
         try:
+            request = await self._uploaded(claim)
+        except Exception as exc:
+            return upload_outcome(exc, claim.deferrals)
+        try:
             async with asyncio.timeout(self._settings.outbound_send_timeout_seconds):
-                result = await self._call(claim)
+                result = await self._call(claim, request)
         except TimeoutError:
             return Unknown("No answer from Meta in time; the message may have been sent.")
         except Exception as exc:
             return classify(exc, claim.deferrals)
         return Accepted(result.message_id)
 
-    async def _call(self, claim: Claim) -> SendResult:
-        request = dict(claim.request)
+    async def _uploaded(self, claim: Claim) -> dict[str, object]:
+        """The Graph call of ``claim``: a media send's file is uploaded to Meta first (an
+        upload whose answer was lost is only an unused copy at Meta: safe to repeat)."""
+        if claim.request["kind"] != "media":
+            return claim.request
+        async with asyncio.timeout(self._settings.outbound_send_timeout_seconds):
+            return await upload(self._client, self._media_store, claim)
+
+    async def _call(self, claim: Claim, call: dict[str, object]) -> SendResult:
+        request = dict(call)
         kind = request.pop("kind")
         common = {
             "phone_number_id": claim.phone_number_id,
@@ -396,8 +412,12 @@ class SendWorker:
             "once": True,
         }
         if kind == "text":
-            return await self._client.send_text(**common, body=request["body"])  # type: ignore[arg-type]
-        return await self._client.send_template(**common, **request)  # type: ignore[arg-type]
+            return await self._client.send_text(**common, **request)  # type: ignore[arg-type]
+        if kind == "template":
+            return await self._client.send_template(**common, **request)  # type: ignore[arg-type]
+        if kind == "media":
+            return await self._client.send_media(**common, kind=request.pop("type"), **request)  # type: ignore[arg-type]
+        return await self._client.send_content(**common, kind=kind, **request)  # type: ignore[arg-type]
 
     # Recording -------------------------------------------------------------------------
 

@@ -22,9 +22,12 @@ MEDIA_TYPES = {
     ".ico": "image/x-icon",
 }
 # Everything the page loads comes from this origin; user text is only ever set as text.
+# Message files are fetched with the bearer token and shown from blob: URLs (img, audio,
+# video), never from another origin.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
 )
 HEADERS = {
     "Cache-Control": "no-cache",

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import httpx
 
 from runtime.whatsapp.errors import WhatsAppError, error_from_response
-from runtime.whatsapp.models import PhoneNumberInfo, SendResult, TemplateInfo
+from runtime.whatsapp.models import MediaInfo, PhoneNumberInfo, SendResult, TemplateInfo
 from runtime.whatsapp.pacing import Pacer
 from runtime.whatsapp.retry import Backoff, parse_retry_after
 
@@ -23,6 +23,9 @@ PHONE_NUMBER_FIELDS = (
     "whatsapp_business_manager_messaging_limit,throughput,status,name_status"
 )
 TEMPLATE_FIELDS = "id,name,language,status,category,components"
+# Where Meta serves media downloads (lookaside.fbsbx.com today): the sender's token goes
+# only there over https, or back to the Graph API this client talks to (the simulator).
+MEDIA_HOSTS = ("fbsbx.com", "facebook.com", "whatsapp.net")
 
 
 class CloudAPIClient:
@@ -45,6 +48,7 @@ class CloudAPIClient:
         pacer: Pacer | None = None,
     ) -> None:
         self._root = f"{base_url.rstrip('/')}/{api_version}"
+        self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=30.0)
         self._max_retries = max_retries
@@ -110,6 +114,24 @@ class CloudAPIClient:
             phone_number_id, token, to, "template", template, callback_data=callback_data, once=once
         )
 
+    async def send_content(
+        self,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+        once: bool = False,
+    ) -> SendResult:
+        """Send a message of any other ``kind`` (``interactive``, ``reaction``, ``location``,
+        ``contacts`` …) with Meta's ``content`` object as is (``once`` as for
+        :meth:`send_text`)."""
+        return await self._send(
+            phone_number_id, token, to, kind, content, reply_to, callback_data, once=once
+        )
+
     async def send_media(
         self,
         phone_number_id: str,
@@ -120,8 +142,11 @@ class CloudAPIClient:
         link: str | None = None,
         caption: str | None = None,
         filename: str | None = None,
+        callback_data: str | None = None,
+        once: bool = False,
     ) -> SendResult:
-        """Send an image, document, audio or video by uploaded media id or by link."""
+        """Send an image, document, audio or video by uploaded media id or by link
+        (``once`` as for :meth:`send_text`)."""
         if (media_id is None) == (link is None):
             raise ValueError("pass exactly one of media_id or link")
         media = {
@@ -134,7 +159,55 @@ class CloudAPIClient:
             )
             if value is not None
         }
-        return await self._send(phone_number_id, token, to, kind, media)
+        return await self._send(
+            phone_number_id, token, to, kind, media, callback_data=callback_data, once=once
+        )
+
+    async def upload_media(
+        self, phone_number_id: str, token: str, data: bytes, mime_type: str, filename: str
+    ) -> str:
+        """``POST /{phone-number-id}/media`` (multipart); the media id to send it by. An
+        upload repeated after a lost answer only leaves an unused copy at Meta."""
+        files = {"file": (filename, data, mime_type)}
+        form = {"messaging_product": "whatsapp", "type": mime_type}
+        result = await self._request(
+            "POST", f"{phone_number_id}/media", token, files=files, data=form
+        )
+        return str(result["id"])
+
+    async def media_info(self, media_id: str, token: str) -> MediaInfo:
+        """``GET /{media-id}``: a download URL (valid about 5 minutes), type, sha256, size."""
+        return MediaInfo.from_json(await self._request("GET", media_id, token))
+
+    async def download_media(self, url: str, token: str, max_bytes: int) -> bytes:
+        """The bytes at a media URL (the bearer token is required); ``MediaTooLarge`` as soon
+        as more than ``max_bytes`` arrive, whatever the headers claimed. The token is never
+        sent to a host that is not Meta's (``UntrustedMediaURL``)."""
+        if not self._trusted_media_url(httpx.URL(url)):
+            raise UntrustedMediaURL(url)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self._http.stream("GET", url, headers=headers) as response:
+            if not response.is_success:
+                await response.aread()
+                raise error_from_response(response.status_code, _json_or_none(response))
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    def _trusted_media_url(self, url: httpx.URL) -> bool:
+        if (url.scheme, url.host, url.port) == (
+            self._origin.scheme, self._origin.host, self._origin.port
+        ):  # fmt: skip
+            return True
+        host = url.host.lower()
+        return url.scheme == "https" and any(
+            host == domain or host.endswith("." + domain) for domain in MEDIA_HOSTS
+        )
 
     async def mark_read(self, phone_number_id: str, token: str, message_id: str) -> bool:
         """Mark an inbound message (and earlier ones) as read."""
@@ -216,6 +289,8 @@ class CloudAPIClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         retries: int | None = None,
+        files: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One Graph call with retries (``retries``, default the client's ``max_retries``);
         ``path_or_url`` is relative to the version root."""
@@ -226,7 +301,7 @@ class CloudAPIClient:
             error: WhatsAppError | None = None
             try:
                 response = await self._http.request(
-                    method, url, json=json, params=params, headers=headers
+                    method, url, json=json, params=params, headers=headers, files=files, data=data
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 # The request never reached Meta, so repeating it cannot duplicate a send.
@@ -245,6 +320,22 @@ class CloudAPIClient:
                     raise error
             await self._sleep(self._backoff.delay(attempt, error))
         raise AssertionError("unreachable")
+
+
+class UntrustedMediaURL(Exception):
+    """Graph answered a media URL on a host the sender's token must not go to."""
+
+    def __init__(self, url: str) -> None:
+        host = httpx.URL(url).host or url[:80]
+        super().__init__(f"The media URL's host {host!r} is not Meta's; not fetched.")
+
+
+class MediaTooLarge(Exception):
+    """A media download went past the size the caller allows."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The media file is larger than {max_bytes} bytes.")
+        self.max_bytes = max_bytes
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -147,7 +147,8 @@ def error_from_response(
             http_status=status,
             retry_after=retry_after,
         )
-    code = int(error.get("code", 0))
+    raw_code = error.get("code")
+    code = raw_code if isinstance(raw_code, int) else 0  # a body that is not Graph's
     error_data = error.get("error_data")
     details = error_data.get("details") if isinstance(error_data, dict) else None
     return error_class(code)(

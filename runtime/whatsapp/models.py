@@ -21,6 +21,28 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """``GET /{media-id}``: where to download a media file (for about 5 minutes) and what
+    Meta says of it."""
+
+    id: str
+    url: str
+    mime_type: str
+    sha256: str
+    file_size: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MediaInfo:
+        return cls(
+            str(data["id"]),
+            str(data["url"]),
+            str(data.get("mime_type", "")),
+            str(data.get("sha256", "")),
+            int(data.get("file_size", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateInfo:
     """One message template of a WhatsApp Business Account."""
 

@@ -113,6 +113,36 @@ def inbound_text(
     )
 
 
+def inbound_media(
+    number: BusinessNumber,
+    customer: Customer,
+    *,
+    message_id: str,
+    timestamp: int,
+    kind: str,
+    media_id: str,
+    sha256: str,
+    mime_type: str,
+    caption: str | None = None,
+    filename: str | None = None,
+) -> Payload:
+    """A customer's image, sticker, audio, video or document; fetch the bytes via
+    ``GET /{media_id}``."""
+    media: Payload = {"mime_type": mime_type, "sha256": sha256, "id": media_id}
+    if caption is not None:
+        media["caption"] = caption
+    if filename is not None:
+        media["filename"] = filename
+    return inbound_message(
+        number,
+        customer,
+        message_id=message_id,
+        timestamp=timestamp,
+        type=kind,
+        content={kind: media},
+    )
+
+
 def inbound_image(
     number: BusinessNumber,
     customer: Customer,
@@ -125,16 +155,16 @@ def inbound_image(
     caption: str | None = None,
 ) -> Payload:
     """A customer's image; fetch the bytes via ``GET /{media_id}``."""
-    image: Payload = {"mime_type": mime_type, "sha256": sha256, "id": media_id}
-    if caption is not None:
-        image["caption"] = caption
-    return inbound_message(
+    return inbound_media(
         number,
         customer,
         message_id=message_id,
         timestamp=timestamp,
-        type="image",
-        content={"image": image},
+        kind="image",
+        media_id=media_id,
+        sha256=sha256,
+        mime_type=mime_type,
+        caption=caption,
     )
 
 

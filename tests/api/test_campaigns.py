@@ -20,9 +20,19 @@ from runtime.campaigns import CampaignPipeline
 from runtime.clock import utc_now
 from runtime.db.base import as_utc
 from runtime.domain import warmup
-from runtime.models import CampaignRecipient, Sender, SenderWarmup, SendQueueItem
+from runtime.domain.outbound import TemplateOut
+from runtime.models import (
+    Campaign,
+    CampaignRecipient,
+    Contact,
+    Message,
+    Sender,
+    SenderWarmup,
+    SendQueueItem,
+)
+from runtime.outbound import BatchRequest, submit_batch
 from tests.api.harness import ApiHarness, TenantCtx
-from tests.api.whatsapp_world import WhatsAppWorld
+from tests.api.whatsapp_world import WABA_ID, WhatsAppWorld
 from tests.conftest import make_settings
 from tests.support import wait_for
 
@@ -521,3 +531,151 @@ async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: Whats
     assert scheduled["status"] == "scheduled"
     await world.app.state.campaigns.feed_round()  # not due: nothing expands
     assert (await _results(world, ctx, campaign))["totals"]["pending"] == 0
+
+
+async def test_media_header_template_needs_its_media_and_buttons(world: WhatsAppWorld) -> None:
+    ctx = await world.new_tenant()
+    sender = await world.add_sender(ctx, [])
+    name = f"promo_img_{uuid.uuid4().hex[:8]}"
+    await world.control(
+        "templates",
+        {
+            "waba_id": WABA_ID,
+            "name": name,
+            "language": "en_US",
+            "category": "MARKETING",
+            "status": "APPROVED",
+            "components": [
+                {"type": "HEADER", "format": "IMAGE"},
+                {"type": "BODY", "text": "Hi {{1}}, new arrivals!"},
+                {"type": "BUTTONS", "buttons": [
+                    {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}"}]},
+            ],
+        },
+    )  # fmt: skip
+    assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
+    tag = f"m{uuid.uuid4().hex[:6]}"
+    people = [await _contact(world, ctx, name=f"Sari {i}", tags=[tag]) for i in range(2)]
+    audience = await world.client.post(
+        "/api/audiences",
+        headers=ctx.headers,
+        json={"name": "m", "definition": _has("tags", "has", tag)},
+    )
+    body: dict[str, Any] = {
+        "name": "With image",
+        "audience_id": audience.json()["id"],
+        "template": {"name": name, "language": "en_US"},
+        "parameters": {"body": [{"field": "name"}], "buttons": [{"index": 0, "field": "phone"}]},
+        "sender": {"mode": "named", "sender_ids": [sender["id"]]},
+        "rate_per_minute": 6000,
+    }
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"] == {
+        "component": "header", "index": 0, "problem": "missing"
+    }  # fmt: skip
+    image = {"type": "image", "link": "https://cdn.example/new.png"}
+    no_button = {**body, "parameters": {"header": [image], "body": [{"field": "name"}]}}
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=no_button)
+    assert refused.json()["error"]["details"]["component"] == "buttons"
+
+    body["parameters"]["header"] = [image]
+    created = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert created.status_code == 201, created.text
+    await _act(world, ctx, created.json(), "launch")
+    await _run(world)
+    sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)
+    for message in sent:
+        header, _, button = message["body"]["template"]["components"]
+        assert header["parameters"][0]["image"]["link"] == image["link"]
+        assert button["parameters"][0]["text"] == "+" + message["to"]  # per recipient
+
+
+async def _sends_of(world: WhatsAppWorld, template: str, count: int) -> list[Any] | None:
+    data = (await world.sim.get("/_sim/messages")).json()["data"]
+    found = [m for m in data if m["body"].get("template", {}).get("name") == template]
+    return found if len(found) == count else None
+
+
+async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing(
+    database_url: str,
+) -> None:
+    """Statuses arrive (sent, delivered, read, with Meta's pricing); one send fails; one
+    customer replies: each lands in its minute, and the actual cost counts the billable."""
+    settings = make_settings(database_url, outbound_late_tolerance_seconds=2.0)
+    world = WhatsAppWorld(settings, auto_statuses=("delivered", "read"))
+    try:
+        ctx, sender, people, campaign = await _setup(world, 4)
+        await world.control("faults", {"kind": "error", "code": 131026, "times": 1})
+        await _act(world, ctx, campaign, "launch")
+        await _run(world)
+        await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=20)
+        reached = {m["to"] for m in (await world.sim.get("/_sim/messages")).json()["data"]}
+        replier = next(p for p in people if p["phone"].lstrip("+") in reached)
+        await world.customer_says(sender, replier["phone"].lstrip("+"), "Still on?")
+        await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1), within=20)
+
+        r = await world.client.get(f"/api/campaigns/{campaign['id']}/timeline", headers=ctx.headers)
+        assert r.status_code == 200, r.text
+        timeline = r.json()
+        assert timeline["bucket_seconds"] == 60 and timeline["buckets"]
+        starts = [datetime.fromisoformat(b["at"]) for b in timeline["buckets"]]
+        assert all(s.second == 0 and s.microsecond == 0 for s in starts)
+        assert all((b - a).total_seconds() == 60 for a, b in itertools.pairwise(starts))
+        sums = {k: sum(b[k] for b in timeline["buckets"]) for k in timeline["buckets"][0]
+                if k != "at"}  # fmt: skip
+        assert sums == {"queued": 4, "sent": 3, "delivered": 3, "read": 3, "replied": 1,
+                        "failed": 1}  # fmt: skip
+        wide = await world.client.get(
+            f"/api/campaigns/{campaign['id']}/timeline",
+            headers=ctx.headers,
+            params={"bucket_seconds": 3600},
+        )
+        hours = wide.json()["buckets"]  # one, or two if the run straddled an hour
+        assert len(hours) <= 2 and sum(b["sent"] for b in hours) == 3
+        bad = await world.client.get(
+            f"/api/campaigns/{campaign['id']}/timeline",
+            headers=ctx.headers,
+            params={"bucket_seconds": 61},
+        )
+        assert bad.status_code == 422
+
+        cost = (await _results(world, ctx, campaign))["cost"]
+        assert cost["billable"] == {"MARKETING": 3}  # the failed one is not billed
+        assert cost["amount"] == pytest.approx(3 * 0.0411)
+    finally:
+        await world.close()
+
+
+async def test_a_key_already_stored_is_answered_duplicate_never_stored_twice(
+    world: WhatsAppWorld,
+) -> None:
+    """The feeder's exactly-once does not rest on the recipient row alone: the message's
+    idempotency key (campaign, contact) is unique, and submit_batch answers a stored key with
+    the stored message."""
+    ctx, _, people, campaign = await _setup(world, 2)
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    app = world.app.state
+    async with app.sessionmaker() as session:
+        stored = await session.scalar(
+            select(Campaign).where(Campaign.id == uuid.UUID(campaign["id"]))
+        )
+        assert stored is not None
+        contact = await session.get(Contact, uuid.UUID(people[0]["id"]))
+        sender = await session.get(Sender, uuid.UUID(campaign["sender"]["sender_ids"][0]))
+        assert contact is not None and sender is not None
+        key = f"campaign:{stored.id}:{contact.id}"
+        first = await session.scalar(select(Message.id).where(Message.idempotency_key == key))
+        assert first is not None
+        outgoing = TemplateOut(stored.template_name, "en_US", {"body": ["x", "y"]})
+        now = utc_now(app.clock)
+        again = BatchRequest(key, contact, sender, outgoing)
+        fresh = BatchRequest(f"test:{uuid.uuid4()}", contact, sender, outgoing)
+        outcomes = await submit_batch(
+            session, world.settings, ctx.id, stored.created_by, [again, fresh], now
+        )
+        assert [o.kind for o in outcomes] == ["duplicate", "queued"]
+        assert outcomes[0].message_id == first and outcomes[1].message_id != first
+        await session.rollback()
+    assert (await _at_meta(world))[people[0]["phone"].lstrip("+")] == 1

@@ -266,6 +266,16 @@ async def test_bad_signature_malformed_json_and_unknown_types(world: WhatsAppWor
     malformed = await _post_webhook(world, b'{"object": "whatsapp_business_account", ', secret)
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "malformed_json"
+    for garbage in (b'\xff\xfe{"object"}', b"[1, 2]", b'{"object": "page"}', b"nul\x00"):
+        refused = await _post_webhook(world, garbage, secret)
+        assert refused.status_code == 400, garbage
+        assert refused.json()["error"]["code"] in {"malformed_json", "unexpected_object"}
+        assert refused.headers["content-type"] == "application/json"
+    # Only POST on the exact path is the hot path; the handshake and other methods route as usual.
+    assert (await world.client.put("/webhooks/whatsapp", content=body)).status_code == 405
+    nul = await world.client.post("/webhooks/whatsapp?x=%00", content=body)
+    assert nul.status_code == 422
+    assert await _count_messages(world) == before
 
     weird = json.dumps(
         _inbound(

@@ -1,8 +1,10 @@
 """Campaigns in a real browser: build one (live audience count, parameters from contact
-fields with a fallback, preview and estimate), launch it, watch its results."""
+fields with a fallback, each number's warm-up budget, preview and estimate), launch it,
+watch its results and their chart over time."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from playwright.sync_api import expect
@@ -23,6 +25,11 @@ def test_build_launch_and_follow_a_campaign(demo: Demo, new_page, shots) -> None
                   "tags": [tag], "attributes": {"order": f"A-{n}"}},
         )  # fmt: skip
 
+    senders = demo.call(token, "GET", "/api/senders")
+    senders = senders["items"] if isinstance(senders, dict) else senders
+    number = next(s for s in senders if s["display_number"].lstrip("+") == DISPLAY_NUMBER)
+    demo.call(token, "PUT", f"/api/campaigns/warmups/{number['id']}", json={"day_one_budget": 250})
+
     page = new_page()
     sign_in(page, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
     expect(page.get_by_role("heading", name="Campaigns", exact=True)).to_be_visible()
@@ -36,6 +43,8 @@ def test_build_launch_and_follow_a_campaign(demo: Demo, new_page, shots) -> None
     page.get_by_label("Parameter {{2}}").select_option(label="Attribute…")
     page.get_by_label("Attribute key for {{2}}").fill("order")
     page.get_by_label("Sender").select_option(label=f"+{DISPLAY_NUMBER}")
+    budget = page.locator(f".warmups li[data-sender='{number['id']}']")
+    expect(budget).to_contain_text(re.compile(r"\d+ of 250 recipients left today \(ramping\)"))
     page.get_by_label("Window opens (contact-local)").fill("00:00")
     page.get_by_label("Window closes").fill("23:59")
     page.get_by_label("Weekdays only").uncheck()
@@ -55,6 +64,17 @@ def test_build_launch_and_follow_a_campaign(demo: Demo, new_page, shots) -> None
     expect(summary).to_contain_text("Delivered 100.0%", timeout=30_000)
     expect(page.locator(".bar.pending .bar-value")).to_have_text("0")
     expect(page.locator("tbody tr")).to_have_count(2)
+    legend = page.locator(".timeline-legend")  # the chart over time, drawn as SVG
+    expect(legend).to_contain_text("Queued 2")
+    expect(legend).to_contain_text("Delivered 2")
+    chart = page.locator(".timeline-chart svg")
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Messages per 1 min from "))
+    sent = chart.locator("g.series-sent")
+    expect(sent.locator("polyline")).to_have_count(1)
+    buckets = sent.locator("circle").count()
+    assert buckets >= 1 and chart.locator("g.series-read circle").count() == buckets
+    assert page.js_errors == []  # type: ignore[attr-defined]
+    page.locator(".results-timeline").scroll_into_view_if_needed()
     shots(page, "campaign-results")
 
     page.goto("/#/campaigns")

@@ -17,6 +17,12 @@ if str(OPERATOR_DIR) not in sys.path:
 os.environ.setdefault("SCRM_OPERATOR_RESYNC_SECONDS", "2")
 os.environ.setdefault("SCRM_OPERATOR_GC_SECONDS", "2")
 os.environ.setdefault("SCRM_OPERATOR_RETRY_SECONDS", "1")
+# Allow-lists as the chart sets them, plus the loopback servers the tests run.
+os.environ.setdefault("SCRM_OPERATOR_ALLOWED_IMAGE_REPOSITORIES", "ghcr.io/scrm")
+os.environ.setdefault(
+    "SCRM_OPERATOR_ALLOWED_GRAPH_URLS", "https://graph.facebook.com,http://127.0.0.1:*"
+)
+os.environ.setdefault("SCRM_OPERATOR_ALLOWED_INTERNAL_URLS", "http://*.svc:8000,http://127.0.0.1:*")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from scrm_operator import names
@@ -210,3 +211,19 @@ def test_shared_database_points_the_runtime_at_the_operator_secret() -> None:
     shared = {"sharedServer": {"host": "pg", "adminSecretRef": {"name": "pg-admin"}}}
     env = env_of(api_deployment(tenant(database=shared)))
     assert env["SCRM_DATABASE_URL"] == {"secretKeyRef": {"name": "acme-database", "key": "url"}}
+
+
+def test_regenerated_credentials_roll_the_deployments_but_not_the_migration_job() -> None:
+    before, after = (
+        replace(tenant(), credentials_hash="aaa"),
+        replace(tenant(), credentials_hash="bbb"),
+    )
+    for build in (api_deployment, ws_deployment, sender_worker_deployment):
+        old, new = (
+            build(t)["spec"]["template"]["metadata"]["annotations"] for t in (before, after)
+        )
+        assert (old[names.CREDENTIALS_HASH], new[names.CREDENTIALS_HASH]) == ("aaa", "bbb")
+        assert old[names.CONFIG_HASH] == new[names.CONFIG_HASH]
+    jobs = [migration_job(t) for t in (before, after)]
+    assert jobs[0] == jobs[1]  # same name, same (immutable) template
+    assert names.CREDENTIALS_HASH not in jobs[0]["spec"]["template"]["metadata"]["annotations"]

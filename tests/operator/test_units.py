@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from scrm_operator import names
-from scrm_operator.conditions import Condition, ready_patch, upsert
+from scrm_operator.conditions import (
+    Condition,
+    backoff_delay,
+    ready_patch,
+    retry_pending,
+    retry_status,
+    upsert,
+)
+from scrm_operator.policy import image_allowed, url_allowed
 from scrm_operator.rabbitmq import Broker, tenant_pattern
 from scrm_operator.reconcilers.children import readiness
 from scrm_operator.reconcilers.queues import orphan_queues
-from scrm_operator.reconcilers.sender import SenderSpec, publication
+from scrm_operator.reconcilers.sender import Claim, SenderSpec, first_claim, publication
 
 from runtime.whatsapp.models import PhoneNumberInfo
 
@@ -117,3 +128,59 @@ def test_external_names_cannot_collide_and_fit_postgresql() -> None:
     assert long != names.external_name(longest_ns, longest_tenant[:-1])
     assert long.count(".") == 3  # shortened names have a fourth part: never equal a full name
     assert names.external_name("a" * 30, "b" * 28) != names.external_name("a" * 31, "b" * 27)
+
+
+def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
+    assert [backoff_delay(a, 10, 300) for a in range(7)] == [10, 20, 40, 80, 160, 300, 300]
+    assert backoff_delay(10_000, 1, 60) == 60  # no overflow on a long outage
+
+
+def test_retry_status_says_when_the_next_attempt_is_due() -> None:
+    at = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    retry = retry_status(3, 40.0, at)
+    assert retry == {"attempt": 3, "delaySeconds": 40.0, "nextAttemptAt": "2026-01-01T12:00:40Z"}
+    status = {"retry": retry}
+    assert retry_pending(status, at + timedelta(seconds=39))
+    assert not retry_pending(status, at + timedelta(seconds=40))
+    assert not retry_pending({}, at)
+
+
+def test_ready_patch_removes_fields_set_to_none() -> None:
+    body: dict[str, Any] = {"status": {"retry": {"attempt": 2}}}
+    ready_patch(Condition("True", "Available", "ok"), 1, {"retry": None})(body)
+    assert "retry" not in body["status"]
+
+
+def test_image_allow_list_matches_whole_path_segments() -> None:
+    allowed = ["ghcr.io/scrm", "registry.example/team/"]
+    assert image_allowed("ghcr.io/scrm", allowed)
+    assert image_allowed("ghcr.io/scrm/scrm", allowed)
+    assert image_allowed("registry.example/team/scrm", allowed)
+    assert not image_allowed("ghcr.io/scrmx/miner", allowed)
+    assert not image_allowed("docker.io/ghcr.io/scrm", allowed)
+    assert image_allowed("anything/at/all", [])  # no list: no restriction
+
+
+def test_url_allow_list_compares_where_a_url_connects() -> None:
+    allowed = ["https://graph.facebook.com", "http://*.svc:8000", "http://127.0.0.1:*"]
+    assert url_allowed("https://graph.facebook.com", allowed)
+    assert url_allowed("https://graph.facebook.com:443/v25.0", allowed)
+    assert url_allowed("http://acme-api.sales.svc:8000", allowed)
+    assert url_allowed("http://127.0.0.1:39999", allowed)
+    refused = [
+        "https://graph.facebook.com.evil.example",
+        "https://graph.facebook.com@evil.example",
+        "http://graph.facebook.com",  # scheme
+        "https://graph.facebook.com:8443",  # port
+        "http://svc:8000",  # the wildcard needs a subdomain
+        "http://acme-api.sales.svc:9000",
+        "http://127.0.0.2:80",
+    ]
+    assert [url for url in refused if url_allowed(url, allowed)] == []
+
+
+def test_a_later_sender_of_a_number_is_the_duplicate() -> None:
+    first = Claim("2026-01-01T00:00:00Z", "b", "old")
+    later = Claim("2026-01-02T00:00:00Z", "a", "new")
+    assert first_claim([later, first]) == first
+    assert first_claim([]) is None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from runtime.whatsapp.client import CloudAPIClient
+from runtime.whatsapp.client import CloudAPIClient, UntrustedMediaURL
 from runtime.whatsapp.errors import (
     AuthError,
     InvalidParameter,
@@ -232,3 +233,27 @@ async def test_phone_number_info(sim: Sim, client: CloudAPIClient) -> None:
         "YELLOW",
     )
     assert (info.messaging_limit_tier, info.throughput_level) == ("TIER_250", "STANDARD")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",  # not https
+        "https://fbsbx.com.attacker.example/file",
+        "https://attacker.example/?host=lookaside.fbsbx.com",
+        "http://sim:8080/v25.0/media",  # the Graph host on another port
+    ],
+)
+async def test_media_download_never_sends_the_token_off_meta(
+    client: CloudAPIClient, url: str
+) -> None:
+    with pytest.raises(UntrustedMediaURL):
+        await client.download_media(url, TOKEN, 1024)
+
+
+async def test_media_download_trusts_meta_and_the_graph_it_talks_to(
+    client: CloudAPIClient,
+) -> None:
+    assert client._trusted_media_url(httpx.URL("https://lookaside.fbsbx.com/x?mid=1"))
+    assert client._trusted_media_url(httpx.URL("https://fbsbx.com/x"))
+    assert client._trusted_media_url(httpx.URL("http://sim/v25.0/media/1"))

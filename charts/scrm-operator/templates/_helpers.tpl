@@ -22,3 +22,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "scrm-operator.serviceAccountName" -}}
 {{- default (include "scrm-operator.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
+
+{{- define "scrm-operator.subjects" -}}
+- kind: ServiceAccount
+  name: {{ include "scrm-operator.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
+{{- end -}}

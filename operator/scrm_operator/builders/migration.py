@@ -17,7 +17,9 @@ def _job_spec(tenant: TenantSpec) -> Manifest:
     return {
         "backoffLimit": 6,
         "activeDeadlineSeconds": 1800,
-        "template": pod_template(tenant, COMPONENT, [main], restartPolicy="OnFailure"),
+        "template": pod_template(
+            tenant, COMPONENT, [main], rolls_with_credentials=False, restartPolicy="OnFailure"
+        ),
     }
 
 

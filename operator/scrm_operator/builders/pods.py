@@ -44,14 +44,21 @@ def container(
 
 
 def pod_template(
-    tenant: TenantSpec, component: str, containers: list[dict[str, Any]], **spec: Any
+    tenant: TenantSpec,
+    component: str,
+    containers: list[dict[str, Any]],
+    *,
+    rolls_with_credentials: bool = True,
+    **spec: Any,
 ) -> dict[str, Any]:
-    """The config checksum annotation rolls the pods when the ConfigMap changes."""
+    """The config checksum annotation rolls the pods when the ConfigMap changes, the
+    credentials checksum when a generated Secret is regenerated (not for a Job, whose
+    template is immutable and named by its spec)."""
+    annotations = {names.CONFIG_HASH: digest(config_data(tenant))}
+    if rolls_with_credentials and tenant.credentials_hash:
+        annotations[names.CREDENTIALS_HASH] = tenant.credentials_hash
     return {
-        "metadata": {
-            "labels": labels(tenant, component),
-            "annotations": {names.CONFIG_HASH: digest(config_data(tenant))},
-        },
+        "metadata": {"labels": labels(tenant, component), "annotations": annotations},
         "spec": {
             "serviceAccountName": names.runtime_account(tenant.name),
             "automountServiceAccountToken": False,

@@ -32,12 +32,12 @@ def runtime_keys_secret(
 
 
 def rabbitmq_secret(
-    tenant: TenantSpec, user: str, password: str, vhost: str, amqp_url: str
+    tenant: TenantSpec, user: str, password: str, vhost: str, amqp_url: str, broker_secret: str
 ) -> Manifest:
+    """``brokerSecret`` records which broker the user and vhost were declared on."""
+    data = {"user": user, "password": password, "vhost": vhost, "amqpUrl": amqp_url}
     return _secret(
-        tenant,
-        names.rabbitmq_secret(tenant.name),
-        {"user": user, "password": password, "vhost": vhost, "amqpUrl": amqp_url},
+        tenant, names.rabbitmq_secret(tenant.name), {**data, "brokerSecret": broker_secret}
     )
 
 

@@ -23,6 +23,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
+    # A timer pass (a sync handler in a thread) still running when its object is deleted is
+    # checked on again after this long; kopf's 60 s held deleted objects' finalizers.
+    settings.background.cancellation_polling = 1
+    # Sync handlers wait on the network and on a tenant's lock: more threads than the
+    # default (CPUs + 4), so that a pod's DELETED event is not queued behind them.
+    settings.execution.max_workers = 32
     memo.kube = Kube.from_environment()
 
 

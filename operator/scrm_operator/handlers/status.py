@@ -1,16 +1,32 @@
-"""Writing an :class:`Outcome` into kopf's patch and as Kubernetes Events, and turning
-``retry`` into kopf's retry.
+"""Writing an :class:`Outcome` into kopf's patch and as Kubernetes Events, and the retry
+schedule of failed passes.
 
-The retry delay stays constant: with a doubling delay, the e2e tests saw a deleted object's
-finalizer held past 30 s (kopf waited for the delayed handler's next attempt)."""
+A failed pass does not raise kopf's ``TemporaryError``: a create/update handler still
+delayed when its object is deleted keeps kopf from releasing the finalizer (the deletion
+waited for the delayed attempt). Instead ``status.retry`` records the attempt and when the
+next is due, and the objects' timers make the attempts; timers stop at once on deletion."""
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
 
-from scrm_operator.conditions import Condition, Outcome, ready_patch
+from scrm_operator.conditions import (
+    Condition,
+    Outcome,
+    backoff_delay,
+    ready_patch,
+    retry_pending,
+    retry_status,
+)
+from scrm_operator.config import CONFIG
+
+_PASSES_GUARD = threading.Lock()
 
 
 def snapshot(body: kopf.Body) -> kopf.Body:
@@ -32,11 +48,46 @@ def record(patch: kopf.Patch, body: kopf.Body, outcome: Outcome) -> None:
             kopf.info(body, reason=condition.reason, message=condition.message)
 
 
-def record_or_retry(patch: kopf.Patch, body: kopf.Body, outcome: Outcome, delay: float) -> None:
-    """For create/update/resume: record, then let kopf retry while the outcome asks to."""
-    record(patch, body, outcome)
-    if outcome.retry:
-        raise kopf.TemporaryError(outcome.condition.message, delay=delay)
+def deletion_waits(patch: kopf.Patch, body: kopf.Body, reason: str, message: str) -> None:
+    """For deletion handlers: say why the finalizer stays (status and a Warning Event) and
+    retry at the constant ``SCRM_OPERATOR_RETRY_SECONDS``."""
+    record(patch, body, Outcome(Condition("False", reason, message[:500]), {}, retry=True))
+    raise kopf.TemporaryError(message, delay=CONFIG.retry_seconds)
+
+
+def record_pass(
+    patch: kopf.Patch, body: kopf.Body, outcome: Outcome, memo: kopf.Memo, *, fresh: bool
+) -> None:
+    """Record a pass. A failed one schedules the next attempt in ``status.retry``: after
+    ``SCRM_OPERATOR_RETRY_SECONDS``, doubled per failure in a row, at most
+    ``SCRM_OPERATOR_RETRY_MAX_SECONDS``; a change (``fresh``) starts counting again."""
+    _passes(memo)[body["metadata"]["uid"]] = time.monotonic()
+    if not outcome.retry:
+        record(patch, body, replace(outcome, fields={**outcome.fields, "retry": None}))
+        return
+    previous = 0 if fresh else ((body.get("status") or {}).get("retry") or {}).get("attempt", 0)
+    delay = backoff_delay(previous, CONFIG.retry_seconds, CONFIG.retry_max_seconds)
+    retry = retry_status(previous + 1, delay, datetime.now(UTC))
+    record(patch, body, replace(outcome, fields={**outcome.fields, "retry": retry}))
+
+
+def due(body: kopf.Body, memo: kopf.Memo) -> bool:
+    """For the timers (every ``CONFIG.tick_seconds``): a failed object once its next
+    attempt is due; any other once ``SCRM_OPERATOR_RESYNC_SECONDS`` passed since its last
+    pass (level-based repair and status refresh)."""
+    status = dict(body.get("status") or {})
+    if status.get("retry"):
+        return not retry_pending(status, datetime.now(UTC))
+    # Every object gets a pass from its create or resume handler first; until then no timer
+    # pass is due.
+    last = _passes(memo).get(body["metadata"]["uid"])
+    return last is not None and time.monotonic() - last >= CONFIG.resync_seconds
+
+
+def _passes(memo: kopf.Memo) -> dict[str, float]:
+    with _PASSES_GUARD:
+        passes: dict[str, float] = memo.setdefault("last_pass", {})
+        return passes
 
 
 def _changed(body: kopf.Body, condition: Condition) -> bool:

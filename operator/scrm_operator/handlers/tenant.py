@@ -5,13 +5,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import httpx
 import kopf
 
 from scrm_operator import names
 from scrm_operator.config import CONFIG
-from scrm_operator.handlers.status import record, record_or_retry, snapshot
+from scrm_operator.handlers.status import deletion_waits, due, record_pass, snapshot
+from scrm_operator.rabbitmq import RabbitError
 from scrm_operator.reconcilers.tenant import reconcile_tenant
-from scrm_operator.reconcilers.topology import BrokerSecretMissing, delete_topology
+from scrm_operator.reconcilers.topology import (
+    BrokerSecretMissing,
+    delete_topology,
+    release_broker_secret,
+)
 from scrm_operator.spec import TenantSpec
 
 TENANTS = (names.GROUP, names.VERSION, names.TENANTS)
@@ -34,36 +40,62 @@ def _tenant_lock(memo: kopf.Memo, uid: str) -> threading.Lock:
 def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     seen = snapshot(body)
     with _tenant_lock(memo, seen["metadata"]["uid"]):
-        outcome = reconcile_tenant(memo.kube, TenantSpec.from_resource(seen))
-    record_or_retry(patch, seen, outcome, CONFIG.retry_seconds)
+        outcome = reconcile_tenant(memo.kube, TenantSpec.from_resource(seen), CONFIG.policy)
+    record_pass(patch, seen, outcome, memo, fresh=True)
 
 
-@kopf.timer(*TENANTS, interval=CONFIG.resync_seconds, initial_delay=CONFIG.resync_seconds)
+@kopf.timer(*TENANTS, interval=CONFIG.tick_seconds, initial_delay=CONFIG.tick_seconds)
 def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Level-based repair: re-apply (a no-op when nothing drifted) and refresh status.
-    Skipped when the spec changed since this timer's copy: the change handler applies it."""
+    """Retries (on the backoff schedule) and level-based repair: re-apply (a no-op when
+    nothing drifted) and refresh status. Skipped when the spec changed since this timer's
+    copy: the change handler applies it."""
     seen = snapshot(body)
+    if not due(seen, memo):
+        return
     meta = seen["metadata"]
     with _tenant_lock(memo, meta["uid"]):
         current = memo.kube.get(names.API_VERSION, "ScrmTenant", meta["namespace"], meta["name"])
         if current is None or current["metadata"].get("generation") != meta.get("generation"):
             return
-        outcome = reconcile_tenant(memo.kube, TenantSpec.from_resource(seen))
-    record(patch, seen, outcome)
+        outcome = reconcile_tenant(memo.kube, TenantSpec.from_resource(seen), CONFIG.policy)
+    record_pass(patch, seen, outcome, memo, fresh=False)
 
 
-@kopf.on.delete(*TENANTS)
+def repair(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
+    """A pass for a live tenant after drift on one of its children (it also regenerates a
+    deleted generated Secret, which rolls the pods). False when the tenant is gone, being
+    deleted, or failing: its retries and status stay with its own passes."""
+    with _tenant_lock(memo, uid):
+        body = memo.kube.get(names.API_VERSION, "ScrmTenant", namespace, name)
+        meta = (body or {}).get("metadata") or {}
+        if body is None or meta["uid"] != uid or meta.get("deletionTimestamp"):
+            return False
+        if (body.get("status") or {}).get("retry"):
+            return False
+        reconcile_tenant(memo.kube, TenantSpec.from_resource(body), CONFIG.policy)
+    return True
+
+
+@kopf.on.delete(*TENANTS, backoff=CONFIG.retry_seconds)
 def cleanup(
-    name: str,
-    namespace: str | None,
-    spec: kopf.Spec,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    **_: Any,
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    """Children go with the owner (garbage collector); the broker objects are ours to drop."""
+    """Children go with the owner (garbage collector); the broker objects are ours to drop.
+    While the broker cannot be reached the finalizer stays, and status and a Warning Event
+    say why (retried at the constant ``SCRM_OPERATOR_RETRY_SECONDS``)."""
+    seen = snapshot(body)
+    meta = seen["metadata"]
+    namespace, secret = meta["namespace"], seen["spec"]["rabbitmq"]["secretRef"]["name"]
     try:
-        secret = spec["rabbitmq"]["secretRef"]["name"]
-        delete_topology(memo.kube, namespace or "", name, secret)
+        used = delete_topology(memo.kube, namespace, meta["name"], secret)
+        with _LOCKS_GUARD:  # the last tenant of a broker Secret lets it go
+            finished: set[str] = memo.setdefault("broker_objects_removed", set())
+            finished.add(meta["uid"])
+            for name in used:
+                release_broker_secret(memo.kube, namespace, name, finished)
     except BrokerSecretMissing as exc:
         logger.warning(f"RabbitMQ objects left behind: {exc}")
+    except (RabbitError, httpx.HTTPError, OSError) as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+        message = f"deletion waits for RabbitMQ to remove the tenant's vhost and user: {cause}"
+        deletion_waits(patch, seen, "FailedDeletion", message)

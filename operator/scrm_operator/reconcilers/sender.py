@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -15,6 +15,7 @@ from runtime.whatsapp.models import PhoneNumberInfo
 from scrm_operator import names
 from scrm_operator.conditions import Condition, Outcome
 from scrm_operator.kube import Kube
+from scrm_operator.policy import Policy, PolicyViolation
 from scrm_operator.spec import SecretKeyRef, TenantSpec
 
 
@@ -45,6 +46,28 @@ class SenderSpec:
             allocations=tuple((a["team"], a["role"]) for a in spec.get("allocations", [])),
             paused=spec.get("paused", False),
         )
+
+
+class Claim(NamedTuple):
+    """A Sender naming a phone number; the earliest (then by namespace/name) owns it."""
+
+    created: str  # RFC 3339 in UTC: ordered as text
+    namespace: str
+    name: str
+
+
+def first_claim(claims: list[Claim]) -> Claim | None:
+    return min(claims, default=None)
+
+
+def duplicate(sender: SenderSpec, first: Claim) -> Outcome:
+    message = (
+        f"phone number {sender.phone_number_id} belongs to Sender "
+        f"{first.namespace}/{first.name}; this Sender is not published"
+    )
+    return Outcome(
+        Condition("False", "DuplicatePhoneNumber", message), {"published": False}, retry=False
+    )
 
 
 def publication(sender: SenderSpec, info: PhoneNumberInfo, token: str) -> dict[str, Any]:
@@ -88,13 +111,19 @@ def _tenant(kube: Kube, namespace: str, name: str) -> TenantSpec | None:
     return None if body is None else TenantSpec.from_resource(body)
 
 
-def reconcile_sender(kube: Kube, sender: SenderSpec) -> Outcome:
+def reconcile_sender(kube: Kube, sender: SenderSpec, policy: Policy) -> Outcome:
+    """The tenant's URLs are checked against the allow-lists before the token is read."""
+
     def failed(reason: str, message: str, retry: bool = True, **fields: Any) -> Outcome:
         return Outcome(Condition("False", reason, message), fields, retry)
 
     tenant = _tenant(kube, sender.namespace, sender.tenant)
     if tenant is None:
         return failed("TenantNotFound", f"ScrmTenant {sender.tenant} not found", published=False)
+    try:
+        policy.check_urls(tenant)
+    except PolicyViolation as exc:
+        return failed(exc.reason, str(exc), retry=False, published=False)
     secret = kube.secret_data(sender.namespace, sender.token_ref.name) or {}
     token = secret.get(sender.token_ref.key)
     if token is None:
@@ -133,10 +162,17 @@ def reconcile_sender(kube: Kube, sender: SenderSpec) -> Outcome:
     return Outcome(condition, {**fields, "published": True}, retry=False)
 
 
-def withdraw_sender(kube: Kube, sender: SenderSpec) -> None:
-    """Withdraw the number from the runtime (conversations stay); 404 or no tenant = done."""
+def withdraw_sender(kube: Kube, sender: SenderSpec, policy: Policy) -> None:
+    """Withdraw the number from the runtime (conversations stay); 404 or no tenant = done.
+    Nothing goes to an api URL the allow-list refuses (nothing was published there)."""
     tenant = _tenant(kube, sender.namespace, sender.tenant)
-    internal = None if tenant is None else _internal(tenant, kube)
+    if tenant is None:
+        return
+    try:
+        policy.check_urls(tenant)
+    except PolicyViolation:
+        return
+    internal = _internal(tenant, kube)
     if internal is None:
         return
     base, headers = internal

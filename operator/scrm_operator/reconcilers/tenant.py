@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -9,8 +10,10 @@ import httpx
 from kubernetes.client.exceptions import ApiException
 
 from scrm_operator import names
+from scrm_operator.builders.meta import digest
 from scrm_operator.conditions import Condition, Outcome
 from scrm_operator.kube import Kube
+from scrm_operator.policy import Policy, PolicyViolation
 from scrm_operator.rabbitmq import RabbitError
 from scrm_operator.reconcilers.children import apply_children
 from scrm_operator.reconcilers.database import AdminSecretMissing, ensure_shared_database
@@ -27,13 +30,16 @@ def endpoints(tenant: TenantSpec) -> dict[str, str]:
     }
 
 
-def reconcile_tenant(kube: Kube, tenant: TenantSpec) -> Outcome:
+def reconcile_tenant(kube: Kube, tenant: TenantSpec, policy: Policy) -> Outcome:
+    """The allow-lists first: a refused spec changes nothing (no pod runs its image)."""
     fields: dict[str, Any] = {"endpoints": endpoints(tenant)}
     try:
+        policy.check(tenant)
         ensure_runtime_keys(kube, tenant)
         if tenant.shared_database is not None:
             ensure_shared_database(kube, tenant)
         fields["rabbitmq"] = ensure_topology(kube, tenant)
+        tenant = with_credentials(kube, tenant)
     except Exception as exc:  # every cause ends in the Ready condition, named
         return Outcome(Condition("False", _failure_reason(exc), _text(exc)), fields, retry=True)
     applied = apply_children(kube, tenant)
@@ -42,7 +48,19 @@ def reconcile_tenant(kube: Kube, tenant: TenantSpec) -> Outcome:
     return Outcome(condition, fields, retry=condition.reason.startswith("Failed"))
 
 
+def with_credentials(kube: Kube, tenant: TenantSpec) -> TenantSpec:
+    """The spec plus the hash of the generated Secrets its pods read."""
+    generated = (names.generated_secret, names.rabbitmq_secret, names.database_secret)
+    data = {
+        name(tenant.name): kube.secret_data(tenant.namespace, name(tenant.name))
+        for name in generated
+    }
+    return replace(tenant, credentials_hash=digest(data))
+
+
 def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, PolicyViolation):
+        return exc.reason
     if isinstance(exc, names.NameClash):
         return "FailedNameClash"
     if isinstance(exc, BrokerSecretMissing | AdminSecretMissing | ValueError | KeyError):

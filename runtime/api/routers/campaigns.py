@@ -32,6 +32,7 @@ from runtime.api.schemas.campaigns import (
     ResultsOut,
     TestSendIn,
     TestSendOut,
+    TimelineOut,
     WarmupIn,
     WarmupOut,
 )
@@ -532,6 +533,19 @@ async def get_results(
     return ResultsOut(
         totals=totals, rates=results.rates(totals), cost=await results.cost(session, campaign.id)
     )
+
+
+@router.get("/{campaign_id}/timeline", response_model=TimelineOut, dependencies=[READ])
+async def get_timeline(
+    campaign_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    bucket_seconds: Annotated[int, Query(ge=60, le=86_400, multiple_of=60)] = 60,
+) -> TimelineOut:
+    """Recipients queued and messages sent / delivered / read / replied / failed per time
+    bucket (default a minute), for the results page's chart."""
+    campaign = await _owned(session, principal, campaign_id)
+    return TimelineOut.model_validate(await results.timeline(session, campaign.id, bucket_seconds))
 
 
 @router.get("/{campaign_id}/recipients", response_model=Page[RecipientOut], dependencies=[READ])

@@ -32,7 +32,7 @@ from runtime.api.schemas.inbox import (
 )
 from runtime.api.schemas.sender_alerts import SenderSwitchOut
 from runtime.clock import utc_now
-from runtime.domain import inbox, outbound, sender_failover
+from runtime.domain import inbox, media, outbound, sender_failover
 from runtime.domain.errors import Conflict, Forbidden, NotFound
 from runtime.domain.lookup import get_owned
 from runtime.domain.senders import allowed_sender_ids, route_sender
@@ -219,8 +219,15 @@ async def list_messages(
         session, stmt, Message.conversation_seq, cursor, limit
     )
     queued = await send_queue.queue_rows(session, rows, utc_now(clock))
+    quotes = await inbox.quotes_of(session, conversation, rows)
+    files = await media.files_of(session, rows)
     return Page(
-        items=[MessageOut.model_validate(inbox.message_json(m, queued.get(m.id))) for m in rows],
+        items=[
+            MessageOut.model_validate(
+                inbox.message_json(m, queued.get(m.id), quotes, files.get(m.id))
+            )
+            for m in rows
+        ],
         next_cursor=next_cursor,
     )
 
@@ -240,7 +247,8 @@ async def send_message(
     clock: ClockDep,
     sending: OutboundDep,
 ) -> MessageOut:
-    """Queue text (window open) or an approved template; answers at once with the message
+    """Queue text, interactive or a reaction (window open) or an approved template
+    (docs/rich-messages.md); answers at once with the message
     ``queued``. Its status then moves by ``message.status`` events: sent → delivered → read,
     or ``failed`` with Meta's error code and text, or ``unknown`` when Meta's answer was lost.
     A template outside the open window from an unhealthy sender goes from the next healthy
@@ -248,15 +256,7 @@ async def send_message(
     conversation, contact = await _visible(session, principal, conversation_id)
     sender = await session.get(Sender, conversation.sender_id)
     assert sender is not None
-    outgoing: outbound.TextOut | outbound.TemplateOut
-    if body.type == "text":
-        assert body.text is not None
-        outgoing = outbound.TextOut(body.text)
-    else:
-        assert body.template is not None
-        outgoing = outbound.TemplateOut(
-            body.template.name, body.template.language, body.template.parameters
-        )
+    outgoing = _outgoing(body)
     message, queued = await send_queue.submit(
         session,
         settings,
@@ -272,6 +272,22 @@ async def send_message(
     await session.commit()
     sending.wake()
     return MessageOut.model_validate(inbox.message_json(message, queued))
+
+
+def _outgoing(body: SendIn) -> outbound.Outgoing:
+    if body.type == "text":
+        assert body.text is not None
+        return outbound.TextOut(body.text, body.reply_to_message_id)
+    if body.type == "interactive":
+        assert body.interactive is not None
+        spec = body.interactive.model_dump(exclude_none=True)
+        return outbound.InteractiveOut(spec, body.reply_to_message_id)
+    if body.type == "reaction":
+        assert body.reaction is not None
+        return outbound.ReactionOut(body.reaction.message_id, body.reaction.emoji)
+    assert body.template is not None
+    parameters = {str(k): v for k, v in body.template.parameters.items()}
+    return outbound.TemplateOut(body.template.name, body.template.language, parameters)
 
 
 @router.post(

@@ -73,9 +73,29 @@ class ParameterSource(Body):
         return self
 
 
+class HeaderMedia(Body):
+    """The media of an IMAGE/VIDEO/DOCUMENT header, the same for every recipient."""
+
+    type: Literal["image", "video", "document"]
+    link: str | None = Field(default=None, max_length=2000, description="https:// URL")
+    id: str | None = Field(default=None, max_length=128, description="An uploaded media id")
+    filename: str | None = Field(default=None, max_length=240)
+
+
+class ButtonSource(ParameterSource):
+    """A button's parameter (URL suffix, quick-reply payload, coupon or one-time code)."""
+
+    index: int = Field(ge=0, le=9, description="The button's index in the template")
+
+
 class Parameters(Body):
-    header: list[ParameterSource] = Field(default_factory=list, max_length=20)
+    header: list[ParameterSource | HeaderMedia] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Text parameters, or the one media of an IMAGE/VIDEO/DOCUMENT header",
+    )
     body: list[ParameterSource] = Field(default_factory=list, max_length=20)
+    buttons: list[ButtonSource] = Field(default_factory=list, max_length=10)
 
 
 class TemplateRef(Body):
@@ -215,6 +235,21 @@ class ResultsOut(BaseModel):
         description="delivered, read, replied and failed, each over the messages handed on"
     )
     cost: dict[str, Any] = Field(description="Billable messages per category, from statuses")
+
+
+class TimelineBucket(BaseModel):
+    at: datetime = Field(description="The bucket's start (UTC)")
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+    failed: int
+
+
+class TimelineOut(BaseModel):
+    bucket_seconds: int = Field(description="As asked, or wider to keep at most 1440 buckets")
+    buckets: list[TimelineBucket]
 
 
 class EstimateOut(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.api.schemas.media import MediaOut
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
@@ -34,6 +35,9 @@ class ConversationOut(BaseModel):
     window_expires_at: datetime | None
     snoozed_until: datetime | None
     created_at: datetime
+    referral: dict[str, Any] | None = Field(
+        default=None, description="The Click-to-WhatsApp ad the customer came from (Meta's)"
+    )
 
 
 class QueueOut(BaseModel):
@@ -71,6 +75,17 @@ class MessageOut(BaseModel):
     queue: QueueOut | None = Field(
         default=None, description="While queued: when it may go at the earliest, and why"
     )
+    reactions: dict[str, str] = Field(
+        default={}, description='Reactions to this message by side: {"customer"?, "business"?}'
+    )
+    reply_to: dict[str, Any] | None = Field(
+        default=None,
+        description="The message this one answers: {wamid} and, when it is stored here, its "
+        "id, direction, type and body",
+    )
+    media: MediaOut | None = Field(
+        default=None, description="The file of an image, sticker, audio, video or document"
+    )
 
 
 class ConversationStart(Body):
@@ -96,22 +111,55 @@ class ConversationUpdate(Body):
 class TemplateParams(Body):
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15)
-    parameters: dict[str, list[str]] = Field(
-        default={}, description='e.g. {"body": ["Budi", "#1234"]}'
+    parameters: dict[
+        Literal["header", "body", "buttons"],
+        Annotated[list[str | dict[str, Any]], Field(max_length=20)],
+    ] = Field(
+        default={},
+        description='e.g. {"header": [{"type": "image", "link": "https://…"}], "body": '
+        '["Budi", {"type": "currency", "fallback_value": "Rp 10.000", "code": "IDR", '
+        '"amount_1000": 10000000}], "buttons": [{"index": 0, "value": "ORDER-12"}]} '
+        "(docs/rich-messages.md)",
     )
 
 
+class InteractiveIn(Body):
+    """Reply buttons (``buttons``: [{id, title}], at most 3) or a list (``button`` label and
+    ``sections``: [{title?, rows: [{id, title, description?}]}], at most 10 rows); Meta's
+    length limits are checked when sent (422 ``interactive_invalid``)."""
+
+    type: Literal["button", "list"]
+    body: str = Field(max_length=4096)
+    header: str | None = Field(default=None, max_length=4096)
+    footer: str | None = Field(default=None, max_length=4096)
+    buttons: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+    button: str | None = Field(default=None, max_length=4096)
+    sections: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+
+
+class ReactionIn(Body):
+    message_id: uuid.UUID = Field(description="A message of this conversation")
+    emoji: str = Field(max_length=32, description='One emoji; "" removes our reaction')
+
+
 class SendIn(Body):
-    type: Literal["text", "template"]
+    type: Literal["text", "template", "interactive", "reaction"]
     text: str | None = Field(default=None, min_length=1, max_length=4096)
     template: TemplateParams | None = None
+    interactive: InteractiveIn | None = None
+    reaction: ReactionIn | None = None
+    reply_to_message_id: uuid.UUID | None = Field(
+        default=None,
+        description="Answer this message of the conversation (text and interactive): the "
+        "customer sees it quoted",
+    )
 
     @model_validator(mode="after")
     def _matching_content(self) -> SendIn:
-        if self.type == "text" and self.text is None:
-            raise ValueError("a text message needs 'text'")
-        if self.type == "template" and self.template is None:
-            raise ValueError("a template message needs 'template'")
+        if getattr(self, self.type) is None:
+            raise ValueError(f"a {self.type} message needs '{self.type}'")
+        if self.reply_to_message_id is not None and self.type not in ("text", "interactive"):
+            raise ValueError("only a text or interactive message can reply to a message")
         return self
 
 

@@ -7,11 +7,16 @@ Revises: 0004
 Create Date: 2026-11-29 19:30:00
 """
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from runtime.migrations.permission_grants import (
+    CATALOGUE_0004,
+    grant_new_permissions,
+    revoke_permissions,
+)
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -19,46 +24,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NEW_PERMISSIONS = ("consent:read", "consent:write")
-# The catalogue before this revision: a role holding all of it was an admin role, and stays
-# one (runtime/domain/privileges.is_admin compares with the whole catalogue).
-_CATALOGUE_0004 = {
-    "agents:read", "agents:write", "teams:read", "teams:write", "roles:read", "roles:write",
-    "contacts:read:all", "contacts:read:assigned", "contacts:write", "contacts:import",
-    "contacts:assign", "pool:claim", "senders:read", "senders:write", "senders:allocate",
-    "inbox:read:all", "inbox:read:assigned", "inbox:send", "inbox:assign", "templates:read",
-    "templates:write", "audit:read",
-}  # fmt: skip
-_roles = sa.table(
-    "roles",
-    sa.column("id", sa.Uuid()),
-    sa.column("name", sa.String()),
-    sa.column("builtin", sa.Boolean()),
-    sa.column("permissions", sa.JSON()),
-)
-
-
-def _grant_consent_permissions(connection: sa.Connection) -> None:
-    for role_id, name, builtin, permissions in connection.execute(sa.select(_roles)).all():
-        held = set(json.loads(permissions) if isinstance(permissions, str) else permissions)
-        if held >= _CATALOGUE_0004:
-            added = held | set(NEW_PERMISSIONS)
-        elif builtin and name == "supervisor":
-            added = held | {"consent:read"}
-        else:
-            continue
-        connection.execute(
-            sa.update(_roles).where(_roles.c.id == role_id).values(permissions=sorted(added))
-        )
-
-
-def _revoke_consent_permissions(connection: sa.Connection) -> None:
-    for role_id, _, _, permissions in connection.execute(sa.select(_roles)).all():
-        held = json.loads(permissions) if isinstance(permissions, str) else permissions
-        kept = [p for p in held if p not in NEW_PERMISSIONS]
-        if kept != held:
-            connection.execute(
-                sa.update(_roles).where(_roles.c.id == role_id).values(permissions=kept)
-            )
 
 
 def upgrade() -> None:
@@ -184,11 +149,16 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_outreach_sends_tenant_id"), ["tenant_id"])
 
-    _grant_consent_permissions(op.get_bind())
+    grant_new_permissions(
+        op.get_bind(),
+        catalogue_before=CATALOGUE_0004,
+        new=NEW_PERMISSIONS,
+        supervisor={"consent:read"},
+    )
 
 
 def downgrade() -> None:
-    _revoke_consent_permissions(op.get_bind())
+    revoke_permissions(op.get_bind(), NEW_PERMISSIONS)
     op.drop_table("outreach_sends")
     op.drop_table("do_not_contact")
     op.drop_table("outreach_policies")

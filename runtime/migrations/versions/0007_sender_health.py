@@ -6,11 +6,16 @@ Revises: 0006
 Create Date: 2026-11-29 22:23:36
 """
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from runtime.migrations.permission_grants import (
+    CATALOGUE_0004,
+    grant_new_permissions,
+    revoke_permissions,
+)
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -18,41 +23,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NEW_PERMISSIONS = ("alerts:read", "alerts:write")
-# The catalogue before this revision: a role holding all of it was an admin role, and stays
-# one (runtime/domain/privileges.is_admin compares with the whole catalogue).
-_CATALOGUE_0006 = {
-    "agents:read", "agents:write", "teams:read", "teams:write", "roles:read", "roles:write",
-    "contacts:read:all", "contacts:read:assigned", "contacts:write", "contacts:import",
-    "contacts:assign", "pool:claim", "senders:read", "senders:write", "senders:allocate",
-    "inbox:read:all", "inbox:read:assigned", "inbox:send", "inbox:assign", "templates:read",
-    "templates:write", "audit:read", "consent:read", "consent:write",
-}  # fmt: skip
-_roles = sa.table("roles", sa.column("id", sa.Uuid()), sa.column("permissions", sa.JSON()))
-
-
-def _stored(permissions: object) -> list[str]:
-    return list(json.loads(permissions) if isinstance(permissions, str) else permissions)  # type: ignore[arg-type]
-
-
-def _grant_alert_permissions(connection: sa.Connection) -> None:
-    for role_id, permissions in connection.execute(sa.select(_roles)).all():
-        held = set(_stored(permissions))
-        if held >= _CATALOGUE_0006:
-            connection.execute(
-                sa.update(_roles)
-                .where(_roles.c.id == role_id)
-                .values(permissions=sorted(held | set(NEW_PERMISSIONS)))
-            )
-
-
-def _revoke_alert_permissions(connection: sa.Connection) -> None:
-    for role_id, permissions in connection.execute(sa.select(_roles)).all():
-        held = _stored(permissions)
-        kept = [p for p in held if p not in NEW_PERMISSIONS]
-        if kept != held:
-            connection.execute(
-                sa.update(_roles).where(_roles.c.id == role_id).values(permissions=kept)
-            )
+# The catalogue before this revision (0005 added the consent permissions).
+_CATALOGUE_0006 = CATALOGUE_0004 | {"consent:read", "consent:write"}
 
 
 def upgrade() -> None:
@@ -195,11 +167,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("poll_requested_at", sa.DateTime(timezone=True), nullable=True)
         )
-    _grant_alert_permissions(op.get_bind())
+    grant_new_permissions(op.get_bind(), catalogue_before=_CATALOGUE_0006, new=NEW_PERMISSIONS)
 
 
 def downgrade() -> None:
-    _revoke_alert_permissions(op.get_bind())
+    revoke_permissions(op.get_bind(), NEW_PERMISSIONS)
     with op.batch_alter_table("senders", schema=None) as batch_op:
         batch_op.drop_column("poll_requested_at")
         batch_op.drop_column("health_polled_at")

@@ -3,15 +3,20 @@ campaign permissions for roles that held the whole catalogue (and campaigns:read
 built-in supervisor)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29 22:40:00
 """
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from runtime.migrations.permission_grants import (
+    CATALOGUE_0004,
+    grant_new_permissions,
+    revoke_permissions,
+)
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -19,51 +24,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NEW_PERMISSIONS = ("campaigns:read", "campaigns:write", "campaigns:launch")
-# The catalogue before this revision: a role holding all of it was an admin role, and stays
-# one (runtime/domain/privileges.is_admin compares with the whole catalogue).
-_CATALOGUE_0007 = {
-    "agents:read", "agents:write", "teams:read", "teams:write", "roles:read", "roles:write",
-    "contacts:read:all", "contacts:read:assigned", "contacts:write", "contacts:import",
-    "contacts:assign", "pool:claim", "senders:read", "senders:write", "senders:allocate",
-    "inbox:read:all", "inbox:read:assigned", "inbox:send", "inbox:assign", "templates:read",
-    "templates:write", "audit:read", "consent:read", "consent:write", "alerts:read",
-    "alerts:write",
+# The catalogue before this revision (0005 and 0007 added consent and alert permissions).
+_CATALOGUE_0007 = CATALOGUE_0004 | {
+    "consent:read", "consent:write", "alerts:read", "alerts:write"
 }  # fmt: skip
-_roles = sa.table(
-    "roles",
-    sa.column("id", sa.Uuid()),
-    sa.column("name", sa.String()),
-    sa.column("builtin", sa.Boolean()),
-    sa.column("permissions", sa.JSON()),
-)
-
-
-def _held(permissions: object) -> list[str]:
-    return list(json.loads(permissions) if isinstance(permissions, str) else permissions)  # type: ignore[arg-type]
-
-
-def _grant_campaign_permissions(connection: sa.Connection) -> None:
-    for role_id, name, builtin, permissions in connection.execute(sa.select(_roles)).all():
-        held = set(_held(permissions))
-        if held >= _CATALOGUE_0007:
-            added = held | set(NEW_PERMISSIONS)
-        elif builtin and name == "supervisor":
-            added = held | {"campaigns:read"}
-        else:
-            continue
-        connection.execute(
-            sa.update(_roles).where(_roles.c.id == role_id).values(permissions=sorted(added))
-        )
-
-
-def _revoke_campaign_permissions(connection: sa.Connection) -> None:
-    for role_id, _, _, permissions in connection.execute(sa.select(_roles)).all():
-        held = _held(permissions)
-        kept = [p for p in held if p not in NEW_PERMISSIONS]
-        if kept != held:
-            connection.execute(
-                sa.update(_roles).where(_roles.c.id == role_id).values(permissions=kept)
-            )
 
 
 def upgrade() -> None:
@@ -227,11 +191,16 @@ def upgrade() -> None:
             batch_op.f("ix_contacts_import_job_id"), ["import_job_id"], unique=False
         )
 
-    _grant_campaign_permissions(op.get_bind())
+    grant_new_permissions(
+        op.get_bind(),
+        catalogue_before=_CATALOGUE_0007,
+        new=NEW_PERMISSIONS,
+        supervisor={"campaigns:read"},
+    )
 
 
 def downgrade() -> None:
-    _revoke_campaign_permissions(op.get_bind())
+    revoke_permissions(op.get_bind(), NEW_PERMISSIONS)
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_import_job_id"))
         batch_op.drop_column("import_job_id")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runtime.whatsapp.simulator import control, graph, phone
+from runtime.whatsapp.simulator import control, graph, media_routes, phone
 from runtime.whatsapp.simulator.config import SimulatorConfig
 from runtime.whatsapp.simulator.engine import Simulator
 from runtime.whatsapp.simulator.faults import (
@@ -33,5 +33,6 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     app.add_exception_handler(ServerFault, server_fault_handler)
     app.include_router(control.router)
     app.include_router(phone.router)  # before the Graph routes, whose paths would match /_sim
+    app.include_router(media_routes.router)  # before the Graph routes: /{version}/{id} would match
     app.include_router(graph.router)
     return app

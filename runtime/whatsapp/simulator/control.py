@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
@@ -40,12 +41,34 @@ class TemplateIn(BaseModel):
 
 
 class CustomerMessageIn(BaseModel):
+    """``data_base64``/``mime_type``/``filename``: the file of a media message (an image
+    without them is a small generated PNG)."""
+
     phone_number_id: str
-    type: Literal["text", "image", "unsupported"] = "text"
+    type: Literal[
+        "text", "image", "sticker", "audio", "video", "document", "unsupported", "interactive",
+        "reaction", "location", "contacts", "order", "button",
+    ] = "text"  # fmt: skip
     text: str | None = None
     caption: str | None = None
     name: str | None = None
     reply_to: str | None = None
+    # The rich types' object as Meta sends it (a list for ``contacts``), and a
+    # Click-to-WhatsApp ad ``referral`` the message came from.
+    content: dict[str, Any] | list[dict[str, Any]] | None = None
+    referral: dict[str, Any] | None = None
+    data_base64: str | None = Field(default=None, max_length=140_000_000)
+    mime_type: str | None = None
+    filename: str | None = Field(default=None, max_length=240)
+
+    def media(self) -> tuple[bytes, str, str | None] | None:
+        if self.data_base64 is None:
+            return None
+        try:
+            data = base64.b64decode(self.data_base64, validate=True)
+        except ValueError as exc:
+            raise HTTPException(422, "data_base64 is not base64") from exc
+        return data, self.mime_type or "application/octet-stream", self.filename
 
 
 class QualityIn(BaseModel):
@@ -185,6 +208,9 @@ async def customer_message(wa_id: str, body: CustomerMessageIn, request: Request
         text=body.text,
         caption=body.caption,
         reply_to=body.reply_to,
+        content=body.content,
+        referral=body.referral,
+        media=body.media(),
     )
     return {"message_id": message_id, "delivery_id": delivery.id}
 

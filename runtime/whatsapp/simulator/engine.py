@@ -13,6 +13,7 @@ import httpx
 
 from runtime.whatsapp import webhooks
 from runtime.whatsapp.errors import webhook_error
+from runtime.whatsapp.media import MEDIA_KINDS
 from runtime.whatsapp.pacing import TokenBucket
 from runtime.whatsapp.simulator.config import SimulatorConfig
 from runtime.whatsapp.simulator.faults import (
@@ -22,6 +23,7 @@ from runtime.whatsapp.simulator.faults import (
     missing_parameter,
     unknown_object,
 )
+from runtime.whatsapp.simulator.media import MediaLibrary, tiny_png
 from runtime.whatsapp.simulator.outbox import Delivery, WebhookOutbox
 from runtime.whatsapp.simulator.state import (
     InboundMessage,
@@ -57,6 +59,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.state = SimState()
+        self.media = MediaLibrary(self.state.clock)
         self._http = httpx.AsyncClient(
             transport=config.webhook_transport, timeout=config.webhook_timeout
         )
@@ -129,6 +132,7 @@ class Simulator:
         if "status" in body:
             return self._mark_read(number, body)
         request = parse_send(body)
+        self.media.check_sendable(number, request.type, request.content)
         template = self._template_for(number, request)
         in_window = self.state.window_open(number.id, request.wa_id)
         if template is None and not in_window and self.config.window_violation == "sync":
@@ -146,11 +150,12 @@ class Simulator:
             received_at=self.state.clock.now(),
         )
         self.state.sent[message.id] = message
-        if template is None and not in_window:
-            self.emit_status(message, "failed", error_code=131047)
+        if (failure := self._undeliverable(number, request, template, in_window)) is not None:
+            self.emit_status(message, "failed", error_code=failure)
         else:
             self.emit_status(message, "sent")
-            self._spawn(self._progress(message))
+            if request.type != "reaction":  # Meta reports only "sent" for a reaction
+                self._spawn(self._progress(message))
         result: dict[str, Any] = {"id": message.id}
         if template is not None:
             result["message_status"] = "accepted"
@@ -159,6 +164,24 @@ class Simulator:
             "contacts": [{"input": request.to, "wa_id": request.wa_id}],
             "messages": [result],
         }
+
+    def _undeliverable(
+        self, number: PhoneNumber, request: SendRequest, template: Template | None, in_window: bool
+    ) -> int | None:
+        """Why Meta accepts a send but reports it ``failed``: free-form outside the window
+        (131047); a reaction to a message not in this chat (131009)."""
+        if template is None and not in_window:
+            return 131047
+        if request.type == "reaction" and not self._in_chat(
+            number, request.wa_id, request.content["message_id"]
+        ):
+            return 131009
+        return None
+
+    def _in_chat(self, number: PhoneNumber, wa_id: str, wamid: str) -> bool:
+        """Whether ``wamid`` is a message between ``number`` and ``wa_id`` (either way)."""
+        found = self.state.inbound.get(wamid) or self.state.sent.get(wamid)
+        return found is not None and (found.phone_number_id, found.wa_id) == (number.id, wa_id)
 
     def _mark_read(self, number: PhoneNumber, body: dict[str, Any]) -> dict[str, Any]:
         require_whatsapp(body)
@@ -259,8 +282,14 @@ class Simulator:
         text: str | None = None,
         caption: str | None = None,
         reply_to: str | None = None,
+        content: Any = None,
+        referral: dict[str, Any] | None = None,
+        media: tuple[bytes, str, str | None] | None = None,
     ) -> tuple[str, Delivery]:
-        """A customer writes to ``number``: opens the 24 h window and sends the webhook."""
+        """A customer writes to ``number``: opens the 24 h window and sends the webhook.
+        A rich ``kind`` (interactive, reaction, location, …) carries Meta's ``content``;
+        ``media``: (bytes, type, file name) of an image, audio, video, document or sticker
+        message (an image without it is a small generated PNG)."""
         state = self.state
         state.customers[wa_id] = name or state.customers.get(wa_id) or f"Customer {wa_id}"
         state.last_inbound[(number.id, wa_id)] = state.clock.now()
@@ -279,18 +308,33 @@ class Simulator:
                 context_message_id=reply_to,
                 **common,
             )
-        elif kind == "image":
-            media_id = str(int.from_bytes(os.urandom(7), "big"))
-            payload = webhooks.inbound_image(
+        elif kind in MEDIA_KINDS:
+            data, mime_type, filename = media or (tiny_png(), "image/png", None)
+            stored = self.media.add(number.waba_id, data, mime_type, filename)
+            payload = webhooks.inbound_media(
                 number.business_number,
                 customer,
-                media_id=media_id,
-                sha256=hashlib.sha256(media_id.encode()).hexdigest(),
-                caption=caption,
+                kind=kind,
+                media_id=stored.id,
+                sha256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                mime_type=mime_type,
+                caption=caption if kind != "audio" else None,
+                filename=filename if kind == "document" else None,
                 **common,
             )
-        else:
+        elif kind == "unsupported":
             payload = webhooks.inbound_unsupported(number.business_number, customer, **common)
+        else:
+            payload = webhooks.inbound_message(
+                number.business_number,
+                customer,
+                type=kind,
+                content={kind: content},
+                context_message_id=reply_to,
+                **common,
+            )
+        if referral is not None:  # the customer came from a Click-to-WhatsApp ad
+            payload["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
         return message_id, self.outbox.enqueue(payload)
 
     def set_quality(

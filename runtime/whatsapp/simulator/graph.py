@@ -26,6 +26,22 @@ DEFAULT_PHONE_FIELDS = (
     "id",
 )
 DEFAULT_PAGE_SIZE = 25
+# Fields Graph knows on these nodes but the simulator keeps no value for: asked for, they
+# are left out of the answer (as Graph leaves out unset fields), not refused as unknown.
+UNSET_FIELDS = {
+    PHONE_NUMBER_NODE: frozenset(
+        {"conversational_automation", "quality_score", "webhook_configuration",
+         "new_name_status", "account_mode", "is_on_biz_app", "is_official_business_account",
+         "is_pin_enabled", "is_preverified_number", "search_visibility",
+         "eligibility_for_api_business_global_search", "health_status", "certificate",
+         "new_certificate", "last_onboarded_time", "country_code", "country_dial_code"}
+    ),
+    TEMPLATE_NODE: frozenset(
+        {"message_send_ttl_seconds", "correct_category", "previous_category",
+         "rejected_reason", "library_template_name", "quality_score",
+         "cta_url_link_tracking_opted_out", "sub_category", "degrees_of_freedom_spec"}
+    ),
+}  # fmt: skip
 
 
 def simulator(request: Request) -> Simulator:
@@ -53,11 +69,11 @@ def select_fields(data: dict[str, Any], fields: str | None, node: str) -> dict[s
         return data
     names = [name.strip() for name in fields.split(",") if name.strip()]
     for name in names:
-        if name not in data:
+        if name not in data and name not in UNSET_FIELDS[node]:
             raise invalid_parameter(
                 f"Tried accessing nonexisting field ({name}) on node type ({node})"
             )
-    return {name: data[name] for name in [*names, "id"]}
+    return {name: data[name] for name in [*names, "id"] if name in data}
 
 
 def _cursor(index: int) -> str:
@@ -118,7 +134,23 @@ async def message_templates(version: str, waba_id: str, request: Request) -> dic
         if last + 1 < len(templates):
             paging["next"] = str(request.url.include_query_params(after=_cursor(last), limit=limit))
         result["paging"] = paging
+    if "summary" in query:
+        result["summary"] = _templates_summary(query["summary"], len(templates), waba_id, sim)
     return result
+
+
+TEMPLATE_LIMIT = 250  # Meta's templates per WABA before the account is verified
+
+
+def _templates_summary(fields: str, matched: int, waba_id: str, sim: Simulator) -> dict[str, Any]:
+    """Graph's ``?summary=…`` aggregates of a template list (unknown names are left out)."""
+    known = {
+        "total_count": matched,
+        "message_template_count": sum(t.waba_id == waba_id for t in sim.state.templates.values()),
+        "message_template_limit": TEMPLATE_LIMIT,
+        "are_translations_complete": True,
+    }
+    return {name: known[name] for name in fields.split(",") if name in known}
 
 
 @router.get("/{version}/{waba_id}/phone_numbers")
@@ -136,8 +168,14 @@ async def phone_numbers(version: str, waba_id: str, request: Request) -> dict[st
 
 @router.get("/{version}/{object_id}")
 async def get_phone_number(version: str, object_id: str, request: Request) -> dict[str, Any]:
-    """The phone-number node; other node types are not simulated (code 100, subcode 33)."""
+    """The phone-number node, or a media node (its short-lived download URL); other node
+    types are not simulated (code 100, subcode 33)."""
     sim = simulator(request)
+    if object_id in sim.media.items:
+        media = sim.media.visible(object_id, sim.authorize(bearer_token(request)), "get")
+        # Where this simulator is served (it may be mounted under a prefix, as in the demo).
+        root = request.url.path.removesuffix(f"/{version}/{object_id}")
+        return sim.media.info(media, f"{request.url.scheme}://{request.url.netloc}{root}")
     number = sim.phone_number(object_id, bearer_token(request), "get")
     fields = request.query_params.get("fields") or ",".join(DEFAULT_PHONE_FIELDS)
     return select_fields(number.graph_fields(), fields, PHONE_NUMBER_NODE)

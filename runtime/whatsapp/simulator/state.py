@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 from runtime.whatsapp.webhooks import BusinessNumber, PricingType
 
 SERVICE_WINDOW_SECONDS = 24 * 3600
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 @dataclass
@@ -82,14 +80,6 @@ class Template:
     category: str
     status: str
     components: list[dict[str, Any]]
-
-    def placeholder_counts(self) -> dict[str, int]:
-        """Distinct ``{{n}}``/``{{name}}`` placeholders per ``header``/``body`` component."""
-        return {
-            component["type"].lower(): len(set(_PLACEHOLDER.findall(component.get("text", ""))))
-            for component in self.components
-            if component.get("type", "").upper() in {"HEADER", "BODY"}
-        }
 
     def graph_fields(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import config
 from scrm_operator.kube import Kube
+from scrm_operator.rabbitmq import Broker, RabbitAdmin
 
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
 from tests.operator.e2e.harness import REPO, Cluster, Operator, eventually
@@ -53,7 +54,13 @@ def cluster(control_plane: ControlPlane) -> Cluster:
     admin = Cluster(Kube(api))
     for path in sorted((REPO / "crds").glob("*.yaml")):
         admin.install(path)
-    rules = yaml.safe_load((REPO / "charts/scrm-operator/files/rbac-rules.yaml").read_text())
+    files = REPO / "charts/scrm-operator/files"
+    # The chart's ClusterRole for an operator of every namespace, without the peering rule
+    # (the tests run it --standalone).
+    rules = [
+        *yaml.safe_load((files / "rbac-rules.yaml").read_text()),
+        *yaml.safe_load((files / "rbac-cluster-rules.yaml").read_text()),
+    ]
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     role = {"metadata": {"name": OPERATOR_USER}, "rules": rules}
     admin.kube.request("POST", f"{rbac}/clusterroles", body=role)
@@ -98,3 +105,11 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     yield name
     for kind in ("ScrmTenant", "Sender"):
         cluster.delete_all(name, kind)
+
+
+@pytest.fixture
+def rabbit() -> Iterator[RabbitAdmin]:
+    """The shared RabbitMQ's management API as its administrator."""
+    amqp_url, api_url = require_rabbitmq()
+    with RabbitAdmin(Broker.from_secret({"managementUrl": api_url, "amqpUrl": amqp_url})) as a:
+        yield a

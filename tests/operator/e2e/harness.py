@@ -48,16 +48,18 @@ def eventually(
 
 
 class Operator:
-    """The operator in a thread (``kopf run -m scrm_operator``), restartable."""
+    """The operator in a thread (``kopf run -m scrm_operator``), restartable; every
+    namespace, or only ``namespace``."""
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str | None = None) -> None:
         self.kubeconfig = kubeconfig
+        self.scope = [f"--namespace={namespace}"] if namespace else ["--all-namespaces"]
         self.runner: KopfRunner | None = None
 
     def start(self) -> None:
         os.environ["KUBECONFIG"] = str(self.kubeconfig)
         self.runner = KopfRunner(
-            ["run", "--all-namespaces", "--standalone", "-m", "scrm_operator"],
+            ["run", *self.scope, "--standalone", "-m", "scrm_operator"],
             settings=kopf.OperatorSettings(),
             timeout=60,
         )
@@ -265,4 +267,21 @@ def wait_reconciled(cluster: Cluster, ns: str, t: str, generation: int) -> dict[
             cluster.status(ns, t).get("observedGeneration") == generation and cluster.ready(ns, t)
         ),
         f"generation {generation} to be reconciled",
+    )
+
+
+def failed_with(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
+    return eventually(
+        lambda: cluster.ready(ns, t).get("reason") == reason and cluster.ready(ns, t),
+        f"Ready=False with reason {reason}",
+    )
+
+
+def warned(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
+    return eventually(
+        lambda: next(
+            (e for e in cluster.events(ns, t) if e["type"] == "Warning" and e["reason"] == reason),
+            None,
+        ),
+        f"a Warning Event {reason}",
     )

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-import pytest
 from scrm_operator import names
 from scrm_operator.rabbitmq import Broker, RabbitAdmin
 
@@ -20,35 +18,13 @@ from tests.operator.e2e.harness import (
     Cluster,
     Operator,
     eventually,
+    failed_with,
     mark_children_ready,
     tenant_manifest,
     wait_reconciled,
+    warned,
 )
 from tests.services import require_postgres, require_rabbitmq
-
-
-@pytest.fixture
-def rabbit() -> Iterator[RabbitAdmin]:
-    amqp_url, api_url = require_rabbitmq()
-    with RabbitAdmin(Broker.from_secret({"managementUrl": api_url, "amqpUrl": amqp_url})) as a:
-        yield a
-
-
-def failed_with(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
-    return eventually(
-        lambda: cluster.ready(ns, t).get("reason") == reason and cluster.ready(ns, t),
-        f"Ready=False with reason {reason}",
-    )
-
-
-def warned(cluster: Cluster, ns: str, t: str, reason: str) -> dict[str, Any]:
-    return eventually(
-        lambda: next(
-            (e for e in cluster.events(ns, t) if e["type"] == "Warning" and e["reason"] == reason),
-            None,
-        ),
-        f"a Warning Event {reason}",
-    )
 
 
 def migration_jobs(cluster: Cluster, ns: str, t: str) -> list[str]:

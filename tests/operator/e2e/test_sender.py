@@ -19,9 +19,11 @@ from tests.operator.e2e.harness import (
     eventually,
     serve,
     tenant_manifest,
+    warned,
 )
 
 PHONE_ID, WABA_ID = "1098765432", "5550001"
+OTHER_PHONE_ID = "1098765433"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,16 @@ def graph() -> Iterator[str]:
             json={
                 "id": PHONE_ID,
                 "display_phone_number": "+62 812-3456-7890",
+                "waba_id": WABA_ID,
+                "access_token": "good-token",
+                "verified_name": "Acme Indonesia",
+            },
+        ).raise_for_status()
+        httpx.post(
+            f"{url}/_sim/phone_numbers",
+            json={
+                "id": OTHER_PHONE_ID,
+                "display_phone_number": "+62 812-3456-7891",
                 "waba_id": WABA_ID,
                 "access_token": "good-token",
                 "verified_name": "Acme Indonesia",
@@ -139,7 +151,7 @@ def test_bad_token_and_unreachable_runtime_show_in_the_condition(
     cluster.secret(namespace, "bad-token", {"token": "not-the-token"})
     cluster.secret(namespace, "good-token", {"token": "good-token"})
     cluster.create(sender(namespace, "bad", t, "bad-token"))
-    cluster.create(sender(namespace, "offline", t, "good-token"))
+    cluster.create(sender(namespace, "offline", t, "good-token", phoneNumberId=OTHER_PHONE_ID))
 
     bad = eventually(
         lambda: (
@@ -160,3 +172,73 @@ def test_bad_token_and_unreachable_runtime_show_in_the_condition(
     assert "validated, not published" in offline["message"]
     status = cluster.status(namespace, "offline", "Sender")
     assert status["verifiedName"] == "Acme Indonesia" and status["published"] is False
+
+
+def published_tenant(cluster: Cluster, namespace: str, graph: str, api: Recorder) -> str:
+    t = f"s-{secrets.token_hex(3)}"
+    whatsapp = {
+        "appSecretRef": {"name": "whatsapp", "key": "appSecret"},
+        "verifyTokenRef": {"name": "whatsapp", "key": "verifyToken"},
+        "graphBaseUrl": graph,
+    }
+    cluster.create(tenant_manifest(namespace, t, whatsapp=whatsapp, api={"internalUrl": api.url}))
+    cluster.secret(namespace, "wa-token", {"token": "good-token"})
+    return t
+
+
+def reason(cluster: Cluster, namespace: str, name: str) -> str:
+    return str(cluster.ready(namespace, name, "Sender").get("reason"))
+
+
+def test_a_second_sender_of_a_number_is_reported_and_takes_over_when_the_first_goes(
+    operator: Operator, cluster: Cluster, namespace: str, graph: str, runtime_api: Recorder
+) -> None:
+    t = published_tenant(cluster, namespace, graph, runtime_api)
+    cluster.create(sender(namespace, "first", t, "wa-token"))
+    eventually(lambda: reason(cluster, namespace, "first") == "Published", "the first sender")
+    cluster.create(sender(namespace, "second", t, "wa-token"))
+
+    eventually(
+        lambda: reason(cluster, namespace, "second") == "DuplicatePhoneNumber",
+        "the duplicate to be reported",
+    )
+    ready = cluster.ready(namespace, "second", "Sender")
+    assert ready["status"] == "False" and f"{namespace}/first" in ready["message"]
+    assert (
+        f"{namespace}/first"
+        in warned(cluster, namespace, "second", "DuplicatePhoneNumber")["message"]
+    )
+    status = cluster.status(namespace, "second", "Sender")
+    assert (status["phase"], status["published"]) == ("Failed", False)
+
+    assert cluster.kube.delete(names.API_VERSION, "Sender", namespace, "first")
+    eventually(lambda: reason(cluster, namespace, "second") == "Published", "the takeover")
+    withdrawn = [i for i, c in enumerate(runtime_api.calls) if c[0] == "DELETE"]
+    assert withdrawn and runtime_api.calls[-1][:2] == ("PUT", f"/internal/senders/{PHONE_ID}")
+    assert max(withdrawn) < len(runtime_api.calls) - 1  # published again after the withdrawal
+
+
+def test_a_sender_deleted_while_the_api_fails_keeps_its_finalizer_until_withdrawn(
+    operator: Operator, cluster: Cluster, namespace: str, graph: str, runtime_api: Recorder
+) -> None:
+    t = published_tenant(cluster, namespace, graph, runtime_api)
+    cluster.create(sender(namespace, "main", t, "wa-token"))
+    eventually(lambda: reason(cluster, namespace, "main") == "Published", "the sender")
+    runtime_api.status = 503
+
+    assert cluster.kube.delete(names.API_VERSION, "Sender", namespace, "main")
+    # More attempts than a bounded retry count would make: the finalizer holds.
+    eventually(
+        lambda: sum(c[0] == "DELETE" for c in runtime_api.calls) >= 8,
+        "eight withdrawal attempts",
+    )
+    body = cluster.kube.get(names.API_VERSION, "Sender", namespace, "main")
+    assert body is not None and body["metadata"].get("deletionTimestamp")
+    assert reason(cluster, namespace, "main") == "FailedWithdrawal"
+    assert "503" in warned(cluster, namespace, "main", "FailedWithdrawal")["message"]
+
+    runtime_api.status = 200
+    eventually(
+        lambda: cluster.kube.get(names.API_VERSION, "Sender", namespace, "main") is None,
+        "the sender to be withdrawn and released",
+    )

@@ -1,9 +1,12 @@
 // Campaigns: the list with live progress, the builder (audience count, preview per recipient,
-// estimate), and one campaign's results (totals, rates, recipients, CSV export).
+// estimate, each number's warm-up budget today), and one campaign's results (totals, rates,
+// the chart over time, recipients, CSV export).
 import { all, api } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, replace, showError, toast } from '../dom.js';
+import { formatNumber, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
+import { timelineChart } from './campaign-chart.js';
 import { componentText } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
@@ -61,9 +64,10 @@ function list(root) {
 // ---- builder ---------------------------------------------------------------------------------
 
 async function build(section, done) {
-  const [templates, senders, audiences] = await Promise.all([
+  const [templates, senders, audiences, warmups] = await Promise.all([
     api('/api/templates'), api('/api/senders'), all('/api/audiences', { limit: 200 }),
-  ]).catch((err) => { showError(err, 'Builder'); return [[], [], []]; });
+    api('/api/campaigns/warmups'),
+  ]).catch((err) => { showError(err, 'Builder'); return [[], [], [], []]; });
   const approved = (Array.isArray(templates) ? templates : templates.items).filter((t) => t.status === 'APPROVED');
   const numbers = Array.isArray(senders) ? senders : senders.items;
 
@@ -168,11 +172,23 @@ async function build(section, done) {
       h('fieldset', {}, h('legend', {}, 'Audience'), field('Saved audience', saved), field('Tag', tag),
         field('Marketing consent', consent), h('p', {}, 'Matches: ', count)),
       h('fieldset', {}, h('legend', {}, 'Message'), field('Template', template), params),
-      h('fieldset', {}, h('legend', {}, 'Sending'), field('Sender', sender), field('Rate per minute', rate),
+      h('fieldset', {}, h('legend', {}, 'Sending'), field('Sender', sender), warmupBudgets(warmups),
+        field('Rate per minute', rate),
         field('Window opens (contact-local)', windowStart), field('Window closes', windowEnd),
         h('label', {}, weekdaysOnly, ' Weekdays only')),
       h('button', { type: 'submit', class: 'primary' }, 'Save draft')),
     result);
+}
+
+/** Each number's warm-up budget left today (every campaign through it obeys it). */
+function warmupBudgets(warmups) {
+  const ramps = warmups.filter((w) => w.state);
+  return h('div', { class: 'warmups' }, h('h4', {}, t('campaigns.warmup.title')),
+    ramps.length
+      ? h('ul', {}, warmups.map((w) => h('li', { dataset: { sender: w.sender_id } }, w.state
+        ? t('campaigns.warmup.left', { number: w.display_number, remaining: formatNumber(w.remaining), budget: formatNumber(w.budget), state: w.state })
+        : t('campaigns.warmup.unlimited', { number: w.display_number }))))
+      : h('p', { class: 'hint' }, t('campaigns.warmup.none')));
 }
 
 // ---- results ---------------------------------------------------------------------------------
@@ -180,8 +196,9 @@ async function build(section, done) {
 function results(root, id) {
   const head = h('div', { class: 'toolbar' });
   const summary = h('section', { class: 'results-summary' });
+  const chart = h('section', { class: 'results-timeline' });
   const recipients = h('section');
-  page(root, 'Campaign results', head, summary, recipients);
+  page(root, 'Campaign results', head, summary, chart, recipients);
   let timer = null;
 
   async function act(action) {
@@ -194,9 +211,10 @@ function results(root, id) {
 
   async function load() {
     try {
-      const [campaign, res, rows] = await Promise.all([
+      const [campaign, res, rows, timeline] = await Promise.all([
         api(`/api/campaigns/${id}`), api(`/api/campaigns/${id}/results`),
         api(`/api/campaigns/${id}/recipients`, { query: { limit: 100 } }),
+        api(`/api/campaigns/${id}/timeline`),
       ]);
       const can = auth.can('campaigns:launch');
       const actions = { draft: ['launch', 'cancel'], scheduled: ['pause', 'cancel'], running: ['pause', 'cancel'], paused: ['resume', 'cancel'] }[campaign.status] || [];
@@ -212,6 +230,7 @@ function results(root, id) {
             barFill(res.totals[s] / total),
             h('span', { class: 'bar-value' }, String(res.totals[s]))))),
         h('p', {}, `Delivered ${(100 * res.rates.delivered).toFixed(1)}% · read ${(100 * res.rates.read).toFixed(1)}% · replied ${(100 * res.rates.replied).toFixed(1)}% · failed ${(100 * res.rates.failed).toFixed(1)}% · cost ${res.cost.amount} ${res.cost.currency}`));
+      replace(chart, timelineChart(timeline));
       replace(recipients, table('Recipients', [
         ['Contact', (r) => r.name || r.phone],
         ['Phone', (r) => h('span', { class: 'mono' }, r.phone)],

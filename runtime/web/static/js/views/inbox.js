@@ -3,7 +3,9 @@
 import { api, ApiError } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, parseTime, replace, showError, toast } from '../dom.js';
+import { attachControl, mediaContent } from './inbox-media.js';
 import { componentText, fill, placeholders } from './templates-lib.js';
+import * as rich from './inbox-rich.js';
 
 // queued → (unknown: Meta's answer was lost) → sent → delivered → read, or failed; a
 // status webhook may resolve unknown either way.
@@ -186,6 +188,8 @@ export function mount(root, args, { navigate, realtime }) {
     state.messages.clear();
     state.olderCursor = null;
     state.templateMode = false;
+    state.interactiveMode = false;
+    state.replyTo = null;
     layout.dataset.pane = 'chat';
     replace(chat, header, scroller, composer);
     replace(msgList);
@@ -300,6 +304,7 @@ export function mount(root, args, { navigate, realtime }) {
             c.status === 'snoozed' && c.snoozed_until ? ` until ${fmtTime(c.snoozed_until)}` : '', ' · ',
             h('span', { class: c.window_open ? 'window open' : 'window closed', id: 'window-state' }, windowText))),
         panelToggle),
+      rich.referralNote(c),
       h('div', { class: 'chat-actions' }, actions));
   }
 
@@ -334,13 +339,17 @@ export function mount(root, args, { navigate, realtime }) {
   // ---------- messages ----------
   function renderMessages() {
     // Meta's delivery order: several messages often share one second of created_at.
-    const ordered = [...state.messages.values()].sort((a, b) => a.conversation_seq - b.conversation_seq);
+    const ordered = [...state.messages.values()].filter((m) => !rich.hiddenInList(m))
+      .sort((a, b) => a.conversation_seq - b.conversation_seq);
     replace(msgList, ordered.map(messageItem));
     olderButton.hidden = !state.olderCursor;
   }
 
   function content(m) {
+    if (m.media) return mediaContent(m, (media) => upsertMessage({ ...m, media }));
     const p = m.payload || {};
+    const shown = rich.richContent(m);
+    if (shown) return shown;
     if (m.type === 'text') return h('p', { class: 'text' }, m.body);
     if (m.type === 'template') {
       return [h('p', { class: 'tpl-name' }, `Template: ${p.template?.name || p.name || ''}`), h('p', { class: 'text' }, m.body)];
@@ -360,11 +369,22 @@ export function mount(root, args, { navigate, realtime }) {
     const tick = out && TICKS[m.status];
     return h('li', { class: `msg ${out ? 'outbound' : 'inbound'}`, dataset: { id: m.id, status: m.status } },
       h('div', { class: 'bubble' },
+        rich.quote(m, state.messages),
         content(m),
+        rich.reactionBadges(m),
         h('div', { class: 'meta' },
           h('time', { datetime: m.created_at }, fmtTime(m.created_at)),
           tick ? h('span', { class: `tick ${m.status}`, role: 'img', 'aria-label': tick[1], title: tick[1], dataset: { status: m.status } }, tick[0]) : null),
-        out ? outcomeNote(m) : null));
+        out ? outcomeNote(m) : null,
+        rich.messageActions(m, { canSend: auth.can('inbox:send') && state.conv?.window_open, onReply: startReply, onReact: (x, emoji) => rich.react(state.selected, x, emoji) })));
+  }
+
+  function startReply(m) {
+    state.replyTo = m;
+    state.templateMode = false;
+    state.interactiveMode = false;
+    renderComposer();
+    composer.querySelector('textarea')?.focus();
   }
 
   // What the agent should know about an outbound message that is not simply on its way.
@@ -395,8 +415,9 @@ export function mount(root, args, { navigate, realtime }) {
     } catch (err) { showError(err, 'Not sent again'); }
   }
 
-  function upsertMessage(m) {
-    const old = state.messages.get(m.id);
+  function upsertMessage(next) {
+    const old = state.messages.get(next.id);
+    const m = old?.media && !next.media ? { ...next, media: old.media } : next; // status events omit the file
     if (old && m.direction === 'outbound' && STATUS_RANK[m.status] < STATUS_RANK[old.status]) return; // stale
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
     state.messages.set(m.id, m);
@@ -416,6 +437,15 @@ export function mount(root, args, { navigate, realtime }) {
       replace(composer, templateForm(c));
       return;
     }
+    const clearReply = () => { state.replyTo = null; renderComposer(); };
+    if (state.interactiveMode) {
+      replace(composer, rich.replyingTo(state.replyTo, clearReply), rich.interactiveForm(c.id, {
+        replyTo: state.replyTo,
+        onSent: (m) => { state.interactiveMode = false; state.replyTo = null; upsertMessage(m); renderComposer(); },
+        onClose: () => { state.interactiveMode = false; renderComposer(); },
+      }));
+      return;
+    }
     const text = h('textarea', { rows: 2, name: 'text', placeholder: 'Type a reply…  (Enter sends, Shift+Enter for a new line)' });
     text.value = state.draft || '';
     text.addEventListener('input', () => { state.draft = text.value; });
@@ -428,8 +458,9 @@ export function mount(root, args, { navigate, realtime }) {
         if (!value) return;
         sendBtn.disabled = true;
         try {
-          const m = await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value } });
+          const m = await api(`/api/conversations/${c.id}/messages`, { method: 'POST', body: { type: 'text', text: value, reply_to_message_id: state.replyTo?.id } });
           state.draft = '';
+          if (state.replyTo) { state.replyTo = null; renderComposer(); }
           text.value = '';
           upsertMessage(m);
         } catch (err) {
@@ -448,11 +479,13 @@ export function mount(root, args, { navigate, realtime }) {
     field('Reply', text),
     h('div', { class: 'row' },
       button('Use a template', () => { state.templateMode = true; renderComposer(); }, { class: 'link' }),
+      rich.interactiveToggle(() => { state.interactiveMode = true; renderComposer(); }),
+      attachControl(c, upsertMessage),
       sendBtn));
     text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
     });
-    replace(composer, form);
+    replace(composer, rich.replyingTo(state.replyTo, clearReply), form);
   }
 
   function templateForm(c) {
@@ -475,6 +508,7 @@ export function mount(root, args, { navigate, realtime }) {
     const preview = h('div', { class: 'preview-box', 'aria-live': 'polite', id: 'template-preview' });
     const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send template');
     let inputs = { header: [], body: [] };
+    let extras = null;
 
     function draw() {
       const t = approved[Number(picker.value)];
@@ -487,6 +521,8 @@ export function mount(root, args, { navigate, realtime }) {
           rows.push(field(`${part === 'header' ? 'Header' : 'Body'} parameter {{${n}}}`, input));
         }
       }
+      extras = rich.templateExtras(t);
+      rows.push(...extras.rows);
       replace(params, rows.length ? rows : h('p', { class: 'hint' }, 'This template has no parameters.'));
       renderPreview();
     }
@@ -508,6 +544,7 @@ export function mount(root, args, { navigate, realtime }) {
       const t = approved[Number(picker.value)];
       const parameters = { body: inputs.body.map((i) => i.value) };
       if (inputs.header.length) parameters.header = inputs.header.map((i) => i.value);
+      extras.collect(parameters);
       sendBtn.disabled = true;
       try {
         const m = await api(`/api/conversations/${c.id}/messages`, {
@@ -586,7 +623,7 @@ export function mount(root, args, { navigate, realtime }) {
     const { type, payload } = event.detail;
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
     else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
-    else if ((type === 'message.created' || type === 'message.status') && payload.conversation_id === state.selected) {
+    else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
     } else if ((type === 'contact.assigned' || type === 'contact.consent_changed') && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();

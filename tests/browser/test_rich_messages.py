@@ -1,0 +1,130 @@
+"""Rich messages in a real browser: the ad referral, locations with a map link, contact
+cards, Flow answers, reactions on their bubble (both ways), replies with a quote, and reply
+buttons with the customer's choice; the rich strings in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from runtime.demo import AGENT_EMAIL
+from tests.browser.conftest import PHONE_NUMBER_ID, Demo, sign_in
+from tests.browser.test_inbox import open_conversation
+
+CUSTOMER = "6281200000077"
+NAME = "Dewi Lestari"
+
+
+def customer_sends(demo: Demo, kind: str, content: Any = None, **extra: Any) -> str:
+    r = demo.http.post(
+        f"/simulator/_sim/customers/{CUSTOMER}/messages",
+        json={
+            "phone_number_id": PHONE_NUMBER_ID,
+            "type": kind,
+            "name": NAME,
+            "content": content,
+            **extra,
+        },
+    )
+    r.raise_for_status()
+    return str(r.json()["message_id"])
+
+
+def meta_wamid_of(demo: Demo, text: str) -> str:
+    """The wamid Meta gave our message with ``text`` (the simulator's record)."""
+    sent = demo.http.get("/simulator/_sim/messages").json()["data"]
+    return str(next(m["id"] for m in sent if m["body"].get("text", {}).get("body") == text))
+
+
+def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
+    page: Page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    referral = {
+        "source_url": "https://fb.me/promo",
+        "source_type": "ad",
+        "source_id": "77",
+        "headline": "Diskon Desember",
+        "body": "20% semua sepatu",
+    }
+    customer_sends(demo, "text", text="Saya lihat iklannya", referral=referral)
+    open_conversation(page, NAME, "Saya lihat iklannya")
+    expect(page.locator(".referral")).to_contain_text("Diskon Desember")
+
+    customer_sends(
+        demo,
+        "location",
+        {
+            "latitude": -6.175392,
+            "longitude": 106.827153,
+            "name": "Monas",
+            "address": "Jakarta Pusat",
+        },
+    )
+    customer_sends(
+        demo,
+        "contacts",
+        [{"name": {"formatted_name": "Siti Aminah"}, "phones": [{"phone": "+62 812 0000 1111"}]}],
+    )
+    customer_sends(
+        demo,
+        "interactive",
+        {
+            "type": "nfm_reply",
+            "nfm_reply": {
+                "name": "flow",
+                "body": "Sent",
+                "response_json": '{"size": "42", "colour": "hitam"}',
+            },
+        },
+    )
+    location = page.locator(".rich.location")
+    expect(location.get_by_role("link", name="Open in OpenStreetMap")).to_have_attribute(
+        "href",
+        "https://www.openstreetmap.org/?mlat=-6.175392&mlon=106.827153#map=16/-6.175392/106.827153",
+    )
+    expect(page.locator(".rich.contacts")).to_contain_text("+62 812 0000 1111")
+    expect(page.locator(".rich.flow dd")).to_have_text(["42", "hitam"])
+
+    first = page.locator(".msg.inbound", has_text="Saya lihat iklannya")
+    first.get_by_role("button", name="React").click()
+    first.get_by_role("button", name="React with 👍").click()
+    expect(first.locator(".reaction.business")).to_have_text("👍")
+
+    first.get_by_role("button", name="Reply", exact=True).click()
+    expect(page.locator(".replying")).to_contain_text("Saya lihat iklannya")
+    page.get_by_label("Reply", exact=True).fill("Masih berlaku sampai akhir bulan")
+    page.get_by_label("Reply", exact=True).press("Enter")
+    answer = page.locator(".msg.outbound", has_text="Masih berlaku sampai akhir bulan")
+    expect(answer.locator(".quote")).to_contain_text("Saya lihat iklannya")
+    expect(answer.get_by_role("img", name="Read")).to_be_visible(timeout=15_000)
+
+    bubbles = page.locator(".msg")
+    count = bubbles.count()
+    wamid = meta_wamid_of(demo, "Masih berlaku sampai akhir bulan")
+    customer_sends(demo, "reaction", {"message_id": wamid, "emoji": "❤️"})
+    expect(answer.locator(".reaction.customer")).to_have_text("❤️")
+    customer_sends(demo, "reaction", {"message_id": wamid, "emoji": ""})
+    expect(answer.locator(".reaction.customer")).to_have_count(0)
+    expect(bubbles).to_have_count(count)  # reactions never became bubbles
+
+    page.get_by_role("button", name="Buttons or list").click()
+    form = page.get_by_role("form", name="Send buttons or a list")
+    form.get_by_label("Message").fill("Ukuran berapa?")
+    form.get_by_label("Option 1").fill("41")
+    form.get_by_label("Option 2").fill("42")
+    form.get_by_role("button", name="Send").click()
+    expect(page.locator(".msg.outbound .rich.interactive")).to_contain_text("Ukuran berapa?")
+    customer_sends(
+        demo,
+        "interactive",
+        {"type": "button_reply", "button_reply": {"id": "opt-2", "title": "42"}},
+    )
+    expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Chose: 42")
+    shots(page, "inbox-rich")
+
+    page.evaluate("localStorage.setItem('scrm.locale', 'id')")
+    page.reload()
+    expect(page.locator(".rich.location a")).to_have_text("Buka di OpenStreetMap")
+    expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Memilih: 42")
+    page.evaluate("localStorage.setItem('scrm.locale', 'en')")
