@@ -167,6 +167,9 @@ def operator(kube_cluster: KubeCluster) -> Iterator[OperatorProcess]:
             {
                 "resyncSeconds": 2,
                 "gcSeconds": 2,
+                # The simulator and the service proxy listen on loopback ports.
+                "allowedGraphUrls": ["http://127.0.0.1:*"],
+                "allowedInternalUrls": ["http://127.0.0.1:*"],
                 "tolerations": [KWOK_TOLERATION],
                 "nodeSelector": {"type": "kwok"},
             }

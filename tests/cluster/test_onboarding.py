@@ -483,6 +483,28 @@ def test_operator_killed_mid_update_converges_after_restart(
     )
 
 
+def _tenant_objects(world: Onboarded) -> list[str]:
+    """``Kind/name`` of every object labelled as the tenant's in its namespace."""
+    ns, selector = world.namespace, f"scrm.io/tenant={TENANT}"
+    batch = client.BatchV1Api(world.cluster.api)
+    scaling = client.AutoscalingV2Api(world.cluster.api)
+    listings = {
+        "Deployment": world.apps.list_namespaced_deployment,
+        "Service": world.core.list_namespaced_service,
+        "HorizontalPodAutoscaler": scaling.list_namespaced_horizontal_pod_autoscaler,
+        "Job": batch.list_namespaced_job,
+        "Pod": world.core.list_namespaced_pod,
+        "ConfigMap": world.core.list_namespaced_config_map,
+        "Secret": world.core.list_namespaced_secret,
+        "ServiceAccount": world.core.list_namespaced_service_account,
+    }
+    return [
+        f"{kind}/{item.metadata.name}"
+        for kind, listing in listings.items()
+        for item in listing(ns, label_selector=selector).items
+    ]
+
+
 def test_deleting_the_tenant_removes_every_child_vhost_user_and_queue(
     onboarded: Onboarded,
 ) -> None:
@@ -490,29 +512,14 @@ def test_deleting_the_tenant_removes_every_child_vhost_user_and_queue(
     world.custom.delete_namespaced_custom_object(
         GROUP, VERSION, world.namespace, "scrmtenants", TENANT
     )
-    selector = f"scrm.io/tenant={TENANT}"
-
-    def children() -> list[str]:
-        ns = world.namespace
-        found = [
-            *(d.metadata.name for d in world.apps.list_namespaced_deployment(ns).items),
-            *(s.metadata.name for s in world.core.list_namespaced_service(ns).items),
-            *(
-                c.metadata.name
-                for c in world.core.list_namespaced_config_map(ns, label_selector=selector).items
-            ),
-            *(
-                s.metadata.name
-                for s in world.core.list_namespaced_secret(ns, label_selector=selector).items
-            ),
-            *(
-                p.metadata.name
-                for p in world.core.list_namespaced_pod(ns, label_selector=selector).items
-            ),
-        ]
-        return found
-
-    wait_until(lambda: not children(), "every child of the tenant to be collected", within=120)
+    # The operator deletes the vhost before the garbage collector deletes the pods, so a ws
+    # pod's shutdown retries the gone vhost until its 60 s grace ends in SIGKILL.
+    grace = 60
+    try:
+        wait_until(lambda: not _tenant_objects(world), "the tenant's children to go", grace + 120)
+    except AssertionError:
+        left = _tenant_objects(world)
+        raise AssertionError(f"children left after the tenant's deletion: {left}") from None
     _, management = require_rabbitmq()
     parts = urllib.parse.urlsplit(management)
     name = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")

@@ -236,6 +236,7 @@ def test_service_proxy_forwards_to_ready_endpoints_only(
         core.create_namespaced_pod(ns, pod("backend"))
         ip = wait_until(lambda: read(core, "backend").status.pod_ip, "a pod IP")
         (directory(kubelet, core, "backend") / "ready").write_text("")
+        wait_until(lambda: is_ready(read(core, "backend")), "the backend to serve")
         endpoint = {"addresses": [ip], "conditions": {"ready": True}}
         client.DiscoveryV1Api(api).create_namespaced_endpoint_slice(
             ns,
