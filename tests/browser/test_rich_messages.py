@@ -13,7 +13,7 @@ from runtime.demo import AGENT_EMAIL
 from tests.browser.conftest import PHONE_NUMBER_ID, Demo, sign_in
 from tests.browser.test_inbox import open_conversation
 
-CUSTOMER = "6281200000077"
+CUSTOMER = "6281200000177"  # no other browser test writes from this number
 NAME = "Ayu Rahmawati"  # unique in the shared demo: the list is matched by name
 
 
