@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -19,6 +20,11 @@ from tests.services import require_postgres
 from tests.support import postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
+# The operator's package (``scrm_operator``) lives in operator/, outside the distribution:
+# tests/operator and tests/cluster import it.
+OPERATOR_DIR = Path(__file__).resolve().parents[1] / "operator"
+if str(OPERATOR_DIR) not in sys.path:
+    sys.path.insert(0, str(OPERATOR_DIR))
 MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
 
 

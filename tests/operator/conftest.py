@@ -1,17 +1,11 @@
-"""Operator tests: ``operator/`` on sys.path (the package is ``scrm_operator``), fast
-operator timers, and the ``controlplane`` marker."""
+"""Operator tests: fast operator timers and the ``controlplane`` marker (``operator/`` is put
+on sys.path by tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-OPERATOR_DIR = Path(__file__).resolve().parents[2] / "operator"
-if str(OPERATOR_DIR) not in sys.path:
-    sys.path.insert(0, str(OPERATOR_DIR))
 
 # Read once when scrm_operator is imported: short timers keep the e2e tests quick.
 os.environ.setdefault("SCRM_OPERATOR_RESYNC_SECONDS", "2")
