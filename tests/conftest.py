@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import tempfile
@@ -25,6 +26,17 @@ BACKENDS = ["sqlite", "postgres"]
 OPERATOR_DIR = Path(__file__).resolve().parents[1] / "operator"
 if str(OPERATOR_DIR) not in sys.path:
     sys.path.insert(0, str(OPERATOR_DIR))
+# The operator reads its settings once, when ``scrm_operator`` is first imported (tests/cluster
+# imports it at collection, before tests/operator): short timers keep the e2e tests quick.
+os.environ.setdefault("SCRM_OPERATOR_RESYNC_SECONDS", "2")
+os.environ.setdefault("SCRM_OPERATOR_GC_SECONDS", "2")
+os.environ.setdefault("SCRM_OPERATOR_RETRY_SECONDS", "1")
+# Allow-lists as the chart sets them, plus the loopback servers the tests run.
+os.environ.setdefault("SCRM_OPERATOR_ALLOWED_IMAGE_REPOSITORIES", "ghcr.io/scrm")
+os.environ.setdefault(
+    "SCRM_OPERATOR_ALLOWED_GRAPH_URLS", "https://graph.facebook.com,http://127.0.0.1:*"
+)
+os.environ.setdefault("SCRM_OPERATOR_ALLOWED_INTERNAL_URLS", "http://*.svc:8000,http://127.0.0.1:*")
 MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
 
 

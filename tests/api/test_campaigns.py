@@ -609,11 +609,11 @@ async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing
         await world.control("faults", {"kind": "error", "code": 131026, "times": 1})
         await _act(world, ctx, campaign, "launch")
         await _run(world)
-        await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=20)
+        await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=60)
         reached = {m["to"] for m in (await world.sim.get("/_sim/messages")).json()["data"]}
         replier = next(p for p in people if p["phone"].lstrip("+") in reached)
         await world.customer_says(sender, replier["phone"].lstrip("+"), "Still on?")
-        await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1), within=20)
+        await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1), within=60)
 
         r = await world.client.get(f"/api/campaigns/{campaign['id']}/timeline", headers=ctx.headers)
         assert r.status_code == 200, r.text

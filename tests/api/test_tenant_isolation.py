@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from runtime.models import MediaFile
 from tests.api.harness import TenantCtx
 from tests.api.routes import endpoints
 from tests.api.whatsapp_world import WhatsAppWorld
@@ -98,6 +100,13 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
     assert canned.status_code == 201, canned.text
     label = await api.client.post("/api/labels", headers=ctx.headers, json={"name": "VIP"})
     assert label.status_code == 201, label.text
+    customer = f"62819{uuid.uuid4().int % 10**7:07d}"
+    await api.customer_says(sender.json(), customer, "", type="image")  # a photo: a media file
+
+    async def media_file() -> str | None:
+        async with api.app.state.sessionmaker() as session:
+            found = await session.scalar(select(MediaFile.id).where(MediaFile.tenant_id == ctx.id))
+        return str(found) if found else None
 
     async def first_message() -> str | None:
         listed = await api.client.get(
@@ -121,6 +130,7 @@ async def _populate(api: WhatsAppWorld, ctx: TenantCtx) -> dict[str, str]:
         "canned_id": canned.json()["id"],
         "label_id": label.json()["id"],
         "shortcut": "hello",
+        "media_id": await wait_for(media_file),
     }
     return ids
 
@@ -140,8 +150,12 @@ async def test_every_object_endpoint_hides_other_tenants_objects(api: WhatsAppWo
             body = {"agent_id": a_own_agent["id"]}
         if endpoint.path.endswith("/test-send"):
             body = {"contact_id": b_ids["contact_id"]}
+        if endpoint.path.endswith("/media"):  # multipart: a valid upload, only the id is foreign
+            upload = {"files": {"file": ("receipt.png", b"\x89PNG\r\n\x1a\n", "image/png")}}
+        else:
+            upload = {"json": body}
         response = await api.request(
-            endpoint.method, endpoint.url(**b_ids), headers=a.headers, json=body
+            endpoint.method, endpoint.url(**b_ids), headers=a.headers, **upload
         )
         assert response.status_code == 404, (endpoint, response.text)
         assert response.json()["error"]["code"] == "not_found"
