@@ -109,5 +109,9 @@ def test_an_operator_of_one_namespace_works_with_the_charts_role(
     )
 
     cluster.delete_all(watched, "ScrmTenant")
-    broker = cluster.kube.get("v1", "Secret", watched, "broker") or {}
-    assert names.BROKER_FINALIZER not in (broker["metadata"].get("finalizers") or [])
+
+    def broker_released() -> bool:  # once no tenant uses it (after the last one is gone)
+        broker = cluster.kube.get("v1", "Secret", watched, "broker") or {}
+        return names.BROKER_FINALIZER not in (broker["metadata"].get("finalizers") or [])
+
+    eventually(broker_released, "the broker Secret's finalizer to be released")
