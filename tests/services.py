@@ -29,10 +29,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1"}
 
 
-def unavailable(what: str, problem: str) -> NoReturn:
+BUILD_HOW = "build it with `bash e2e/controlplane/build.sh all` (cached in ~/.cache/scrm)"
+
+
+def unavailable(what: str, problem: object, how: str = HOW) -> NoReturn:
+    """Fail in CI (a missing service or binary is a failure there); elsewhere skip, saying
+    how to get it."""
     if in_ci():
         pytest.fail(f"{what} unavailable in CI: {problem}", pytrace=False)
-    pytest.skip(f"{what} unavailable: {problem}; {HOW}")
+    pytest.skip(f"{what} unavailable: {problem}; {how}")
 
 
 def _tcp_problem(url: str, default_port: int) -> str | None:

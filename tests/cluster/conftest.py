@@ -30,7 +30,7 @@ from tests.operator.controlplane import (
     free_port,
     helm_binary,
 )
-from tests.services import in_ci
+from tests.services import BUILD_HOW, unavailable
 
 CHART = REPO / "charts" / "scrm-operator"
 OPERATOR_NAMESPACE = "scrm-system"
@@ -45,18 +45,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, mark))
 
 
-def _unavailable(what: str, exc: Exception) -> None:
-    if in_ci():
-        pytest.fail(f"{what} unavailable in CI: {exc}", pytrace=False)
-    pytest.skip(f"{what} unavailable: {exc}; run e2e/controlplane/build.sh all")
-
-
 @pytest.fixture(scope="session")
 def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
     try:
         binaries = cluster_binaries_dir()
     except Unavailable as exc:
-        _unavailable("cluster binaries", exc)
+        unavailable("cluster binaries", exc, BUILD_HOW)
     scrm = shutil.which("scrm")
     if scrm is None:
         pytest.fail("the scrm command is not installed (pip install -e .)", pytrace=False)
@@ -117,7 +111,7 @@ def _helm(cluster: KubeCluster, *args: str) -> None:
     try:
         helm = helm_binary()
     except Unavailable as exc:
-        _unavailable("helm", exc)
+        unavailable("helm", exc, BUILD_HOW)
     result = subprocess.run(
         [str(helm), "--kubeconfig", str(cluster.kubeconfig), *args],
         capture_output=True,

@@ -20,7 +20,7 @@ from kubernetes import client, config
 from e2e.process_kubelet import ProcessKubelet, ServiceProxy, dialable
 from tests.cluster.conftest import wait_until
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
-from tests.services import in_ci
+from tests.services import BUILD_HOW, unavailable
 
 IMAGE = "e2e.local/probe-server"
 NODE = "process-test-node"
@@ -58,9 +58,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     try:
         binaries = binaries_dir()
     except Unavailable as exc:
-        if in_ci():
-            pytest.fail(f"control plane unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"control plane unavailable: {exc}")
+        unavailable("control plane", exc, BUILD_HOW)
     control = ControlPlane(tmp_path_factory.mktemp("kubelet-plane"), binaries)
     try:
         control.start()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.operator.controlplane import Unavailable, helm_binary
-from tests.services import in_ci
+from tests.services import BUILD_HOW, unavailable
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "scrm-operator"
 
@@ -52,9 +52,7 @@ def helm() -> Path:
     try:
         return helm_binary()
     except Unavailable as exc:
-        if in_ci():
-            pytest.fail(f"helm unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"helm unavailable: {exc}")
+        unavailable("helm", exc, BUILD_HOW)
 
 
 def run(helm: Path, *args: str) -> str:

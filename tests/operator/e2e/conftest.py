@@ -18,7 +18,7 @@ from scrm_operator.rabbitmq import Broker, RabbitAdmin
 
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
 from tests.operator.e2e.harness import REPO, Cluster, Operator, eventually
-from tests.services import in_ci, require_rabbitmq
+from tests.services import BUILD_HOW, require_rabbitmq, unavailable
 
 OPERATOR_USER = "scrm-operator"
 
@@ -36,9 +36,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     try:
         binaries = binaries_dir()
     except Unavailable as exc:
-        if in_ci():
-            pytest.fail(f"control plane unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"control plane unavailable: {exc}; run e2e/controlplane/build.sh")
+        unavailable("control plane", exc, BUILD_HOW)
     plane = ControlPlane(tmp_path_factory.mktemp("controlplane"), binaries)
     try:
         plane.start()

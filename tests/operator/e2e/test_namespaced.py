@@ -25,7 +25,7 @@ from tests.operator.e2e.harness import (
     wait_reconciled,
     warned,
 )
-from tests.services import in_ci, require_rabbitmq
+from tests.services import BUILD_HOW, require_rabbitmq, unavailable
 
 USER = "scrm-operator-one-namespace"
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
@@ -41,9 +41,7 @@ def rendered_rbac(watched: str) -> list[dict[str, Any]]:
     try:
         helm = helm_binary()
     except Unavailable as exc:
-        if in_ci():
-            pytest.fail(f"helm unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"helm unavailable: {exc}")
+        unavailable("helm", exc, BUILD_HOW)
     chart = REPO / "charts" / "scrm-operator"
     args = ["template", "one-ns", str(chart), "--namespace", "ops"]
     args += ["--set", f"watchNamespace={watched}", "--set", "peering.enabled=false"]
