@@ -52,9 +52,15 @@ def stop_workloads(kube: Kube, namespace: str, tenant: str, uid: str) -> None:
 
 
 def running_pods(kube: Kube, namespace: str, tenant: str) -> list[Manifest]:
-    """The tenant's pods whose containers may still run (not Succeeded or Failed)."""
+    """The tenant's pods whose containers may still run: bound to a node (a pod never
+    scheduled runs nothing) and not Succeeded or Failed."""
     pods = kube.list("v1", "Pod", namespace, f"{names.TENANT_LABEL}={tenant}")
-    return [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    return [
+        p
+        for p in pods
+        if p["spec"].get("nodeName")
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
 
 
 def stopping(pods: Sequence[Manifest], deletion_started: datetime, now: datetime) -> Stopping:

@@ -156,6 +156,7 @@ def _tenant_pod(namespace: str, t: str, component: str) -> dict[str, Any]:
             "finalizers": [HELD],
         },
         "spec": {
+            "nodeName": "e2e-node",  # bound (no scheduler here): its containers would run
             "terminationGracePeriodSeconds": 60,
             "containers": [{"name": "main", "image": "ghcr.io/scrm/scrm:0.1.0"}],
         },
