@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, utils
 from kubernetes.client.exceptions import ApiException
 
 from e2e.process_kubelet import Ending, ProcessKubelet, ServiceProxy
@@ -626,13 +626,7 @@ class ExistingCluster(Target):
         for manifest in simulator_manifests(
             namespace, self.image, webhook_url, app_secret, retry_delays
         ):
-            kind = manifest["kind"]
-            if kind == "Deployment":
-                client.AppsV1Api(self.api).create_namespaced_deployment(namespace, manifest)
-            elif kind == "Service":
-                client.CoreV1Api(self.api).create_namespaced_service(namespace, manifest)
-            else:
-                client.CoreV1Api(self.api).create_namespaced_secret(namespace, manifest)
+            utils.create_from_dict(self.api, manifest)
         in_cluster = self.in_cluster_url(namespace, "graph-sim", "http", SIMULATOR_PORT)
         for_test = self.service_url(namespace, "graph-sim", "http")
         wait_until(

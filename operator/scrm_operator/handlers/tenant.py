@@ -85,12 +85,12 @@ def repair(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
 def cleanup(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    """Stop the pods first (``_pods_stopped``), then drop the broker objects; the other
+    """Stop the pods first, then drop the broker objects; the other
     children go with the owner (garbage collector). While the broker cannot be reached the
     finalizer stays, and status and a Warning Event say why (retried at the constant
     ``SCRM_OPERATOR_RETRY_SECONDS``)."""
     seen = snapshot(body)
-    _pods_stopped(memo.kube, patch, seen)
+    _stop_pods_first(memo.kube, patch, seen)
     meta = seen["metadata"]
     namespace, secret = meta["namespace"], seen["spec"]["rabbitmq"]["secretRef"]["name"]
     try:
@@ -108,7 +108,7 @@ def cleanup(
         deletion_waits(patch, seen, "FailedDeletion", message)
 
 
-def _pods_stopped(kube: Kube, patch: kopf.Patch, seen: kopf.Body) -> None:
+def _stop_pods_first(kube: Kube, patch: kopf.Patch, seen: kopf.Body) -> None:
     """Delete the tenant's Deployments and Jobs; while their pods still run (up to their
     grace period and some slack), retry in ``POD_POLL_SECONDS`` with status ``Terminating``:
     a pod shutting down still needs its vhost."""
