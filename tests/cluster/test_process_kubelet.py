@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from e2e.process_kubelet import ProcessKubelet, ServiceProxy, dialable
-from tests.cluster.conftest import wait_until
+from tests.cluster.cluster import wait_until
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
 from tests.services import BUILD_HOW, unavailable
 
