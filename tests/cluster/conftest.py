@@ -72,4 +72,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 def operator(kube_cluster: Target) -> Operator:
     """``helm install`` (CRDs, RBAC, ServiceAccount, peering, Deployment), then the
     operator running under the chart's ServiceAccount (stopped with the cluster)."""
-    return kube_cluster.install_operator()
+    try:
+        return kube_cluster.install_operator()
+    except Unavailable as exc:  # no helm, and it could not be built
+        unavailable("helm", exc, BUILD_HOW)
