@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from runtime.campaigns.pricing import price_of
 from runtime.models import CampaignRecipient, Contact, Conversation, Message
@@ -33,11 +34,24 @@ CSV_COLUMNS = [
 ]
 
 _recipient = CampaignRecipient
+_reply = aliased(Message)
+# Replied: the customer wrote after the campaign's message, by the conversation's own order
+# (Meta stamps inbound messages in whole seconds, so times cannot tell a reply in the same
+# second from a message before it).
+replied: ColumnElement[bool] = (
+    select(_reply.id)
+    .where(
+        _reply.conversation_id == Message.conversation_id,
+        _reply.direction == "inbound",
+        _reply.conversation_seq > Message.conversation_seq,
+    )
+    .exists()
+)
 state_of: ColumnElement[str] = case(
     (_recipient.state == "skipped", "skipped"),
     (_recipient.state == "pending", "pending"),
     (Message.status == "failed", "failed"),
-    (Conversation.last_inbound_at > Message.created_at, "replied"),
+    (replied, "replied"),
     (Message.status.in_(("sent", "delivered", "read")), Message.status),
     else_="queued",
 )
@@ -111,7 +125,7 @@ _TIMELINE: dict[str, tuple[Any, Any]] = {
     "sent": (Message.sent_at, Message.sent_at.is_not(None)),
     "delivered": (Message.delivered_at, Message.delivered_at.is_not(None)),
     "read": (Message.read_at, Message.read_at.is_not(None)),
-    "replied": (Conversation.last_inbound_at, Conversation.last_inbound_at > Message.created_at),
+    "replied": (Conversation.last_inbound_at, replied),
     "failed": (Message.status_updated_at, Message.status == "failed"),
 }
 

@@ -439,15 +439,27 @@ async def test_only_drafts_are_edited(world: WhatsAppWorld) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "template_params_mismatch"
 
 
+class _StoppedClock:
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def now(self) -> float:
+        return self.at
+
+
 async def test_rate_cap_spaces_the_queued_sends(world: WhatsAppWorld) -> None:
     ctx, _, _, campaign = await _setup(world, 5, rate_per_minute=60)
     await _act(world, ctx, campaign, "launch")
-    # A feeder that does not wake the send worker: the queue rows stay to be looked at.
+    # A feeder that does not wake the send worker (the queue rows stay to be looked at), on
+    # a clock that moves only when told (a loaded machine must not let more slots in).
     app = world.app.state
-    feeder = CampaignPipeline(app.sessionmaker, world.settings, app.clock, lambda: None)
+    clock = _StoppedClock(app.clock.now())
+    feeder = CampaignPipeline(app.sessionmaker, world.settings, clock, lambda: None)
     assert await feeder.feed_round() == 2  # 1/s; a round hands out 2 s
+    assert await feeder.feed_round() == 0  # the horizon is full until time moves
+    clock.at += 1.0
     second = await feeder.feed_round()  # only the slot now inside the horizon
-    assert second <= 1
+    assert second == 1
     async with world.app.state.sessionmaker() as session:
         slots = sorted(
             as_utc(moment)
@@ -597,11 +609,6 @@ async def _sends_of(world: WhatsAppWorld, template: str, count: int) -> list[Any
     return found if len(found) == count else None
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky in long runs (passes alone and in most module runs): a status or the reply "
-    "sometimes never shows in the totals within 60 s; cause not found yet (closing note, stop 19)",
-)
 async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing(
     database_url: str,
 ) -> None:
@@ -650,6 +657,38 @@ async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing
         assert cost["amount"] == pytest.approx(3 * 0.0411)
     finally:
         await world.close()
+
+
+async def test_a_reply_counts_by_the_conversation_order_not_by_clock_stamps(
+    world: WhatsAppWorld,
+) -> None:
+    """Meta stamps an inbound message in whole seconds, so a reply in the same second as the
+    campaign's message carries an earlier time than the message: the conversation's order,
+    not the stamps, tells that the customer replied (the message is stamped an hour ahead
+    here so the clock comparison would always miss it)."""
+    ctx, sender, people, campaign = await _setup(world, 1)
+    await _act(world, ctx, campaign, "launch")
+    await _run(world)
+    async with world.app.state.sessionmaker() as session:
+        await session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(
+                    select(CampaignRecipient.message_id).where(
+                        CampaignRecipient.campaign_id == uuid.UUID(campaign["id"])
+                    )
+                )
+            )
+            .values(created_at=utc_now(world.app.state.clock) + timedelta(hours=1))
+        )
+        await session.commit()
+    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=0, read=1), within=30)
+    await world.customer_says(sender, people[0]["phone"].lstrip("+"), "Yes please")
+    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1, read=0), within=30)
+    timeline = (
+        await world.client.get(f"/api/campaigns/{campaign['id']}/timeline", headers=ctx.headers)
+    ).json()
+    assert sum(b["replied"] for b in timeline["buckets"]) == 1
 
 
 async def test_a_key_already_stored_is_answered_duplicate_never_stored_twice(
