@@ -101,13 +101,14 @@ async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
     from runtime.db.session import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
     client = CloudAPIClient(settings.graph_base_url, settings.graph_api_version)
     pipeline = OutboundPipeline(
-        make_sessionmaker(engine),
+        sessionmaker,
         client,
         settings.model_copy(update={"outbound_work": True}),
         SystemClock(),
-        store_from_settings(settings),
+        store_from_settings(settings, sessionmaker),
     )
     try:
         async with pipeline.running():
