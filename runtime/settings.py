@@ -65,10 +65,11 @@ class Settings(BaseSettings):
     campaign_work: bool = True
     campaign_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     campaign_batch_size: int = Field(default=500, ge=1, le=10_000)
-    # Media (runtime/media): where bytes are kept ("local": ``media_dir``; "s3": an
-    # S3-compatible bucket, path-style, signed with SigV4), and the background fetch of
-    # inbound media: attempts before a fetch is given up (failed), the poll for due fetches.
-    media_store: Literal["local", "s3"] = "local"
+    # Media (runtime/media): where bytes are kept ("local": ``media_dir``; "database": the
+    # media_blobs tables, seen by every replica; "s3": an S3-compatible bucket, path-style,
+    # signed with SigV4), and the background fetch of inbound media: attempts before a
+    # fetch is given up (failed), the poll for due fetches.
+    media_store: Literal["local", "database", "s3"] = "local"
     media_dir: str = "./media"
     media_s3_endpoint: str | None = None
     media_s3_bucket: str | None = None

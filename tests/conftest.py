@@ -37,6 +37,9 @@ os.environ.setdefault(
     "SCRM_OPERATOR_ALLOWED_GRAPH_URLS", "https://graph.facebook.com,http://127.0.0.1:*"
 )
 os.environ.setdefault("SCRM_OPERATOR_ALLOWED_INTERNAL_URLS", "http://*.svc:8000,http://127.0.0.1:*")
+os.environ.setdefault(
+    "SCRM_OPERATOR_ALLOWED_MEDIA_URLS", "https://*.amazonaws.com,http://*.svc:9000"
+)
 MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
 
 

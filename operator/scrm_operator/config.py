@@ -33,6 +33,7 @@ class OperatorConfig:
                 image_repositories=_items(env("SCRM_OPERATOR_ALLOWED_IMAGE_REPOSITORIES")),
                 graph_urls=_items(env("SCRM_OPERATOR_ALLOWED_GRAPH_URLS")),
                 internal_urls=_items(env("SCRM_OPERATOR_ALLOWED_INTERNAL_URLS")),
+                media_urls=_items(env("SCRM_OPERATOR_ALLOWED_MEDIA_URLS")),
             ),
         )
 

@@ -1,6 +1,7 @@
 """What a ScrmTenant's author may make the operator do, from the operator's own config:
-the image repositories pods may run, and the URLs that get Graph calls (with Sender tokens)
-and the internal publication (with the tenant's internal token and Sender tokens).
+the image repositories pods may run, and the URLs that get Graph calls (with Sender tokens),
+the internal publication (with the tenant's internal token and Sender tokens) and the media
+store's S3 requests (signed with the bucket's access key).
 
 An empty allow-list allows anything (the chart sets restrictive ones). URL entries are
 ``scheme://host[:port]``; the host may start with ``*.`` (any subdomain) and the port may
@@ -60,6 +61,7 @@ class Policy:
     image_repositories: tuple[str, ...] = ()
     graph_urls: tuple[str, ...] = ()
     internal_urls: tuple[str, ...] = ()
+    media_urls: tuple[str, ...] = ()
 
     def check_urls(self, tenant: TenantSpec) -> None:
         """Before any call that carries a token."""
@@ -74,6 +76,13 @@ class Policy:
                 "FailedURLPolicy",
                 f"api.internalUrl {tenant.api_internal_url!r} is not allowed "
                 f"(allowed: {', '.join(self.internal_urls)})",
+            )
+        s3 = tenant.media.s3
+        if s3 is not None and not url_allowed(s3.endpoint, self.media_urls):
+            raise PolicyViolation(
+                "FailedURLPolicy",
+                f"media.s3.endpoint {s3.endpoint!r} is not allowed "
+                f"(allowed: {', '.join(self.media_urls)})",
             )
 
     def check(self, tenant: TenantSpec) -> None:

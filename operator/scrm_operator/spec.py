@@ -3,8 +3,10 @@ fallbacks here only matter for objects built in unit tests."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from scrm_operator.names import database_secret
 
@@ -29,6 +31,89 @@ class Autoscaling:
     metric: Literal["cpu", "connections"] = "cpu"
     target_cpu: int = 70
     target_connections: int = 2000
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's bucket naming rules
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+
+
+@dataclass(frozen=True)
+class S3Media:
+    """``spec.media.s3``: the bucket; the access key stays in the named Secret."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    credentials_secret: str
+    access_key_id_key: str
+    secret_access_key_key: str
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> S3Media:
+        credentials = raw.get("credentialsSecretRef") or {}
+        return cls(
+            endpoint=str(raw.get("endpoint", "")),
+            bucket=str(raw.get("bucket", "")),
+            region=str(raw.get("region", "us-east-1")),
+            credentials_secret=str(credentials.get("name", "")),
+            access_key_id_key=str(credentials.get("accessKeyIdKey", "accessKeyId")),
+            secret_access_key_key=str(credentials.get("secretAccessKeyKey", "secretAccessKey")),
+        )
+
+    def problems(self) -> list[str]:
+        endpoint = urlsplit(self.endpoint)
+        found = []
+        if (
+            endpoint.scheme not in ("http", "https")
+            or not endpoint.hostname
+            or endpoint.username is not None
+            or endpoint.path not in ("", "/")
+            or endpoint.query
+            or endpoint.fragment
+        ):
+            found.append(
+                f"spec.media.s3.endpoint {self.endpoint!r} must be http(s)://host[:port] "
+                "(no path, query or credentials)"
+            )
+        if not _BUCKET.match(self.bucket):
+            found.append(f"spec.media.s3.bucket {self.bucket!r} is not an S3 bucket name")
+        if not _REGION.match(self.region):
+            found.append(f"spec.media.s3.region {self.region!r} is not a region name")
+        if not _SECRET_NAME.match(self.credentials_secret):
+            found.append("spec.media.s3.credentialsSecretRef.name must name a Secret")
+        for key in (self.access_key_id_key, self.secret_access_key_key):
+            if not _SECRET_KEY.match(key):
+                found.append(f"spec.media.s3.credentialsSecretRef key {key!r} is not a Secret key")
+        return found
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """``spec.media``: where every api and sender-worker pod keeps and reads media files.
+    Parsed leniently; :meth:`check` refuses what the CRD schema would (an object written
+    under an older CRD, or built by hand), so a bad spec ends in the Failed condition."""
+
+    store: str = "database"
+    s3: S3Media | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> MediaSpec:
+        s3 = raw.get("s3")
+        return cls(str(raw.get("store", "database")), S3Media.parse(s3) if s3 else None)
+
+    def check(self) -> None:
+        """ValueError naming every problem."""
+        found = []
+        if self.store not in ("database", "s3"):
+            found.append(f"spec.media.store must be database or s3, not {self.store!r}")
+        if (self.store == "s3") != (self.s3 is not None):
+            found.append("set spec.media.s3 exactly when spec.media.store is s3")
+        if self.s3 is not None:
+            found += self.s3.problems()
+        if found:
+            raise ValueError("; ".join(found))
 
 
 @dataclass(frozen=True)
@@ -61,6 +146,7 @@ class TenantSpec:
     graph_base_url: str
     graph_api_version: str
     ingress: dict[str, Any] | None
+    media: MediaSpec = MediaSpec()
     # Hash of the generated Secrets the pods read (set by the reconciler, not the spec):
     # regenerating one changes the pod templates, which rolls the pods.
     credentials_hash: str = ""
@@ -114,6 +200,7 @@ class TenantSpec:
             graph_base_url=whatsapp.get("graphBaseUrl", "https://graph.facebook.com"),
             graph_api_version=whatsapp.get("graphApiVersion", "v25.0"),
             ingress=spec.get("ingress"),
+            media=MediaSpec.parse(spec.get("media") or {}),
         )
 
     @property

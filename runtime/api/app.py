@@ -128,7 +128,7 @@ def create_app(
     if settings.ingest_process:
         wakers[INBOUND_STORED] = ingest.processor.wake
     listener = Listener(settings.database_url, wakers)
-    media_store = store_from_settings(settings)
+    media_store = store_from_settings(settings, sessionmaker)
     outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock, media_store)
     media_fetcher = MediaFetcher(sessionmaker, whatsapp, media_store, settings, clock)
     feeder = CampaignPipeline(sessionmaker, settings, clock, on_queued=outbound.wake)

@@ -63,3 +63,10 @@ def make_engine(url: str, *, sqlite_foreign_keys: bool = True) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def release(session: AsyncSession) -> None:
+    """End the session's reads (nothing pending) and give its connection back to the pool,
+    before slow I/O or work that needs a connection of its own (the database media store;
+    SQLite's pool has one). Its objects stay usable: sessions do not expire on commit."""
+    await session.commit()

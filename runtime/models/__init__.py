@@ -7,7 +7,7 @@ from runtime.models.events import DeadLetter, Event
 from runtime.models.inbound import InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
-from runtime.models.media import MediaFile
+from runtime.models.media import MediaBlob, MediaBlobChunk, MediaFile
 from runtime.models.outbound import RecipientBudget, SendPacing, SendQueueItem
 from runtime.models.people import (
     Agent,
@@ -44,6 +44,8 @@ __all__ = [
     "Label",
     "IngestError",
     "LoginThrottle",
+    "MediaBlob",
+    "MediaBlobChunk",
     "MediaFile",
     "Message",
     "OutreachPolicy",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Uuid
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from runtime.db.base import Base, TenantOwned
+from runtime.db.base import Base, TenantOwned, utcnow
 
 
 class MediaFile(TenantOwned, Base):
@@ -40,3 +40,30 @@ class MediaFile(TenantOwned, Base):
     storage_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MediaBlob(Base):
+    """A file kept by the database media store (``SCRM_MEDIA_STORE=database``): its type and
+    size; the bytes are its :class:`MediaBlobChunk` rows. ``key`` is ``<tenant id>/…``."""
+
+    __tablename__ = "media_blobs"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MediaBlobChunk(Base):
+    """One slice (at most ``runtime.media.store.CHUNK_BYTES``) of a blob's bytes, in order."""
+
+    __tablename__ = "media_blob_chunks"
+
+    key: Mapped[str] = mapped_column(
+        String(200), ForeignKey("media_blobs.key", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

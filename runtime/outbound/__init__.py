@@ -94,6 +94,23 @@ class OutboundPipeline:
                 await asyncio.sleep(interval)
 
 
+def sender_worker_pipeline(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: CloudAPIClient,
+    clock: Clock,
+) -> OutboundPipeline:
+    """The pipeline of ``scrm sender-worker``: it always works the queue, and reads the
+    files of media sends from the store the settings name (the api's, if they agree)."""
+    return OutboundPipeline(
+        sessionmaker,
+        client,
+        settings.model_copy(update={"outbound_work": True}),
+        clock,
+        store_from_settings(settings, sessionmaker),
+    )
+
+
 async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
     """``scrm sender-worker``: work the send queue (no HTTP) until ``stop`` is set. Events it
     writes are published by the api processes' outbox relays (they poll)."""
@@ -102,13 +119,7 @@ async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     engine = make_engine(settings.database_url)
     client = CloudAPIClient(settings.graph_base_url, settings.graph_api_version)
-    pipeline = OutboundPipeline(
-        make_sessionmaker(engine),
-        client,
-        settings.model_copy(update={"outbound_work": True}),
-        SystemClock(),
-        store_from_settings(settings),
-    )
+    pipeline = sender_worker_pipeline(settings, make_sessionmaker(engine), client, SystemClock())
     try:
         async with pipeline.running():
             await stop.wait()
@@ -125,6 +136,7 @@ __all__ = [
     "queue_rows",
     "resend",
     "run_sender_worker",
+    "sender_worker_pipeline",
     "submit",
     "submit_batch",
 ]

@@ -12,6 +12,7 @@ difference is behind ``Target`` in tests/cluster/cluster.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import re
@@ -31,6 +32,7 @@ from kubernetes import client
 from scrm_operator.names import external_name
 
 from runtime.bus.naming import queue_name
+from runtime.whatsapp.simulator.media import tiny_png
 from tests.cluster.cluster import Operator, Target, wait_until
 from tests.operator.controlplane import REPO
 from tests.support import wait_for
@@ -268,6 +270,76 @@ def test_onboarding_runs_pods_and_delivers_a_webhook_frame(onboarded: Onboarded)
         frame = await _frame_with(socket, text)
         assert isinstance(frame["seq"], int)
         await socket.close()
+
+    asyncio.run(scenario())
+
+
+async def _messages_of(http: httpx.AsyncClient, phone: str) -> list[dict[str, Any]]:
+    """The messages of the customer's conversation (newest first), none before it exists."""
+    listed = (await http.get("/api/conversations")).json()["items"]
+    found = [c for c in listed if c["contact"]["phone"] == f"+{phone}"]
+    if not found:
+        return []
+    response = await http.get(f"/api/conversations/{found[0]['id']}/messages")
+    return list(response.json()["items"])
+
+
+def test_media_pods_share_every_file_through_the_database(onboarded: Onboarded) -> None:
+    """The operator's default media store: a customer's photo fetched by one api pod is
+    served by each api pod, and an agent's photo uploaded through the api Service is sent
+    by a sender-worker pod (separate processes: a pod's own directory would fail both)."""
+    world = onboarded
+    assert world.token, "the first test signs in"
+    assert world.cluster.proxy is not None
+    api_pods = world.cluster.proxy.endpoints(world.namespace, f"{TENANT}-api", "http")
+    assert len(api_pods) == 2, api_pods
+    phone = f"62812{secrets.randbelow(10**7):07d}"
+    photo, reply = tiny_png((200, 40, 40)), tiny_png((40, 40, 200))
+    headers = {"Authorization": f"Bearer {world.token}"}
+
+    async def scenario() -> None:
+        async with (
+            httpx.AsyncClient(base_url=world.graph, timeout=10) as sim,
+            httpx.AsyncClient(base_url=world.api_url, headers=headers, timeout=10) as api,
+        ):
+            sent = await sim.post(
+                f"/_sim/customers/{phone}/messages",
+                json={
+                    "phone_number_id": world.sender["spec"]["phoneNumberId"],
+                    "type": "image",
+                    "data_base64": base64.b64encode(photo).decode(),
+                    "mime_type": "image/png",
+                },
+            )
+            assert sent.status_code == 200, sent.text
+
+            async def stored() -> dict[str, Any] | None:
+                media = [m["media"] for m in await _messages_of(api, phone) if m["media"]]
+                return media[0] if media and media[0]["status"] == "stored" else None
+
+            media = await wait_for(stored, within=60)
+            for host, port in api_pods:
+                served = await api.get(f"http://{host}:{port}{media['url']}")
+                assert (served.status_code, served.content) == (200, photo), (host, port)
+
+            conversation = (await api.get("/api/conversations")).json()["items"]
+            (opened,) = [c for c in conversation if c["contact"]["phone"] == f"+{phone}"]
+            queued = await api.post(
+                f"/api/conversations/{opened['id']}/media",
+                files={"file": ("reply.png", reply, "image/png")},
+            )
+            assert queued.status_code == 202, queued.text
+
+            async def handed_over() -> dict[str, Any] | None:
+                mine = [m for m in await _messages_of(api, phone) if m["id"] == queued.json()["id"]]
+                return mine[0] if mine and mine[0]["status"] not in ("queued", "sending") else None
+
+            outcome = await wait_for(handed_over, within=60)
+            # "failed" if the sender-worker could not read the file the api kept
+            assert outcome["status"] in ("sent", "delivered", "read"), outcome
+            at_meta = (await sim.get("/_sim/messages")).json()["data"]
+            (image,) = [m for m in at_meta if m["callback_data"] == queued.json()["id"]]
+            assert image["type"] == "image"
 
     asyncio.run(scenario())
 

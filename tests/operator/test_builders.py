@@ -227,3 +227,69 @@ def test_regenerated_credentials_roll_the_deployments_but_not_the_migration_job(
     jobs = [migration_job(t) for t in (before, after)]
     assert jobs[0] == jobs[1]  # same name, same (immutable) template
     assert names.CREDENTIALS_HASH not in jobs[0]["spec"]["template"]["metadata"]["annotations"]
+
+
+S3_MEDIA = {
+    "store": "s3",
+    "s3": {
+        "endpoint": "https://s3.ap-southeast-1.amazonaws.com",
+        "bucket": "acme-media",
+        "region": "ap-southeast-1",
+        "credentialsSecretRef": {"name": "acme-s3", "accessKeyIdKey": "id"},
+    },
+}
+
+
+def _containers(t: TenantSpec) -> dict[str, dict[str, Any]]:
+    built = {
+        "api": api_deployment(t),
+        "ws": ws_deployment(t),
+        "sender-worker": sender_worker_deployment(t),
+        "migrate": migration_job(t),
+    }
+    return {name: m["spec"]["template"]["spec"]["containers"][0] for name, m in built.items()}
+
+
+def test_every_pod_keeps_media_in_the_database_by_default() -> None:
+    t = tenant()
+    data = config_map(t)["data"]
+    assert data["SCRM_MEDIA_STORE"] == "database"  # never a pod's own directory
+    assert not [k for k in data if k.startswith("SCRM_MEDIA_S3")]
+    for container in _containers(t).values():
+        assert container["envFrom"] == [{"configMapRef": {"name": "acme-config"}}]
+        assert not [e for e in container["env"] if e["name"].startswith("SCRM_MEDIA")]
+
+
+def test_s3_media_store_gets_its_bucket_from_config_and_its_key_from_the_secret() -> None:
+    t = tenant(media=S3_MEDIA)
+    data = config_map(t)["data"]
+    assert {k: v for k, v in data.items() if k.startswith("SCRM_MEDIA")} == {
+        "SCRM_MEDIA_STORE": "s3",
+        "SCRM_MEDIA_S3_ENDPOINT": "https://s3.ap-southeast-1.amazonaws.com",
+        "SCRM_MEDIA_S3_BUCKET": "acme-media",
+        "SCRM_MEDIA_S3_REGION": "ap-southeast-1",
+    }
+    containers = _containers(t)
+    for name in ("api", "sender-worker"):  # they read and write files
+        media_env = [e for e in containers[name]["env"] if e["name"].startswith("SCRM_MEDIA")]
+        assert media_env == [
+            {
+                "name": "SCRM_MEDIA_S3_ACCESS_KEY_ID",
+                "valueFrom": {"secretKeyRef": {"name": "acme-s3", "key": "id"}},
+            },
+            {
+                "name": "SCRM_MEDIA_S3_SECRET_ACCESS_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "acme-s3", "key": "secretAccessKey"}},
+            },
+        ]
+    for name in ("ws", "migrate"):  # no media: no key
+        assert not [e for e in containers[name]["env"] if e["name"].startswith("SCRM_MEDIA")]
+
+
+def test_changing_the_media_store_rolls_the_pods() -> None:
+    def config_hash(t: TenantSpec) -> str:
+        template = sender_worker_deployment(t)["spec"]["template"]
+        return str(template["metadata"]["annotations"][names.CONFIG_HASH])
+
+    assert config_hash(tenant(media=S3_MEDIA)) != config_hash(tenant())
+    assert config_hash(tenant(media={"store": "database"})) == config_hash(tenant())

@@ -182,4 +182,7 @@ def test_helm_template_passes_the_allow_lists_and_retry_settings_to_the_operator
         env["SCRM_OPERATOR_ALLOWED_INTERNAL_URLS"]
         == "http://*.svc:8000,http://*.svc.cluster.local:8000"
     )
+    assert env["SCRM_OPERATOR_ALLOWED_MEDIA_URLS"] == (
+        "https://*.amazonaws.com,http://*.svc:9000,http://*.svc.cluster.local:9000"
+    )
     assert env["SCRM_OPERATOR_RETRY_MAX_SECONDS"] == "120"

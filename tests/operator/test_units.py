@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+import pytest
 from scrm_operator import names
 from scrm_operator.conditions import (
     Condition,
@@ -14,14 +15,18 @@ from scrm_operator.conditions import (
     retry_status,
     upsert,
 )
-from scrm_operator.policy import image_allowed, url_allowed
+from scrm_operator.kube import Kube
+from scrm_operator.policy import Policy, PolicyViolation, image_allowed, url_allowed
 from scrm_operator.rabbitmq import Broker, tenant_pattern
 from scrm_operator.reconcilers.children import readiness
 from scrm_operator.reconcilers.queues import orphan_queues
 from scrm_operator.reconcilers.sender import Claim, SenderSpec, first_claim, publication
 from scrm_operator.reconcilers.teardown import SLACK_SECONDS, stopping
+from scrm_operator.reconcilers.tenant import reconcile_tenant
+from scrm_operator.spec import TenantSpec
 
 from runtime.whatsapp.models import PhoneNumberInfo
+from tests.operator.specs import tenant_body
 
 
 def test_upsert_keeps_other_conditions_and_transition_time_when_status_holds() -> None:
@@ -201,3 +206,78 @@ def test_deletion_waits_for_pods_up_to_the_longest_grace_plus_slack() -> None:
     assert "2 pod(s)" in waiting.message() and "acme-api-1, acme-ws-1" in waiting.message()
     assert stopping(pods, began, began + timedelta(seconds=60 + SLACK_SECONDS)).done
     assert stopping([], began, began).done
+
+
+S3 = {
+    "endpoint": "http://minio.storage.svc:9000",
+    "bucket": "acme-media",
+    "credentialsSecretRef": {"name": "acme-s3"},
+}
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"),
+    [
+        ({"store": "disk"}, "spec.media.store must be database or s3, not 'disk'"),
+        ({"store": "s3"}, "set spec.media.s3 exactly when spec.media.store is s3"),
+        ({"store": "database", "s3": S3}, "set spec.media.s3 exactly when"),
+        (
+            {"store": "s3", "s3": S3 | {"endpoint": "http://key:secret@minio.svc:9000"}},
+            "must be http(s)://host[:port] (no path, query or credentials)",
+        ),
+        ({"store": "s3", "s3": S3 | {"endpoint": "ftp://minio.svc"}}, "must be http(s)://"),
+        ({"store": "s3", "s3": S3 | {"endpoint": "https://s3.test/bucket"}}, "no path"),
+        ({"store": "s3", "s3": S3 | {"bucket": "Acme_Media"}}, "is not an S3 bucket name"),
+        ({"store": "s3", "s3": S3 | {"region": "EU WEST"}}, "is not a region name"),
+        (
+            {"store": "s3", "s3": S3 | {"credentialsSecretRef": {}}},
+            "credentialsSecretRef.name must name a Secret",
+        ),
+        (
+            {
+                "store": "s3",
+                "s3": S3 | {"credentialsSecretRef": {"name": "s", "accessKeyIdKey": "a b"}},
+            },
+            "credentialsSecretRef key 'a b' is not a Secret key",
+        ),
+    ],
+)
+def test_a_bad_media_spec_fails_the_tenant_before_anything_is_made(
+    media: dict[str, Any], expected: str
+) -> None:
+    """What the CRD schema refuses, refused again (objects from an older CRD, or by hand):
+    the Ready condition says what is wrong, and no Kubernetes call is made."""
+    tenant = TenantSpec.from_resource(tenant_body(media=media))
+    untouchable = cast(Kube, object())  # any call on it would raise AttributeError
+
+    outcome = reconcile_tenant(untouchable, tenant, Policy())
+
+    assert (outcome.condition.status, outcome.condition.reason) == ("False", "FailedConfiguration")
+    assert expected in outcome.condition.message
+    assert outcome.retry
+
+
+def test_a_good_media_spec_passes_its_checks() -> None:
+    for media in ({}, {"store": "database"}, {"store": "s3", "s3": S3}):
+        TenantSpec.from_resource(tenant_body(media=media)).media.check()
+    parsed = TenantSpec.from_resource(tenant_body(media={"store": "s3", "s3": S3})).media.s3
+    assert parsed is not None
+    assert (parsed.region, parsed.access_key_id_key, parsed.secret_access_key_key) == (
+        "us-east-1",
+        "accessKeyId",
+        "secretAccessKey",
+    )
+
+
+def test_s3_endpoint_is_held_to_the_media_allow_list() -> None:
+    policy = Policy(media_urls=("https://*.amazonaws.com", "http://*.svc:9000"))
+    minio = TenantSpec.from_resource(tenant_body(media={"store": "s3", "s3": S3}))
+    policy.check_urls(minio)  # allowed
+    elsewhere = S3 | {"endpoint": "https://s3.evil.example"}
+    refused = TenantSpec.from_resource(tenant_body(media={"store": "s3", "s3": elsewhere}))
+    with pytest.raises(PolicyViolation) as caught:
+        policy.check_urls(refused)
+    assert caught.value.reason == "FailedURLPolicy"
+    assert "media.s3.endpoint 'https://s3.evil.example' is not allowed" in str(caught.value)
+    strict = Policy(media_urls=("https://only.example",))
+    strict.check_urls(TenantSpec.from_resource(tenant_body()))  # the database store: no URL

@@ -11,9 +11,8 @@ COMPONENT = "api"
 
 
 def api_deployment(tenant: TenantSpec) -> Manifest:
-    main = container(
-        tenant, "api", ["api", "--port", str(names.API_PORT)], tenant.api_resources
-    ) | {
+    args = ["api", "--port", str(names.API_PORT)]
+    main = container(tenant, "api", args, tenant.api_resources, keeps_media=True) | {
         "ports": [{"name": "http", "containerPort": names.API_PORT}],
         "readinessProbe": http_probe("/readyz", names.API_PORT, period=5, failures=3),
         "livenessProbe": http_probe("/healthz", names.API_PORT, period=10, failures=6),

@@ -18,6 +18,21 @@ def config_data(tenant: TenantSpec) -> dict[str, str]:
         "SCRM_GRAPH_BASE_URL": tenant.graph_base_url,
         "SCRM_GRAPH_API_VERSION": tenant.graph_api_version,
         "SCRM_OUTBOUND_WORK": "true" if tenant.api_works_the_queue else "false",
+        **media_config(tenant),
+    }
+
+
+def media_config(tenant: TenantSpec) -> dict[str, str]:
+    """The media store every pod uses: never a pod's own directory (replicas must see the
+    same bytes, and the root filesystem is read-only)."""
+    s3 = tenant.media.s3
+    if s3 is None:
+        return {"SCRM_MEDIA_STORE": tenant.media.store}
+    return {
+        "SCRM_MEDIA_STORE": "s3",
+        "SCRM_MEDIA_S3_ENDPOINT": s3.endpoint,
+        "SCRM_MEDIA_S3_BUCKET": s3.bucket,
+        "SCRM_MEDIA_S3_REGION": s3.region,
     }
 
 
@@ -45,6 +60,23 @@ def runtime_env(tenant: TenantSpec) -> list[dict[str, Any]]:
         _secret_env("SCRM_INTERNAL_TOKEN", SecretKeyRef(keys, "internalToken")),
         _secret_env("SCRM_WHATSAPP_APP_SECRET", tenant.app_secret_ref),
         _secret_env("SCRM_WHATSAPP_VERIFY_TOKEN", tenant.verify_token_ref),
+    ]
+
+
+def media_credentials_env(tenant: TenantSpec) -> list[dict[str, Any]]:
+    """The bucket's access key, from its Secret, for the pods that read and write media
+    (api, sender-worker); none for the database store."""
+    s3 = tenant.media.s3
+    if s3 is None:
+        return []
+    return [
+        _secret_env(
+            "SCRM_MEDIA_S3_ACCESS_KEY_ID", SecretKeyRef(s3.credentials_secret, s3.access_key_id_key)
+        ),
+        _secret_env(
+            "SCRM_MEDIA_S3_SECRET_ACCESS_KEY",
+            SecretKeyRef(s3.credentials_secret, s3.secret_access_key_key),
+        ),
     ]
 
 

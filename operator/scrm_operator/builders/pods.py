@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from scrm_operator import names
-from scrm_operator.builders.config import config_data, env_from, runtime_env
+from scrm_operator.builders.config import (
+    config_data,
+    env_from,
+    media_credentials_env,
+    runtime_env,
+)
 from scrm_operator.builders.meta import digest, labels
 from scrm_operator.spec import TenantSpec
 
@@ -28,15 +33,23 @@ def http_probe(path: str, port: int, period: int, failures: int) -> dict[str, An
 
 
 def container(
-    tenant: TenantSpec, name: str, args: list[str], resources: dict[str, Any]
+    tenant: TenantSpec,
+    name: str,
+    args: list[str],
+    resources: dict[str, Any],
+    *,
+    keeps_media: bool = False,
 ) -> dict[str, Any]:
+    """``keeps_media``: the process reads and writes media files (api, sender-worker), so
+    it gets the media store's credentials (ws and the migration do not)."""
+    env = runtime_env(tenant) + (media_credentials_env(tenant) if keeps_media else [])
     return {
         "name": name,
         "image": tenant.image_ref,
         "imagePullPolicy": tenant.pull_policy,
         "args": args,
         "envFrom": env_from(tenant),
-        "env": runtime_env(tenant),
+        "env": env,
         "resources": resources,
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],

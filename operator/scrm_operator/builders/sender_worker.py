@@ -20,7 +20,13 @@ GRACE_SECONDS = 30
 
 
 def sender_worker_deployment(tenant: TenantSpec) -> Manifest:
-    main = container(tenant, "sender-worker", ["sender-worker"], tenant.sender_worker_resources)
+    main = container(
+        tenant,
+        "sender-worker",
+        ["sender-worker"],
+        tenant.sender_worker_resources,
+        keeps_media=True,  # it uploads the files of media sends to Meta
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -31,9 +31,11 @@ def endpoints(tenant: TenantSpec) -> dict[str, str]:
 
 
 def reconcile_tenant(kube: Kube, tenant: TenantSpec, policy: Policy) -> Outcome:
-    """The allow-lists first: a refused spec changes nothing (no pod runs its image)."""
+    """The spec's own checks and the allow-lists first: a refused spec changes nothing (no
+    pod runs its image)."""
     fields: dict[str, Any] = {"endpoints": endpoints(tenant)}
     try:
+        tenant.media.check()
         policy.check(tenant)
         ensure_runtime_keys(kube, tenant)
         if tenant.shared_database is not None:

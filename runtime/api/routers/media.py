@@ -23,6 +23,7 @@ from runtime.api.routers.conversations import READ
 from runtime.api.schemas.inbox import MessageOut
 from runtime.api.schemas.media import MediaOut
 from runtime.clock import utc_now
+from runtime.db.session import release
 from runtime.domain import inbox, media, outbound
 from runtime.domain.errors import Conflict, NotFound
 from runtime.domain.lookup import visible_conversation
@@ -66,6 +67,7 @@ async def send_media(
     assert sender is not None
     now = utc_now(clock)
     outbound.require_window(conversation, now)  # before keeping any bytes
+    await release(session)  # no connection held while the file is read and kept
     data = await file.read()
     outgoing = await media.accept_upload(
         _store(request),
@@ -124,6 +126,7 @@ async def get_media(
             f"This file is {file.status}: it is not kept here (yet).",
             {"status": file.status, "error": file.last_error},
         )
+    await release(session)
     try:
         data = await _store(request).get(file.storage_key)
     except MediaMissing as exc:

@@ -13,6 +13,11 @@ from scrm_operator.kube import resource_path
 
 from tests.operator.e2e.harness import REPO, Cluster, tenant_manifest
 
+S3_MEDIA = {
+    "endpoint": "http://minio.storage.svc:9000",
+    "bucket": "acme-media",
+    "credentialsSecretRef": {"name": "acme-s3"},
+}
 SENDER_SPEC = {
     "tenantRef": {"name": "acme"},
     "phoneNumberId": "1234567",
@@ -92,6 +97,21 @@ def sender(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
             {"ws": {"resources": {"requests": {"gpu": 1}}}},
             "known resource names only",
         ),
+        ({"media": {"store": "disk"}}, 'spec.media.store: Unsupported value: "disk"'),
+        ({"media": {"store": "s3"}}, "set media.s3 exactly when media.store is s3"),
+        ({"media": {"s3": S3_MEDIA}}, "set media.s3 exactly when media.store is s3"),
+        (
+            {"media": {"store": "s3", "s3": S3_MEDIA | {"endpoint": "https://k:s@s3.test"}}},
+            "spec.media.s3.endpoint in body should match",
+        ),
+        (
+            {"media": {"store": "s3", "s3": S3_MEDIA | {"bucket": "Acme_Media"}}},
+            "spec.media.s3.bucket in body should match",
+        ),
+        (
+            {"media": {"store": "s3", "s3": {"endpoint": "https://s3.test", "bucket": "b-1"}}},
+            "spec.media.s3.credentialsSecretRef: Required value",
+        ),
     ],
 )
 def test_invalid_tenants_are_rejected_with_clear_messages(
@@ -151,6 +171,20 @@ def test_defaults_are_applied_by_the_api_server(cluster: Cluster, namespace: str
     }
     assert spec["whatsapp"]["graphApiVersion"] == "v25.0"
     assert spec["senderWorker"] == {"replicas": 2}
+    assert spec["media"] == {"store": "database"}
+
+
+def test_an_s3_media_store_gets_its_defaults(cluster: Cluster, namespace: str) -> None:
+    media = {"store": "s3", "s3": S3_MEDIA}
+    created = cluster.create(tenant_manifest(namespace, "s3-media", media=media))
+    assert created["spec"]["media"]["s3"] == S3_MEDIA | {
+        "region": "us-east-1",
+        "credentialsSecretRef": {
+            "name": "acme-s3",
+            "accessKeyIdKey": "accessKeyId",
+            "secretAccessKeyKey": "secretAccessKey",
+        },
+    }
 
 
 def test_examples_are_accepted_by_the_api_server(cluster: Cluster) -> None:
