@@ -7,13 +7,13 @@ on its account — a refusal there refuses all its requests. Per contact, in SQL
 set: the eligibility rules of :func:`~runtime.domain.eligibility.check_outreach_many`
 (do-not-contact, opted out, marketing cap, quiet hours). Locks are taken in the order an
 inbound round takes them (runtime/domain/webhook_ingest.prepare_round), so the two do not
-deadlock over these rows: first the stored conversations of (number, contact), in id order, waited for; then
-the contacts (the marketing cap's lock), skipped when another transaction holds them (that
-request is answered ``retry``). The missing conversations are inserted in one statement;
-the messages in one INSERT, each under its idempotency key (unique per tenant: a key already
-stored is answered ``duplicate``, never sent twice; one stored by a concurrent transaction
-raises :class:`BatchConflict`); their outreach counts and queue rows in one INSERT each; the
-conversations' numbering and events as ``submit`` does.
+deadlock over these rows: first the stored conversations of (number, contact), in id order,
+waited for; then the contacts (the marketing cap's lock), skipped when another transaction
+holds them (that request is answered ``retry``). The missing conversations are inserted in
+one statement; the messages in one INSERT, each under its idempotency key (unique per
+tenant: a key already stored is answered ``duplicate``, never sent twice; one stored by a
+concurrent transaction raises :class:`BatchConflict`); their outreach counts and queue rows
+in one INSERT each; the conversations' numbering and events as ``submit`` does.
 
 A number that may not start new outreach (runtime/domain/sender_health.outreach_blocker)
 fails over per message: its requests go through ``submit`` one by one (the failover rule
