@@ -42,7 +42,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,15 @@ class Container:
     next_probe: float = 0.0
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a deleted pod's processes ended: ``SIGTERM`` (all exited within the grace
+    period) or ``SIGKILL`` (one had to be killed), and how long after the SIGTERM."""
+
+    signal: str
+    seconds: float
+
+
 @dataclass
 class PodRunner:
     """One pod's processes, from start to the final delete, in a thread of its own."""
@@ -149,6 +158,7 @@ class PodRunner:
     ip: str  # the pod IP in its status (198.18.x.y); it serves on dialable(ip)
     directory: Path
     entrypoints: Mapping[str, Sequence[str]]
+    endings: dict[tuple[str, str], Ending]  # the kubelet's record, by (namespace, name)
     containers: list[Container] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     grace: float = 30.0
@@ -306,13 +316,18 @@ class PodRunner:
         running = [c.process for c in self.containers if c.process and c.process.poll() is None]
         for process in running:
             os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
+        began = time.monotonic()
+        deadline = began + self.grace
+        how = "SIGTERM"
         for process in running:
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+                how = "SIGKILL"
+        if running and self.stopping.is_set():
+            self.endings[(self.namespace, self.name)] = Ending(how, time.monotonic() - began)
 
     def _final_delete(self) -> None:
         if not self.stopping.is_set():
@@ -485,6 +500,7 @@ class ProcessKubelet:
         self.workdir = workdir
         self.labels = dict(labels or {})
         self.pods: dict[str, PodRunner] = {}  # uid -> runner
+        self.endings: dict[tuple[str, str], Ending] = {}  # deleted pods, by (namespace, name)
         self.addresses = _host_parts()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="process-kubelet", daemon=True)
@@ -607,7 +623,7 @@ class ProcessKubelet:
         directory.mkdir(parents=True)
         pod.setdefault("status", {})
         ip = POD_NETWORK + next(self.addresses)
-        return PodRunner(self.api, pod, ip, directory, self.entrypoints)
+        return PodRunner(self.api, pod, ip, directory, self.entrypoints, self.endings)
 
     def _delete_now(self, pod: Json) -> None:
         """A pod of an unknown image, or one already finished, being deleted: nothing runs."""
@@ -621,13 +637,24 @@ class ProcessKubelet:
                 raise
 
 
+# Where to connect for an EndpointSlice endpoint of a namespace at a port.
+Dial = Callable[[str, Json, int], tuple[str, int]]
+
+
+def direct(namespace: str, endpoint: Json, port: int) -> tuple[str, int]:
+    """The endpoint's pod address as it can be dialled here (see ``dialable``)."""
+    return dialable(endpoint["addresses"][0]), port
+
+
 class ServiceProxy:
     """kube-proxy's part for tests: ``address(ns, service, port)`` is a loopback listener
     (allocated on first call, before the Service may exist) that forwards each connection
-    to the next ready endpoint of the Service's EndpointSlices; with none, it closes it."""
+    to the next ready endpoint of the Service's EndpointSlices; with none, it closes it.
+    ``dial`` says how an endpoint is reached: directly, or through a port-forward."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, dial: Dial = direct) -> None:
         self.api = Api(api)
+        self.dial = dial
         self.loop = asyncio.new_event_loop()
         self.listeners: dict[tuple[str, str, str], tuple[str, int]] = {}
         self.turns: dict[tuple[str, str, str], Iterator[int]] = {}  # round robin per port
@@ -658,8 +685,7 @@ class ServiceProxy:
             numbers = [p["port"] for p in piece.get("ports") or [] if p.get("name", "") == port]
             for endpoint in piece.get("endpoints") or []:
                 if (endpoint.get("conditions") or {}).get("ready"):
-                    addresses = [dialable(a) for a in endpoint["addresses"]]
-                    found += [(address, n) for address in addresses for n in numbers]
+                    found += [self.dial(namespace, endpoint, n) for n in numbers]
         return sorted(found)
 
     def stop(self) -> None:

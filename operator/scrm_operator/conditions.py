@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 Status = Literal["True", "False", "Unknown"]
 
-# Not-ready reasons that are no failure: children rolling out, a tenant still being made.
-WAITING = frozenset({"Progressing", "TenantNotReady"})
+# Not-ready reasons that are no failure: children rolling out, a tenant still being made,
+# a deleted tenant's pods shutting down.
+WAITING = frozenset({"Progressing", "TenantNotReady", "Terminating"})
 
 
 @dataclass(frozen=True)

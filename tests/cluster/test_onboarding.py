@@ -4,6 +4,9 @@ nodes: the example Secrets, ScrmTenant and Sender applied as an admin would; the
 topology and Deployments; controllers and scheduler make Pods that the process kubelet runs;
 an agent signs in through the api Service and gets, over a ws pod, the frame of a signed
 webhook from the Graph API simulator. The tests run in file order on one tenant.
+
+The same module runs on an existing cluster (``SCRM_E2E_KUBECONFIG``, e.g. kind): every
+difference is behind ``Target`` in tests/cluster/cluster.py.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import json
 import re
 import secrets
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,12 +31,9 @@ from kubernetes import client
 from scrm_operator.names import external_name
 
 from runtime.bus.naming import queue_name
-from runtime.whatsapp.simulator import SimulatorConfig, create_app
-from tests.cluster.cluster import KubeCluster
-from tests.cluster.conftest import OperatorProcess, wait_until
+from tests.cluster.cluster import Operator, Target, wait_until
 from tests.operator.controlplane import REPO
-from tests.services import require_postgres, require_rabbitmq
-from tests.support import served_in_thread, wait_for
+from tests.support import wait_for
 
 TENANT, SENDER = "acme", "acme-main"
 APP_SECRET = secrets.token_hex(16)
@@ -45,9 +46,9 @@ CUSTOMER_TEXT = re.compile(r"msg-[0-9a-f]{10}")
 class Onboarded:
     """The tenant under test and the handles the tests share."""
 
-    cluster: KubeCluster
+    cluster: Target
     namespace: str
-    graph: str
+    graph: str  # where the test drives the simulator
     sender: dict[str, Any]
     api_url: str = ""
     ws_url: str = ""
@@ -79,12 +80,12 @@ class Onboarded:
         return [p for p in pods if p.metadata.deletion_timestamp is None]
 
 
-def _examples(namespace: str, database_url: str, graph: str, api_url: str) -> list[dict]:
-    """examples/*.yaml as an admin would apply them, pointed at this machine's services."""
-    amqp_url, management_url = require_rabbitmq()
+def _examples(cluster: Target, namespace: str, database_url: str, graph: str) -> list[dict]:
+    """examples/*.yaml as an admin would apply them, pointed at the cluster's services and
+    the runtime image under test."""
     values = {
         "acme-database": {"url": database_url},
-        "rabbitmq-admin": {"managementUrl": management_url, "amqpUrl": amqp_url},
+        "rabbitmq-admin": cluster.rabbitmq_secret(),
         "acme-whatsapp": {"appSecret": APP_SECRET, "verifyToken": secrets.token_hex(8)},
         "acme-wa-token": {"token": "acme-graph-token"},
     }
@@ -100,14 +101,15 @@ def _examples(namespace: str, database_url: str, graph: str, api_url: str) -> li
             doc["stringData"] = values[doc["metadata"]["name"]]
         if doc["kind"] == "ScrmTenant":
             doc["spec"]["whatsapp"]["graphBaseUrl"] = graph
-            # The operator is not in the cluster network: it reaches the api Service through
-            # the test's service proxy instead of <tenant>-api.<ns>.svc.
-            doc["spec"]["api"]["internalUrl"] = api_url
+            image = cluster.image
+            doc["spec"]["image"] = {"repository": image.repository, "tag": image.tag}
+            internal = cluster.operator_api_url(namespace, f"{TENANT}-api", "http")
+            if internal is not None:
+                doc["spec"]["api"]["internalUrl"] = internal
     return docs
 
 
-def _apply(cluster: KubeCluster, doc: dict[str, Any]) -> None:
-    assert cluster.api is not None
+def _apply(cluster: Target, doc: dict[str, Any]) -> None:
     ns = doc["metadata"]["namespace"]
     if doc["kind"] == "Secret":
         client.CoreV1Api(cluster.api).create_namespaced_secret(ns, doc)
@@ -119,9 +121,10 @@ def _apply(cluster: KubeCluster, doc: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """An empty database for the tenant: its migration Job creates the schema."""
-    base = require_postgres()
+def database(kube_cluster: Target) -> Iterator[str]:
+    """An empty database for the tenant (its URL as pods reach it): its migration Job
+    creates the schema."""
+    base, tenant_url = kube_cluster.postgres()
     name = f"scrm_cluster_{secrets.token_hex(4)}"
     server = "postgresql://" + base.split("://", 1)[1]
 
@@ -134,26 +137,23 @@ def database() -> Iterator[str]:
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
     try:
-        yield base.rsplit("/", 1)[0] + f"/{name}"
+        yield tenant_url(name)
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")
-def onboarded(
-    kube_cluster: KubeCluster, operator: OperatorProcess, database: str
-) -> Iterator[Onboarded]:
-    assert kube_cluster.proxy is not None
+def onboarded(kube_cluster: Target, operator: Operator, database: str) -> Iterator[Onboarded]:
     namespace = f"scrm-demo-{secrets.token_hex(3)}"
-    api_url = kube_cluster.proxy.url(namespace, f"{TENANT}-api", "http")
-    config = SimulatorConfig(
-        webhook_url=f"{api_url}/webhooks/whatsapp",
-        app_secret=APP_SECRET,
-        webhook_retry_delays=(0.2, 0.5, 1.0, 2.0, 4.0, 8.0),
-    )
-    with served_in_thread(create_app(config)) as port:
-        graph = f"http://127.0.0.1:{port}"
-        docs = _examples(namespace, database, graph, api_url)
+    api = f"{TENANT}-api"
+    api_url = kube_cluster.service_url(namespace, api, "http")
+    webhooks = kube_cluster.in_cluster_url(namespace, api, "http", 8000) + "/webhooks/whatsapp"
+    core = client.CoreV1Api(kube_cluster.api)
+    core.create_namespace({"metadata": {"name": namespace}})
+    delays = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+    with kube_cluster.graph(namespace, webhooks, APP_SECRET, delays) as graph_urls:
+        graph = graph_urls.for_test
+        docs = _examples(kube_cluster, namespace, database, graph_urls.in_cluster)
         (sender,) = [d for d in docs if d["kind"] == "Sender"]
         number = {
             "id": sender["spec"]["phoneNumberId"],
@@ -163,20 +163,17 @@ def onboarded(
             "verified_name": "Acme Indonesia",
         }
         httpx.post(f"{graph}/_sim/phone_numbers", json=number).raise_for_status()
-        assert kube_cluster.api is not None
-        client.CoreV1Api(kube_cluster.api).create_namespace({"metadata": {"name": namespace}})
         for doc in docs:
             _apply(kube_cluster, doc)
         yield Onboarded(kube_cluster, namespace, graph, sender, api_url=api_url)
-        # Stop the pods before their database is dropped: the namespace controller deletes
-        # everything in it, the process kubelet ends the processes.
-        core = client.CoreV1Api(kube_cluster.api)
-        core.delete_namespace(namespace)
-        wait_until(
-            lambda: not core.list_namespaced_pod(namespace).items,
-            "the namespace's pods to be gone",
-            within=120,
-        )
+    # Stop the pods before their database is dropped: the namespace controller deletes
+    # everything in it, the kubelet ends the processes.
+    core.delete_namespace(namespace)
+    wait_until(
+        lambda: not core.list_namespaced_pod(namespace).items,
+        "the namespace's pods to be gone",
+        within=120,
+    )
 
 
 def _create_admin(world: Onboarded) -> None:
@@ -254,16 +251,14 @@ def test_onboarding_runs_pods_and_delivers_a_webhook_frame(onboarded: Onboarded)
     for component, count in (("api", 2), ("ws", 2), ("sender-worker", 2)):
         pods = world.running_pods(component)
         assert len(pods) == count, [p.metadata.name for p in pods]
-        assert all(p.status.pod_ip.startswith("198.18.") for p in pods)
-        assert all(p.spec.node_name == "process-node-0" for p in pods)
+        assert all(world.cluster.runs(p) for p in pods)
     wait_until(
         lambda: world.ready("senders", SENDER).get("status") == "True",
         "the Sender to be published to the api",
         within=60,
     )
     _create_admin(world)
-    assert world.cluster.proxy is not None
-    world.ws_url = world.cluster.proxy.url(world.namespace, f"{TENANT}-ws", "http", "ws")
+    world.ws_url = world.cluster.service_url(world.namespace, f"{TENANT}-ws", "http", "ws")
 
     async def scenario() -> None:
         world.token = await _sign_in(world)
@@ -385,13 +380,11 @@ def _ready_pods(world: Onboarded, component: str, count: int) -> bool:
 
 
 def _ws_endpoints(world: Onboarded) -> list[tuple[str, int]]:
-    assert world.cluster.proxy is not None
     return world.cluster.proxy.endpoints(world.namespace, f"{TENANT}-ws", "http")
 
 
 async def _ws_queues(world: Onboarded) -> set[str]:
-    _, management = require_rabbitmq()
-    parts = urllib.parse.urlsplit(management)
+    parts = urllib.parse.urlsplit(world.cluster.rabbitmq_management())
     vhost = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
     base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
     async with httpx.AsyncClient(auth=(parts.username or "", parts.password or "")) as http:
@@ -453,7 +446,7 @@ def test_rolling_update_of_the_api_image_loses_no_webhook(onboarded: Onboarded) 
     async def scenario() -> None:
         old = {p.metadata.name for p in world.running_pods("api")}
         async with traffic(world) as (_, sent):
-            generation = _patch_tenant(world, {"image": {"tag": "0.1.1"}})
+            generation = _patch_tenant(world, {"image": {"tag": world.cluster.image.next_tag}})
             await asyncio.to_thread(
                 wait_until,
                 lambda: (
@@ -472,11 +465,11 @@ def test_rolling_update_of_the_api_image_loses_no_webhook(onboarded: Onboarded) 
 
     asyncio.run(scenario())
     for pod in world.running_pods("api"):
-        assert pod.spec.containers[0].image.endswith(":0.1.1")
+        assert pod.spec.containers[0].image.endswith(f":{world.cluster.image.next_tag}")
 
 
 def test_operator_killed_mid_update_converges_after_restart(
-    onboarded: Onboarded, operator: OperatorProcess
+    onboarded: Onboarded, operator: Operator
 ) -> None:
     world = onboarded
     generation = _patch_tenant(world, {"api": {"replicas": 3}})
@@ -511,23 +504,43 @@ def _tenant_objects(world: Onboarded) -> list[str]:
     ]
 
 
-def test_deleting_the_tenant_removes_every_child_vhost_user_and_queue(
+def _ws_pod_names(world: Onboarded) -> set[str]:
+    pods = world.core.list_namespaced_pod(
+        world.namespace, label_selector="app.kubernetes.io/component=ws"
+    )
+    return {p.metadata.name for p in pods.items}
+
+
+def test_deleting_the_tenant_stops_ws_pods_by_sigterm_then_removes_children_vhost_user_queues(
     onboarded: Onboarded,
 ) -> None:
+    """The operator deletes the Deployments and keeps the vhost and user until the pods are
+    gone: a ws pod's shutdown still reaches its broker and ends well within its grace
+    period, by SIGTERM (where the kubelet says how: the process kubelet), not SIGKILL."""
     world = onboarded
+    (ws,) = world.running_pods("ws")
+    grace = ws.spec.termination_grace_period_seconds
+    assert grace == 60
     world.custom.delete_namespaced_custom_object(
         GROUP, VERSION, world.namespace, "scrmtenants", TENANT
     )
-    # The operator deletes the vhost before the garbage collector deletes the pods, so a ws
-    # pod's shutdown retries the gone vhost until its 60 s grace ends in SIGKILL.
-    grace = 60
+    deleted = time.monotonic()
+    wait_until(
+        lambda: ws.metadata.name not in _ws_pod_names(world),
+        "the ws pod to stop within its grace period",
+        within=grace,
+    )
+    stopped_after = time.monotonic() - deleted
+    endings = world.cluster.endings()
+    if endings is not None:
+        ending = endings.get((world.namespace, ws.metadata.name))
+        assert ending is not None and ending.signal == "SIGTERM", (ending, stopped_after)
     try:
-        wait_until(lambda: not _tenant_objects(world), "the tenant's children to go", grace + 120)
+        wait_until(lambda: not _tenant_objects(world), "the tenant's children to go", 120)
     except AssertionError:
         left = _tenant_objects(world)
         raise AssertionError(f"children left after the tenant's deletion: {left}") from None
-    _, management = require_rabbitmq()
-    parts = urllib.parse.urlsplit(management)
+    parts = urllib.parse.urlsplit(world.cluster.rabbitmq_management())
     name = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
     base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
     auth = (parts.username or "", parts.password or "")

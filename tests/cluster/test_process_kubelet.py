@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 
 from e2e.process_kubelet import ProcessKubelet, ServiceProxy, dialable
-from tests.cluster.conftest import wait_until
+from tests.cluster.cluster import wait_until
 from tests.operator.controlplane import ControlPlane, Unavailable, binaries_dir
 from tests.services import BUILD_HOW, unavailable
 
@@ -200,6 +200,21 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(
         "the kubelet's final delete",
     )
     assert gone and time.monotonic() - started >= 2  # it waited out the 2 s grace
+    ending = kubelet.endings[(ns, "stubborn")]
+    assert ending.signal == "SIGKILL" and ending.seconds >= 2
+
+
+def test_a_pod_that_exits_on_sigterm_is_recorded_as_ended_by_sigterm(
+    core: client.CoreV1Api, kubelet: ProcessKubelet
+) -> None:
+    ns = core.namespace  # type: ignore[attr-defined]
+    core.create_namespaced_pod(ns, pod("polite"))
+    wait_until(lambda: read(core, "polite").status.phase == "Running", "phase Running")
+    (directory(kubelet, core, "polite") / "ready").write_text("")
+    wait_until(lambda: is_ready(read(core, "polite")), "the readiness probe to pass")
+    core.delete_namespaced_pod("polite", ns)
+    ending = wait_until(lambda: kubelet.endings.get((ns, "polite")), "the pod to end")
+    assert ending.signal == "SIGTERM" and ending.seconds < 2
 
 
 def test_finished_pod_succeeds_and_failed_one_restarts_on_failure(

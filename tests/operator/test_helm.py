@@ -23,7 +23,7 @@ NAMESPACED_VERBS = {
     "configmaps": {"get", "list", "watch", "create", "patch"},
     "services": {"get", "list", "watch", "create", "patch"},
     "serviceaccounts": {"get", "create", "patch"},
-    "apps/deployments": {"get", "list", "watch", "create", "patch"},
+    "apps/deployments": {"get", "list", "watch", "create", "patch", "delete"},
     "batch/jobs": {"get", "list", "create", "patch", "delete"},
     "autoscaling/horizontalpodautoscalers": {"get", "create", "patch", "delete"},
     "networking.k8s.io/networkpolicies": {"get", "create", "patch"},

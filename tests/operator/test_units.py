@@ -19,6 +19,7 @@ from scrm_operator.rabbitmq import Broker, tenant_pattern
 from scrm_operator.reconcilers.children import readiness
 from scrm_operator.reconcilers.queues import orphan_queues
 from scrm_operator.reconcilers.sender import Claim, SenderSpec, first_claim, publication
+from scrm_operator.reconcilers.teardown import SLACK_SECONDS, stopping
 
 from runtime.whatsapp.models import PhoneNumberInfo
 
@@ -184,3 +185,19 @@ def test_a_later_sender_of_a_number_is_the_duplicate() -> None:
     later = Claim("2026-01-02T00:00:00Z", "a", "new")
     assert first_claim([later, first]) == first
     assert first_claim([]) is None
+
+
+def _pod(name: str, grace: int | None = None) -> dict[str, Any]:
+    spec = {} if grace is None else {"terminationGracePeriodSeconds": grace}
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def test_deletion_waits_for_pods_up_to_the_longest_grace_plus_slack() -> None:
+    began = datetime(2026, 1, 1, tzinfo=UTC)
+    pods = [_pod("acme-ws-1", 60), _pod("acme-api-1")]  # unset grace: 30 s
+    waiting = stopping(pods, began, began + timedelta(seconds=10))
+    assert not waiting.done
+    assert waiting.wait_left == 60 + SLACK_SECONDS - 10
+    assert "2 pod(s)" in waiting.message() and "acme-api-1, acme-ws-1" in waiting.message()
+    assert stopping(pods, began, began + timedelta(seconds=60 + SLACK_SECONDS)).done
+    assert stopping([], began, began).done

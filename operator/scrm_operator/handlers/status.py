@@ -48,11 +48,14 @@ def record(patch: kopf.Patch, body: kopf.Body, outcome: Outcome) -> None:
             kopf.info(body, reason=condition.reason, message=condition.message)
 
 
-def deletion_waits(patch: kopf.Patch, body: kopf.Body, reason: str, message: str) -> None:
-    """For deletion handlers: say why the finalizer stays (status and a Warning Event) and
-    retry at the constant ``SCRM_OPERATOR_RETRY_SECONDS``."""
+def deletion_waits(
+    patch: kopf.Patch, body: kopf.Body, reason: str, message: str, delay: float | None = None
+) -> None:
+    """For deletion handlers: say why the finalizer stays (status, and a Warning Event for
+    a failure) and retry after ``delay``, by default the constant
+    ``SCRM_OPERATOR_RETRY_SECONDS``."""
     record(patch, body, Outcome(Condition("False", reason, message[:500]), {}, retry=True))
-    raise kopf.TemporaryError(message, delay=CONFIG.retry_seconds)
+    raise kopf.TemporaryError(message, delay=CONFIG.retry_seconds if delay is None else delay)
 
 
 def record_pass(

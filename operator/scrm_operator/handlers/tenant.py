@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ import kopf
 from scrm_operator import names
 from scrm_operator.config import CONFIG
 from scrm_operator.handlers.status import deletion_waits, due, record_pass, snapshot
+from scrm_operator.kube import Kube
 from scrm_operator.rabbitmq import RabbitError
+from scrm_operator.reconcilers.teardown import running_pods, stop_workloads, stopping
 from scrm_operator.reconcilers.tenant import reconcile_tenant
 from scrm_operator.reconcilers.topology import (
     BrokerSecretMissing,
@@ -21,6 +24,8 @@ from scrm_operator.reconcilers.topology import (
 from scrm_operator.spec import TenantSpec
 
 TENANTS = (names.GROUP, names.VERSION, names.TENANTS)
+# How often a deletion looks again whether the tenant's pods are gone.
+POD_POLL_SECONDS = 2.0
 
 
 _LOCKS_GUARD = threading.Lock()
@@ -80,10 +85,12 @@ def repair(memo: kopf.Memo, namespace: str, name: str, uid: str) -> bool:
 def cleanup(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    """Children go with the owner (garbage collector); the broker objects are ours to drop.
-    While the broker cannot be reached the finalizer stays, and status and a Warning Event
-    say why (retried at the constant ``SCRM_OPERATOR_RETRY_SECONDS``)."""
+    """Stop the pods first, then drop the broker objects; the other
+    children go with the owner (garbage collector). While the broker cannot be reached the
+    finalizer stays, and status and a Warning Event say why (retried at the constant
+    ``SCRM_OPERATOR_RETRY_SECONDS``)."""
     seen = snapshot(body)
+    _stop_pods_first(memo.kube, patch, seen)
     meta = seen["metadata"]
     namespace, secret = meta["namespace"], seen["spec"]["rabbitmq"]["secretRef"]["name"]
     try:
@@ -99,3 +106,16 @@ def cleanup(
         cause = f"{type(exc).__name__}: {exc}"
         message = f"deletion waits for RabbitMQ to remove the tenant's vhost and user: {cause}"
         deletion_waits(patch, seen, "FailedDeletion", message)
+
+
+def _stop_pods_first(kube: Kube, patch: kopf.Patch, seen: kopf.Body) -> None:
+    """Delete the tenant's Deployments and Jobs; while their pods still run (up to their
+    grace period and some slack), retry in ``POD_POLL_SECONDS`` with status ``Terminating``:
+    a pod shutting down still needs its vhost."""
+    meta = seen["metadata"]
+    namespace, tenant = meta["namespace"], meta["name"]
+    stop_workloads(kube, namespace, tenant, meta["uid"])
+    started = datetime.fromisoformat(meta["deletionTimestamp"])
+    waiting = stopping(running_pods(kube, namespace, tenant), started, datetime.now(UTC))
+    if not waiting.done:
+        deletion_waits(patch, seen, "Terminating", waiting.message(), delay=POD_POLL_SECONDS)

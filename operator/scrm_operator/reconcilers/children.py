@@ -82,7 +82,7 @@ class Applied:
         return readiness(self.summary)
 
 
-def _controlled_by(child: Manifest, uid: str) -> bool:
+def controlled_by(child: Manifest, uid: str) -> bool:
     return any(
         ref.get("controller") and ref.get("uid") == uid
         for ref in child["metadata"].get("ownerReferences") or []
@@ -104,7 +104,7 @@ class _Pass:
 
     def _guard(self, api_version: str, kind: str, name: str) -> bool:
         existing = self.kube.get(api_version, kind, self.tenant.namespace, name)
-        if existing is not None and not _controlled_by(existing, self.tenant.uid):
+        if existing is not None and not controlled_by(existing, self.tenant.uid):
             self.result.not_ours.append(f"{kind}/{name}")
             return False
         return True
@@ -156,5 +156,5 @@ def _prune_old_migrations(kube: Kube, tenant: TenantSpec) -> None:
     selector = f"{names.TENANT_LABEL}={tenant.name},{names.COMPONENT}=migrate"
     current = migration_job_name(tenant)
     for job in kube.list("batch/v1", "Job", tenant.namespace, selector):
-        if job["metadata"]["name"] != current and _controlled_by(job, tenant.uid):
+        if job["metadata"]["name"] != current and controlled_by(job, tenant.uid):
             kube.delete("batch/v1", "Job", tenant.namespace, job["metadata"]["name"])

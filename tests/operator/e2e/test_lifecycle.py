@@ -5,8 +5,10 @@ and deleting a namespace leaves no broker credentials that still log in."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 from scrm_operator import names
@@ -139,3 +141,92 @@ def test_namespace_deletion_leaves_no_broker_credentials_that_log_in(
         "the broker Secret to be released",
     )
     assert not logs_in(urls[1])
+
+
+def _tenant_pod(namespace: str, t: str, component: str) -> dict[str, Any]:
+    """A pod as a tenant's ReplicaSet makes it, held by a finalizer of the test's: a bare
+    API server has no kubelet, so the test decides when it has stopped."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{t}-{component}-0",
+            "namespace": namespace,
+            "labels": {names.TENANT_LABEL: t, names.COMPONENT: component},
+            "finalizers": [HELD],
+        },
+        "spec": {
+            "nodeName": "e2e-node",  # bound (no scheduler here): its containers would run
+            "terminationGracePeriodSeconds": 60,
+            "containers": [{"name": "main", "image": "ghcr.io/scrm/scrm:0.1.0"}],
+        },
+    }
+
+
+HELD = "e2e.scrm.io/still-running"
+
+
+def _wait_left(message: str) -> int:
+    """The seconds a ``Terminating`` message says the deletion may still wait."""
+    found = re.search(r"at most (-?\d+) s more", message)
+    assert found, message
+    return int(found.group(1))
+
+
+def test_the_vhost_outlives_the_deployments_until_the_pods_are_gone(
+    operator: Operator, cluster: Cluster, namespace: str, rabbit: RabbitAdmin
+) -> None:
+    """Deletion order: the operator deletes the tenant's Deployments (nothing else would:
+    a bare API server has no garbage collector) and keeps the vhost and user while a pod of
+    the tenant still runs; once it is gone they are removed and the tenant goes."""
+    t = f"order-{secrets.token_hex(2)}"
+    cluster.create(tenant_manifest(namespace, t))
+    vhost = eventually(
+        lambda: (cluster.status(namespace, t).get("rabbitmq") or {}).get("vhost"), "the vhost"
+    )
+    selector = f"{names.TENANT_LABEL}={t}"
+    eventually(
+        lambda: len(cluster.kube.list("apps/v1", "Deployment", namespace, selector)) == 3,
+        "the tenant's 3 Deployments",
+    )
+    pod = _tenant_pod(namespace, t, "ws")
+    cluster.kube.request("POST", f"/api/v1/namespaces/{namespace}/pods", body=pod)
+
+    assert cluster.kube.delete(names.API_VERSION, "ScrmTenant", namespace, t)
+    eventually(
+        lambda: not cluster.kube.list("apps/v1", "Deployment", namespace, selector),
+        "the operator to delete the Deployments",
+    )
+    eventually(lambda: not cluster.kube.list("batch/v1", "Job", namespace, selector), "the Job")
+    ready = eventually(
+        lambda: (
+            cluster.ready(namespace, t).get("reason") == "Terminating"
+            and cluster.ready(namespace, t)
+        ),
+        "Ready=False/Terminating",
+    )
+    assert pod["metadata"]["name"] in ready["message"]
+    assert cluster.status(namespace, t)["phase"] == "Progressing"
+    assert not [e for e in cluster.events(namespace, t) if e["type"] == "Warning"]
+    # Later passes (each says how much longer it may wait) still find the pod running, so
+    # the vhost is still there.
+    first = _wait_left(ready["message"])
+    eventually(
+        lambda: _wait_left(cluster.ready(namespace, t)["message"]) <= first - 4,
+        "later deletion passes",
+        within=20,
+    )
+    assert rabbit.vhost_description(vhost) == names.owner_tag(namespace, t)
+    assert cluster.tenant(namespace, t) is not None
+
+    # The pod stops (its deletion completes): the broker objects go, then the tenant.
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}"
+    cluster.kube.request("DELETE", path, body={"gracePeriodSeconds": 0})
+    cluster.kube.request(
+        "PATCH",
+        path,
+        body={"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
+    )
+    eventually(lambda: gone(cluster, namespace, t), "the tenant to go once its pod is gone")
+    assert rabbit.vhost_description(vhost) is None

@@ -225,8 +225,12 @@ def test_deleting_the_tenant_removes_its_vhost_and_user(
     assert not rabbit.vhost_exists(vhost)
     base, auth = rabbit_api()
     assert httpx.get(f"{base}/users/{vhost}", auth=auth).status_code == 404
-    # A bare API server has no garbage collector: the children stay, owned by the gone uid.
-    orphan = cluster.kube.get("apps/v1", "Deployment", namespace, f"{t}-api")
+    # A bare API server has no garbage collector: the operator deleted the workloads itself
+    # (before the vhost); the other children stay, owned by the gone uid.
+    selector = f"{names.TENANT_LABEL}={t}"
+    assert not cluster.kube.list("apps/v1", "Deployment", namespace, selector)
+    assert not cluster.kube.list("batch/v1", "Job", namespace, selector)
+    orphan = cluster.kube.get("v1", "Service", namespace, f"{t}-api")
     assert orphan is not None and orphan["metadata"]["ownerReferences"][0]["name"] == t
 
 
