@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.campaigns.health import pause_reason
 from runtime.campaigns.launcher import start_if_due
-from runtime.campaigns.sending import RECIPIENT_RULES, allocated_sender
+from runtime.campaigns.sending import RECIPIENT_RULES, allocated_senders
 from runtime.domain import warmup
 from runtime.domain.campaigns import (
     MissingParameter,
@@ -54,6 +54,7 @@ class _Round:
     senders: dict[uuid.UUID, Sender] = field(default_factory=dict)
     budgets: dict[uuid.UUID, warmup.Budget] = field(default_factory=dict)
     spent: dict[uuid.UUID, int] = field(default_factory=dict)
+    allocated: dict[uuid.UUID, Sender | None] = field(default_factory=dict)  # by contact
     queued: int = 0
 
     def take_slot(self, sender_id: uuid.UUID) -> datetime:
@@ -125,7 +126,7 @@ async def feed(
     for recipient, contact in due:
         if contact.id in capped:
             _skip(recipient, "frequency_cap")
-        elif (request := await _plan(session, state, recipient, contact)) is not None:
+        elif (request := _plan(state, recipient, contact)) is not None:
             planned.append((recipient, request))
     requests = [request for _, request in planned]
     outcomes = await submit_batch(
@@ -168,33 +169,31 @@ async def _complete_if_done(session: AsyncSession, campaign: Campaign, now: date
 async def _load_senders(
     session: AsyncSession, state: _Round, due: list[tuple[CampaignRecipient, Contact]]
 ) -> None:
-    """The named numbers of the batch and their warm-up budgets (allocated ones load as met)."""
-    ids = list({r.sender_id for r, _ in due if r.sender_id is not None})
-    if ids:
-        found = await session.scalars(select(Sender).where(Sender.id.in_(ids)))
+    """The batch's numbers: the named ones dealt at launch, and the allocated ones of the
+    recipients without one (read for all of them at once); then their warm-up budgets."""
+    named = list({r.sender_id for r, _ in due if r.sender_id is not None})
+    if named:
+        found = await session.scalars(select(Sender).where(Sender.id.in_(named)))
         state.senders.update({s.id: s for s in found})
-        await _load_budgets(session, state, ids)
+    unallocated = [contact for recipient, contact in due if recipient.sender_id is None]
+    if unallocated:
+        tenant_id = state.campaign.tenant_id
+        state.allocated = await allocated_senders(session, tenant_id, unallocated, state.now)
+        state.senders.update({s.id: s for s in state.allocated.values() if s is not None})
+    if state.senders:
+        budgets = await warmup.budgets(
+            session, state.campaign.tenant_id, state.now, list(state.senders)
+        )
+        state.budgets.update(budgets)
 
 
-async def _load_budgets(session: AsyncSession, state: _Round, ids: list[uuid.UUID]) -> None:
-    state.budgets.update(await warmup.budgets(session, state.campaign.tenant_id, state.now, ids))
-
-
-async def _sender_of(
-    session: AsyncSession, state: _Round, recipient: CampaignRecipient, contact: Contact
-) -> Sender | None:
+def _sender_of(state: _Round, recipient: CampaignRecipient, contact: Contact) -> Sender | None:
     if recipient.sender_id is not None:
         return state.senders.get(recipient.sender_id)
-    sender = await allocated_sender(session, contact, state.now)
-    if sender is not None and sender.id not in state.senders:
-        state.senders[sender.id] = sender
-        await _load_budgets(session, state, [sender.id])
-    return sender
+    return state.allocated.get(contact.id)
 
 
-async def _plan(
-    session: AsyncSession, state: _Round, recipient: CampaignRecipient, contact: Contact
-) -> BatchRequest | None:
+def _plan(state: _Round, recipient: CampaignRecipient, contact: Contact) -> BatchRequest | None:
     """The recipient's request for this round, or None when it waits (send window, warm-up
     budget: ``not_before`` moves) or is skipped (no number, a parameter missing)."""
     campaign, now = state.campaign, state.now
@@ -202,7 +201,7 @@ async def _plan(
     if opening is not None:
         recipient.not_before = opening  # outside the send window: wait, spend no slot
         return None
-    sender = await _sender_of(session, state, recipient, contact)
+    sender = _sender_of(state, recipient, contact)
     if sender is None:
         _skip(recipient, "no_sender_allocated")
         return None

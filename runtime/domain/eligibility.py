@@ -37,9 +37,11 @@ META_MARKETING_LIMIT = 131049
 
 @dataclass(frozen=True)
 class Eligibility:
-    """``allowed``; ``refused`` by ``rule``; or ``deferred`` by ``rule`` until ``until``."""
+    """``allowed``; ``refused`` by ``rule``; ``deferred`` by ``rule`` until ``until``; or
+    ``busy``: not decided, another transaction holds the contact (only when asked to skip
+    busy contacts rather than wait for them)."""
 
-    outcome: Literal["allowed", "refused", "deferred"]
+    outcome: Literal["allowed", "refused", "deferred", "busy"]
     rule: str | None = None
     message: str = ""
     until: datetime | None = None
@@ -52,12 +54,18 @@ class Eligibility:
     def deferral(self) -> datetime | None:
         """For the send path: a refusal is a 409 naming its rule; a deferral is the moment
         the send may go (the queue holds it until then); ``None``: right away."""
-        if self.outcome == "refused":
+        if self.outcome in ("refused", "busy"):
             raise Conflict(str(self.rule), self.message, {"rule": self.rule, **self.details})
         return self.until if self.outcome == "deferred" else None
 
 
 ALLOWED = Eligibility("allowed")
+BUSY = Eligibility(
+    "busy",
+    "contact_busy",
+    "Another transaction is writing this contact right now (an inbound message, another "
+    "send); try again in a moment.",
+)
 
 
 def is_marketing(category: str) -> bool:
@@ -130,13 +138,22 @@ async def _recent_marketing(
     return recent
 
 
-async def _lock_contacts(session: AsyncSession, contact_ids: list[uuid.UUID]) -> None:
+async def _lock_contacts(
+    session: AsyncSession, contact_ids: list[uuid.UUID], skip_busy: bool
+) -> set[uuid.UUID]:
     """Two sends to one contact at once must not both pass the cap: the contact rows are
     locked (in id order) until the send's transaction ends (PostgreSQL; SQLite serialises
-    writers)."""
-    await session.execute(
-        select(Contact.id).where(Contact.id.in_(contact_ids)).order_by(Contact.id).with_for_update()
+    writers). ``FOR NO KEY UPDATE``: sends exclude each other, but rows that merely refer to
+    the contact (a conversation an inbound round inserts) are not held up. With
+    ``skip_busy`` a contact another transaction holds is left out instead of waited for.
+    Returns the contacts locked."""
+    locked = await session.scalars(
+        select(Contact.id)
+        .where(Contact.id.in_(contact_ids))
+        .order_by(Contact.id)
+        .with_for_update(key_share=True, skip_locked=skip_busy)
     )
+    return set(locked)
 
 
 def _cooldown(recent: list[datetime], policy: OutreachPolicy) -> Eligibility | None:
@@ -218,10 +235,14 @@ async def check_outreach_many(
     contacts: list[Contact],
     template_category: str,
     now: datetime,
+    *,
+    skip_busy: bool = False,
 ) -> dict[uuid.UUID, Eligibility]:
     """:func:`check_outreach` for many contacts at once, by contact id: the same rules in
     the same order, in at most four statements however many contacts (the do-not-contact
-    phones, the policy, the contacts' row locks, their recent marketing sends)."""
+    phones, the policy, the contacts' row locks, their recent marketing sends). With
+    ``skip_busy``, a contact whose row another transaction holds is answered :data:`BUSY`
+    at once (a batch never waits on a contact lock: see runtime/outbound/batch.py)."""
     if any(contact.tenant_id != tenant_id for contact in contacts):
         raise NotFound("Contact")
     listed = await _on_do_not_contact(session, tenant_id, [c.phone for c in contacts if c.phone])
@@ -235,7 +256,10 @@ async def check_outreach_many(
     recent: dict[uuid.UUID, list[datetime]] = {}
     if policy.marketing_limit_count and policy.marketing_limit_days:
         ids = [c.id for c in undecided]
-        await _lock_contacts(session, ids)
+        locked = await _lock_contacts(session, ids, skip_busy)
+        if skip_busy:
+            verdicts.update({c.id: BUSY for c in undecided if c.id not in locked})
+            undecided = [c for c in undecided if c.id in locked]
         recent = await _recent_marketing(
             session, ids, now - timedelta(days=policy.marketing_limit_days)
         )

@@ -17,11 +17,12 @@ exist but none is fit: ``409 no_healthy_sender``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain import inbox
@@ -68,35 +69,131 @@ async def set_allocation(
         )
 
 
-async def _allocated(
-    session: AsyncSession, column: Any, holder_id: uuid.UUID
-) -> list[tuple[SenderAllocation, Sender]]:
-    rows = await session.execute(
-        select(SenderAllocation, Sender)
-        .join(Sender, Sender.id == SenderAllocation.sender_id)
-        .where(column == holder_id)
-        .order_by(SenderAllocation.position)
-    )
-    return [(a, s) for a, s in rows]
+_Allocated = list[tuple[SenderAllocation, Sender]]  # one holder's, by position
+
+
+@dataclass
+class Allocations:
+    """What the rule reads, for many agents and contacts at once (:func:`load_allocations`):
+    the agents' own allocations, their teams (by name), those teams' allocations, and each
+    contact's most recent conversation with its number."""
+
+    by_agent: dict[uuid.UUID, _Allocated] = field(default_factory=dict)
+    teams_of: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    by_team: dict[uuid.UUID, _Allocated] = field(default_factory=dict)
+    last: dict[uuid.UUID, tuple[Conversation, Sender]] = field(default_factory=dict)
+
+    def route(self, agent_id: uuid.UUID, contact_id: uuid.UUID, now: datetime) -> Route:
+        """The sender ``agent_id`` uses to reach ``contact_id`` (rule in the module
+        docstring); ``409`` when none may."""
+        mine = _steps(self.by_agent.get(agent_id, []), "agent")
+        team_steps = [
+            _steps(self.by_team.get(team_id, []), "team")
+            for team_id in self.teams_of.get(agent_id, [])
+        ]
+        allowed = {s.id for step in [mine, *team_steps] for s, _ in step}
+        last = self.last.get(contact_id)
+        if last is not None and last[1].id in allowed:
+            conversation, sender = last
+            if inbox.window_open(conversation, now) and session_blocker(sender) is None:
+                return Route(sender, "conversation")
+            if (found := _fit([(sender, "conversation")])) is not None:
+                return Route(*found)
+        for step in [mine, *team_steps]:
+            if (found := _fit(step)) is not None:
+                return Route(*found)
+        if allowed:
+            raise Conflict(
+                "no_healthy_sender",
+                "Every sender allocated to this agent or its teams is unhealthy (RED, flagged, "
+                "restricted, token refused, payment issue) or out of service; none may start "
+                "new outreach.",
+            )
+        raise Conflict(
+            "no_sender_allocated", "No active sender is allocated to this agent or its teams."
+        )
+
+    def team_primary(self, team_id: uuid.UUID) -> Sender | None:
+        """The team's first active number (its primary, else the next secondary)."""
+        active = (s for _, s in self.by_team.get(team_id, []) if s.status == "active")
+        return next(active, None)
+
+
+def _steps(allocated: _Allocated, holder: str) -> list[tuple[Sender, str]]:
+    return [(s, f"{holder}_{a.kind}") for a, s in allocated]
 
 
 def _fit(candidates: list[tuple[Sender, str]]) -> tuple[Sender, str] | None:
     return next((c for c in candidates if outreach_blocker(c[0]) is None), None)
 
 
-async def _last_conversation(
-    session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID
-) -> tuple[Conversation, Sender] | None:
-    row = (
-        await session.execute(
-            select(Conversation, Sender)
-            .join(Sender, Sender.id == Conversation.sender_id)
-            .where(Conversation.contact_id == contact_id, Conversation.tenant_id == tenant_id)
-            .order_by(Conversation.last_message_at.desc().nulls_last())
-            .limit(1)
+async def load_allocations(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    agent_ids: Collection[uuid.UUID],
+    contact_ids: Collection[uuid.UUID],
+    team_ids: Collection[uuid.UUID] = (),
+) -> Allocations:
+    """The rule's inputs for ``agent_ids`` reaching ``contact_ids`` (plus the allocations of
+    ``team_ids``) in at most four statements, however many agents and contacts."""
+    found = Allocations()
+    if agent_ids:
+        found.by_agent = await _allocations(
+            session, tenant_id, SenderAllocation.agent_id, agent_ids
         )
-    ).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+        memberships = await session.execute(
+            select(TeamMember.agent_id, Team.id)
+            .join(Team, Team.id == TeamMember.team_id)
+            .where(TeamMember.agent_id.in_(agent_ids), Team.tenant_id == tenant_id)
+            .order_by(Team.name, Team.id)
+        )
+        for agent_id, team_id in memberships:
+            found.teams_of.setdefault(agent_id, []).append(team_id)
+    teams = {t for ids in found.teams_of.values() for t in ids} | set(team_ids)
+    if teams:
+        found.by_team = await _allocations(session, tenant_id, SenderAllocation.team_id, teams)
+    if contact_ids and agent_ids:
+        found.last = await _last_conversations(session, tenant_id, contact_ids)
+    return found
+
+
+async def _allocations(
+    session: AsyncSession, tenant_id: uuid.UUID, column: Any, holder_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, _Allocated]:
+    rows = await session.execute(
+        select(column, SenderAllocation, Sender)
+        .join(Sender, Sender.id == SenderAllocation.sender_id)
+        .where(column.in_(holder_ids), SenderAllocation.tenant_id == tenant_id)
+        .order_by(SenderAllocation.position)
+    )
+    by_holder: dict[uuid.UUID, _Allocated] = {}
+    for holder_id, allocation, sender in rows:
+        by_holder.setdefault(holder_id, []).append((allocation, sender))
+    return by_holder
+
+
+async def _last_conversations(
+    session: AsyncSession, tenant_id: uuid.UUID, contact_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Conversation, Sender]]:
+    """Each contact's most recent conversation (by last message) and its number."""
+    recency = Conversation.last_message_at.desc().nulls_last(), Conversation.id
+    ranked = (
+        select(
+            Conversation.id,
+            func.row_number()
+            .over(partition_by=Conversation.contact_id, order_by=recency)
+            .label("rank"),
+        )
+        .where(Conversation.contact_id.in_(contact_ids), Conversation.tenant_id == tenant_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Conversation, Sender)
+        .join(Sender, Sender.id == Conversation.sender_id)
+        .join(ranked, ranked.c.id == Conversation.id)
+        .where(ranked.c.rank == 1)
+    )
+    return {conversation.contact_id: (conversation, sender) for conversation, sender in rows}
 
 
 async def route_sender(
@@ -107,46 +204,8 @@ async def route_sender(
     now: datetime,
 ) -> Route:
     """The sender ``agent_id`` uses to reach ``contact_id`` (rule in the module docstring)."""
-    mine = [
-        (s, "agent_primary" if a.kind == "primary" else "agent_secondary")
-        for a, s in await _allocated(session, SenderAllocation.agent_id, agent_id)
-    ]
-    teams = (
-        await session.execute(
-            select(Team.id)
-            .join(TeamMember, TeamMember.team_id == Team.id)
-            .where(TeamMember.agent_id == agent_id, Team.tenant_id == tenant_id)
-            .order_by(Team.name)
-        )
-    ).scalars()
-    team_steps = [
-        [
-            (s, "team_primary" if a.kind == "primary" else "team_secondary")
-            for a, s in await _allocated(session, SenderAllocation.team_id, team_id)
-        ]
-        for team_id in list(teams)
-    ]
-    allowed = {s.id for s, _ in mine} | {s.id for step in team_steps for s, _ in step}
-    last = await _last_conversation(session, tenant_id, contact_id)
-    if last is not None and last[1].id in allowed:
-        conversation, sender = last
-        if inbox.window_open(conversation, now) and session_blocker(sender) is None:
-            return Route(sender, "conversation")
-        if (found := _fit([(sender, "conversation")])) is not None:
-            return Route(*found)
-    for step in [mine, *team_steps]:
-        if (found := _fit(step)) is not None:
-            return Route(*found)
-    if allowed:
-        raise Conflict(
-            "no_healthy_sender",
-            "Every sender allocated to this agent or its teams is unhealthy (RED, flagged, "
-            "restricted, token refused, payment issue) or out of service; none may start "
-            "new outreach.",
-        )
-    raise Conflict(
-        "no_sender_allocated", "No active sender is allocated to this agent or its teams."
-    )
+    allocations = await load_allocations(session, tenant_id, [agent_id], [contact_id])
+    return allocations.route(agent_id, contact_id, now)
 
 
 async def allowed_sender_ids(session: AsyncSession, agent_id: uuid.UUID) -> set[uuid.UUID]:
@@ -174,7 +233,8 @@ async def withdraw(session: AsyncSession, sender: Sender) -> None:
 
 async def add_to_team(session: AsyncSession, sender: Sender, team_id: uuid.UUID, role: str) -> None:
     """Make ``sender`` the team's primary, or append it to the team's secondaries."""
-    current = await _allocated(session, SenderAllocation.team_id, team_id)
+    allocations = await _allocations(session, sender.tenant_id, SenderAllocation.team_id, [team_id])
+    current = allocations.get(team_id, [])
     primary = next((s.id for a, s in current if a.kind == "primary"), None)
     secondaries = [s.id for a, s in current if a.kind == "secondary" and s.id != sender.id]
     if role == "primary":

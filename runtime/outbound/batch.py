@@ -5,12 +5,15 @@ however many messages.
 Per number: in service with a readable token (``ensure_sendable``) and the template APPROVED
 on its account — a refusal there refuses all its requests. Per contact, in SQL for the whole
 set: the eligibility rules of :func:`~runtime.domain.eligibility.check_outreach_many`
-(do-not-contact, opted out, marketing cap, quiet hours). Then the conversations of
-(number, contact), the stored ones locked in id order and the missing ones inserted in one
-statement; the messages in one INSERT, each under its idempotency key (unique per tenant: a
-key already stored is answered ``duplicate``, never sent twice; one stored by a concurrent
-transaction raises :class:`BatchConflict`); their outreach counts and queue rows in one
-INSERT each; the conversations' numbering and events as ``submit`` does.
+(do-not-contact, opted out, marketing cap, quiet hours). Locks are taken in the order an
+inbound round takes them (runtime/domain/webhook_ingest.prepare_round), so the two do not
+deadlock over these rows: first the stored conversations of (number, contact), in id order,
+waited for; then the contacts (the marketing cap's lock), skipped when another transaction
+holds them (that request is answered ``retry``). The missing conversations are inserted in
+one statement; the messages in one INSERT, each under its idempotency key (unique per
+tenant: a key already stored is answered ``duplicate``, never sent twice; one stored by a
+concurrent transaction raises :class:`BatchConflict`); their outreach counts and queue rows
+in one INSERT each; the conversations' numbering and events as ``submit`` does.
 
 A number that may not start new outreach (runtime/domain/sender_health.outreach_blocker)
 fails over per message: its requests go through ``submit`` one by one (the failover rule
@@ -64,8 +67,9 @@ class BatchRequest:
 @dataclass(frozen=True)
 class Outcome:
     """``queued`` (``message_id`` stored now), ``duplicate`` (``message_id`` stored earlier
-    under the key), ``refused`` (``error`` names the rule), or ``retry`` (through
-    ``submit``: a conversation was created concurrently; nothing stored, try again later)."""
+    under the key), ``refused`` (``error`` names the rule), or ``retry`` (nothing stored, try
+    again later: another transaction held the contact, or, through ``submit``, created the
+    conversation concurrently)."""
 
     kind: Literal["queued", "duplicate", "refused", "retry"]
     message_id: uuid.UUID | None = None
@@ -105,9 +109,14 @@ async def submit_batch(
     checked = await _checked_by_number(session, settings, fresh, outcomes)
     for index, request in checked.one_by_one:
         outcomes[index] = await _submit_one(session, settings, tenant_id, agent_id, request, now)
+    # Locks in the inbound round's order (runtime/domain/webhook_ingest.prepare_round): the
+    # conversations first (waited for, in id order), then the contacts (never waited for).
+    existing = await _locked_conversations(
+        session, [(r.sender.id, r.contact.id) for _, r, _, _, _ in checked.rendered]
+    )
     ready = await _eligible(session, tenant_id, checked.rendered, now, outcomes)
     if ready:
-        await _store(session, tenant_id, agent_id, ready, now, outcomes)
+        await _store(session, tenant_id, agent_id, ready, existing, now, outcomes)
     return [outcomes[index] for index in range(len(requests))]
 
 
@@ -172,17 +181,24 @@ async def _eligible(
     now: datetime,
     outcomes: dict[int, Outcome],
 ) -> list[_Ready]:
-    """The eligibility rules per template category, set-wise; refusals go to ``outcomes``."""
+    """The eligibility rules per template category, set-wise; refusals go to ``outcomes``.
+    A contact another transaction holds (an inbound round writing it, another send) is not
+    waited for: its request is answered ``retry``."""
     by_category: dict[str, list[Contact]] = defaultdict(list)
     for _, request, template, _, _ in rendered:
         by_category[template.category].append(request.contact)
     verdicts = {
-        category: await check_outreach_many(session, tenant_id, contacts, category, now)
+        category: await check_outreach_many(
+            session, tenant_id, contacts, category, now, skip_busy=True
+        )
         for category, contacts in by_category.items()
     }
     ready = []
     for index, request, template, call, body in rendered:
         verdict = verdicts[template.category][request.contact.id]
+        if verdict.outcome == "busy":
+            outcomes[index] = Outcome("retry")
+            continue
         try:
             deferred_until = verdict.deferral()
         except DomainError as refused:
@@ -203,15 +219,13 @@ async def _store(
     tenant_id: uuid.UUID,
     agent_id: uuid.UUID,
     ready: list[_Ready],
+    existing: dict[tuple[uuid.UUID, uuid.UUID], Conversation],
     now: datetime,
     outcomes: dict[int, Outcome],
 ) -> None:
-    """The messages, in their conversations (the existing ones locked and updated in one
-    statement, the new ones inserted as they end up), their outreach counts, queue rows and
-    events."""
-    existing = await _locked_conversations(
-        session, [(r.request.sender.id, r.request.contact.id) for r in ready]
-    )
+    """The messages, in their conversations (``existing``: the stored ones, locked, updated
+    in one statement; the new ones inserted as they end up), their outreach counts, queue
+    rows and events."""
     new: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = {}
     messages: list[tuple[_Ready, Conversation, inbox.NewMessage]] = []
     for item in ready:

@@ -3,18 +3,19 @@ cap, send window, frequency cap, eligibility, warm-up, auto-pause, exactly once,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from runtime.campaigns import CampaignPipeline
 from runtime.clock import utc_now
@@ -534,6 +535,88 @@ async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) 
     by_contact = {r["contact_id"]: r for r in rows.json()["items"]}
     assert by_contact[owned["id"]]["sender_id"] == own_number["id"]
     assert by_contact[pooled["id"]]["skip_rule"] == "no_sender_allocated"
+
+
+@contextlib.contextmanager
+def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
+    """The SQL the app's engine runs inside the block (an executemany counts once)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_allocated_senders_are_read_set_wise(database_url: str) -> None:
+    """A round of ``allocated`` recipients reads the allocation rule's inputs for all of them
+    at once (allocations, teams, latest conversations: a fixed number of statements, not one
+    or more per contact), and each recipient still gets its owner's number: an agent's
+    primary, a team-owned contact its team's primary, a pooled one none."""
+    world = WhatsAppWorld(make_settings(database_url, campaign_work=False), auto_statuses=())
+    try:
+        ctx, _, people, campaign = await _setup(world, 8)
+        first, _ = await world.new_agent(ctx)
+        second, _ = await world.new_agent(ctx)
+        first_number = await world.add_sender(ctx, [first["id"]])
+        second_number = await world.add_sender(ctx, [second["id"]])
+        team = await world.client.post(
+            "/api/teams",
+            headers=ctx.headers,
+            json={"name": f"team {uuid.uuid4().hex[:6]}"},  # no member: nobody is picked
+        )
+        assert team.status_code == 201, team.text
+        team_number = await world.add_sender(ctx, [])
+        r = await world.client.put(
+            f"/api/senders/allocations/teams/{team.json()['id']}",
+            headers=ctx.headers,
+            json={"primary": team_number["id"]},
+        )
+        assert r.status_code == 200, r.text
+        owners = [{"agent_id": first["id"]}] * 3 + [{"agent_id": second["id"]}] * 2
+        owners += [{"team_id": team.json()["id"]}] * 2  # people[7] stays in the open pool
+        for person, owner in zip(people, owners, strict=False):
+            r = await world.client.post(
+                f"/api/contacts/{person['id']}/assign", headers=ctx.headers, json=owner
+            )
+            assert r.status_code == 200, r.text
+        r = await world.client.patch(
+            f"/api/campaigns/{campaign['id']}",
+            headers=ctx.headers,
+            json={"sender": {"mode": "allocated"}},
+        )
+        assert r.status_code == 200, r.text
+        await _act(world, ctx, campaign, "launch")
+
+        with _statements(world) as statements:
+            assert await world.app.state.campaigns.feed_round() == 7
+
+        rows = await world.client.get(
+            f"/api/campaigns/{campaign['id']}/recipients", headers=ctx.headers
+        )
+        sender_of = {r["contact_id"]: r["sender_id"] for r in rows.json()["items"]}
+        expected = [first_number["id"]] * 3 + [second_number["id"]] * 2
+        expected += [team_number["id"]] * 2 + [None]
+        assert [sender_of[p["id"]] for p in people] == expected
+        reads = Counter(
+            table
+            for sql in statements
+            for table in ("sender_allocations", "team_members", "PARTITION BY conversations")
+            if table in sql
+        )
+        # one per contact before (7 owned contacts: 7+ allocation reads, 5 team reads)
+        assert reads == {
+            "sender_allocations": 2,  # the agents' allocations, the teams'
+            "team_members": 1,
+            "PARTITION BY conversations": 1,  # each contact's latest conversation
+        }, reads
+    finally:
+        await world.close()
 
 
 async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: WhatsAppWorld) -> None:

@@ -39,7 +39,7 @@ from runtime.api.schemas.campaigns import (
 from runtime.campaigns import results
 from runtime.campaigns.launcher import start_if_due
 from runtime.campaigns.pricing import estimate, price_of
-from runtime.campaigns.sending import allocated_sender, queue_message
+from runtime.campaigns.sending import allocated_senders, queue_message
 from runtime.clock import utc_now
 from runtime.db.base import as_utc
 from runtime.domain import audiences, campaigns, warmup
@@ -390,8 +390,8 @@ async def _test_sender(
         return await get_owned(
             session, Sender, uuid.UUID(campaign.sender_ids[0]), campaign.tenant_id
         )
-    sender = await allocated_sender(session, contact, now)
-    if sender is None:
+    allocated = await allocated_senders(session, campaign.tenant_id, [contact], now)
+    if (sender := allocated[contact.id]) is None:
         raise Conflict("no_sender_allocated", "No number is allocated to this contact's owner.")
     return sender
 

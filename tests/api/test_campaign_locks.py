@@ -1,0 +1,165 @@
+"""A campaign round and an inbound round on the same contacts, at once, on PostgreSQL.
+
+The inbound round (runtime/domain/webhook_ingest) locks the contacts' conversations first and
+writes the contacts after; a campaign round (runtime/outbound/batch.submit_batch) takes the
+same order: the conversations (waited for), then the contacts for the marketing cap (never
+waited for: a contact held elsewhere is retried next round). Before, it locked the contacts
+first, and the two rounds deadlocked (PostgreSQL aborted one)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from runtime.clock import utc_now
+from runtime.domain.webhook_ingest import finish_round, ingest, prepare_round
+from runtime.models import Contact, Conversation, Message
+from runtime.settings import Settings
+from tests.api.harness import TenantCtx
+from tests.api.test_campaigns import _act, _results, _setup
+from tests.api.test_ingest_pipeline import _text_webhook
+from tests.api.whatsapp_world import WhatsAppWorld
+from tests.conftest import make_settings
+from tests.services import require_postgres
+from tests.support import postgres_database, wait_for
+
+CONTACTS = 6
+ROUND_DEADLINE = 60.0  # seconds a round may take on the loaded shared machine
+
+
+@pytest.fixture
+def settings() -> Iterator[Settings]:
+    """A database of its own: the only lock waits in it are this test's."""
+    with postgres_database(require_postgres(), "scrm_campaign_locks") as url:
+        yield make_settings(url, campaign_work=False, outbound_work=False)
+
+
+@pytest.fixture
+async def world(settings: Settings) -> AsyncIterator[WhatsAppWorld]:
+    harness = WhatsAppWorld(settings, auto_statuses=())
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+def _inbound(sender: dict[str, Any], people: list[dict[str, Any]], tag: str) -> list[Any]:
+    """One text webhook from each contact to ``sender``."""
+    return [
+        json.loads(
+            _text_webhook(
+                sender["phone_number_id"], p["phone"].lstrip("+"), f"wamid.{tag}.{p['id']}", "hi"
+            )
+        )
+        for p in people
+    ]
+
+
+async def _apply_inbound(world: WhatsAppWorld, payloads: list[Any], now: datetime) -> None:
+    """An inbound round as the processor applies one, in one transaction."""
+    async with world.app.state.sessionmaker() as session:
+        await prepare_round(session, payloads)
+        for payload in payloads:
+            await ingest(session, payload, now)
+        await finish_round(session)
+        await session.commit()
+
+
+async def _campaign_talking_to_its_audience(
+    world: WhatsAppWorld,
+) -> tuple[TenantCtx, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """A launched MARKETING campaign under a marketing cap (so a round locks its contacts),
+    whose contacts already have a conversation with its number and no name (so the next
+    inbound message from each writes the contact row)."""
+    ctx, sender, people, campaign = await _setup(world, CONTACTS)
+    policy = await world.client.put(
+        "/api/consent/policy",
+        headers=ctx.headers,
+        json={"marketing_limit": {"count": 5, "days": 1}},
+    )
+    assert policy.status_code == 200, policy.text
+    await _apply_inbound(world, _inbound(sender, people, "first"), utc_now(world.app.state.clock))
+    ids = [uuid.UUID(p["id"]) for p in people]
+    async with world.app.state.sessionmaker() as session:
+        talks = await session.scalar(
+            select(func.count()).select_from(Conversation).where(Conversation.contact_id.in_(ids))
+        )
+        assert talks == CONTACTS
+        await session.execute(update(Contact).where(Contact.id.in_(ids)).values(name=""))
+        await session.commit()
+    launched = await _act(world, ctx, campaign, "launch")
+    assert launched["totals"]["pending"] == CONTACTS
+    return ctx, sender, people, campaign
+
+
+async def _someone_waits_on_a_lock(world: WhatsAppWorld) -> bool:
+    async with world.app.state.sessionmaker() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
+async def test_campaign_round_and_inbound_round_on_the_same_contacts_do_not_deadlock(
+    world: WhatsAppWorld,
+) -> None:
+    """The inbound round holds the conversations; the campaign round waits for them while
+    holding no contact; the inbound round then writes the contacts (the names it learns) and
+    commits; the campaign round goes on and queues every recipient. With the old order the
+    campaign round held the contacts while waiting: PostgreSQL found a deadlock."""
+    ctx, sender, people, campaign = await _campaign_talking_to_its_audience(world)
+    payloads = _inbound(sender, people, "second")
+    now = utc_now(world.app.state.clock)
+    async with world.app.state.sessionmaker() as inbound:
+        await prepare_round(inbound, payloads)  # the conversations, locked
+        feeding = asyncio.create_task(world.app.state.campaigns.feed_round())
+        await wait_for(lambda: _someone_waits_on_a_lock(world), within=ROUND_DEADLINE)
+        for payload in payloads:
+            await ingest(inbound, payload, now)  # writes each contact's name
+        await finish_round(inbound)
+        await inbound.commit()
+    queued = await asyncio.wait_for(feeding, ROUND_DEADLINE)
+
+    assert queued == CONTACTS
+    assert (await _results(world, ctx, campaign))["totals"]["queued"] == CONTACTS
+    ids = [uuid.UUID(p["id"]) for p in people]
+    async with world.app.state.sessionmaker() as session:
+        names = set(await session.scalars(select(Contact.name).where(Contact.id.in_(ids))))
+        inbound_messages = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.contact_id.in_(ids), Message.direction == "inbound")
+        )
+    assert names == {"Budi"}
+    assert inbound_messages == 2 * CONTACTS
+
+
+async def test_a_contact_held_elsewhere_is_retried_next_round_not_waited_for(
+    world: WhatsAppWorld,
+) -> None:
+    """A contact another transaction is writing (uncommitted) does not stall the round: its
+    recipient stays pending and the others are queued; once it is released, the next round
+    queues it."""
+    ctx, _, people, campaign = await _campaign_talking_to_its_audience(world)
+    held = uuid.UUID(people[0]["id"])
+    async with world.app.state.sessionmaker() as writer:
+        await writer.execute(update(Contact).where(Contact.id == held).values(name="Writing"))
+        first = await asyncio.wait_for(world.app.state.campaigns.feed_round(), ROUND_DEADLINE)
+        await writer.commit()
+    assert first == CONTACTS - 1
+    totals = (await _results(world, ctx, campaign))["totals"]
+    assert (totals["queued"], totals["pending"]) == (CONTACTS - 1, 1)
+    second = await asyncio.wait_for(world.app.state.campaigns.feed_round(), ROUND_DEADLINE)
+    assert second == 1
+    assert (await _results(world, ctx, campaign))["totals"]["queued"] == CONTACTS
