@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
 from runtime.api.schemas.media import MediaOut
+from runtime.domain.field_messages import FieldRule
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
@@ -109,7 +110,7 @@ class ConversationUpdate(Body):
     @model_validator(mode="after")
     def _snooze_needs_time(self) -> ConversationUpdate:
         if self.status == "snoozed" and self.snoozed_until is None:
-            raise ValueError("snoozed_until is required to snooze")
+            raise FieldRule("snooze_needs_time", "snoozed_until is required to snooze")
         return self
 
 
@@ -162,9 +163,13 @@ class SendIn(Body):
     @model_validator(mode="after")
     def _matching_content(self) -> SendIn:
         if getattr(self, self.type) is None:
-            raise ValueError(f"a {self.type} message needs '{self.type}'")
+            raise FieldRule(
+                "content_missing", f"a {self.type} message needs '{self.type}'", type=self.type
+            )
         if self.reply_to_message_id is not None and self.type not in ("text", "interactive"):
-            raise ValueError("only a text or interactive message can reply to a message")
+            raise FieldRule(
+                "reply_not_supported", "only a text or interactive message can reply to a message"
+            )
         return self
 
 
