@@ -52,6 +52,13 @@ class QueueOut(BaseModel):
     )
 
 
+class ReactionRefusedOut(BaseModel):
+    emoji: str = Field(description='The refused reaction ("": removing ours was refused)')
+    error_code: int | None = Field(description="Meta's error code")
+    error_message: str | None = Field(description="Meta's reason")
+    reaction_id: uuid.UUID = Field(description="Our reaction message (status failed)")
+
+
 class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -83,6 +90,11 @@ class MessageOut(BaseModel):
     )
     reactions: dict[str, str] = Field(
         default={}, description='Reactions to this message by side: {"customer"?, "business"?}'
+    )
+    reaction_refused: ReactionRefusedOut | None = Field(
+        default=None,
+        description="Meta refused our latest reaction to this message for good: it is no "
+        "longer in reactions.business; cleared by our next reaction",
     )
     reply_to: dict[str, Any] | None = Field(
         default=None,

@@ -104,12 +104,22 @@ export function quote(m, messages) {
     h('p', {}, found ? (found.body || `[${found.type}]`) : t('rich.quoteUnavailable')));
 }
 
-/** Reactions shown on their message: the customer's and ours. */
+/** Reactions shown on their message: the customer's and ours, or WhatsApp's refusal of ours. */
 export function reactionBadges(m) {
   const entries = Object.entries(m.reactions || {});
-  if (!entries.length) return null;
+  const refused = m.reaction_refused;
+  if (!entries.length && !refused) return null;
   return h('p', { class: 'reactions', 'aria-label': t('rich.reactions') }, entries.map(([side, emoji]) =>
-    h('span', { class: `reaction ${side}`, title: side === 'customer' ? t('rich.customerReacted') : t('rich.weReacted'), dataset: { side } }, emoji)));
+    h('span', { class: `reaction ${side}`, title: side === 'customer' ? t('rich.customerReacted') : t('rich.weReacted'), dataset: { side } }, emoji)),
+  refused ? refusedReaction(refused) : null);
+}
+
+/** Our reaction WhatsApp refused for good, struck through, with Meta's reason. */
+function refusedReaction(refused) {
+  const reason = [refused.error_message, refused.error_code ? `#${refused.error_code}` : null].filter(Boolean).join(' ');
+  return h('span', { class: 'reaction refused', role: 'status' },
+    refused.emoji ? h('s', {}, refused.emoji) : null, ' ',
+    t(refused.emoji ? 'rich.reactionRefused' : 'rich.unreactRefused', { reason: reason || t('rich.noReason') }));
 }
 
 /** Reply and react actions on a message WhatsApp knows (it has a wamid). */
