@@ -202,6 +202,11 @@ class PreviewItem(BaseModel):
     name: str
     phone: str | None
     text: str | None = Field(description="What this contact would read")
+    header: dict[str, Any] | None = Field(
+        default=None,
+        description="The media header this contact would see ({type, link | id, filename?}), "
+        "the same for every recipient; null without one",
+    )
     problem: str | None = Field(description="Why it could not be rendered (missing field)")
 
 
