@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.domain.error_messages import localized, preferred_locale
 from runtime.domain.errors import DomainError, NotFound, TooManyRequests
+from runtime.domain.field_messages import field_message
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -39,12 +40,12 @@ def _language_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"Vary": "Accept-Language", **(extra or {})}
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _field_errors(exc: RequestValidationError, locale: str) -> list[dict[str, Any]]:
     return [
         {
             "field": ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path")),
             "location": err["loc"][0] if err["loc"] else None,
-            "message": err["msg"],
+            "message": field_message(err, locale),
             "type": err["type"],
         }
         for err in exc.errors()
@@ -67,9 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        message = localized("validation_error", "The request is invalid.", _locale(request))
+        locale = _locale(request)
+        message = localized("validation_error", "The request is invalid.", locale)
         return JSONResponse(
-            error_body("validation_error", message, _field_errors(exc)),
+            error_body("validation_error", message, _field_errors(exc, locale)),
             422,
             headers=_language_headers(),
         )

@@ -77,6 +77,13 @@ def resolve_parameters(mapping: dict[str, Any], contact: Contact) -> dict[str, l
     return _resolve(mapping, lambda parameter: _value(parameter, contact))
 
 
+def header_media(mapping: dict[str, Any]) -> dict[str, Any] | None:
+    """The media of the template's IMAGE/VIDEO/DOCUMENT header (``{type, link | id,
+    filename?}``), the same for every recipient; None for a text header or none."""
+    header = mapping.get("header") or []
+    return dict(header[0]) if header and "type" in header[0] else None
+
+
 def _resolve(mapping: dict[str, Any], value: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
     resolved: dict[str, Any] = {
         kind: [p if "type" in p else value(p) for p in mapping.get(kind, [])]

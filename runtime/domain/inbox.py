@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db.base import as_utc
+from runtime.domain import reactions
 from runtime.domain.events import record_event
 from runtime.domain.media import media_json
 from runtime.domain.visibility import conversation_audience
@@ -187,7 +188,8 @@ def message_json(
         "not_confirmed": message.not_confirmed_at is not None and message.status == "unknown",
         "resend_of_id": _str(message.resend_of_id),
         "queue": _queue_json(queued) if queued is not None and queued.state == "queued" else None,
-        "reactions": message.reactions or {},
+        "reactions": reactions.shown(message.reactions),
+        "reaction_refused": reactions.refusal(message.reactions),
         "reply_to": (quotes or {}).get(replied, {"wamid": replied}) if replied else None,
         "media": media_json(file),
     }
@@ -256,6 +258,16 @@ async def emit_hidden(
             {"conversation_id": str(conversation.id)},
             sorted(lost),
         )
+
+
+async def reaction_failed(
+    session: AsyncSession, conversation: Conversation, message: Message
+) -> None:
+    """``message`` just failed for good: if it is our reaction, its message shows the
+    refusal instead of the emoji, told live as that message's ``message.updated``."""
+    target = await reactions.take_back_refused(session, message)
+    if target is not None:
+        await emit_message(session, conversation, target, "message.updated")
 
 
 async def emit_message(

@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.domain import inbox, media
+from runtime.domain import inbox, media, reactions
 from runtime.domain.eligibility import check_outreach, record_outreach
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.interactive import build_interactive
@@ -239,12 +239,7 @@ async def _reaction(
     if len(outgoing.emoji) > REACTION_MAX:
         raise Invalid("reaction_invalid", "A reaction is one emoji.", {"field": "reaction.emoji"})
     target = await _addressed(session, conversation, outgoing.message_id, "reaction_target_unknown")
-    reactions = dict(target.reactions or {})
-    if outgoing.emoji:
-        reactions["business"] = outgoing.emoji
-    else:
-        reactions.pop("business", None)
-    target.reactions = reactions or None
+    target.reactions = reactions.with_ours(target.reactions, outgoing.emoji)
     await inbox.emit_message(session, conversation, target, "message.updated")
     content = {"message_id": target.wamid, "emoji": outgoing.emoji}
     return _Content(

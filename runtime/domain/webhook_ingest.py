@@ -771,6 +771,8 @@ async def _status(
     conversation = await session.get(Conversation, message.conversation_id)
     assert conversation is not None
     await inbox.emit_message(session, conversation, message, "message.status")
+    if new == "failed":
+        await inbox.reaction_failed(session, conversation, message)
     await consent.apply_status_error(session, conversation, message, error_code)
     result.statuses += 1
 

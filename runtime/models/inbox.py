@@ -96,7 +96,8 @@ class Message(TenantOwned, Base):
     # A deliberate resend names the message it repeats.
     resend_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Reactions to this message, by side: {"customer": "👍", "business": "❤️"} (absent: none).
-    reactions: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # {"customer"?, "business"?: emoji, "refused"?: {…}} (runtime/domain/reactions.py)
+    reactions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set by a sender that must store a message at most once (a campaign: one per campaign
     # and contact); a second submit with the key stores nothing (runtime/outbound/batch.py).
     idempotency_key: Mapped[str | None] = mapped_column(String(120))

@@ -495,6 +495,7 @@ class SendWorker:
                 message.status, message.status_updated_at = "failed", now_at
                 message.error_code, message.error_message = outcome.code, outcome.text[:500]
                 await inbox.emit_message(session, conversation, message, "message.status")
+                await inbox.reaction_failed(session, conversation, message)
             await session.delete(item)
         elif isinstance(outcome, Unknown):
             await self._make_unknown(session, item, message, conversation, now_at, outcome.text)

@@ -677,6 +677,12 @@ async def test_media_header_template_needs_its_media_and_buttons(world: WhatsApp
     body["parameters"]["header"] = [image]
     created = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
     assert created.status_code == 201, created.text
+    preview = await world.client.get(
+        f"/api/campaigns/{created.json()['id']}/preview", headers=ctx.headers
+    )
+    assert [(p["header"], p["text"]) for p in preview.json()] == [
+        (image, f"Hi {p['name']}, new arrivals!") for p in sorted(people, key=lambda p: p["id"])
+    ]  # the header each recipient sees
     await _act(world, ctx, created.json(), "launch")
     await _run(world)
     sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)

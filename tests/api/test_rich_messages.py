@@ -6,6 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
+
+from runtime.models import Event
 from tests.api.harness import ApiHarness, TenantCtx
 from tests.api.whatsapp_world import WABA_ID, WhatsAppWorld
 from tests.support import wait_for
@@ -335,6 +338,83 @@ async def test_reactions_attach_to_their_message_both_ways(world: WhatsAppWorld)
         )
         assert error["code"] == "reply_target_unknown"
     assert len(await _messages(world, ctx, conversation)) == before
+
+
+async def _target(
+    world: WhatsAppWorld, ctx: TenantCtx, conversation: dict[str, Any], message_id: str
+) -> dict[str, Any]:
+    return next(m for m in await _messages(world, ctx, conversation) if m["id"] == message_id)
+
+
+async def _last_update(world: WhatsAppWorld, message_id: str) -> dict[str, Any]:
+    """The newest ``message.updated`` event of ``message_id``, as the outbox stored it."""
+    async with world.app.state.sessionmaker() as session:
+        payloads = await session.scalars(
+            select(Event.payload)
+            .where(Event.type == "message.updated")
+            .order_by(Event.id.desc())
+            .limit(200)
+        )
+        found = [p["message"] for p in payloads if p["message"]["id"] == message_id]
+    return dict(found[0])
+
+
+async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppWorld) -> None:
+    ctx, _, _, conversation = await _open_conversation(world)
+    [inbound] = await _messages(world, ctx, conversation)
+    react = {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": "👍"}}
+
+    # Refused by the Graph call itself
+    await world.control("faults", {"kind": "error", "code": 131009})
+    refused = await _send(world, ctx, conversation, react)
+    assert refused.status_code == 202, refused.text
+
+    async def taken_off() -> dict[str, Any] | None:
+        target = await _target(world, ctx, conversation, inbound["id"])
+        return target if target["reaction_refused"] else None
+
+    target = await wait_for(taken_off, within=5.0)
+    assert target["reactions"] == {}
+    refusal = target["reaction_refused"]
+    assert (refusal["emoji"], refusal["error_code"]) == ("👍", 131009)
+    assert refusal["error_message"] and refusal["reaction_id"] == refused.json()["id"]
+    assert (await _last_update(world, inbound["id"]))["reaction_refused"] == refusal  # live
+
+    # Accepted, then a ``failed`` status webhook
+    again = await _send(
+        world, ctx, conversation, {**react, "reaction": {**react["reaction"], "emoji": "❤️"}}
+    )
+    wamid = (await _at_meta(world, again.json()["id"]))["id"]
+    target = await _target(world, ctx, conversation, inbound["id"])
+    assert (target["reactions"], target["reaction_refused"]) == ({"business": "❤️"}, None)
+    await world.control(
+        f"messages/{wamid}/statuses", {"statuses": ["failed"], "error_code": 131026}
+    )
+    target = await wait_for(taken_off, within=5.0)
+    assert target["reactions"] == {}
+    assert (target["reaction_refused"]["emoji"], target["reaction_refused"]["error_code"]) == (
+        "❤️",
+        131026,
+    )
+
+    # A refusal that a later reaction of ours replaced changes nothing
+    first = await _send(world, ctx, conversation, react)
+    first_wamid = (await _at_meta(world, first.json()["id"]))["id"]
+    second = await _send(
+        world, ctx, conversation, {**react, "reaction": {**react["reaction"], "emoji": "🙏"}}
+    )
+    await _at_meta(world, second.json()["id"])
+    await world.control(
+        f"messages/{first_wamid}/statuses", {"statuses": ["failed"], "error_code": 131026}
+    )
+
+    async def first_failed() -> bool:
+        messages = await _messages(world, ctx, conversation)
+        return next(m for m in messages if m["id"] == first.json()["id"])["status"] == "failed"
+
+    await wait_for(first_failed, within=5.0)
+    target = await _target(world, ctx, conversation, inbound["id"])
+    assert (target["reactions"], target["reaction_refused"]) == ({"business": "🙏"}, None)
 
 
 async def test_replies_quote_their_message_both_ways(world: WhatsAppWorld) -> None:

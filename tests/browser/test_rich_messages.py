@@ -5,6 +5,7 @@ buttons with the customer's choice; the rich strings in Bahasa Indonesia."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -36,6 +37,17 @@ def meta_wamid_of(demo: Demo, text: str) -> str:
     """The wamid Meta gave our message with ``text`` (the simulator's record)."""
     sent = demo.http.get("/simulator/_sim/messages").json()["data"]
     return str(next(m["id"] for m in sent if m["body"].get("text", {}).get("body") == text))
+
+
+def meta_reaction_wamid(demo: Demo, target_wamid: str, emoji: str) -> str:
+    """The wamid Meta gave our reaction ``emoji`` to ``target_wamid``, once it is sent."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for m in demo.http.get("/simulator/_sim/messages").json()["data"]:
+            if m["body"].get("reaction") == {"message_id": target_wamid, "emoji": emoji}:
+                return str(m["id"])
+        time.sleep(0.1)
+    raise AssertionError(f"the reaction {emoji} never reached the simulator")
 
 
 def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
@@ -108,6 +120,20 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     customer_sends(demo, "reaction", {"message_id": wamid, "emoji": ""})
     expect(answer.locator(".reaction.customer")).to_have_count(0)
     expect(bubbles).to_have_count(count)  # reactions never became bubbles
+
+    answer.get_by_role("button", name="React").click()
+    answer.get_by_role("button", name="React with 🙏").click()
+    expect(answer.locator(".reaction.business")).to_have_text("🙏")
+    reaction = meta_reaction_wamid(demo, wamid, "🙏")
+    demo.http.post(  # Meta refuses it after all: the status webhook says failed
+        f"/simulator/_sim/messages/{reaction}/statuses",
+        json={"statuses": ["failed"], "error_code": 131026},
+    ).raise_for_status()
+    expect(answer.locator(".reaction.business")).to_have_count(0)
+    refused = answer.locator(".reaction.refused")
+    expect(refused).to_contain_text("WhatsApp refused your reaction:")
+    expect(refused).to_contain_text("#131026")
+    expect(refused.locator("s")).to_have_text("🙏")
 
     page.get_by_role("button", name="Buttons or list").click()
     form = page.get_by_role("form", name="Send buttons or a list")

@@ -322,6 +322,7 @@ async def preview(
             Contact.id == contact_id, Contact.tenant_id == principal.tenant_id
         )
     items = []
+    header = campaigns.header_media(campaign.parameters)
     for contact in await session.scalars(stmt):
         text, problem = None, None
         try:
@@ -334,6 +335,7 @@ async def preview(
                 name=contact.name,
                 phone=contact.phone,
                 text=text,
+                header=header,
                 problem=problem,
             )
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from runtime.domain.field_messages import FieldRule
+
 NUL = "\x00"
 
 
@@ -25,5 +27,5 @@ class Body(BaseModel):
     @classmethod
     def _no_nul_characters(cls, data: Any) -> Any:
         if contains_nul(data):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+            raise FieldRule("nul_character", "text must not contain NUL (\\u0000) characters")
         return data

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.domain.field_messages import FieldRule
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -69,7 +70,7 @@ class ParameterSource(Body):
     @model_validator(mode="after")
     def _one_source(self) -> ParameterSource:
         if (self.field is None) == (self.text is None):
-            raise ValueError("give exactly one of field or text")
+            raise FieldRule("one_parameter_source", "give exactly one of field or text")
         return self
 
 
@@ -113,9 +114,9 @@ class SenderChoice(Body):
     @model_validator(mode="after")
     def _named_needs_numbers(self) -> SenderChoice:
         if self.mode == "named" and not self.sender_ids:
-            raise ValueError("named mode needs at least one sender id")
+            raise FieldRule("named_needs_senders", "named mode needs at least one sender id")
         if self.mode == "allocated" and self.sender_ids:
-            raise ValueError("allocated mode takes no sender ids")
+            raise FieldRule("allocated_takes_no_senders", "allocated mode takes no sender ids")
         return self
 
 
@@ -129,7 +130,10 @@ class SendWindow(Body):
     @model_validator(mode="after")
     def _start_before_end(self) -> SendWindow:
         if self.start >= self.end:
-            raise ValueError("start must be before end (a window does not span midnight)")
+            raise FieldRule(
+                "window_start_after_end",
+                "start must be before end (a window does not span midnight)",
+            )
         self.weekdays = sorted(set(self.weekdays))
         return self
 
@@ -198,6 +202,11 @@ class PreviewItem(BaseModel):
     name: str
     phone: str | None
     text: str | None = Field(description="What this contact would read")
+    header: dict[str, Any] | None = Field(
+        default=None,
+        description="The media header this contact would see ({type, link | id, filename?}), "
+        "the same for every recipient; null without one",
+    )
     problem: str | None = Field(description="Why it could not be rendered (missing field)")
 
 

@@ -12,6 +12,7 @@ from runtime.api.schemas.base import Body
 from runtime.domain.consent import MAX_KEYWORD_CHARS, normal_keyword
 from runtime.domain.contact_fields import FieldError, clean_time_zone
 from runtime.domain.do_not_contact import MAX_REASON_CHARS
+from runtime.domain.field_messages import FieldRule
 
 Keyword = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_KEYWORD_CHARS)
@@ -72,7 +73,7 @@ class QuietHours(BaseModel):
     @classmethod
     def _not_empty(cls, end: str, info: Any) -> str:
         if end == info.data.get("start"):
-            raise ValueError("start and end must differ")
+            raise FieldRule("quiet_hours_empty", "start and end must differ")
         return end
 
 
@@ -97,7 +98,7 @@ class PolicyIn(Body):
         try:
             return clean_time_zone(value)
         except FieldError as err:
-            raise ValueError(err.message) from err
+            raise FieldRule(err.code, err.message) from err
 
 
 class PolicyOut(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
 from runtime.domain.contact_fields import AttrValue
+from runtime.domain.field_messages import FieldRule
 
 
 class ContactCreate(Body):
@@ -78,7 +79,7 @@ class AssignIn(Body):
     @model_validator(mode="after")
     def _one_target(self) -> AssignIn:
         if self.agent_id is None and self.team_id is None:
-            raise ValueError("give agent_id, team_id or both")
+            raise FieldRule("assignee_required", "give agent_id, team_id or both")
         return self
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
 from runtime.api.schemas.media import MediaOut
+from runtime.domain.field_messages import FieldRule
 
 ConversationStatus = Literal["open", "pending", "resolved", "snoozed"]
 
@@ -51,6 +52,13 @@ class QueueOut(BaseModel):
     )
 
 
+class ReactionRefusedOut(BaseModel):
+    emoji: str = Field(description='The refused reaction ("": removing ours was refused)')
+    error_code: int | None = Field(description="Meta's error code")
+    error_message: str | None = Field(description="Meta's reason")
+    reaction_id: uuid.UUID = Field(description="Our reaction message (status failed)")
+
+
 class MessageOut(BaseModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -83,6 +91,11 @@ class MessageOut(BaseModel):
     reactions: dict[str, str] = Field(
         default={}, description='Reactions to this message by side: {"customer"?, "business"?}'
     )
+    reaction_refused: ReactionRefusedOut | None = Field(
+        default=None,
+        description="Meta refused our latest reaction to this message for good: it is no "
+        "longer in reactions.business; cleared by our next reaction",
+    )
     reply_to: dict[str, Any] | None = Field(
         default=None,
         description="The message this one answers: {wamid} and, when it is stored here, its "
@@ -109,7 +122,7 @@ class ConversationUpdate(Body):
     @model_validator(mode="after")
     def _snooze_needs_time(self) -> ConversationUpdate:
         if self.status == "snoozed" and self.snoozed_until is None:
-            raise ValueError("snoozed_until is required to snooze")
+            raise FieldRule("snooze_needs_time", "snoozed_until is required to snooze")
         return self
 
 
@@ -162,9 +175,13 @@ class SendIn(Body):
     @model_validator(mode="after")
     def _matching_content(self) -> SendIn:
         if getattr(self, self.type) is None:
-            raise ValueError(f"a {self.type} message needs '{self.type}'")
+            raise FieldRule(
+                "content_missing", f"a {self.type} message needs '{self.type}'", type=self.type
+            )
         if self.reply_to_message_id is not None and self.type not in ("text", "interactive"):
-            raise ValueError("only a text or interactive message can reply to a message")
+            raise FieldRule(
+                "reply_not_supported", "only a text or interactive message can reply to a message"
+            )
         return self
 
 

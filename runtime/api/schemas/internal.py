@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from runtime.api.schemas.base import Body
 from runtime.api.schemas.senders import DIGITS, Quality
+from runtime.domain.field_messages import FieldRule
 from runtime.domain.secret_refs import SECRET_REF_MAX_LENGTH, SECRET_REF_PATTERN
 
 
@@ -35,7 +36,7 @@ class SenderPublication(Body):
     @model_validator(mode="after")
     def _token_source(self) -> SenderPublication:
         if self.access_token is None and self.access_token_secret_ref is None:
-            raise ValueError("give access_token or access_token_secret_ref")
+            raise FieldRule("token_source_required", "give access_token or access_token_secret_ref")
         return self
 
 

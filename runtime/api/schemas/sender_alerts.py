@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.domain.field_messages import FieldRule
 
 AlertKind = Literal["quality", "flagged", "restricted", "tier", "token_invalid", "payment_issue"]
 
@@ -37,7 +38,7 @@ class MarkReadIn(Body):
     @model_validator(mode="after")
     def _one_of(self) -> MarkReadIn:
         if (self.ids is None) == (not self.all):
-            raise ValueError("give exactly one of ids or all: true")
+            raise FieldRule("ids_or_all", "give exactly one of ids or all: true")
         return self
 
 

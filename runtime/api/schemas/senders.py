@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.api.schemas.base import Body
+from runtime.domain.field_messages import FieldRule
 from runtime.domain.secret_refs import SECRET_REF_MAX_LENGTH, SECRET_REF_PATTERN
 
 Quality = Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]
@@ -35,7 +36,9 @@ class SenderCreate(Body):
     @model_validator(mode="after")
     def _one_token_source(self) -> SenderCreate:
         if (self.access_token is None) == (self.access_token_secret_ref is None):
-            raise ValueError("give exactly one of access_token or access_token_secret_ref")
+            raise FieldRule(
+                "one_token_source", "give exactly one of access_token or access_token_secret_ref"
+            )
         return self
 
 

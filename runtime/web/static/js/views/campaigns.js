@@ -7,11 +7,12 @@ import { button, debounce, field, fmtTime, h, replace, showError, toast } from '
 import { formatNumber, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
-import { componentText } from './templates-lib.js';
+import { buttonNeeds, componentText, mediaHeaderFormat, templateButtons } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
 const STATES = ['pending', 'queued', 'sent', 'delivered', 'read', 'replied', 'failed', 'skipped'];
-const SOURCES = ['name', 'phone', 'email', 'attributes.'];
+const SOURCES = ['name', 'phone', 'email', 'attributes.', 'text'];
+const BUTTON_PARAMETERS = ['url', 'coupon', 'otp']; // a quick-reply payload is optional: none given
 const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
 const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
@@ -82,7 +83,9 @@ async function build(section, done) {
     audiences.map((a) => h('option', { value: a.id }, a.name)));
   const count = h('output', { class: 'audience-count', 'aria-live': 'polite' }, '—');
   const template = h('select', {}, approved.map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language}, ${tpl.category})`)));
+  const headerBox = h('div');
   const params = h('div', { class: 'params' });
+  let header = null; // the media header's inputs, when the template has one
   const sender = h('select', {}, h('option', { value: 'allocated' }, t('campaigns.allocated_number')),
     numbers.map((s) => h('option', { value: s.id }, s.display_number)));
   const rate = h('input', { type: 'number', min: '1', value: '600' });
@@ -108,31 +111,39 @@ async function build(section, done) {
     } catch (err) { count.value = err.message; }
   }, 300);
 
-  function placeholders() {
-    const chosen = approved[Number(template.value)];
+  function placeholders(chosen) {
     const text = chosen ? componentText(chosen, 'BODY') : '';
     return [...new Set([...text.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]))];
   }
 
   function renderParams() {
-    replace(params, placeholders().map((p) => h('div', { class: 'param' },
-      field(t('campaigns.parameter', { p: `{{${p}}}` }), h('select', { dataset: { role: 'source' } }, SOURCES.map((v) => h('option', { value: v }, t(`campaigns.source.${v}`))))),
-      field(t('campaigns.attribute_key', { p: `{{${p}}}` }), h('input', { dataset: { role: 'key' }, placeholder: t('campaigns.attribute_placeholder') })),
-      field(t('campaigns.fallback', { p: `{{${p}}}` }), h('input', { dataset: { role: 'fallback' }, placeholder: t('campaigns.fallback_placeholder') })))));
+    const chosen = approved[Number(template.value)];
+    const format = chosen ? mediaHeaderFormat(chosen) : null;
+    header = format ? headerMediaInputs(format.toLowerCase()) : null;
+    replace(headerBox, header ? header.box : null);
+    const buttons = chosen ? templateButtons(chosen) : [];
+    replace(params,
+      placeholders(chosen).map((p) => sourceRow(`{{${p}}}`, { component: 'body' })),
+      buttons.map((b, index) => (BUTTON_PARAMETERS.includes(buttonNeeds(b))
+        ? sourceRow(t(b.text ? 'campaigns.button_named' : 'campaigns.button_plain', { index, text: b.text || '' }), { component: 'button', index: String(index) })
+        : null)));
   }
 
-  function mapping() {
-    return [...params.querySelectorAll('.param')].map((row) => {
-      const source = row.querySelector('[data-role=source]').value;
-      const key = row.querySelector('[data-role=key]').value.trim();
-      const fallback = row.querySelector('[data-role=fallback]').value.trim();
-      return { field: source === 'attributes.' ? `attributes.${key}` : source, ...(fallback ? { fallback } : {}) };
-    });
+  function parameters() {
+    const rows = [...params.querySelectorAll('.param')];
+    const of = (component) => rows.filter((row) => row.dataset.component === component);
+    const buttons = of('button').map((row) => ({ index: Number(row.dataset.index), ...parameterSource(row) }));
+    return {
+      ...(header ? { header: [header.media()] } : {}),
+      body: of('body').map(parameterSource),
+      ...(buttons.length ? { buttons } : {}),
+    };
   }
 
   async function create(e) {
     e.preventDefault();
     const chosen = approved[Number(template.value)];
+    if (header && !header.check()) return;
     try {
       const audienceId = saved.value || (await api('/api/audiences', {
         method: 'POST', body: { name: `${name.value} audience ${Date.now()}`, definition: definition() },
@@ -143,7 +154,7 @@ async function build(section, done) {
           name: name.value,
           audience_id: audienceId,
           template: { name: chosen.name, language: chosen.language },
-          parameters: { body: mapping() },
+          parameters: parameters(),
           sender: sender.value === 'allocated' ? { mode: 'allocated' } : { mode: 'named', sender_ids: [sender.value] },
           rate_per_minute: Number(rate.value),
           send_window: { start: windowStart.value, end: windowEnd.value, weekdays: weekdaysOnly.checked ? [1, 2, 3, 4, 5] : [1, 2, 3, 4, 5, 6, 7] },
@@ -162,6 +173,7 @@ async function build(section, done) {
         })),
         table(t('campaigns.preview'), [
           [t('campaigns.contact'), (p) => p.name || p.phone],
+          ...(preview.some((p) => p.header) ? [[t('campaigns.header.column'), (p) => headerPreview(p.header)]] : []),
           [t('campaigns.message'), (p) => p.text || h('span', { class: 'hint' }, p.problem)],
         ], preview, t('campaigns.audience_empty')),
         h('a', { href: `#/campaigns/${campaign.id}`, class: 'button' }, t('campaigns.open')));
@@ -179,13 +191,74 @@ async function build(section, done) {
       field(t('campaigns.campaign_name'), name),
       h('fieldset', {}, h('legend', {}, t('campaigns.audience')), field(t('campaigns.saved_audience'), saved), field(t('campaigns.tag'), tag),
         field(t('campaigns.marketing_consent'), consent), h('p', {}, t('campaigns.matches'), ' ', count)),
-      h('fieldset', {}, h('legend', {}, t('campaigns.message')), field(t('campaigns.template'), template), params),
+      h('fieldset', {}, h('legend', {}, t('campaigns.message')), field(t('campaigns.template'), template), headerBox, params),
       h('fieldset', {}, h('legend', {}, t('campaigns.sending')), field(t('campaigns.sender'), sender), warmupBudgets(warmups),
         field(t('campaigns.rate_per_minute'), rate),
         field(t('campaigns.window_opens'), windowStart), field(t('campaigns.window_closes'), windowEnd),
         h('label', {}, weekdaysOnly, ' ', t('campaigns.weekdays_only'))),
       h('button', { type: 'submit', class: 'primary' }, t('campaigns.save_draft'))),
     result);
+}
+
+/** A parameter's source inputs: a contact field (an attribute by its key) with a fallback, or a
+ *  fixed text; ``p`` names the parameter in the labels, ``data`` tells where it goes. */
+function sourceRow(p, data) {
+  return h('div', { class: 'param', dataset: data },
+    field(t('campaigns.parameter', { p }), h('select', { dataset: { role: 'source' } }, SOURCES.map((v) => h('option', { value: v }, t(`campaigns.source.${v}`))))),
+    field(t('campaigns.attribute_key', { p }), h('input', { dataset: { role: 'key' }, placeholder: t('campaigns.attribute_placeholder') })),
+    field(t('campaigns.fallback', { p }), h('input', { dataset: { role: 'fallback' }, placeholder: t('campaigns.fallback_placeholder') })));
+}
+
+function parameterSource(row) {
+  const source = row.querySelector('[data-role=source]').value;
+  const key = row.querySelector('[data-role=key]').value.trim();
+  const fallback = row.querySelector('[data-role=fallback]').value.trim();
+  if (source === 'text') return { text: key };
+  return { field: source === 'attributes.' ? `attributes.${key}` : source, ...(fallback ? { fallback } : {}) };
+}
+
+/** The media of an image/video/document header, the same for every recipient: an https link
+ *  or the id of media uploaded to WhatsApp (Meta takes either), and a document's file name.
+ *  ``check()`` shows what is wrong under the inputs and says whether it may be sent. */
+function headerMediaInputs(kind) {
+  const what = t(`campaigns.header.kind.${kind}`);
+  const by = h('select', {}, ['link', 'id'].map((v) => h('option', { value: v }, t(`campaigns.header.by.${v}`))));
+  const value = h('input', { maxlength: '2000', placeholder: 'https://…' });
+  const filename = kind === 'document' ? h('input', { maxlength: '240' }) : null;
+  const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
+  by.addEventListener('change', () => { value.placeholder = by.value === 'link' ? 'https://…' : ''; });
+
+  function check() {
+    const given = value.value.trim();
+    let message = null;
+    if (!given) message = t('campaigns.header.required', { what });
+    else if (by.value === 'link' && !/^https:\/\/\S+$/.test(given)) message = t('campaigns.header.https', { what });
+    else if (by.value === 'id' && /\s/.test(given)) message = t('campaigns.header.bad_id');
+    problem.hidden = !message;
+    problem.textContent = message || '';
+    value.setAttribute('aria-invalid', String(Boolean(message)));
+    return !message;
+  }
+
+  value.addEventListener('input', () => { if (!problem.hidden) check(); });
+  return {
+    box: h('fieldset', { class: 'header-media' }, h('legend', {}, t('campaigns.header.title', { what })),
+      field(t('campaigns.header.source', { what }), by), field(t('campaigns.header.value', { what }), value),
+      filename ? field(t('campaigns.header.filename'), filename) : null, problem),
+    check,
+    media: () => ({ type: kind, [by.value]: value.value.trim(), ...(filename?.value.trim() ? { filename: filename.value.trim() } : {}) }),
+  };
+}
+
+/** The media header a recipient sees, in the preview. */
+function headerPreview(media) {
+  if (!media) return '';
+  const what = t(`campaigns.header.kind.${media.type}`);
+  return h('span', { class: 'header-preview', dataset: { type: media.type } }, t('campaigns.header.shown', { what }), ' ',
+    media.link
+      ? h('a', { href: media.link, target: '_blank', rel: 'noopener noreferrer' }, media.filename || media.link)
+      : h('code', {}, t('campaigns.header.media_id', { id: media.id })),
+    media.link || !media.filename ? null : ` (${media.filename})`);
 }
 
 /** Each number's warm-up budget left today (every campaign through it obeys it). */

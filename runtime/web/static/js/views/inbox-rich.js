@@ -5,9 +5,9 @@
 import { api } from '../api.js';
 import { button, field, h, replace, showError } from '../dom.js';
 import { t } from '../i18n.js';
+import { buttonNeeds, templateButtons, mediaHeaderFormat } from './templates-lib.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '🙏'];
-const MEDIA_HEADERS = ['IMAGE', 'VIDEO', 'DOCUMENT'];
 
 /** A message that shows on another message (a reaction), never as a bubble of its own. */
 export function hiddenInList(m) {
@@ -104,12 +104,22 @@ export function quote(m, messages) {
     h('p', {}, found ? (found.body || `[${found.type}]`) : t('rich.quoteUnavailable')));
 }
 
-/** Reactions shown on their message: the customer's and ours. */
+/** Reactions shown on their message: the customer's and ours, or WhatsApp's refusal of ours. */
 export function reactionBadges(m) {
   const entries = Object.entries(m.reactions || {});
-  if (!entries.length) return null;
+  const refused = m.reaction_refused;
+  if (!entries.length && !refused) return null;
   return h('p', { class: 'reactions', 'aria-label': t('rich.reactions') }, entries.map(([side, emoji]) =>
-    h('span', { class: `reaction ${side}`, title: side === 'customer' ? t('rich.customerReacted') : t('rich.weReacted'), dataset: { side } }, emoji)));
+    h('span', { class: `reaction ${side}`, title: side === 'customer' ? t('rich.customerReacted') : t('rich.weReacted'), dataset: { side } }, emoji)),
+  refused ? refusedReaction(refused) : null);
+}
+
+/** Our reaction WhatsApp refused for good, struck through, with Meta's reason. */
+function refusedReaction(refused) {
+  const reason = [refused.error_message, refused.error_code ? `#${refused.error_code}` : null].filter(Boolean).join(' ');
+  return h('span', { class: 'reaction refused', role: 'status' },
+    refused.emoji ? h('s', {}, refused.emoji) : null, ' ',
+    t(refused.emoji ? 'rich.reactionRefused' : 'rich.unreactRefused', { reason: reason || t('rich.noReason') }));
 }
 
 /** Reply and react actions on a message WhatsApp knows (it has a wamid). */
@@ -208,28 +218,17 @@ export function interactiveForm(conversationId, { replyTo, onSent, onClose }) {
 
 // ---------- composer: template media header and button parameters ----------
 
-function buttonNeeds(b) {
-  const type = (b.type || '').toUpperCase();
-  if (type === 'URL' && /\{\{\s*\w+\s*\}\}/.test(b.url || '')) return 'url';
-  if (type === 'COPY_CODE') return 'coupon';
-  if (type === 'OTP' && (b.otp_type || 'COPY_CODE').toUpperCase() !== 'ZERO_TAP') return 'otp';
-  if (type === 'QUICK_REPLY') return 'payload';
-  return null;
-}
-
 /** Inputs for a template's media header and button parameters, and how to collect them
  *  into the send's `parameters` (header media, buttons). */
 export function templateExtras(template) {
-  const components = template.components || [];
-  const header = components.find((c) => (c.type || '').toUpperCase() === 'HEADER');
-  const format = (header?.format || '').toUpperCase();
+  const format = mediaHeaderFormat(template);
   const rows = [];
   let media = null;
-  if (MEDIA_HEADERS.includes(format)) {
+  if (format) {
     media = h('input', { type: 'url', required: true, placeholder: 'https://…', dataset: { header: format.toLowerCase() } });
     rows.push(field(t('rich.headerMedia', { format: format.toLowerCase() }), media));
   }
-  const buttons = (components.find((c) => (c.type || '').toUpperCase() === 'BUTTONS')?.buttons || []);
+  const buttons = templateButtons(template);
   const buttonInputs = [];
   buttons.forEach((b, index) => {
     const needs = buttonNeeds(b);
