@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 
 from runtime.clock import utc_now
-from runtime.models import Event, Message, RecipientBudget, SendQueueItem
+from runtime.models import Event, Message, RecipientBudget, Sender, SendQueueItem
 from runtime.outbound import limits, queue_rows
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
@@ -321,11 +321,18 @@ def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
 async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> None:
     """30 due sends are claimed, paced and recorded with a bounded number of statements
     (bulk UPDATEs and one DELETE … RETURNING), not a few per row. (Sends may go 2 s late
-    here: a stall on a loaded machine would requeue some, which is not what this counts.)"""
+    here: a stall on a loaded machine would requeue some, which is not what this counts; the
+    number runs at 200 msg/s so that 30 slots, spaced for that lateness, fit one round.)"""
     settings = make_settings(database_url, outbound_work=False, outbound_late_tolerance_seconds=2.0)
     world = WhatsAppWorld(settings, auto_statuses=())
     try:
         headers, conversation = await _open_conversation(world)
+        async with world.app.state.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Sender)
+                .where(Sender.id == uuid.UUID(conversation["sender_id"]))
+                .values(throughput_mps=200)
+            )
         sends = [await _send(world, headers, conversation, f"bulk {i}") for i in range(30)]
         worker = world.app.state.outbound.worker
 
