@@ -48,8 +48,9 @@ def number_interval(throughput: float, late: float) -> float:
     """Seconds between a number's slots so that no 1-s window, sliding, holds more than
     ``throughput`` send starts when each start is at most ``late`` after its slot: the starts
     in [t, t + 1) have their slots in [t − late, t + 1), which holds at most
-    ⌈(1 + late) / interval⌉ = ``throughput`` of them."""
-    return (1.0 + late) / max(1.0, throughput)
+    ⌈(1 + late) / interval⌉ = ``throughput`` of them (plus a microsecond against float
+    rounding of the slots' sums)."""
+    return (1.0 + late + 1e-6) / max(1.0, throughput)
 
 
 def number_key(sender_id: uuid.UUID) -> str:

@@ -130,6 +130,7 @@ class SendWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._pending_claims = 0
         self._commit_lag = 0.0  # how long the last claim round took (seconds)
+        self.late_sends = 0  # sends reached past their late tolerance (queued again), so far
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -150,6 +151,12 @@ class SendWorker:
         if self._loop is not None:
             await asyncio.gather(self._loop, return_exceptions=True)
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self.late_sends:
+            log.warning(
+                "outbound worker: %d sends were reached past their late tolerance and queued "
+                "again (a loaded process; see SCRM_OUTBOUND_LATE_TOLERANCE_SECONDS)",
+                self.late_sends,
+            )
 
     @property
     def busy(self) -> bool:
@@ -428,6 +435,7 @@ class SendWorker:
         recovery took the row over: it outlived its lease)."""
         accepted = {c.attempt_id: o.wamid for c, o in results if isinstance(o, Accepted)}
         late = [c for c, o in results if isinstance(o, Late)]
+        self.late_sends += len(late)
         others: list[tuple[Claim, Outcome]] = [
             (c, o) for c, o in results if not isinstance(o, Accepted | Late)
         ]
