@@ -34,7 +34,7 @@ from bench.common import bench_settings, database, machine, table  # noqa: E402
 from runtime.db.session import make_engine  # noqa: E402
 from runtime.outbound import run_sender_worker  # noqa: E402
 from runtime.settings import get_settings  # noqa: E402
-from runtime.whatsapp.transport import KeepAliveTransport  # noqa: E402
+from runtime.whatsapp.transport import KeepAliveTransport, graph_http  # noqa: E402
 from tests.api.outbound_stack import (  # noqa: E402
     Simulator,
     env_of,
@@ -70,7 +70,7 @@ def work_noting_starts(starts_file: Path) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         transport = NotingTransport()
-        await run_sender_worker(get_settings(), stop, httpx.AsyncClient(transport=transport))
+        await run_sender_worker(get_settings(), stop, graph_http(transport=transport))
         return transport.starts
 
     starts_file.write_text(json.dumps(asyncio.run(main())))

@@ -1,5 +1,6 @@
 """The send worker's HTTP cost: CPU per template send through ``CloudAPIClient`` with httpx's
-default transport (httpcore) and with ``KeepAliveTransport``, side by side in one run,
+default transport (httpcore), with ``KeepAliveTransport``, and with the worker's client
+(``graph_http``: that transport, no cookie jar), side by side in one run,
 against the simulator (a subprocess on a loopback port). Sends go ``--concurrency`` at a
 time, as the worker's sends overlap. CPU is this process's own (user + system), so the
 simulator's and the rest of the machine's work is not counted; rounds alternate between the
@@ -19,7 +20,7 @@ import httpx  # noqa: E402
 
 from bench.common import machine, table  # noqa: E402
 from runtime.whatsapp.client import CloudAPIClient  # noqa: E402
-from runtime.whatsapp.transport import KeepAliveTransport  # noqa: E402
+from runtime.whatsapp.transport import KeepAliveTransport, graph_http  # noqa: E402
 from tests.api.outbound_stack import (  # noqa: E402
     TEMPLATE,
     TOKEN,
@@ -55,6 +56,7 @@ async def run(args: argparse.Namespace) -> list[list[object]]:
     clients = {
         "httpx default (httpcore)": httpx.AsyncClient(timeout=30),
         "KeepAliveTransport": httpx.AsyncClient(timeout=30, transport=KeepAliveTransport()),
+        "graph_http (KeepAliveTransport, no cookie jar)": graph_http(),
     }
     cpu = dict.fromkeys(clients, 0.0)
     try:

@@ -15,10 +15,12 @@ Failures are httpx's exceptions with httpx's meaning, so callers tell "never lef
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ssl
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -215,9 +217,24 @@ def _head(request: httpx.Request, length: int) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def graph_http(timeout: float = 30.0) -> httpx.AsyncClient:
-    """An httpx client on :class:`KeepAliveTransport`, or on httpx's own transport when a
-    proxy is configured in the environment (this transport speaks to origins directly)."""
-    if any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all")):
-        return httpx.AsyncClient(timeout=timeout)
-    return httpx.AsyncClient(timeout=timeout, transport=KeepAliveTransport())
+class _NoCookies(http.cookiejar.CookieJar):
+    """Keeps no cookies: the Graph API needs none, and httpx reads every answer's cookies
+    into its jar (about two thirds of that work is the jar's)."""
+
+    def extract_cookies(self, response: Any, request: urllib.request.Request) -> None:
+        pass
+
+
+def graph_http(
+    timeout: float = 30.0, transport: KeepAliveTransport | None = None
+) -> httpx.AsyncClient:
+    """An httpx client for Graph calls, without a cookie jar, on ``transport`` or a new
+    :class:`KeepAliveTransport` — or on httpx's own transport when a proxy is configured in
+    the environment (this one speaks to origins directly)."""
+    if transport is None and not _proxied():
+        transport = KeepAliveTransport()
+    return httpx.AsyncClient(timeout=timeout, transport=transport, cookies=_NoCookies())
+
+
+def _proxied() -> bool:
+    return any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all"))

@@ -167,3 +167,14 @@ def _params(n: int) -> list[dict[str, object]]:
     header = {"type": "header", "parameters": [{"type": "text", "text": f"#{n}"}]}
     names = [{"type": "text", "text": "Pablo"}, {"type": "text", "text": f"#{n}"}]
     return [header, {"type": "body", "parameters": names}]
+
+
+async def test_the_graph_client_keeps_no_cookies() -> None:
+    async with raw_server(answers(ok(b"{}", b"Set-Cookie: session=abc"), None)) as (base, _):
+        http = graph_http()
+        try:
+            await http.post(f"{base}/a", json={})
+            second = await http.post(f"{base}/b", json={"n": 2})
+        finally:
+            await http.aclose()
+    assert (len(http.cookies.jar), second.json()) == (0, {"n": 2})
