@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.common import bench_settings, database, machine, table  # noqa: E402
+from bench.common import bench_settings, database, machine, percentile, table  # noqa: E402
 from runtime.db.session import make_engine  # noqa: E402
 from runtime.outbound import run_sender_worker  # noqa: E402
 from runtime.settings import get_settings  # noqa: E402
@@ -130,6 +130,22 @@ async def backend_pids(url: str) -> list[int]:
         await engine.dispose()
 
 
+async def unknown_reasons(url: str) -> dict[str, int]:
+    """Why messages are ``unknown`` (their error message), with counts."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT error_message, count(*) FROM messages "
+                    "WHERE status = 'unknown' GROUP BY error_message"
+                )
+            )
+            return {str(reason): int(count) for reason, count in rows.all()}
+    finally:
+        await engine.dispose()
+
+
 class CpuMeter:
     """CPU seconds per role from the start of sending to the last send."""
 
@@ -192,6 +208,7 @@ async def run(
         received = await sim.received()
         statuses, left = await message_states(settings)
         refused = await sim.refusals()
+        unknown = await unknown_reasons(url)
     finally:
         for worker in workers:
             worker.terminate()
@@ -205,9 +222,21 @@ async def run(
     for m in received:
         arrivals[m["phone_number_id"]].append(m["received_at"])
     starts: dict[str, list[float]] = defaultdict(list)
+    started_at: dict[str, float] = {}
     for path in starts_files:
         for callback, started in json.loads(path.read_text()):
             starts[number_of[callback]].append(started)
+            started_at[callback] = started
+    transit = sorted(
+        m["received_at"] - started_at[m["callback_data"]]
+        for m in received
+        if m["callback_data"] in started_at
+    )
+    if transit:
+        print(
+            f"start → arrival at the simulator: p50 {percentile(transit, 0.5):.3f} s, p99 {percentile(transit, 0.99):.3f} s, max {transit[-1]:.3f} s",
+            file=sys.stderr,
+        )
     times = sorted(m["received_at"] for m in received)
     # steady state: leave out the first and last second (start-up and the tail)
     steady = [t for t in times if times[0] + 1 <= t < times[-1] - 1]
@@ -228,6 +257,8 @@ async def run(
         left,
         dict(statuses),
     ]
+    if unknown:
+        print(f"unknown, by reason: {unknown}", file=sys.stderr)
     return row, {"sends": float(len(received)), "span": times[-1] - times[0], **cpu}
 
 
