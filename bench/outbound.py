@@ -233,8 +233,10 @@ async def run(
         if m["callback_data"] in started_at
     )
     if transit:
+        p50, p99 = percentile(transit, 0.5), percentile(transit, 0.99)
         print(
-            f"start → arrival at the simulator: p50 {percentile(transit, 0.5):.3f} s, p99 {percentile(transit, 0.99):.3f} s, max {transit[-1]:.3f} s",
+            f"start → arrival at the simulator: p50 {p50:.3f} s, p99 {p99:.3f} s, "
+            f"max {transit[-1]:.3f} s",
             file=sys.stderr,
         )
     times = sorted(m["received_at"] for m in received)
