@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +35,7 @@ from runtime.outbound.queue import queue_rows, resend, submit
 from runtime.outbound.worker import SendWorker
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
+from runtime.whatsapp.transport import graph_http
 
 
 class OutboundPipeline:
@@ -111,20 +113,25 @@ def sender_worker_pipeline(
     )
 
 
-async def run_sender_worker(settings: Settings, stop: asyncio.Event) -> None:
+async def run_sender_worker(
+    settings: Settings, stop: asyncio.Event, http: httpx.AsyncClient | None = None
+) -> None:
     """``scrm sender-worker``: work the send queue (no HTTP) until ``stop`` is set. Events it
-    writes are published by the api processes' outbox relays (they poll)."""
+    writes are published by the api processes' outbox relays (they poll). Graph calls go
+    through ``http`` (default: :func:`~runtime.whatsapp.transport.graph_http`, lean
+    keep-alive connections; closed here either way)."""
     from runtime.clock import SystemClock
     from runtime.db.session import make_engine, make_sessionmaker
 
     engine = make_engine(settings.database_url)
-    client = CloudAPIClient(settings.graph_base_url, settings.graph_api_version)
+    http = http or graph_http()
+    client = CloudAPIClient(settings.graph_base_url, settings.graph_api_version, http=http)
     pipeline = sender_worker_pipeline(settings, make_sessionmaker(engine), client, SystemClock())
     try:
         async with pipeline.running():
             await stop.wait()
     finally:
-        await client.aclose()
+        await http.aclose()
         await engine.dispose()
 
 

@@ -6,7 +6,8 @@ pushes ``next_at`` by ``1 / rate``. A worker locks the rows it needs (``SELECT �
 in key order, so two workers never deadlock), plans a batch in memory and writes them back
 in the same transaction: two processes together never hand out more slots than one rate.
 
-- a number: ``rate`` = the sender's throughput (80 msg/s, or the upgraded value), no burst;
+- a number: the sender's throughput (80 msg/s, or the upgraded value) with the sends' late
+  tolerance counted into the spacing (:func:`number_interval`), no burst;
 - a pair (number, recipient): one message per 6 s with Meta's burst (``tolerance``);
 - a portfolio's daily budget of unique recipients outside an open window: counted in
   ``recipient_budget`` under the portfolio's lock row.
@@ -41,6 +42,15 @@ DAILY_RECIPIENTS: dict[str, int | None] = {
     "TIER_100K": 100_000,
     "TIER_UNLIMITED": None,
 }
+
+
+def number_interval(throughput: float, late: float) -> float:
+    """Seconds between a number's slots so that no 1-s window, sliding, holds more than
+    ``throughput`` send starts when each start is at most ``late`` after its slot: the starts
+    in [t, t + 1) have their slots in [t − late, t + 1), which holds at most
+    ⌈(1 + late) / interval⌉ = ``throughput`` of them (plus a microsecond against float
+    rounding of the slots' sums)."""
+    return (1.0 + late + 1e-6) / max(1.0, throughput)
 
 
 def number_key(sender_id: uuid.UUID) -> str:

@@ -47,9 +47,10 @@ log = logging.getLogger(__name__)
 
 HORIZON = 0.5  # seconds of slots one round may hand out ahead
 LEAD = 0.25  # claim a number's next slots this long before the last ones claimed run out
-# A send scheduled ahead may start this late after its slot (or two slots' length, if
-# longer); later, it is not sent but queued again: sends delayed by a stall would go out in
-# a burst. A send whose slot was "now" when claimed always goes (progress under any load).
+# A send may start at most ``SCRM_OUTBOUND_LATE_TOLERANCE_SECONDS`` after its slot; later,
+# it is not sent but queued again (sends delayed by a stall would go out in a burst), and the
+# number's slots are spaced so that this lateness cannot put more than its rate into any
+# 1-s window (limits.number_interval).
 MAX_IN_FLIGHT = 4_000  # sends claimed but not yet recorded, per worker
 
 
@@ -121,6 +122,7 @@ class SendWorker:
         self._clock = clock
         self._on_sender_health = on_sender_health
         self._pair_tolerance = (settings.outbound_pair_burst - 1) * limits.PAIR_INTERVAL
+        self._late = settings.outbound_late_tolerance_seconds
         self._batch = settings.outbound_batch_size
         self._woken = asyncio.Event()
         self._stopping = False
@@ -128,6 +130,7 @@ class SendWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._pending_claims = 0
         self._commit_lag = 0.0  # how long the last claim round took (seconds)
+        self.late_sends = 0  # sends reached past their late tolerance (queued again), so far
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -148,6 +151,12 @@ class SendWorker:
         if self._loop is not None:
             await asyncio.gather(self._loop, return_exceptions=True)
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self.late_sends:
+            log.warning(
+                "outbound worker: %d sends were reached past their late tolerance and queued "
+                "again (a loaded process; see SCRM_OUTBOUND_LATE_TOLERANCE_SECONDS)",
+                self.late_sends,
+            )
 
     @property
     def busy(self) -> bool:
@@ -242,9 +251,8 @@ class SendWorker:
         await limits.save(session, [*numbers.values(), *paces.values()])
 
     def _number_pace(self, numbers: dict[str, limits.PaceRow], sender: Sender) -> limits.Pace:
-        return limits.Pace(
-            numbers[limits.number_key(sender.id)], 1.0 / max(1, sender.throughput_mps)
-        )
+        interval = limits.number_interval(sender.throughput_mps, self._late)
+        return limits.Pace(numbers[limits.number_key(sender.id)], interval)
 
     async def _plan(
         self,
@@ -274,6 +282,7 @@ class SendWorker:
             for portfolio in portfolios
         }
         horizon = now + HORIZON
+        tokens: dict[uuid.UUID, str | Refused] = {}
         for row in rows:
             sender = senders[row.sender_id]
             number = self._number_pace(numbers, sender)
@@ -301,7 +310,7 @@ class SendWorker:
                 at = max(number_slot, pair_slot)
                 number.take(at)
                 pair.take(at)
-            plan.claims.append(self._claim_of(row, sender, at, refusal, scheduled=at > now))
+            plan.claims.append(self._claim_of(row, sender, at, refusal, tokens))
         for sender in senders.values():
             plan.note_due(self._number_pace(numbers, sender).slot(now))
         for budget in budgets.values():
@@ -327,15 +336,15 @@ class SendWorker:
         sender: Sender,
         at: float,
         refusal: Refused | None,
-        *,
-        scheduled: bool,
+        tokens: dict[uuid.UUID, str | Refused],
     ) -> Claim:
+        """``tokens``: the round's senders' tokens, each decrypted once (added to here)."""
         token = ""
         if refusal is None:
-            try:
-                token = resolve_token(sender, self._settings)
-            except Exception as exc:  # a missing or unreadable token is the sender's fault
-                refusal = Refused(None, f"The sender's access token cannot be read: {exc}")
+            if sender.id not in tokens:
+                tokens[sender.id] = self._token(sender)
+            found = tokens[sender.id]
+            token, refusal = ("", found) if isinstance(found, Refused) else (found, None)
         return Claim(
             message_id=row.message_id,
             attempt_id=uuid.uuid4(),
@@ -345,20 +354,18 @@ class SendWorker:
             recipient=row.recipient,
             request=row.request,
             send_at=at,
-            late_after=(
-                at
-                + max(
-                    self._settings.outbound_late_tolerance_seconds,
-                    2.0 / max(1, sender.throughput_mps),
-                )
-                if scheduled
-                else math.inf
-            ),
+            late_after=at + self._late,
             number_key=limits.number_key(sender.id),
             pair_key=limits.pair_key(sender.id, row.recipient),
             deferrals=row.deferrals,
             refusal=refusal,
         )
+
+    def _token(self, sender: Sender) -> str | Refused:
+        try:
+            return resolve_token(sender, self._settings)
+        except Exception as exc:  # a missing or unreadable token is the sender's fault
+            return Refused(None, f"The sender's access token cannot be read: {exc}")
 
     # Sending ---------------------------------------------------------------------------
 
@@ -428,6 +435,7 @@ class SendWorker:
         recovery took the row over: it outlived its lease)."""
         accepted = {c.attempt_id: o.wamid for c, o in results if isinstance(o, Accepted)}
         late = [c for c, o in results if isinstance(o, Late)]
+        self.late_sends += len(late)
         others: list[tuple[Claim, Outcome]] = [
             (c, o) for c, o in results if not isinstance(o, Accepted | Late)
         ]

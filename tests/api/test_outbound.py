@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 
 from runtime.clock import utc_now
-from runtime.models import Event, Message, RecipientBudget, SendQueueItem
+from runtime.models import Event, Message, RecipientBudget, Sender, SendQueueItem
 from runtime.outbound import limits, queue_rows
 from tests.api.test_inbox import CUSTOMER, _conversations, _messages, _setup
 from tests.api.whatsapp_world import WhatsAppWorld
@@ -321,11 +321,18 @@ def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
 async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> None:
     """30 due sends are claimed, paced and recorded with a bounded number of statements
     (bulk UPDATEs and one DELETE … RETURNING), not a few per row. (Sends may go 2 s late
-    here: a stall on a loaded machine would requeue some, which is not what this counts.)"""
+    here: a stall on a loaded machine would requeue some, which is not what this counts; the
+    number runs at 200 msg/s so that 30 slots, spaced for that lateness, fit one round.)"""
     settings = make_settings(database_url, outbound_work=False, outbound_late_tolerance_seconds=2.0)
     world = WhatsAppWorld(settings, auto_statuses=())
     try:
         headers, conversation = await _open_conversation(world)
+        async with world.app.state.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Sender)
+                .where(Sender.id == uuid.UUID(conversation["sender_id"]))
+                .values(throughput_mps=200)
+            )
         sends = [await _send(world, headers, conversation, f"bulk {i}") for i in range(30)]
         worker = world.app.state.outbound.worker
 
@@ -381,3 +388,61 @@ async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
             await session.execute(delete(SendQueueItem).where(SendQueueItem.message_id.in_(rows)))
     finally:
         await world.close()
+
+
+async def test_a_send_reached_past_its_tolerance_is_queued_again_not_sent(
+    database_url: str,
+) -> None:
+    """A stalled worker (here: the shared clock jumps 5 s between the claim and the send)
+    does not send late, which could put more than the rate into one second: the row goes
+    back to the queue, counted as late, and a later round sends it once."""
+    settings = make_settings(database_url, outbound_work=False)
+    world = WhatsAppWorld(settings, auto_statuses=())
+    clock = world.engine.state.clock
+    try:
+        headers, conversation = await _open_conversation(world)
+        queued = await _send(world, headers, conversation, "stalled")
+        worker = world.app.state.outbound.worker
+
+        async def recorded() -> bool:
+            return not worker.busy
+
+        claimed, _ = await worker.claim_round()
+        clock.offset += 5.0
+        await wait_for(recorded, within=10.0)
+        clock.offset -= 5.0
+        assert (claimed, worker.late_sends) == (1, 1)
+        assert await _received(world, queued["id"]) == []
+        async with world.app.state.sessionmaker() as session:
+            row = await session.get(SendQueueItem, uuid.UUID(queued["id"]))
+            assert row is not None and (row.state, row.attempt_id) == ("queued", None)
+
+        async def sent_once() -> list[dict[str, Any]]:
+            await worker.claim_round()
+            return await _received(world, queued["id"])
+
+        [at_meta] = await wait_for(sent_once, within=10.0)
+        assert at_meta["callback_data"] == queued["id"]
+    finally:
+        await world.close()
+
+
+@pytest.mark.parametrize("late", [0.025, 0.1, 2.0])
+@pytest.mark.parametrize("rate", [1, 20, 80, 1000])
+def test_slots_spaced_for_lateness_keep_any_second_within_the_rate(rate: int, late: float) -> None:
+    """Slots taken back to back from one number's pace, each send starting anywhere from its
+    slot to ``late`` after it: no 1-s window of starts (sliding) can hold more than the
+    rate — i.e. no window [a, a + 1 + late) holds more than ``rate`` slots."""
+    row = limits.PaceRow("n:x", next_at=0.0, backoff_until=0.0)
+    pace = limits.Pace(row, limits.number_interval(rate, late))
+    slots = []
+    for _ in range(3 * rate + 10):
+        slots.append(pace.slot(slots[-1] if slots else 100.0))
+        pace.take(slots[-1])
+    first, most = 0, 0
+    for last, slot in enumerate(slots):
+        while slots[first] <= slot - (1.0 + late):
+            first += 1
+        most = max(most, last - first + 1)
+    assert most == rate  # the rate is reached, never passed
+    assert len(slots) / (slots[-1] - slots[0]) >= rate / (1.0 + late) * 0.99
