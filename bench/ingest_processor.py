@@ -14,7 +14,8 @@ and compared as ratios to the first (``--repeat N``: the trees take turns N time
 ``--rates R …`` adds, per tree, the in-process latency at R webhooks/s (open loop): the
 writer, processor and outbox relay of one process (an in-process bus, no HTTP, no
 websockets), from ``accept`` returning (durable, the moment an api answers 200) to the
-relay publishing the message's ``message.created``; p50/p99 ms.
+relay publishing the message's ``message.created``; p50/p99 ms, the time of each hop, the
+database round trips per webhook (polls included) and the process's CPU per webhook.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ HOPS = [
 
 
 _ORIGINALS: dict[str, Any] = {}
+_TRACER: list[Any] = []  # the tracer of the current run (the Session hooks stay installed)
+_TRACED = "bench.traced"  # session.info: the wamids a processor round claimed
 
 
 class _Tracer:
@@ -104,21 +107,24 @@ class _Tracer:
         self.marks.setdefault(wamid, {}).setdefault(name, at or time.perf_counter())
 
     def install(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
         from runtime.ingest.accept import GroupCommitWriter
         from runtime.ingest.processor import InboundProcessor
         from runtime.relay import OutboxRelay
 
-        originals = _ORIGINALS or _ORIGINALS.update(  # not the wrappers of an earlier run
-            write=GroupCommitWriter._write, round=InboundProcessor._round,
-            claim=InboundProcessor._claim, publish_round=OutboxRelay._publish_round,
-        ) or _ORIGINALS  # fmt: skip
-        tracer, write, round_, claim = (
-            self,
-            originals["write"],
-            originals["round"],
-            (originals["claim"]),
-        )
-        publish_round = originals["publish_round"]
+        if not _ORIGINALS:  # wrap the originals, not the wrappers of an earlier run
+            _ORIGINALS.update(
+                write=GroupCommitWriter._write, round=InboundProcessor._round,
+                claim=InboundProcessor._claim, publish_round=OutboxRelay._publish_round,
+            )  # fmt: skip
+            # "applied" is marked at the commit (the relay's wake-up), not when _round returns
+            event.listen(Session, "after_commit", lambda s: _TRACER[0].committed(s))
+            event.listen(Session, "after_rollback", lambda s: s.info.pop(_TRACED, None))
+        _TRACER[:] = [self]
+        tracer, write, round_ = self, _ORIGINALS["write"], _ORIGINALS["round"]
+        claim, publish_round = _ORIGINALS["claim"], _ORIGINALS["publish_round"]
 
         async def traced_write(writer: Any, batch: list[Any]) -> None:
             for body in batch:
@@ -126,19 +132,17 @@ class _Tracer:
             await write(writer, batch)
 
         async def traced_round(processor: Any, *, isolate: bool) -> Any:
-            processor._traced_start, processor._traced_rows = time.perf_counter(), []
-            done = await round_(processor, isolate=isolate)
-            for wamid in processor._traced_rows:  # committed
-                tracer.mark(wamid, "applied")
-            return done
+            processor._traced_start = time.perf_counter()
+            return await round_(processor, isolate=isolate)
 
         async def traced_claim(processor: Any, session: Any) -> Any:
             rows = await claim(processor, session)
+            claimed = session.sync_session.info.setdefault(_TRACED, [])
             for row in rows:
                 wamid = tracer.wamid_of[bytes(row.body)]
                 tracer.mark(wamid, "round", processor._traced_start)
                 tracer.mark(wamid, "claimed")
-                processor._traced_rows.append(wamid)
+                claimed.append(wamid)
             return rows
 
         async def traced_publish_round(relay: Any) -> Any:
@@ -149,6 +153,10 @@ class _Tracer:
         InboundProcessor._round = traced_round  # type: ignore[method-assign]
         InboundProcessor._claim = traced_claim  # type: ignore[method-assign]
         OutboxRelay._publish_round = traced_publish_round  # type: ignore[method-assign]
+
+    def committed(self, session: Any) -> None:
+        for wamid in session.info.pop(_TRACED, ()):
+            self.mark(wamid, "applied")
 
     def hops(self) -> dict[str, dict[str, float]]:
         """Per hop (and the totals): mean, p50, p99 in ms over the webhooks that passed every
@@ -198,6 +206,7 @@ async def _latency(url: str, messages: int, rate: float) -> dict[str, Any]:
 
     await seed(url, bench_settings(url).encryption_key.get_secret_value())
     engine = make_engine(url)
+    round_trips = _count_round_trips(engine)
     sessions = make_sessionmaker(engine)
     pipeline, relay = InboundPipeline(engine, sessions), OutboxRelay(sessions, TimedBus())
 
@@ -209,7 +218,9 @@ async def _latency(url: str, messages: int, rate: float) -> dict[str, Any]:
     bodies = webhook_bodies(messages, 1, 10**6)
     for i, body in enumerate(bodies):
         tracer.wamid_of[body] = f"wamid.bench.{10**6 + i}"
+    cpu = time.process_time()
     async with relay.running(), pipeline.running():
+        round_trips.clear()
         started, posts = time.perf_counter(), []
         for i, body in enumerate(bodies):
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
@@ -217,10 +228,42 @@ async def _latency(url: str, messages: int, rate: float) -> dict[str, Any]:
         await asyncio.gather(*posts)
         async with asyncio.timeout(120):
             await all_published.wait()
+    cpu = time.process_time() - cpu
+    trips = len(round_trips) / messages
     await engine.dispose()
     hops = tracer.hops()
     total = hops["total: accept returned → published"]
-    return {"p50_ms": total["p50"], "p99_ms": total["p99"], "hops": hops}
+    return {"p50_ms": total["p50"], "p99_ms": total["p99"], "hops": hops,
+            "round_trips": trips, "cpu_ms": cpu * 1000 / messages}  # fmt: skip
+
+
+def _count_round_trips(engine: Any) -> list[str]:
+    """A list growing by one per database round trip of ``engine``: statements, and the
+    ``BEGIN``, ``COMMIT`` and ``ROLLBACK`` of transactions (an autocommitted statement has
+    none). The machine's load cannot change it, unlike times."""
+    from sqlalchemy import event
+
+    trips: list[str] = []
+
+    def autocommit(connection: Any) -> bool:
+        return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        trips.append(sql)
+
+    def begin(connection: Any) -> None:
+        if not autocommit(connection):
+            trips.append("BEGIN")
+
+    def end(_connection: Any) -> None:
+        trips.append("END")
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", statement)
+    event.listen(sync, "begin", begin)
+    event.listen(sync, "commit", end)
+    event.listen(sync, "rollback", end)
+    return trips
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -304,8 +347,10 @@ def _print_latency(
             at = r[f"latency@{rate:g}"]
             rows.append([label, f"{rate:g}", f"{at['p50_ms']:.1f}", f"{at['p99_ms']:.1f}",
                          f"{at['p50_ms'] / first['p50_ms']:.2f}",
-                         f"{at['p99_ms'] / first['p99_ms']:.2f}"])  # fmt: skip
-    print(table(["tree", "webhooks/s", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio"], rows))
+                         f"{at['p99_ms'] / first['p99_ms']:.2f}",
+                         f"{at['round_trips']:.1f}", f"{at['cpu_ms']:.2f}"])  # fmt: skip
+    print(table(["tree", "webhooks/s", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio",
+                 "DB round trips/webhook", "CPU ms/webhook"], rows))  # fmt: skip
     for rate in rates:
         print(f"\nper hop at {rate:g} webhooks/s, ms: mean / p50 / p99 (means add up)\n")
         hops = list(results[0][f"latency@{rate:g}"]["hops"])
