@@ -7,9 +7,10 @@ of its own and wakes its local worker, which then runs a round or, if another pr
 the lease, leaves the work to that holder (it was notified too). A notification carries the
 :func:`origin` of the engine that committed it, and a listener ignores its own process's:
 those commits already woke the local workers directly (a second wake-up would cost an
-empty round, and would make one commit look like two to the relay's linger). SQLite has one process:
-in-process wake-ups suffice, and these are no-ops there. Polls stay as a fallback (a process
-whose listening connection is down, a notification sent before a listener reconnected).
+empty round, and would make one commit look like two to the relay's linger). SQLite has one
+process: in-process wake-ups suffice, and these are no-ops there. Polls stay as a fallback
+(a process whose listening connection is down, a notification sent before a listener
+reconnected).
 """
 
 from __future__ import annotations
