@@ -14,7 +14,8 @@ and compared as ratios to the first (``--repeat N``: the trees take turns N time
 ``--rates R …`` adds, per tree, the in-process latency at R webhooks/s (open loop): the
 writer, processor and outbox relay of one process (an in-process bus, no HTTP, no
 websockets), from ``accept`` returning (durable, the moment an api answers 200) to the
-relay publishing the message's ``message.created``; p50/p99 ms.
+relay publishing the message's ``message.created``; p50/p99 ms, the time of each hop, the
+database round trips per webhook (polls included) and the process's CPU per webhook.
 """
 
 from __future__ import annotations
@@ -75,48 +76,194 @@ async def _measure(url: str, webhooks: int, batch: int, profile: int) -> dict[st
     return {"rounds": rounds, "wall_s": wall, "cpu_s": cpu}
 
 
-async def _latency(url: str, messages: int, rate: float) -> dict[str, float]:
-    """accept → ``message.created`` published, p50/p99 ms, ``messages`` at ``rate``/s."""
+# The hops of one webhook, in path order: (column, mark it starts at, mark it ends at).
+HOPS = [
+    ("accept → group commit starts (writer linger)", "called", "write"),
+    ("group commit (INSERT, COMMIT) → accept returns", "write", "stored"),
+    ("stored → processor round starts (wake-up, round in progress)", "stored", "round"),
+    ("round start → rows claimed (BEGIN, lease, claim)", "round", "claimed"),
+    ("claimed → round committed (apply, writes, COMMIT)", "claimed", "applied"),
+    ("committed → relay round starts (wake-up, linger, round in progress)", "applied", "relay"),
+    ("relay round start → published (lease, claim, publish)", "relay", "published"),
+]
+
+
+_ORIGINALS: dict[str, Any] = {}
+_TRACER: list[Any] = []  # the tracer of the current run (the Session hooks stay installed)
+_TRACED = "bench.traced"  # session.info: the wamids a processor round claimed
+
+
+class _Tracer:
+    """Per-webhook timestamps at each hop, taken by wrapping the pipeline's methods in this
+    (bench) process only: the code under test carries no instrumentation. Works on any tree
+    that has ``GroupCommitWriter._write``, ``InboundProcessor._round``/``_claim`` and
+    ``OutboxRelay._publish_round``."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, dict[str, float]] = {}  # wamid → mark → perf_counter
+        self.wamid_of: dict[bytes, str] = {}  # stored body → its message's wamid
+
+    def mark(self, wamid: str, name: str, at: float | None = None) -> None:
+        self.marks.setdefault(wamid, {}).setdefault(name, at or time.perf_counter())
+
+    def install(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        from runtime.ingest.accept import GroupCommitWriter
+        from runtime.ingest.processor import InboundProcessor
+        from runtime.relay import OutboxRelay
+
+        if not _ORIGINALS:  # wrap the originals, not the wrappers of an earlier run
+            _ORIGINALS.update(
+                write=GroupCommitWriter._write, round=InboundProcessor._round,
+                claim=InboundProcessor._claim, publish_round=OutboxRelay._publish_round,
+            )  # fmt: skip
+            # "applied" is marked at the commit (the relay's wake-up), not when _round returns
+            event.listen(Session, "after_commit", lambda s: _TRACER[0].committed(s))
+            event.listen(Session, "after_rollback", lambda s: s.info.pop(_TRACED, None))
+        _TRACER[:] = [self]
+        tracer, write, round_ = self, _ORIGINALS["write"], _ORIGINALS["round"]
+        claim, publish_round = _ORIGINALS["claim"], _ORIGINALS["publish_round"]
+
+        async def traced_write(writer: Any, batch: list[Any]) -> None:
+            for body in batch:
+                tracer.mark(tracer.wamid_of[body.raw], "write")
+            await write(writer, batch)
+
+        async def traced_round(processor: Any, *, isolate: bool) -> Any:
+            processor._traced_start = time.perf_counter()
+            return await round_(processor, isolate=isolate)
+
+        async def traced_claim(processor: Any, session: Any) -> Any:
+            rows = await claim(processor, session)
+            claimed = session.sync_session.info.setdefault(_TRACED, [])
+            for row in rows:
+                wamid = tracer.wamid_of[bytes(row.body)]
+                tracer.mark(wamid, "round", processor._traced_start)
+                tracer.mark(wamid, "claimed")
+                claimed.append(wamid)
+            return rows
+
+        async def traced_publish_round(relay: Any) -> Any:
+            relay._traced_start = time.perf_counter()
+            return await publish_round(relay)
+
+        GroupCommitWriter._write = traced_write  # type: ignore[method-assign]
+        InboundProcessor._round = traced_round  # type: ignore[method-assign]
+        InboundProcessor._claim = traced_claim  # type: ignore[method-assign]
+        OutboxRelay._publish_round = traced_publish_round  # type: ignore[method-assign]
+
+    def committed(self, session: Any) -> None:
+        for wamid in session.info.pop(_TRACED, ()):
+            self.mark(wamid, "applied")
+
+    def hops(self) -> dict[str, dict[str, float]]:
+        """Per hop (and the totals): mean, p50, p99 in ms over the webhooks that passed every
+        mark. Means add up to the total's mean; percentiles do not."""
+        complete = [m for m in self.marks.values() if len(m) == 8]
+        spans = [(label, start, end) for label, start, end in HOPS] + [
+            ("total: accept returned → published", "stored", "published"),
+            ("total: accept called → published", "called", "published"),
+        ]
+        result = {}
+        for label, start, end in spans:
+            values = sorted((m[end] - m[start]) * 1000 for m in complete)
+            result[label] = {
+                "mean": statistics.fmean(values),
+                "p50": values[len(values) // 2],
+                "p99": values[int(len(values) * 0.99)],
+            }
+        return result
+
+
+async def _latency(url: str, messages: int, rate: float) -> dict[str, Any]:
+    """accept → ``message.created`` published, p50/p99 ms, ``messages`` at ``rate``/s, and
+    the time per hop (:class:`_Tracer`)."""
     from bench.webhook_ingest import seed, webhook_bodies
     from runtime.bus.inprocess import InProcessBus
     from runtime.db.session import make_engine, make_sessionmaker
     from runtime.ingest import InboundPipeline
     from runtime.relay import OutboxRelay
 
-    published: dict[str, float] = {}
+    tracer = _Tracer()
+    tracer.install()
     all_published = asyncio.Event()
+    published = 0
 
     class TimedBus(InProcessBus):
         async def publish(self, tenant: str, events: Any) -> None:
-            now = time.perf_counter()
+            nonlocal published
             for event in events:
                 if event.type == "message.created":
-                    published[event.payload["message"]["wamid"]] = now
-            if len(published) >= messages:
+                    relay_start = relay._traced_start  # type: ignore[attr-defined]
+                    wamid = event.payload["message"]["wamid"]
+                    tracer.mark(wamid, "relay", relay_start)
+                    tracer.mark(wamid, "published")
+                    published += 1
+            if published >= messages:
                 all_published.set()
 
     await seed(url, bench_settings(url).encryption_key.get_secret_value())
     engine = make_engine(url)
+    round_trips = _count_round_trips(engine)
     sessions = make_sessionmaker(engine)
     pipeline, relay = InboundPipeline(engine, sessions), OutboxRelay(sessions, TimedBus())
-    accepted: dict[str, float] = {}
 
     async def post(body: bytes, wamid: str) -> None:
+        tracer.mark(wamid, "called")
         await pipeline.accept(body, datetime.now(UTC))
-        accepted[wamid] = time.perf_counter()
+        tracer.mark(wamid, "stored")
 
     bodies = webhook_bodies(messages, 1, 10**6)
+    for i, body in enumerate(bodies):
+        tracer.wamid_of[body] = f"wamid.bench.{10**6 + i}"
+    cpu = time.process_time()
     async with relay.running(), pipeline.running():
+        round_trips.clear()
         started, posts = time.perf_counter(), []
         for i, body in enumerate(bodies):
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            posts.append(asyncio.create_task(post(body, f"wamid.bench.{10**6 + i}")))
+            posts.append(asyncio.create_task(post(body, tracer.wamid_of[body])))
         await asyncio.gather(*posts)
         async with asyncio.timeout(120):
             await all_published.wait()
+    cpu = time.process_time() - cpu
+    trips = len(round_trips) / messages
     await engine.dispose()
-    spans = sorted(published[w] - accepted[w] for w in accepted)
-    return {"p50_ms": spans[len(spans) // 2] * 1000, "p99_ms": spans[int(len(spans) * 0.99)] * 1000}
+    hops = tracer.hops()
+    total = hops["total: accept returned → published"]
+    return {"p50_ms": total["p50"], "p99_ms": total["p99"], "hops": hops,
+            "round_trips": trips, "cpu_ms": cpu * 1000 / messages}  # fmt: skip
+
+
+def _count_round_trips(engine: Any) -> list[str]:
+    """A list growing by one per database round trip of ``engine``: statements, and the
+    ``BEGIN``, ``COMMIT`` and ``ROLLBACK`` of transactions (an autocommitted statement has
+    none). The machine's load cannot change it, unlike times."""
+    from sqlalchemy import event
+
+    trips: list[str] = []
+
+    def autocommit(connection: Any) -> bool:
+        return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        trips.append(sql)
+
+    def begin(connection: Any) -> None:
+        if not autocommit(connection):
+            trips.append("BEGIN")
+
+    def end(_connection: Any) -> None:
+        trips.append("END")
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", statement)
+    event.listen(sync, "begin", begin)
+    event.listen(sync, "commit", end)
+    event.listen(sync, "rollback", end)
+    return trips
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -184,14 +331,35 @@ def main() -> None:
                "webhooks per CPU-s", "webhooks/s (wall, noisy)", "CPU speed-up"]  # fmt: skip
     print(table(headers, rows))
     if args.rates:
-        print("\nin-process latency, accept returned → message.created published (ms)\n")
-        lat_rows = [
-            [label, rate, f"{r[f'latency@{rate:g}']['p50_ms']:.1f}",
-             f"{r[f'latency@{rate:g}']['p99_ms']:.1f}"]
-            for (label, _), r in zip(trees, results, strict=True)
-            for rate in args.rates
+        _print_latency(trees, results, args.rates)
+
+
+def _print_latency(
+    trees: list[list[str]], results: list[dict[str, Any]], rates: list[float]
+) -> None:
+    """The totals per tree and rate (as ratios to the first tree), then per rate the time
+    of each hop, every tree side by side."""
+    print("\nin-process latency, accept returned → message.created published (ms)\n")
+    rows = []
+    for rate in rates:
+        first = results[0][f"latency@{rate:g}"]
+        for (label, _), r in zip(trees, results, strict=True):
+            at = r[f"latency@{rate:g}"]
+            rows.append([label, f"{rate:g}", f"{at['p50_ms']:.1f}", f"{at['p99_ms']:.1f}",
+                         f"{at['p50_ms'] / first['p50_ms']:.2f}",
+                         f"{at['p99_ms'] / first['p99_ms']:.2f}",
+                         f"{at['round_trips']:.1f}", f"{at['cpu_ms']:.2f}"])  # fmt: skip
+    print(table(["tree", "webhooks/s", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio",
+                 "DB round trips/webhook", "CPU ms/webhook"], rows))  # fmt: skip
+    for rate in rates:
+        print(f"\nper hop at {rate:g} webhooks/s, ms: mean / p50 / p99 (means add up)\n")
+        hops = list(results[0][f"latency@{rate:g}"]["hops"])
+        hop_rows = [
+            [hop, *(" / ".join(f"{r[f'latency@{rate:g}']['hops'][hop][k]:.1f}"
+                               for k in ("mean", "p50", "p99")) for r in results)]
+            for hop in hops
         ]  # fmt: skip
-        print(table(["tree", "webhooks/s", "p50 ms", "p99 ms"], lat_rows))
+        print(table(["hop", *(label for label, _ in trees)], hop_rows))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ CORES = os.cpu_count() or 1
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "realtime_load.py")
 Sessions = async_sessionmaker[AsyncSession]
 SOURCE: dict[str, str] = {}
+TREE: dict[str, str] = {}  # "path": the checkout the api and ws processes import (--trees)
 
 
 def read_json(path: str) -> Any:
@@ -195,6 +196,8 @@ async def start_server(
     port = port or free_port()
     name = name or f"bench-{role}-{secrets.token_hex(3)}"
     env = {**base_env(db_url, mode, amqp), "POD_NAME": name}
+    if TREE.get("path"):
+        env["PYTHONPATH"] = TREE["path"]
     if role == "ws":
         cmd = [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning"]  # fmt: skip
@@ -575,10 +578,34 @@ async def idle_memory(db_url: str, sessions: Sessions, count: int) -> tuple[floa
                 proc.stop()
 
 
+def parse_trees(specs: list[str]) -> list[tuple[str, str]]:
+    """``label=path`` → (label, absolute path); none → one unlabelled run of this tree."""
+    return [(label, os.path.abspath(path)) for label, path in (s.split("=", 1) for s in specs)] or [
+        ("", "")
+    ]
+
+
+def tree_ratios(results: list[dict[str, Any]]) -> str:
+    """Each tree's half-load latency and peak frames/s as ratios to the first tree's, per
+    configuration (below 1: lower latency, fewer frames/s)."""
+    lines = ["| N | mode | tree | p50 ms | p99 ms | p50 ratio | p99 ratio | frames/s ratio |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    firsts: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in results:
+        first = firsts.setdefault((r["n"], r["mode"]), r)
+        lines.append(
+            f"| {r['n']} | {r['mode']} | {r['tree']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['p50_ms'] / first['p50_ms']:.2f} | {r['p99_ms'] / first['p99_ms']:.2f} | "
+            f"{r['msgs_per_s'] / first['msgs_per_s']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def row(r: dict[str, Any]) -> str:
     c = r["cpu_ms_per_msg"]
+    mode = f"{r['mode']} ({r['tree']})" if r.get("tree") else r["mode"]
     return (
-        f"| {r['n']} | {r['mode']} | {r['webhooks_per_s']:.0f} | "
+        f"| {r['n']} | {mode} | {r['webhooks_per_s']:.0f} | "
         f"{r['sustained_webhooks_per_s']:.0f} | {r['msgs_per_s']:.0f} | {r['half_rate']:.0f} | "
         f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p99_sent_ms']:.1f} | "
         f"{r['amqp_published_per_event']:.3f} | {r['amqp_deliveries_per_event']:.3f} | "
@@ -690,6 +717,12 @@ async def main() -> None:
     parser.add_argument("--idle", type=int, nargs="*", default=[])
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument(
+        "--trees", nargs="+", default=[], metavar="LABEL=PATH",
+        help="run every configuration once per tree (checkouts, e.g. from git archive: the api "
+        "and ws processes import that tree), in turn, and print each tree's latency and "
+        "throughput as ratios to the first",
+    )  # fmt: skip
+    parser.add_argument(
         "--ceiling", action=argparse.BooleanOptionalAction, default=True,
         help="after each N, measure RabbitMQ alone with our message shapes (modes rabbitmq-*)",
     )  # fmt: skip
@@ -714,14 +747,19 @@ async def main() -> None:
               f"source={args.source}\n{HEADER}",
               flush=True)  # fmt: skip
         ceilings: list[dict[str, Any]] = []
+        trees = parse_trees(args.trees)
         for n in args.pods:
             for mode in args.modes:
-                r = await run_config(db_url, sessions, mode, n, args)
-                results.append(r)
-                print(row(r), flush=True)
+                for label, path in trees:  # in turn, so drifting load hits each alike
+                    TREE["path"] = path
+                    r = {**await run_config(db_url, sessions, mode, n, args), "tree": label}
+                    results.append(r)
+                    print(row(r), flush=True)
             if args.ceiling:
                 size = ceiling_round(results, n)
                 ceilings += [await ceiling(mode, n, size, args.seconds) for mode in args.modes]
+        if len(trees) > 1:
+            print(f"\n{tree_ratios(results)}", flush=True)
         if ceilings:
             print(f"\nRabbitMQ's own ceiling (same run)\n{CEILING_HEADER}")
         for c in ceilings:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import error_text, utcnow
-from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease
+from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease, under_lease
 from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
 
@@ -82,18 +82,25 @@ class OutboxRelay:
         self._busy_delay = busy_delay  # another relay holds the lease: try again this soon
         # ... unless that holder is told of new events (runtime/db/notify.py): then wait
         self._holder_notified = holder_notified
-        # After a wake-up, wait this long so that the commits of concurrent requests share
-        # one round (one SELECT/UPDATE/commit and one AMQP message) instead of one each.
+        # Under load, wait this long after a wake-up so that the commits of concurrent
+        # requests share one round (one UPDATE/commit and one AMQP message) instead of one
+        # each. Under load = the last round was woken by more than one commit; under light
+        # load nobody would join, so the round starts at once.
         self._linger = linger
         self._max_attempts = max_attempts
         self._wakeup = asyncio.Event()
+        self._wakeups = 0  # commits that woke the relay since the current round started
         self._slugs: dict[uuid.UUID, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
         """Hint that events were committed; safe to call from any thread."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
+            self._loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._wakeups += 1
+        self._wakeup.set()
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many were handled (0 also
@@ -110,17 +117,17 @@ class OutboxRelay:
         once; when a tenant's publish fails its events are retried one by one, and one that
         keeps failing while others get through is set aside after ``max_attempts`` rounds.
         """
-        claim = (
-            select(Event.id)
-            .where(Event.published_at.is_(None))
-            .order_by(Event.id)
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
-        )
         async with self._sessionmaker() as session, session.begin():
             connection = await session.connection()  # Core: no ORM bookkeeping per round
-            if not await take_transaction_lease(connection, OUTBOX_PUBLISHING):
-                return None
+            claim = under_lease(  # the lease is taken by the claiming statement itself
+                select(Event.id)
+                .where(Event.published_at.is_(None))
+                .order_by(Event.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True),
+                OUTBOX_PUBLISHING,
+                connection.dialect,
+            )
             result = (
                 await connection.execute(
                     update(Event)
@@ -138,7 +145,7 @@ class OutboxRelay:
                 )
             ).all()
             if not result:
-                return 0
+                return 0 if await take_transaction_lease(connection, OUTBOX_PUBLISHING) else None
             rows = sorted(result, key=lambda row: row[0])  # RETURNING has no order: use ids
             by_tenant: dict[str, list[_Claimed]] = {}
             unencodable: list[tuple[_Claimed, str]] = []
@@ -258,6 +265,7 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         while True:
             self._wakeup.clear()
+            under_load, self._wakeups = self._wakeups > 1, 0
             try:
                 published = await self._publish_round()
             except Exception:
@@ -269,7 +277,7 @@ class OutboxRelay:
             elif published is None or published < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-                    if self._linger > 0:
+                    if under_load and self._linger > 0:
                         await asyncio.sleep(self._linger)
 
     @contextlib.asynccontextmanager

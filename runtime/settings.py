@@ -25,13 +25,15 @@ class Settings(BaseSettings):
     # messages, a pod may receive others' events and skip them; "audience" a pod receives only
     # its events, in more messages.
     bus_routed_publish: Literal["cc", "audience"] = "cc"
-    # After a wake-up the relay waits this long so concurrent commits share one round.
+    # Under load (its last round woken by several commits) the relay waits this long after a
+    # wake-up so concurrent commits share one round; under light load it starts at once.
     relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)
     # Rounds an event may fail alone (while others get through) before it is dead-lettered.
     relay_max_attempts: int = Field(default=3, ge=1, le=100)
     # Inbound webhooks (runtime/ingest): the writer's linger so concurrent requests share one
-    # commit, webhooks per processing round, failed rounds before one is set aside, and
-    # whether this process applies them at all (false: it only accepts; others process).
+    # commit (under load only: the last group held several bodies), webhooks per processing
+    # round, failed rounds before one is set aside, and whether this process applies them at
+    # all (false: it only accepts; others process).
     ingest_linger_seconds: float = Field(default=0.002, ge=0, le=1)
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_max_attempts: int = Field(default=3, ge=1, le=100)

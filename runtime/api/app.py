@@ -41,7 +41,7 @@ from runtime.bus import make_bus
 from runtime.bus.naming import pod_name
 from runtime.campaigns import CampaignPipeline
 from runtime.clock import Clock, SystemClock
-from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, listening
+from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, listening, origin
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.snooze import run_waker
 from runtime.ingest import InboundPipeline
@@ -127,7 +127,7 @@ def create_app(
     wakers = {EVENTS_WRITTEN: relay.wake}
     if settings.ingest_process:
         wakers[INBOUND_STORED] = ingest.processor.wake
-    listener = Listener(settings.database_url, wakers)
+    listener = Listener(settings.database_url, wakers, own_origin=origin(engine))
     media_store = store_from_settings(settings, sessionmaker)
     outbound = OutboundPipeline(sessionmaker, whatsapp, settings, clock, media_store)
     media_fetcher = MediaFetcher(sessionmaker, whatsapp, media_store, settings, clock)

@@ -3,7 +3,10 @@ transaction (or with its connection, if the holder dies)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Arbitrary constants naming our leases among PostgreSQL advisory locks.
@@ -19,3 +22,14 @@ async def take_transaction_lease(connection: AsyncConnection, key: int) -> bool:
         return True
     lease = select(func.pg_try_advisory_xact_lock(key))
     return bool((await connection.execute(lease)).scalar_one())
+
+
+def under_lease(query: Select[Any], key: int, dialect: Dialect) -> Select[Any]:
+    """``query`` finding rows only if its transaction takes lease ``key``, with no round trip
+    of its own: on PostgreSQL the lease is an uncorrelated subquery, which the planner
+    evaluates once, as a one-time filter before the scan. When the statement finds nothing,
+    :func:`take_transaction_lease` tells whether the lease was taken (nothing to do) or not
+    (busy); asking again while holding it is harmless (it is re-entrant)."""
+    if dialect.name != "postgresql":
+        return query
+    return query.where(select(func.pg_try_advisory_xact_lock(key)).scalar_subquery())

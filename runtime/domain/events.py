@@ -109,7 +109,7 @@ def _write_events(session: Session) -> None:
             .values(event_seq=Tenant.event_seq + len(events))
             .returning(Tenant.event_seq)
         )  # … and wake the relays of other processes
-        last = connection.execute(notifying(bump, EVENTS_WRITTEN, connection.dialect)).scalar_one()
+        last = connection.execute(notifying(bump, EVENTS_WRITTEN, connection)).scalar_one()
         for seq, event in enumerate(events, start=last - len(events) + 1):
             event.seq = seq
     connection.execute(insert(Event), [event.row() for event in pending])

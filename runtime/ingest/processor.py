@@ -1,12 +1,12 @@
 """The processing side: apply stored webhooks in batches, in id order, one lease at a time.
 
-One round = one transaction: take the processing lease, claim the oldest unprocessed rows
-(marking them processed in the same statement), read what they name and insert their new
-contacts (:func:`~runtime.domain.webhook_ingest.prepare_round`), apply each with
-:func:`~runtime.domain.webhook_ingest.ingest`, write the round's conversations and messages
-(:func:`~runtime.domain.webhook_ingest.finish_round`), commit. If a webhook raises, the round
-is redone with one SAVEPOINT per webhook: the failing one is rolled back alone, counted
-(``attempts``, ``last_error``, un-marked) and retried in a later round; after
+One round = one transaction: claim the oldest unprocessed rows under the processing lease
+(taking the lease and marking the rows processed in the same statement), read what they name
+and insert their new contacts (:func:`~runtime.domain.webhook_ingest.prepare_round`), apply
+each with :func:`~runtime.domain.webhook_ingest.ingest`, write the round's conversations and
+messages (:func:`~runtime.domain.webhook_ingest.finish_round`), commit. If a webhook raises,
+the round is redone with one SAVEPOINT per webhook: the failing one is rolled back alone,
+counted (``attempts``, ``last_error``, un-marked) and retried in a later round; after
 ``max_attempts`` it is set aside (``processed_at`` and ``last_error`` both set), never
 blocking the ones behind it.
 
@@ -31,7 +31,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
-from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease
+from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease, under_lease
 from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
 
@@ -127,9 +127,11 @@ class InboundProcessor:
 
     async def _round(self, *, isolate: bool) -> Round:
         async with self._sessionmaker() as session, session.begin():
-            if not await take_transaction_lease(await session.connection(), INBOUND_PROCESSING):
+            claimed = await self._claim(session)  # … under the processing lease
+            if not claimed and not await take_transaction_lease(
+                await session.connection(), INBOUND_PROCESSING
+            ):
                 return Round(busy=True)
-            claimed = await self._claim(session)
             payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
                 await self._prepare(session, payloads)
@@ -147,13 +149,16 @@ class InboundProcessor:
 
     async def _claim(self, session: AsyncSession) -> list[_Stored]:
         """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
-        statement (a failure un-marks its row: :meth:`_count_failure`), in id order."""
-        oldest = (
+        statement (a failure un-marks its row: :meth:`_count_failure`), in id order; none
+        unless this transaction takes the processing lease (in the same statement)."""
+        oldest = under_lease(
             select(InboundWebhook.id)
             .where(InboundWebhook.processed_at.is_(None))
             .order_by(InboundWebhook.id)
             .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True),
+            INBOUND_PROCESSING,
+            session.get_bind().dialect,
         )
         marked = await session.execute(
             update(InboundWebhook)

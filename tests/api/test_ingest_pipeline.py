@@ -13,7 +13,7 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runtime.clock import utc_now
-from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener
+from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, origin
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.events import record_event
 from runtime.ingest import processor as processor_module
@@ -74,13 +74,20 @@ async def test_webhook_acknowledged_only_after_durable(world: WhatsAppWorld) -> 
     def committed(_connection: Any) -> None:
         seen.append("commit")
 
+    def autocommitted(connection: Any, *_: Any) -> None:
+        """A group of one is an autocommitted INSERT (PostgreSQL): it commits by itself."""
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            seen.append("commit")
+
     engine = world.app.state.engine.sync_engine
     event.listen(engine, "commit", committed)
+    event.listen(engine, "after_cursor_execute", autocommitted)
     try:
         await _post(world, body)
         seen.append("answered")
     finally:
         event.remove(engine, "commit", committed)
+        event.remove(engine, "after_cursor_execute", autocommitted)
     assert seen[-2:] == ["commit", "answered"]
     # A second, independent connection sees the committed, not yet processed, raw body.
     other = create_async_engine(world.settings.database_url)
@@ -109,6 +116,34 @@ async def test_group_commit_shares_one_commit(world: WhatsAppWorld) -> None:
     commits_before = writer.commits
     await asyncio.gather(*(_post(world, body) for body in bodies))
     assert writer.commits - commits_before < len(bodies) // 4
+    async with world.app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(InboundWebhook.body))).all()
+    assert set(bodies) <= set(stored)
+
+
+async def test_writer_lingers_only_under_load(world: WhatsAppWorld) -> None:
+    """A body after a quiet spell is written at once (nobody would join it); after a group of
+    several, the next first body lingers for its neighbours. The linger here (3 s) is far
+    longer than a write, so the two cases cannot be confused."""
+    sender = await _sender(world)
+    linger = 3.0
+    writer = GroupCommitWriter(world.app.state.engine, linger=linger)
+    bodies = [
+        _text_webhook(sender["phone_number_id"], "6281234567003", f"wamid.linger-{i}", str(i))
+        for i in range(5)
+    ]
+    now = utc_now(world.engine.state.clock)
+    loop = asyncio.get_running_loop()
+
+    async def seconds_to_store(body: bytes) -> float:
+        started = loop.time()
+        await writer.accept(body, now)
+        return loop.time() - started
+
+    assert await seconds_to_store(bodies[0]) < linger  # light load: no linger
+    await asyncio.gather(*(writer.accept(body, now) for body in bodies[1:4]))  # one group
+    assert writer.commits == 2
+    assert await seconds_to_store(bodies[4]) >= linger * 0.9  # under load: lingers
     async with world.app.state.sessionmaker() as session:
         stored = (await session.scalars(select(InboundWebhook.body))).all()
     assert set(bodies) <= set(stored)
@@ -256,6 +291,31 @@ async def test_committed_events_notify_relays(world: WhatsAppWorld) -> None:
         async with world.app.state.sessionmaker() as session, session.begin():
             await record_event(session, ctx.id, "test.ping", {}, ["inbox.all"])
         await wait_for(lambda: _true(woken == ["w", "w"]), within=10)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_listener_ignores_its_own_process_notifications(world: WhatsAppWorld) -> None:
+    """A process's own commits woke its workers in process; its listener hears only the
+    other processes' (here: another engine)."""
+    ctx = await world.new_tenant()
+    own = world.app.state.engine
+    other = make_engine(world.settings.database_url)
+    woken: list[str] = []
+    listener = Listener(
+        world.settings.database_url,
+        {EVENTS_WRITTEN: lambda: woken.append("w")},
+        own_origin=origin(own),
+    )
+    try:
+        async with listener.running():
+            await wait_for(lambda: _true(woken == ["w"]), within=10)  # once on connecting
+            for engine in (own, other):  # notifications arrive in commit order
+                async with make_sessionmaker(engine)() as session, session.begin():
+                    await record_event(session, ctx.id, "test.ping", {}, ["inbox.all"])
+            await wait_for(lambda: _true(len(woken) >= 2), within=10)
+    finally:
+        await other.dispose()
+    assert woken == ["w", "w"]  # the other engine's commit only
 
 
 async def _true(value: bool) -> bool:

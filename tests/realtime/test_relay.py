@@ -189,6 +189,28 @@ async def test_relays_take_turns_so_a_later_batch_never_overtakes(
     assert received == seqs
 
 
+async def test_lone_commits_are_published_without_lingering(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Under light load (each round woken by one commit) nobody would share the round, so
+    the relay starts it at once instead of lingering (here 30 s, past the deadlines)."""
+    while await OutboxRelay(sessionmaker, InProcessBus()).publish_pending():
+        pass  # other tests' leftovers
+    bus, received = InProcessBus("fanout"), []
+    subscription = await bus.subscribe(
+        world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
+    )
+    await subscription.bind(["all"])
+    async with OutboxRelay(sessionmaker, bus, linger=30).running():
+        for n in range(3):
+            seq = await _emit(world, {"n": n})
+            await wait_for(lambda seq=seq: _received(received, seq), within=10)
+
+
+async def _received(received: list[int], seq: int) -> bool:
+    return seq in received
+
+
 class ReconnectingBus(InProcessBus):
     """Unavailable for its first ``down`` publishes, then up: a broker coming back while a
     round retries its events one by one."""
