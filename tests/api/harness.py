@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from runtime.api.app import create_app
 from runtime.domain.tenants import create_admin, create_tenant
@@ -52,6 +55,21 @@ class ApiHarness:
         """Wait until every queued message that is due has been handed to Meta (its outcome
         recorded); messages waiting for a later time stay queued."""
         await self.app.state.outbound.settled(within)
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """The SQL the app's engine runs inside the block (an executemany counts once)."""
+        statements: list[str] = []
+
+        def record(*args: Any) -> None:
+            statements.append(args[2])
+
+        engine = self.app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
 
     async def close(self) -> None:
         for client in (self.client, *self._other_clients):

@@ -3,19 +3,18 @@ cap, send window, frequency cap, eligibility, warm-up, auto-pause, exactly once,
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from runtime.campaigns import CampaignPipeline
 from runtime.clock import utc_now
@@ -537,22 +536,6 @@ async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) 
     assert by_contact[pooled["id"]]["skip_rule"] == "no_sender_allocated"
 
 
-@contextlib.contextmanager
-def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
-    """The SQL the app's engine runs inside the block (an executemany counts once)."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = world.app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_allocated_senders_are_read_set_wise(database_url: str) -> None:
     """A round of ``allocated`` recipients reads the allocation rule's inputs for all of them
     at once (allocations, teams, latest conversations: a fixed number of statements, not one
@@ -593,7 +576,7 @@ async def test_allocated_senders_are_read_set_wise(database_url: str) -> None:
         assert r.status_code == 200, r.text
         await _act(world, ctx, campaign, "launch")
 
-        with _statements(world) as statements:
+        with world.statements() as statements:
             assert await world.app.state.campaigns.feed_round() == 7
 
         rows = await world.client.get(

@@ -3,15 +3,14 @@ ambiguous outcomes ``unknown`` until a status webhook tells, waits on shared lim
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
 
 from runtime.clock import utc_now
 from runtime.models import Event, Message, RecipientBudget, Sender, SendQueueItem
@@ -302,22 +301,6 @@ def _send_path(sql: str) -> bool:
     return "send_queue" in sql or "send_pacing" in sql or sql.endswith("messages.wamid IS NULL")
 
 
-@contextlib.contextmanager
-def _statements(world: WhatsAppWorld) -> Iterator[list[str]]:
-    """The SQL the app's engine runs inside the block (an executemany counts once)."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = world.app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> None:
     """30 due sends are claimed, paced and recorded with a bounded number of statements
     (bulk UPDATEs and one DELETE … RETURNING), not a few per row. (Sends may go 2 s late
@@ -339,7 +322,7 @@ async def test_a_claim_round_and_its_record_are_set_wise(database_url: str) -> N
         async def recorded() -> bool:
             return not worker.busy
 
-        with _statements(world) as statements:
+        with world.statements() as statements:
             claimed, _ = await worker.claim_round()
             await wait_for(recorded, within=10.0)
         assert claimed == 30
@@ -380,7 +363,7 @@ async def test_queue_estimates_cost_three_statements_for_any_number_of_rows(
                     select(Message).where(Message.id.in_([uuid.UUID(m["id"]) for m in sends]))
                 )
             )
-            with _statements(world) as statements:
+            with world.statements() as statements:
                 rows = await queue_rows(session, messages, utc_now(world.engine.state.clock))
         assert len(rows) == 6 and len(statements) == 3, statements
         async with world.app.state.sessionmaker() as session, session.begin():
