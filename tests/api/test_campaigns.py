@@ -754,9 +754,9 @@ async def test_a_reply_counts_by_the_conversation_order_not_by_clock_stamps(
             .values(created_at=utc_now(world.app.state.clock) + timedelta(hours=1))
         )
         await session.commit()
-    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=0, read=1), within=30)
+    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=0, sent=1), within=30)
     await world.customer_says(sender, people[0]["phone"].lstrip("+"), "Yes please")
-    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1, read=0), within=30)
+    await wait_for(lambda: _totals_are(world, ctx, campaign, replied=1, sent=0), within=30)
     timeline = (
         await world.client.get(f"/api/campaigns/{campaign['id']}/timeline", headers=ctx.headers)
     ).json()
