@@ -82,7 +82,7 @@ async def test_api_killed_mid_campaign_sends_each_recipient_once(settings: Setti
         assert sum(statuses.values()) == RECIPIENTS and statuses["failed"] == 0
         assert (await sim.refusals()).get("130429", 0) == 0  # within the numbers' limits
         # whoever Meta never got was mid-send at the kill: "unknown" (so are sends Meta got
-        # whose answer the kill lost: this simulator sends no status webhook to settle them)
+        # whose answer the kill lost: this simulator sends no status webhook to settle them).
+        # No upper bound here: on a loaded machine sends also outlive the 1 s send timeout
+        # before the kill, and those are rightly "unknown" too (183 of 400 seen at load 9).
         assert RECIPIENTS - len(per_phone) <= statuses["unknown"]
-        # at most what was in flight at the kill: 0.5 s of slots of the 4 numbers at 80 msg/s
-        assert statuses["unknown"] <= 4 * 80 // 2
