@@ -4,7 +4,8 @@
 # Lint/type failures are reported but pytest still runs; the exit code is pytest's,
 # or 1 if pytest passed but a check failed. pytest's "no tests collected" (5) is a failure.
 # Env knobs: SCRM_SKIP_INSTALL=1 skips the pip install step (also skipped when
-# pyproject.toml is unchanged since the last install here).
+# pyproject.toml is unchanged since the last install here); SCRM_TEST_WORKERS (default 2,
+# 0 = serial) sets pytest's worker processes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -43,9 +44,15 @@ export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 step "e2e/controlplane/build.sh all (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, helm; cached)"
 bash e2e/controlplane/build.sh all >/dev/null || failed+=("controlplane build")
 
-step "pytest -q $*"
+# Two pytest workers by default (pytest-xdist; whole files per worker, so a file's fixtures
+# and order hold; every session fixture makes its own databases, vhosts and control plane).
+# SCRM_TEST_WORKERS=0 runs serially.
+workers=${SCRM_TEST_WORKERS:-2}
+parallel=()
+((workers > 0)) && parallel=(-n "$workers" --dist loadfile)
+step "pytest -q ${parallel[*]} $*"
 rc=0
-python -m pytest -q "$@" || rc=$?
+python -m pytest -q "${parallel[@]}" "$@" || rc=$?
 
 if ((rc == 5)); then
   echo "test.sh: FAILED: pytest collected no tests (exit 5)" >&2
