@@ -74,6 +74,20 @@ class Demo:
         )
         r.raise_for_status()
 
+    def sent_to_meta(
+        self, matches: Callable[[dict[str, Any]], bool], within: float = 10.0
+    ) -> dict[str, Any]:
+        """The first of our messages the simulator got that ``matches``, waiting for it
+        (a send is queued first and leaves with the send worker)."""
+        deadline = time.monotonic() + within
+        while True:
+            for message in self.http.get("/simulator/_sim/messages").json()["data"]:
+                if matches(message):
+                    return dict(message)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such message reached the simulator within {within}s")
+            time.sleep(0.1)
+
     def now(self) -> int:
         """The simulated Meta clock, in Unix seconds."""
         return int(self.http.get("/simulator/_sim/clock").json()["now"])

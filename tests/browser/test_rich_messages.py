@@ -5,7 +5,6 @@ buttons with the customer's choice; the rich strings in Bahasa Indonesia."""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -34,20 +33,14 @@ def customer_sends(demo: Demo, kind: str, content: Any = None, **extra: Any) -> 
 
 
 def meta_wamid_of(demo: Demo, text: str) -> str:
-    """The wamid Meta gave our message with ``text`` (the simulator's record)."""
-    sent = demo.http.get("/simulator/_sim/messages").json()["data"]
-    return str(next(m["id"] for m in sent if m["body"].get("text", {}).get("body") == text))
+    """The wamid Meta gave our message with ``text`` (the simulator's record), once it is sent."""
+    return str(demo.sent_to_meta(lambda m: m["body"].get("text", {}).get("body") == text)["id"])
 
 
 def meta_reaction_wamid(demo: Demo, target_wamid: str, emoji: str) -> str:
     """The wamid Meta gave our reaction ``emoji`` to ``target_wamid``, once it is sent."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for m in demo.http.get("/simulator/_sim/messages").json()["data"]:
-            if m["body"].get("reaction") == {"message_id": target_wamid, "emoji": emoji}:
-                return str(m["id"])
-        time.sleep(0.1)
-    raise AssertionError(f"the reaction {emoji} never reached the simulator")
+    reaction = {"message_id": target_wamid, "emoji": emoji}
+    return str(demo.sent_to_meta(lambda m: m["body"].get("reaction") == reaction)["id"])
 
 
 def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
