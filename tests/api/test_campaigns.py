@@ -511,15 +511,19 @@ async def test_high_failure_rate_pauses_the_campaign(world: WhatsAppWorld) -> No
     assert failed.json()["items"][0]["error_code"] == 131026
 
 
-async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) -> None:
-    ctx, _, people, campaign = await _setup(world, 2)
-    agent, _ = await world.new_agent(ctx)
-    own_number = await world.add_sender(ctx, [agent["id"]])
-    owned, pooled = people
-    r = await world.client.post(
-        f"/api/contacts/{owned['id']}/assign", headers=ctx.headers, json={"agent_id": agent["id"]}
-    )
-    assert r.status_code == 200, r.text
+async def _launch_allocated(
+    world: WhatsAppWorld,
+    ctx: TenantCtx,
+    campaign: dict[str, Any],
+    owners: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    """Each (contact, owner) assigned, the campaign switched to each contact's allocated
+    number, then launched."""
+    for person, owner in owners:
+        r = await world.client.post(
+            f"/api/contacts/{person['id']}/assign", headers=ctx.headers, json=owner
+        )
+        assert r.status_code == 200, r.text
     r = await world.client.patch(
         f"/api/campaigns/{campaign['id']}",
         headers=ctx.headers,
@@ -527,6 +531,14 @@ async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) 
     )
     assert r.status_code == 200, r.text
     await _act(world, ctx, campaign, "launch")
+
+
+async def test_allocated_senders_follow_the_contact_owner(world: WhatsAppWorld) -> None:
+    ctx, _, people, campaign = await _setup(world, 2)
+    agent, _ = await world.new_agent(ctx)
+    own_number = await world.add_sender(ctx, [agent["id"]])
+    owned, pooled = people
+    await _launch_allocated(world, ctx, campaign, [(owned, {"agent_id": agent["id"]})])
     await _run(world)
     rows = await world.client.get(
         f"/api/campaigns/{campaign['id']}/recipients", headers=ctx.headers
@@ -563,18 +575,7 @@ async def test_allocated_senders_are_read_set_wise(database_url: str) -> None:
         assert r.status_code == 200, r.text
         owners = [{"agent_id": first["id"]}] * 3 + [{"agent_id": second["id"]}] * 2
         owners += [{"team_id": team.json()["id"]}] * 2  # people[7] stays in the open pool
-        for person, owner in zip(people, owners, strict=False):
-            r = await world.client.post(
-                f"/api/contacts/{person['id']}/assign", headers=ctx.headers, json=owner
-            )
-            assert r.status_code == 200, r.text
-        r = await world.client.patch(
-            f"/api/campaigns/{campaign['id']}",
-            headers=ctx.headers,
-            json={"sender": {"mode": "allocated"}},
-        )
-        assert r.status_code == 200, r.text
-        await _act(world, ctx, campaign, "launch")
+        await _launch_allocated(world, ctx, campaign, list(zip(people, owners, strict=False)))
 
         with world.statements() as statements:
             assert await world.app.state.campaigns.feed_round() == 7
