@@ -30,7 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.common import bench_settings, database, machine, percentile, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_settings,
+    cpu_of,
+    database,
+    machine,
+    percentile,
+    table,
+)
 from runtime.db.session import make_engine  # noqa: E402
 from runtime.outbound import run_sender_worker  # noqa: E402
 from runtime.settings import get_settings  # noqa: E402
@@ -100,12 +107,6 @@ def per_number_peaks(times: dict[str, list[float]]) -> tuple[int, int]:
     return max((p[0] for p in peaks), default=0), max((p[1] for p in peaks), default=0)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def machine_busy_seconds() -> float:
     """CPU seconds every core spent busy since boot (all processes)."""
     user, nice, system, _idle, _iowait, irq, softirq, *_ = (
@@ -155,9 +156,9 @@ class CpuMeter:
 
     def _sample(self, backends: list[int]) -> dict[str, float]:
         return {
-            "workers": sum(cpu_seconds(pid) for pid in self.workers),
-            "simulator": cpu_seconds(self.simulator),
-            "postgres": sum(cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists()),
+            "workers": sum(cpu_of(pid) for pid in self.workers),
+            "simulator": cpu_of(self.simulator),
+            "postgres": sum(cpu_of(pid) for pid in backends),  # 0 for a backend gone
             "machine": machine_busy_seconds(),
         }
 
