@@ -286,6 +286,24 @@ async def emit_message(
     )
 
 
+async def lock_conversations_of(
+    session: AsyncSession, contact_ids: list[uuid.UUID]
+) -> list[Conversation]:
+    """Every stored conversation of ``contact_ids``, locked (``FOR UPDATE``) in id order:
+    the first locks an inbound round takes (runtime/domain/webhook_ingest.prepare_round),
+    before it writes the contacts. A send that takes them before locking its contact (the
+    marketing cap) cannot deadlock with a round (docs/campaigns.md, "Lock order")."""
+    if not contact_ids:
+        return []
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.contact_id.in_(contact_ids))
+        .order_by(Conversation.id)
+        .with_for_update()
+    )
+    return list(rows)
+
+
 async def conversation_for(
     session: AsyncSession,
     tenant_id: uuid.UUID,

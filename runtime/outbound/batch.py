@@ -7,9 +7,10 @@ on its account — a refusal there refuses all its requests. Per contact, in SQL
 set: the eligibility rules of :func:`~runtime.domain.eligibility.check_outreach_many`
 (do-not-contact, opted out, marketing cap, quiet hours). Locks are taken in the order an
 inbound round takes them (runtime/domain/webhook_ingest.prepare_round), so the two do not
-deadlock over these rows: first the stored conversations of (number, contact), in id order,
-waited for; then the contacts (the marketing cap's lock), skipped when another transaction
-holds them (that request is answered ``retry``). The missing conversations are inserted in
+deadlock over these rows: first every stored conversation of the contacts, in id order,
+waited for (before any request goes through ``submit`` one by one); then the contacts (the
+marketing cap's lock), skipped when another transaction holds them (that request is
+answered ``retry``). The missing conversations are inserted in
 one statement; the messages in one INSERT, each under its idempotency key (unique per
 tenant: a key already stored is answered ``duplicate``, never sent twice; one stored by a
 concurrent transaction raises :class:`BatchConflict`); their outreach counts and queue rows
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,13 +108,17 @@ async def submit_batch(
         else:
             fresh.append((index, request))
     checked = await _checked_by_number(session, settings, fresh, outcomes)
+    # Locks in the inbound round's order (runtime/domain/webhook_ingest.prepare_round):
+    # every conversation of the round's contacts first (waited for, in id order), then the
+    # contacts (the one-by-one requests wait for theirs; the others are never waited for).
+    contacts = {r.contact.id for _, r, _, _, _ in checked.rendered}
+    contacts |= {r.contact.id for _, r in checked.one_by_one}
+    existing = {
+        (c.sender_id, c.contact_id): c
+        for c in await inbox.lock_conversations_of(session, sorted(contacts))
+    }
     for index, request in checked.one_by_one:
         outcomes[index] = await _submit_one(session, settings, tenant_id, agent_id, request, now)
-    # Locks in the inbound round's order (runtime/domain/webhook_ingest.prepare_round): the
-    # conversations first (waited for, in id order), then the contacts (never waited for).
-    existing = await _locked_conversations(
-        session, [(r.sender.id, r.contact.id) for _, r, _, _, _ in checked.rendered]
-    )
     ready = await _eligible(session, tenant_id, checked.rendered, now, outcomes)
     if ready:
         await _store(session, tenant_id, agent_id, ready, existing, now, outcomes)
@@ -309,20 +314,6 @@ def _queue_row(
     if request.not_before is not None and request.not_before > row["not_before"]:
         row["not_before"] = request.not_before
     return row
-
-
-async def _locked_conversations(
-    session: AsyncSession, keys: list[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Conversation]:
-    """The stored conversations of (number, contact) ``keys``, locked in id order (their
-    messages are then numbered in memory, as the inbound round does)."""
-    rows = await session.scalars(
-        select(Conversation)
-        .where(tuple_(Conversation.sender_id, Conversation.contact_id).in_(keys))
-        .order_by(Conversation.id)
-        .with_for_update()
-    )
-    return {(c.sender_id, c.contact_id): c for c in rows}
 
 
 async def _stored_keys(

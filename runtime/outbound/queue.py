@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from runtime.db.base import as_utc
-from runtime.domain import outbound, sender_failover
+from runtime.domain import inbox, outbound, sender_failover
 from runtime.domain.errors import Conflict, NotFound
 from runtime.models import (
     Contact,
@@ -46,6 +46,8 @@ async def submit(
     (the caller commits both at once, then wakes the worker). New outreach from an unhealthy
     sender moves to the next healthy one (the message's conversation then differs from
     ``conversation``; runtime/domain/sender_failover.py)."""
+    # The inbound round's lock order: the contact's conversations, then the contact.
+    await inbox.lock_conversations_of(session, [contact.id])
     switch = None
     if isinstance(outgoing, outbound.TemplateOut):
         switch = await sender_failover.reroute(

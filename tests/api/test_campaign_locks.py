@@ -163,3 +163,55 @@ async def test_a_contact_held_elsewhere_is_retried_next_round_not_waited_for(
     second = await asyncio.wait_for(world.app.state.campaigns.feed_round(), ROUND_DEADLINE)
     assert second == 1
     assert (await _results(world, ctx, campaign))["totals"]["queued"] == CONTACTS
+
+
+async def test_an_agents_send_and_an_inbound_round_on_the_same_contact_do_not_deadlock(
+    world: WhatsAppWorld,
+) -> None:
+    """An agent sends a marketing template (so the send locks the contact for the cap) to a
+    contact whose message an inbound round is applying: the round holds the conversation
+    and then writes the contact. The send takes the conversation first, so it waits holding
+    nothing; before, it locked the contact first and PostgreSQL found a deadlock."""
+    ctx, sender, people, campaign = await _campaign_talking_to_its_audience(world)
+    person = people[0]
+    async with world.app.state.sessionmaker() as session:
+        talk = await session.scalar(
+            select(Conversation.id).where(Conversation.contact_id == uuid.UUID(person["id"]))
+        )
+    payloads = _inbound(sender, [person], "agent")
+    now = utc_now(world.app.state.clock)
+    async with world.app.state.sessionmaker() as inbound:
+        await prepare_round(inbound, payloads)  # the conversation, locked
+        sending = asyncio.create_task(
+            world.client.post(
+                f"/api/conversations/{talk}/messages",
+                headers=ctx.headers,
+                json={
+                    "type": "template",
+                    "template": {
+                        "name": campaign["template"]["name"],
+                        "language": "en_US",
+                        "parameters": {"body": ["Budi", "Jakarta"]},
+                    },
+                },
+            )
+        )
+        await wait_for(lambda: _someone_waits_on_a_lock(world), within=ROUND_DEADLINE)
+        for payload in payloads:
+            await ingest(inbound, payload, now)  # writes the contact's name
+        await finish_round(inbound)
+        await inbound.commit()
+    sent = await asyncio.wait_for(sending, ROUND_DEADLINE)
+
+    assert sent.status_code == 202, sent.text
+    async with world.app.state.sessionmaker() as session:
+        contact = await session.get(Contact, uuid.UUID(person["id"]))
+        seqs = list(
+            await session.scalars(
+                select(Message.conversation_seq)
+                .where(Message.conversation_id == talk)
+                .order_by(Message.conversation_seq)
+            )
+        )
+    assert contact is not None and contact.name == "Budi"
+    assert seqs == [1, 2, 3]  # the first message, then the round's and the send's, numbered
