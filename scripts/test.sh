@@ -50,9 +50,9 @@ bash e2e/controlplane/build.sh all >/dev/null || failed+=("controlplane build")
 workers=${SCRM_TEST_WORKERS:-2}
 parallel=()
 ((workers > 0)) && parallel=(-n "$workers" --dist loadfile)
-step "pytest -q ${parallel[*]} $*"
+step "pytest -q --durations=25 ${parallel[*]} $*"
 rc=0
-python -m pytest -q "${parallel[@]}" "$@" || rc=$?
+python -m pytest -q --durations=25 "${parallel[@]}" "$@" || rc=$?
 
 if ((rc == 5)); then
   echo "test.sh: FAILED: pytest collected no tests (exit 5)" >&2
