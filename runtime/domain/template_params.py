@@ -15,6 +15,7 @@ wrong shape is ``template_param_invalid``. What passes becomes Meta's send-time 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.domain.errors import Invalid
@@ -182,10 +183,28 @@ def _filled(text: str, texts: dict[str, str]) -> str:
     return text
 
 
+def _shown(definition: list[Json], kind: str, texts: dict[str, str]) -> str | None:
+    """The ``kind`` component's text with its placeholders filled; None without a text."""
+    found = next((c for c in definition if str(c.get("type", "")).upper() == kind), None)
+    return _filled(str(found["text"]), texts) if found and found.get("text") else None
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    components: list[Json]  # Meta's send-time components with parameters
+    header_text: str | None  # a TEXT header as the customer reads it
+    body_text: str | None
+
+    @property
+    def text(self) -> str:
+        """What the customer reads, for the inbox: the header line, then the body."""
+        return "\n".join(t for t in (self.header_text, self.body_text) if t is not None)
+
+
 def build_components(
     name: str, definition: list[Json], slots: TemplateSlots, parameters: dict[str, list[Any]]
-) -> tuple[list[Json], str]:
-    """Meta's send-time components and the text the customer reads (header and body)."""
+) -> RenderedTemplate:
+    """Meta's send-time components and the texts the customer reads (header and body)."""
     unknown = sorted(set(parameters) - set(COMPONENTS))
     if unknown:
         raise Invalid(
@@ -201,9 +220,8 @@ def build_components(
     )
     components = [c for c in (header, body) if c is not None]
     components += _buttons(name, slots, list(parameters.get("buttons") or []))
-    shown = []
-    for kind, texts in (("HEADER", header_texts), ("BODY", body_texts)):
-        found = next((c for c in definition if str(c.get("type", "")).upper() == kind), None)
-        if found and found.get("text"):
-            shown.append(_filled(str(found["text"]), texts))
-    return components, "\n".join(shown)
+    return RenderedTemplate(
+        components,
+        _shown(definition, "HEADER", header_texts),
+        _shown(definition, "BODY", body_texts),
+    )

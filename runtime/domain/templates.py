@@ -11,26 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.domain.errors import Invalid, NotFound
 from runtime.domain.sender_tokens import resolve_token
-from runtime.domain.template_params import build_components
+from runtime.domain.template_params import RenderedTemplate, build_components
 from runtime.models import Sender, Template
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.template_slots import template_slots
 
 
-@dataclass(frozen=True)
-class RenderedTemplate:
-    components: list[dict[str, Any]]  # Meta's send-time components with parameters
-    text: str  # what the customer reads, for the inbox
-
-
 def render(template: Template, parameters: dict[str, list[Any]]) -> RenderedTemplate:
     """Check the parameters against the template's stored components (every header, body
     and button parameter; runtime/domain/template_params.py) and build the send body."""
-    components, text = build_components(
+    return build_components(
         template.name, template.components, template_slots(template.components), parameters
     )
-    return RenderedTemplate(components, text)
 
 
 async def approved_template(

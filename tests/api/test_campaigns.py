@@ -676,6 +676,81 @@ async def test_media_header_template_needs_its_media_and_buttons(world: WhatsApp
         assert button["parameters"][0]["text"] == "+" + message["to"]  # per recipient
 
 
+async def test_text_header_and_quick_reply_payload_come_per_recipient(
+    world: WhatsAppWorld,
+) -> None:
+    ctx = await world.new_tenant()
+    sender = await world.add_sender(ctx, [])
+    name = f"parcel_txt_{uuid.uuid4().hex[:8]}"
+    await world.control(
+        "templates",
+        {
+            "waba_id": WABA_ID,
+            "name": name,
+            "language": "en_US",
+            "category": "UTILITY",
+            "components": [
+                {"type": "HEADER", "format": "TEXT", "text": "Parcel {{1}}"},
+                {"type": "BODY", "text": "Hi {{1}}, it arrives tomorrow."},
+                {"type": "BUTTONS", "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Fine"},
+                    {"type": "QUICK_REPLY", "text": "Move it"}]},
+            ],
+        },
+    )  # fmt: skip
+    assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    people = [
+        await _contact(world, ctx, name=f"Rina {i}", tags=[tag], attributes={"parcel": f"P-{i}"})
+        for i in range(2)
+    ]
+    audience = await world.client.post(
+        "/api/audiences",
+        headers=ctx.headers,
+        json={"name": "t", "definition": _has("tags", "has", tag)},
+    )
+    parameters = {
+        "header": [{"field": "attributes.parcel", "fallback": "for you"}],
+        "body": [{"field": "name"}],
+        "buttons": [{"index": 1, "field": "attributes.parcel"}],  # button 0 goes without
+    }
+    created = await world.client.post(
+        "/api/campaigns",
+        headers=ctx.headers,
+        json={
+            "name": "Parcel notice",
+            "audience_id": audience.json()["id"],
+            "template": {"name": name, "language": "en_US"},
+            "parameters": parameters,
+            "sender": {"mode": "named", "sender_ids": [sender["id"]]},
+            "rate_per_minute": 6000,
+        },
+    )
+    assert created.status_code == 201, created.text
+    preview = await world.client.get(
+        f"/api/campaigns/{created.json()['id']}/preview", headers=ctx.headers
+    )
+    ordered = sorted(people, key=lambda p: p["id"])
+    assert [(p["header_text"], p["body_text"], p["text"]) for p in preview.json()] == [
+        (
+            f"Parcel {p['attributes']['parcel']}",
+            f"Hi {p['name']}, it arrives tomorrow.",
+            f"Parcel {p['attributes']['parcel']}\nHi {p['name']}, it arrives tomorrow.",
+        )
+        for p in ordered
+    ]
+    await _act(world, ctx, created.json(), "launch")
+    await _run(world)
+    sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)
+    parcels = {p["phone"].lstrip("+"): p["attributes"]["parcel"] for p in people}
+    for message in sent:
+        header, _, button = message["body"]["template"]["components"]
+        parcel = parcels[message["to"]]
+        assert header["parameters"] == [{"type": "text", "text": parcel}]
+        assert (button["sub_type"], button["index"]) == ("quick_reply", "1")
+        assert button["parameters"] == [{"type": "payload", "payload": parcel}]
+
+
 async def _sends_of(world: WhatsAppWorld, template: str, count: int) -> list[Any] | None:
     data = (await world.sim.get("/_sim/messages")).json()["data"]
     found = [m for m in data if m["body"].get("template", {}).get("name") == template]

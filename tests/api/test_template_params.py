@@ -13,7 +13,8 @@ from runtime.whatsapp.template_slots import template_slots
 
 
 def _build(definition: list[dict[str, Any]], parameters: dict[str, Any]) -> tuple[Any, str]:
-    return build_components("t", definition, template_slots(definition), parameters)
+    rendered = build_components("t", definition, template_slots(definition), parameters)
+    return rendered.components, rendered.text
 
 
 def test_named_text_header_and_body_fill_the_shown_text() -> None:
@@ -21,8 +22,14 @@ def test_named_text_header_and_body_fill_the_shown_text() -> None:
         {"type": "HEADER", "format": "TEXT", "text": "Order {{order}}"},
         {"type": "BODY", "text": "Hi {{customer_name}}, order {{order_id}} ships today."},
     ]
-    components, shown = _build(definition, {"header": ["#9"], "body": ["Budi", "A-1"]})
+    parameters = {"header": ["#9"], "body": ["Budi", "A-1"]}
+    components, shown = _build(definition, parameters)
     assert shown == "Order #9\nHi Budi, order A-1 ships today."
+    rendered = build_components("t", definition, template_slots(definition), parameters)
+    assert (rendered.header_text, rendered.body_text) == (
+        "Order #9",
+        "Hi Budi, order A-1 ships today.",
+    )
     assert components[1]["parameters"][0] == {
         "type": "text",
         "text": "Budi",

@@ -324,21 +324,17 @@ async def preview(
     items = []
     header = campaigns.header_media(campaign.parameters)
     for contact in await session.scalars(stmt):
-        text, problem = None, None
-        try:
-            text = render(template, campaigns.resolve_parameters(campaign.parameters, contact)).text
-        except campaigns.MissingParameter as missing:
-            problem = f"missing_parameter:{missing.source}"
-        items.append(
-            PreviewItem(
-                contact_id=contact.id,
-                name=contact.name,
-                phone=contact.phone,
-                text=text,
-                header=header,
-                problem=problem,
-            )
+        item = PreviewItem(
+            contact_id=contact.id, name=contact.name, phone=contact.phone, header=header
         )
+        try:
+            rendered = render(template, campaigns.resolve_parameters(campaign.parameters, contact))
+        except campaigns.MissingParameter as missing:
+            item.problem = f"missing_parameter:{missing.source}"
+        else:
+            item.text, item.header_text = rendered.text, rendered.header_text
+            item.body_text = rendered.body_text
+        items.append(item)
     return items
 
 

@@ -201,13 +201,23 @@ class PreviewItem(BaseModel):
     contact_id: uuid.UUID
     name: str
     phone: str | None
-    text: str | None = Field(description="What this contact would read")
+    text: str | None = Field(
+        default=None, description="What this contact would read (header line, then body)"
+    )
+    header_text: str | None = Field(
+        default=None, description="A TEXT header as this contact would read it; null without one"
+    )
+    body_text: str | None = Field(
+        default=None, description="The body as this contact would read it"
+    )
     header: dict[str, Any] | None = Field(
         default=None,
         description="The media header this contact would see ({type, link | id, filename?}), "
         "the same for every recipient; null without one",
     )
-    problem: str | None = Field(description="Why it could not be rendered (missing field)")
+    problem: str | None = Field(
+        default=None, description="Why it could not be rendered (missing field)"
+    )
 
 
 class TestSendIn(Body):
