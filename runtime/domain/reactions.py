@@ -1,10 +1,11 @@
 """Reactions on a message, as its ``reactions`` JSON keeps them.
 
 ``customer`` and ``business`` hold each side's emoji. Ours shows as soon as the agent reacts;
-when Meta refuses that reaction for good (the send's error or a ``failed`` status), it is
-taken off its message, which carries ``refused`` instead — the emoji, Meta's code and text,
-and the reaction message's id — until our next reaction to it. A refusal that a later
-reaction of ours already replaced changes nothing.
+when Meta refuses that reaction for good (the send's error or a ``failed`` status), its
+message carries ``refused`` — the emoji ("" for a removal), Meta's code and text, and the
+reaction message's id — until our next reaction to it, and ``business`` goes back to the
+emoji Meta still has there (that of our latest earlier reaction it did not refuse). A
+refusal that a later reaction of ours, not refused, already replaced changes nothing.
 """
 
 from __future__ import annotations
@@ -42,20 +43,29 @@ def with_ours(reactions: dict[str, Any] | None, emoji: str) -> dict[str, Any] | 
 
 async def take_back_refused(session: AsyncSession, reaction: Message) -> Message | None:
     """The message ``reaction`` (ours, now ``failed``) reacted to, changed to show the
-    refusal instead of the emoji; None when ``reaction`` is not a reaction, its message is
-    gone, or a later reaction of ours replaced it."""
+    refusal and the emoji Meta still carries there: that of our latest earlier reaction
+    not refused ("" or none: no emoji). A refused removal thus shows the emoji it did not
+    remove. None when ``reaction`` is not a reaction, its message is gone, or a later
+    reaction of ours, not refused, replaced it."""
     if reaction.type != "reaction" or reaction.direction != "outbound":
         return None
     target_id = str(reaction.payload.get("reaction_to_id"))
-    later = await session.scalars(
-        select(Message.payload).where(
-            Message.conversation_id == reaction.conversation_id,
-            Message.type == "reaction",
-            Message.direction == "outbound",
-            Message.conversation_seq > reaction.conversation_seq,
+    ours = [
+        (seq, payload, status)
+        for seq, payload, status in await session.execute(
+            select(Message.conversation_seq, Message.payload, Message.status)
+            .where(
+                Message.conversation_id == reaction.conversation_id,
+                Message.type == "reaction",
+                Message.direction == "outbound",
+                Message.id != reaction.id,
+            )
+            .order_by(Message.conversation_seq)
         )
-    )
-    if any(payload.get("reaction_to_id") == target_id for payload in later):
+        if payload.get("reaction_to_id") == target_id
+    ]
+    later = [status for seq, _, status in ours if seq > reaction.conversation_seq]
+    if any(status != "failed" for status in later):
         return None
     target = await session.scalar(
         select(Message).where(
@@ -64,12 +74,18 @@ async def take_back_refused(session: AsyncSession, reaction: Message) -> Message
     )
     if target is None:
         return None
+    standing = [p["reaction"]["emoji"] for seq, p, status in ours if status != "failed"]
     changed = {k: v for k, v in (target.reactions or {}).items() if k != "business"}
-    changed[REFUSED] = {
-        "emoji": reaction.payload["reaction"]["emoji"],
-        "error_code": reaction.error_code,
-        "error_message": reaction.error_message,
-        "reaction_id": str(reaction.id),
-    }
+    if standing and standing[-1]:
+        changed["business"] = standing[-1]
+    if not later:  # else the refusal shown is that of our latest reaction, refused as well
+        changed[REFUSED] = {
+            "emoji": reaction.payload["reaction"]["emoji"],
+            "error_code": reaction.error_code,
+            "error_message": reaction.error_message,
+            "reaction_id": str(reaction.id),
+        }
+    if changed == target.reactions:
+        return None
     target.reactions = changed
     return target

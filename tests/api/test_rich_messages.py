@@ -373,7 +373,7 @@ async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppW
         target = await _target(world, ctx, conversation, inbound["id"])
         return target if target["reaction_refused"] else None
 
-    target = await wait_for(taken_off, within=5.0)
+    target = await wait_for(taken_off, within=15.0)
     assert target["reactions"] == {}
     refusal = target["reaction_refused"]
     assert (refusal["emoji"], refusal["error_code"]) == ("👍", 131009)
@@ -390,7 +390,7 @@ async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppW
     await world.control(
         f"messages/{wamid}/statuses", {"statuses": ["failed"], "error_code": 131026}
     )
-    target = await wait_for(taken_off, within=5.0)
+    target = await wait_for(taken_off, within=15.0)
     assert target["reactions"] == {}
     assert (target["reaction_refused"]["emoji"], target["reaction_refused"]["error_code"]) == (
         "❤️",
@@ -412,9 +412,56 @@ async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppW
         messages = await _messages(world, ctx, conversation)
         return next(m for m in messages if m["id"] == first.json()["id"])["status"] == "failed"
 
-    await wait_for(first_failed, within=5.0)
+    await wait_for(first_failed, within=15.0)
     target = await _target(world, ctx, conversation, inbound["id"])
     assert (target["reactions"], target["reaction_refused"]) == ({"business": "🙏"}, None)
+
+
+async def test_a_refused_removal_or_change_shows_the_emoji_meta_kept(
+    world: WhatsAppWorld,
+) -> None:
+    ctx, _, _, conversation = await _open_conversation(world)
+    [inbound] = await _messages(world, ctx, conversation)
+
+    def reaction(emoji: str) -> dict[str, Any]:
+        return {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": emoji}}
+
+    accepted = await _send(world, ctx, conversation, reaction("👍"))
+    await _at_meta(world, accepted.json()["id"])
+
+    for emoji, code in (("", 131009), ("❤️", 131026)):  # a removal, then a change, refused
+        await world.control("faults", {"kind": "error", "code": code})
+        refused = await _send(world, ctx, conversation, reaction(emoji))
+        assert refused.status_code == 202, refused.text
+
+        async def refused_shown(reaction_id: str = refused.json()["id"]) -> dict[str, Any] | None:
+            target = await _target(world, ctx, conversation, inbound["id"])
+            refusal = target["reaction_refused"]
+            return target if refusal and refusal["reaction_id"] == reaction_id else None
+
+        target = await wait_for(refused_shown, within=15.0)  # as a reload reads it
+        assert target["reactions"] == {"business": "👍"}  # still at Meta
+        assert (target["reaction_refused"]["emoji"], target["reaction_refused"]["error_code"]) == (
+            emoji,
+            code,
+        )
+        live = await _last_update(world, inbound["id"])
+        assert (live["reactions"], live["reaction_refused"]) == (
+            {"business": "👍"},
+            target["reaction_refused"],
+        )
+
+    # A change refused, then its removal refused as well: Meta still has 👍
+    await world.control("faults", {"kind": "error", "code": 131009, "times": 2})
+    for emoji in ("🙏", ""):
+        assert (await _send(world, ctx, conversation, reaction(emoji))).status_code == 202
+
+    async def both_refused() -> bool:
+        target = await _target(world, ctx, conversation, inbound["id"])
+        refusal = target["reaction_refused"] or {}
+        return (target["reactions"], refusal.get("emoji")) == ({"business": "👍"}, "")
+
+    assert await wait_for(both_refused, within=15.0)
 
 
 async def test_replies_quote_their_message_both_ways(world: WhatsAppWorld) -> None:

@@ -93,8 +93,9 @@ class MessageOut(BaseModel):
     )
     reaction_refused: ReactionRefusedOut | None = Field(
         default=None,
-        description="Meta refused our latest reaction to this message for good: it is no "
-        "longer in reactions.business; cleared by our next reaction",
+        description='Meta refused our latest reaction to this message for good (emoji "": '
+        "a removal); reactions.business is back to the emoji Meta still carries (our latest "
+        "earlier reaction it accepted, if any); cleared by our next reaction",
     )
     reply_to: dict[str, Any] | None = Field(
         default=None,
