@@ -9,7 +9,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from runtime.demo import ADMIN_EMAIL, DISPLAY_NUMBER
+from runtime.demo import ADMIN_EMAIL, DISPLAY_NUMBER, WABA_ID
 from tests.browser.conftest import Demo, sign_in
 
 
@@ -156,4 +156,126 @@ def test_builder_takes_a_media_header_and_shows_it_per_recipient(demo: Demo, new
     page.get_by_role("button", name="Save draft").click()
     expect(page.locator("fieldset.header-media").get_by_role("alert")).to_have_text(
         "A media id has no spaces."
+    )
+
+
+def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
+    demo: Demo, new_page, shots
+) -> None:
+    token = demo.token(ADMIN_EMAIL, demo.admin_password)
+    template = f"parcel_slot_{uuid.uuid4().hex[:6]}"  # no other test sends it
+    demo.http.post(
+        "/simulator/_sim/templates",
+        json={"waba_id": WABA_ID, "name": template, "category": "UTILITY", "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Parcel {{1}} arrives"},
+            {"type": "BODY", "text": "Hi {{1}}, pick a delivery slot."},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "QUICK_REPLY", "text": "Fine"},
+                {"type": "QUICK_REPLY", "text": "Move it"}]}]},
+    ).raise_for_status()  # fmt: skip
+    demo.call(token, "POST", "/api/templates/sync")
+    tag = f"slot-{uuid.uuid4().hex[:6]}"
+    parcels = {}  # the number Meta sends to -> that recipient's parcel
+    for n, name in enumerate(("Kirana Slot", "")):
+        phone = f"62813999{uuid.uuid4().int % 10**5:05d}{n}"
+        parcels[phone] = f"PX-{n}"
+        demo.call(
+            token,
+            "POST",
+            "/api/contacts",
+            json={"phone": f"+{phone}", "name": name, "tags": [tag],
+                  "attributes": {"parcel": f"PX-{n}"}},
+        )  # fmt: skip
+
+    page = new_page()
+    sign_in(page, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
+    page.get_by_role("button", name="New campaign").click()
+    page.get_by_label("Campaign name").fill("Parcel slots")
+    page.get_by_label("Tag").fill(tag)
+    expect(page.locator(".audience-count")).to_have_text("2 contacts")
+    page.get_by_label("Template").select_option(label=f"{template} (en_US, UTILITY)")
+    header = page.locator("fieldset.header-text")
+    expect(header.locator("legend")).to_have_text("Header text: “Parcel {{1}} arrives”")
+    page.get_by_label("Parameter header {{1}}").select_option(label="Attribute…")
+    fine = page.get_by_label("Parameter button 0 “Fine” payload")
+    expect(fine).to_have_value("none")  # optional: none unless chosen
+    fine.select_option(label="Fixed text…")
+    page.get_by_label("Parameter {{1}}").select_option(label="Name")
+    page.get_by_label("Fallback for {{1}}").fill("friend")
+    page.get_by_label("Parameter button 1 “Move it” payload").select_option(label="Attribute…")
+    page.get_by_label("Attribute key or text for button 1 “Move it” payload").fill("my parcel")
+    page.get_by_label("Sender").select_option(label=f"+{DISPLAY_NUMBER}")
+    page.get_by_label("Window opens (contact-local)").fill("00:00")
+    page.get_by_label("Window closes").fill("23:59")
+    page.get_by_label("Weekdays only").uncheck()
+
+    save = page.get_by_role("button", name="Save draft")
+    save.click()  # each input with a problem says so; nothing saved
+    expect(header.get_by_role("alert")).to_have_text("Give the attribute key for header {{1}}.")
+    expect(page.get_by_label("Attribute key or text for header {{1}}")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    alerts = page.locator(".params .param [role=alert]:visible")
+    expect(alerts).to_have_text([
+        "Give the text for button 0 “Fine” payload.",
+        "The attribute key for button 1 “Move it” payload starts with a letter or _ and has "
+        "only letters, digits, _ . or - (at most 64).",
+    ])  # fmt: skip
+    assert page.locator(".builder-result").inner_text() == ""
+    page.locator("fieldset.header-text").scroll_into_view_if_needed()
+    shots(page, "campaign-builder-checks")
+
+    page.get_by_label("Attribute key or text for header {{1}}").fill("parcel")
+    expect(header.get_by_role("alert")).to_be_hidden()  # checked again as it is corrected
+    page.get_by_label("Attribute key or text for button 0 “Fine” payload").fill("SLOT-OK")
+    page.get_by_label("Attribute key or text for button 1 “Move it” payload").fill("parcel")
+    save.click()
+    result = page.locator(".builder-result")
+    expect(result).to_contain_text("Estimate: 2 recipients")
+    for name, parcel, greeting in (("Kirana Slot", "PX-0", "Kirana Slot"), ("+", "PX-1", "friend")):
+        row = result.locator("tbody tr", has_text=f"Parcel {parcel} arrives")
+        expect(row).to_contain_text(name)
+        expect(row.locator(".header-preview")).to_have_text(f"Parcel {parcel} arrives")
+        expect(row).to_contain_text(f"Hi {greeting}, pick a delivery slot.")
+
+    campaigns = demo.call(token, "GET", "/api/campaigns", params={"limit": 50})["items"]
+    saved = next(c for c in campaigns if c["name"] == "Parcel slots")
+    assert saved["parameters"]["header"] == [{"field": "attributes.parcel"}]
+    assert saved["parameters"]["buttons"] == [
+        {"index": 0, "text": "SLOT-OK"},
+        {"index": 1, "field": "attributes.parcel"},
+    ]
+
+    result.get_by_role("link", name="Open campaign").click()
+    page.get_by_role("button", name="Launch").click()
+    for phone, parcel in parcels.items():
+        sent = demo.sent_to_meta(
+            lambda m, phone=phone: (
+                m["to"] == phone and m["body"].get("template", {}).get("name") == template
+            ),
+            within=30.0,
+        )
+        head, _, fine_button, move_button = sent["body"]["template"]["components"]
+        assert head == {"type": "header", "parameters": [{"type": "text", "text": parcel}]}
+        assert [b["parameters"] for b in (fine_button, move_button)] == [
+            [{"type": "payload", "payload": "SLOT-OK"}],
+            [{"type": "payload", "payload": parcel}],  # per recipient
+        ]
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+    indonesian = new_page()  # the same checks in Bahasa Indonesia
+    sign_in(indonesian, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
+    indonesian.evaluate("localStorage.setItem('scrm.locale', 'id')")
+    indonesian.reload()
+    indonesian.get_by_role("button", name="Kampanye baru").click()
+    indonesian.get_by_label("Nama kampanye").fill("Slot paket")
+    indonesian.get_by_label("Template").select_option(label=f"{template} (en_US, UTILITY)")
+    indonesian.get_by_label("Parameter header {{1}}").select_option(label="Atribut…")
+    indonesian.get_by_label("Parameter payload tombol 0 “Fine”").select_option(label="Teks tetap…")
+    indonesian.get_by_role("button", name="Simpan draf").click()
+    expect(indonesian.locator("fieldset.header-text [role=alert]")).to_have_text(
+        "Isi kunci atribut untuk header {{1}}."
+    )
+    expect(indonesian.locator(".params [role=alert]:visible")).to_have_text(
+        ["Isi teks untuk payload tombol 0 “Fine”."]
     )

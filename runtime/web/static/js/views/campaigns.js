@@ -7,12 +7,14 @@ import { button, debounce, field, fmtTime, h, replace, showError, toast } from '
 import { formatNumber, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
-import { buttonNeeds, componentText, mediaHeaderFormat, templateButtons } from './templates-lib.js';
+import { buttonNeeds, componentText, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
 const STATES = ['pending', 'queued', 'sent', 'delivered', 'read', 'replied', 'failed', 'skipped'];
 const SOURCES = ['name', 'phone', 'email', 'attributes.', 'text'];
-const BUTTON_PARAMETERS = ['url', 'coupon', 'otp']; // a quick-reply payload is optional: none given
+const BUTTON_PARAMETERS = ['url', 'coupon', 'otp', 'payload'];
+const ATTRIBUTE_KEY = /^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$/; // as the API takes it
+const TEXT_MAX = 1000; // a fixed text or a fallback, as the API takes it
 const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
 const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
@@ -86,6 +88,7 @@ async function build(section, done) {
   const headerBox = h('div');
   const params = h('div', { class: 'params' });
   let header = null; // the media header's inputs, when the template has one
+  let rows = []; // a source row per text parameter (header, body) and button parameter
   const sender = h('select', {}, h('option', { value: 'allocated' }, t('campaigns.allocated_number')),
     numbers.map((s) => h('option', { value: s.id }, s.display_number)));
   const rate = h('input', { type: 'number', min: '1', value: '600' });
@@ -111,39 +114,51 @@ async function build(section, done) {
     } catch (err) { count.value = err.message; }
   }, 300);
 
-  function placeholders(chosen) {
-    const text = chosen ? componentText(chosen, 'BODY') : '';
-    return [...new Set([...text.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]))];
+  function buttonRows(chosen) {
+    return templateButtons(chosen).map((b, index) => {
+      const needs = buttonNeeds(b);
+      if (!BUTTON_PARAMETERS.includes(needs)) return null;
+      const label = t(b.text ? 'campaigns.button_named' : 'campaigns.button_plain', { index, text: b.text || '' });
+      return needs === 'payload' // optional: Meta sends none when none is given
+        ? sourceRow(t('campaigns.payload_of', { button: label }), 'buttons', index, { optional: true })
+        : sourceRow(label, 'buttons', index);
+    }).filter(Boolean);
   }
 
   function renderParams() {
     const chosen = approved[Number(template.value)];
     const format = chosen ? mediaHeaderFormat(chosen) : null;
     header = format ? headerMediaInputs(format.toLowerCase()) : null;
-    replace(headerBox, header ? header.box : null);
-    const buttons = chosen ? templateButtons(chosen) : [];
-    replace(params,
-      placeholders(chosen).map((p) => sourceRow(`{{${p}}}`, { component: 'body' })),
-      buttons.map((b, index) => (BUTTON_PARAMETERS.includes(buttonNeeds(b))
-        ? sourceRow(t(b.text ? 'campaigns.button_named' : 'campaigns.button_plain', { index, text: b.text || '' }), { component: 'button', index: String(index) })
-        : null)));
+    const headerText = chosen && !format ? componentText(chosen, 'HEADER') : '';
+    const headerRows = placeholderNames(headerText).map((p) => sourceRow(t('campaigns.header_parameter', { p: `{{${p}}}` }), 'header'));
+    const bodyRows = placeholderNames(chosen ? componentText(chosen, 'BODY') : '').map((p) => sourceRow(`{{${p}}}`, 'body'));
+    rows = [...headerRows, ...bodyRows, ...(chosen ? buttonRows(chosen) : [])];
+    replace(headerBox, header ? header.box : null, headerRows.length
+      ? h('fieldset', { class: 'header-text' }, h('legend', {}, t('campaigns.header.text_title', { text: headerText })), headerRows.map((r) => r.box))
+      : null);
+    replace(params, rows.filter((r) => r.component !== 'header').map((r) => r.box));
   }
 
   function parameters() {
-    const rows = [...params.querySelectorAll('.param')];
-    const of = (component) => rows.filter((row) => row.dataset.component === component);
-    const buttons = of('button').map((row) => ({ index: Number(row.dataset.index), ...parameterSource(row) }));
+    const of = (component) => rows.filter((r) => r.component === component);
+    const headerParameters = header ? [header.media()] : of('header').map((r) => r.source());
+    const buttons = of('buttons').filter((r) => r.source()).map((r) => ({ index: r.index, ...r.source() }));
     return {
-      ...(header ? { header: [header.media()] } : {}),
-      body: of('body').map(parameterSource),
+      ...(headerParameters.length ? { header: headerParameters } : {}),
+      body: of('body').map((r) => r.source()),
       ...(buttons.length ? { buttons } : {}),
     };
+  }
+
+  /** Every input checked (each shows its own problem); whether the form may be saved. */
+  function checked() {
+    return [header?.check() ?? true, ...rows.map((r) => r.check())].every(Boolean);
   }
 
   async function create(e) {
     e.preventDefault();
     const chosen = approved[Number(template.value)];
-    if (header && !header.check()) return;
+    if (!checked()) return;
     try {
       const audienceId = saved.value || (await api('/api/audiences', {
         method: 'POST', body: { name: `${name.value} audience ${Date.now()}`, definition: definition() },
@@ -173,8 +188,8 @@ async function build(section, done) {
         })),
         table(t('campaigns.preview'), [
           [t('campaigns.contact'), (p) => p.name || p.phone],
-          ...(preview.some((p) => p.header) ? [[t('campaigns.header.column'), (p) => headerPreview(p.header)]] : []),
-          [t('campaigns.message'), (p) => p.text || h('span', { class: 'hint' }, p.problem)],
+          ...(preview.some((p) => p.header || p.header_text) ? [[t('campaigns.header.column'), headerPreview]] : []),
+          [t('campaigns.message'), (p) => p.body_text || p.text || h('span', { class: 'hint' }, p.problem)],
         ], preview, t('campaigns.audience_empty')),
         h('a', { href: `#/campaigns/${campaign.id}`, class: 'button' }, t('campaigns.open')));
       toast(t('campaigns.saved_draft'));
@@ -201,20 +216,53 @@ async function build(section, done) {
 }
 
 /** A parameter's source inputs: a contact field (an attribute by its key) with a fallback, or a
- *  fixed text; ``p`` names the parameter in the labels, ``data`` tells where it goes. */
-function sourceRow(p, data) {
-  return h('div', { class: 'param', dataset: data },
-    field(t('campaigns.parameter', { p }), h('select', { dataset: { role: 'source' } }, SOURCES.map((v) => h('option', { value: v }, t(`campaigns.source.${v}`))))),
-    field(t('campaigns.attribute_key', { p }), h('input', { dataset: { role: 'key' }, placeholder: t('campaigns.attribute_placeholder') })),
-    field(t('campaigns.fallback', { p }), h('input', { dataset: { role: 'fallback' }, placeholder: t('campaigns.fallback_placeholder') })));
-}
+ *  fixed text, or (``optional``) nothing; ``p`` names the parameter in the labels and messages,
+ *  ``component``/``index`` tell where it goes. ``check()`` shows what is wrong under the
+ *  inputs and says whether it may be sent; ``source()`` is the API's parameter source. */
+function sourceRow(p, component, index = null, { optional = false } = {}) {
+  const choices = optional ? ['none', ...SOURCES] : SOURCES;
+  const source = h('select', {}, choices.map((v) => h('option', { value: v }, t(`campaigns.source.${v}`))));
+  const key = h('input', { placeholder: t('campaigns.attribute_placeholder') });
+  const fallback = h('input', { placeholder: t('campaigns.fallback_placeholder') });
+  const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
 
-function parameterSource(row) {
-  const source = row.querySelector('[data-role=source]').value;
-  const key = row.querySelector('[data-role=key]').value.trim();
-  const fallback = row.querySelector('[data-role=fallback]').value.trim();
-  if (source === 'text') return { text: key };
-  return { field: source === 'attributes.' ? `attributes.${key}` : source, ...(fallback ? { fallback } : {}) };
+  function fault() { // [the input at fault, its message] or null
+    const given = key.value.trim();
+    if (source.value === 'attributes.' && !given) return [key, t('campaigns.check.key_missing', { p })];
+    if (source.value === 'attributes.' && !ATTRIBUTE_KEY.test(given)) return [key, t('campaigns.check.key_invalid', { p })];
+    if (source.value === 'text' && !given) return [key, t('campaigns.check.text_missing', { p })];
+    if (source.value === 'text' && given.length > TEXT_MAX) return [key, t('campaigns.check.text_too_long', { p, max: TEXT_MAX })];
+    if (fallback.value.trim().length > TEXT_MAX) return [fallback, t('campaigns.check.fallback_too_long', { p, max: TEXT_MAX })];
+    return null;
+  }
+
+  function check() {
+    const [at, message] = fault() || [null, ''];
+    problem.hidden = !at;
+    problem.textContent = message;
+    for (const input of [key, fallback]) input.setAttribute('aria-invalid', String(input === at));
+    return !at;
+  }
+
+  function value() {
+    const given = key.value.trim();
+    const other = fallback.value.trim();
+    if (source.value === 'none') return null;
+    if (source.value === 'text') return { text: given };
+    return { field: source.value === 'attributes.' ? `attributes.${given}` : source.value, ...(other ? { fallback: other } : {}) };
+  }
+
+  for (const el of [source, key, fallback]) el.addEventListener('input', () => { if (!problem.hidden) check(); });
+  return {
+    component,
+    index,
+    box: h('div', { class: 'param', dataset: { component } },
+      field(t('campaigns.parameter', { p }), source),
+      field(t('campaigns.attribute_key', { p }), key),
+      field(t('campaigns.fallback', { p }), fallback), problem),
+    check,
+    source: value,
+  };
 }
 
 /** The media of an image/video/document header, the same for every recipient: an https link
@@ -250,8 +298,9 @@ function headerMediaInputs(kind) {
   };
 }
 
-/** The media header a recipient sees, in the preview. */
-function headerPreview(media) {
+/** The header a recipient sees, in the preview: its text, or its media. */
+function headerPreview({ header_text: text, header: media }) {
+  if (text) return h('span', { class: 'header-preview', dataset: { type: 'text' } }, text);
   if (!media) return '';
   const what = t(`campaigns.header.kind.${media.type}`);
   return h('span', { class: 'header-preview', dataset: { type: media.type } }, t('campaigns.header.shown', { what }), ' ',

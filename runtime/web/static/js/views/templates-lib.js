@@ -43,6 +43,11 @@ export function placeholders(text) {
   return seen.sort((a, b) => a - b);
 }
 
+/** Placeholder names, numbered or named, in order of first appearance: ['1', '2'] or ['name']. */
+export function placeholderNames(text) {
+  return [...new Set([...text.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]))];
+}
+
 export function fill(text, values) {
   return text.replace(PLACEHOLDER, (whole, n) => {
     const value = values[Number(n) - 1];
