@@ -53,7 +53,7 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
         "headline": "Diskon Desember",
         "body": "20% semua sepatu",
     }
-    customer_sends(demo, "text", text="Saya lihat iklannya", referral=referral)
+    first_wamid = customer_sends(demo, "text", text="Saya lihat iklannya", referral=referral)
     open_conversation(page, NAME, "Saya lihat iklannya")
     expect(page.locator(".referral")).to_contain_text("Diskon Desember")
 
@@ -96,6 +96,16 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     first.get_by_role("button", name="React").click()
     first.get_by_role("button", name="React with 👍").click()
     expect(first.locator(".reaction.business")).to_have_text("👍")
+    first.get_by_role("button", name="React").click()
+    first.get_by_role("button", name="React with 👍").click()  # ours already: removes it
+    demo.http.post(  # Meta accepts the removal, then refuses it after all
+        f"/simulator/_sim/messages/{meta_reaction_wamid(demo, first_wamid, '')}/statuses",
+        json={"statuses": ["failed"], "error_code": 131026},
+    ).raise_for_status()
+    expect(first.locator(".reaction.refused")).to_contain_text(
+        "WhatsApp refused to remove your reaction:"
+    )
+    expect(first.locator(".reaction.business")).to_have_text("👍")  # still there at Meta
 
     first.get_by_role("button", name="Reply", exact=True).click()
     expect(page.locator(".replying")).to_contain_text("Saya lihat iklannya")
@@ -167,5 +177,7 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     page.evaluate("localStorage.setItem('scrm.locale', 'id')")
     page.reload()
     expect(page.locator(".rich.location a")).to_have_text("Buka di OpenStreetMap")
+    expect(first.locator(".reaction.business")).to_have_text("👍")  # as stored, after a reload
+    expect(first.locator(".reaction.refused")).to_contain_text("WhatsApp menolak menghapus")
     expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Memilih: 42")
     page.evaluate("localStorage.setItem('scrm.locale', 'en')")
