@@ -74,7 +74,7 @@ async def take_back_refused(session: AsyncSession, reaction: Message) -> Message
     )
     if target is None:
         return None
-    standing = [p["reaction"]["emoji"] for seq, p, status in ours if status != "failed"]
+    standing = [p["reaction"]["emoji"] for _, p, status in ours if status != "failed"]
     changed = {k: v for k, v in (target.reactions or {}).items() if k != "business"}
     if standing and standing[-1]:
         changed["business"] = standing[-1]

@@ -4,6 +4,7 @@ interactive buttons and lists, reactions, replies with quotes, and the rich inbo
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -420,48 +421,48 @@ async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppW
 async def test_a_refused_removal_or_change_shows_the_emoji_meta_kept(
     world: WhatsAppWorld,
 ) -> None:
+    """Meta accepts each reaction, then refuses it by a ``failed`` status (aimed at its
+    wamid: a fault injected for the next Graph call could be taken by another test's send
+    in the shared database)."""
     ctx, _, _, conversation = await _open_conversation(world)
     [inbound] = await _messages(world, ctx, conversation)
 
-    def reaction(emoji: str) -> dict[str, Any]:
-        return {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": emoji}}
+    async def react(emoji: str) -> tuple[str, str]:
+        body = {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": emoji}}
+        sent = await _send(world, ctx, conversation, body)
+        assert sent.status_code == 202, sent.text
+        return sent.json()["id"], (await _at_meta(world, sent.json()["id"]))["id"]
 
-    accepted = await _send(world, ctx, conversation, reaction("👍"))
-    await _at_meta(world, accepted.json()["id"])
-
-    for emoji, code in (("", 131009), ("❤️", 131026)):  # a removal, then a change, refused
-        await world.control("faults", {"kind": "error", "code": code})
-        refused = await _send(world, ctx, conversation, reaction(emoji))
-        assert refused.status_code == 202, refused.text
-
-        async def refused_shown(reaction_id: str = refused.json()["id"]) -> dict[str, Any] | None:
-            target = await _target(world, ctx, conversation, inbound["id"])
-            refusal = target["reaction_refused"]
-            return target if refusal and refusal["reaction_id"] == reaction_id else None
-
-        target = await wait_for(refused_shown, within=15.0)  # as a reload reads it
-        assert target["reactions"] == {"business": "👍"}  # still at Meta
-        assert (target["reaction_refused"]["emoji"], target["reaction_refused"]["error_code"]) == (
-            emoji,
-            code,
-        )
-        live = await _last_update(world, inbound["id"])
-        assert (live["reactions"], live["reaction_refused"]) == (
-            {"business": "👍"},
-            target["reaction_refused"],
+    async def meta_refuses(wamid: str, code: int) -> None:
+        await world.control(
+            f"messages/{wamid}/statuses", {"statuses": ["failed"], "error_code": code}
         )
 
-    # A change refused, then its removal refused as well: Meta still has 👍
-    await world.control("faults", {"kind": "error", "code": 131009, "times": 2})
-    for emoji in ("🙏", ""):
-        assert (await _send(world, ctx, conversation, reaction(emoji))).status_code == 202
-
-    async def both_refused() -> bool:
-        target = await _target(world, ctx, conversation, inbound["id"])
+    async def shows(business: str, refused_id: str) -> dict[str, Any] | None:
+        target = await _target(world, ctx, conversation, inbound["id"])  # as a reload reads it
         refusal = target["reaction_refused"] or {}
-        return (target["reactions"], refusal.get("emoji")) == ({"business": "👍"}, "")
+        wanted = ({"business": business}, refused_id)
+        return target if (target["reactions"], refusal.get("reaction_id")) == wanted else None
 
-    assert await wait_for(both_refused, within=15.0)
+    await react("👍")
+    for emoji, code in (("", 131026), ("❤️", 131000)):  # a removal, then a change, refused
+        reaction_id, wamid = await react(emoji)
+        await meta_refuses(wamid, code)
+        still_at_meta = partial(shows, "👍", reaction_id)
+        target = await wait_for(still_at_meta, within=15.0)
+        refusal = target["reaction_refused"]
+        assert (refusal["emoji"], refusal["error_code"]) == (emoji, code)
+        live = await _last_update(world, inbound["id"])
+        assert (live["reactions"], live["reaction_refused"]) == ({"business": "👍"}, refusal)
+
+    # A change, then its removal, both refused, the removal first: Meta still has 👍
+    _, change_wamid = await react("🙏")
+    removal_id, removal_wamid = await react("")
+    await meta_refuses(removal_wamid, 131026)
+    await wait_for(lambda: shows("🙏", removal_id), within=15.0)  # 🙏 not refused yet
+    await meta_refuses(change_wamid, 131026)
+    target = await wait_for(lambda: shows("👍", removal_id), within=15.0)
+    assert target["reaction_refused"]["emoji"] == ""  # the latest refusal stays shown
 
 
 async def test_replies_quote_their_message_both_ways(world: WhatsAppWorld) -> None:
