@@ -261,9 +261,10 @@ class Meta:
 
 @dataclass
 class Browser:
-    """One agent's web client as ``runtime/web/static/js/realtime.js`` behaves: the highest
-    ``seq`` processed is its cursor, a frame at or below it is dropped as already seen, and
-    it reconnects (0.5 s backoff doubling to 10 s) with ``cursor=`` that seq."""
+    """One agent's web client as ``runtime/web/static/js/realtime.js`` behaves: its cursor is
+    the highest ``seq`` processed or the one ``ready`` caught it up to, a frame at or below it
+    is dropped as already seen, and it reconnects (0.5 s backoff doubling to 10 s) with
+    ``cursor=`` that seq."""
 
     agent: uuid.UUID
     pod: int  # index of the ws process it connects to
@@ -280,6 +281,7 @@ class Browser:
     def on_frame(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "ready":
             self.live = True
+            self.cursor = frame.get("cursor", self.cursor)  # caught up to there
             return
         seq = frame.get("seq")
         if seq is None:

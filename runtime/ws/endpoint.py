@@ -21,7 +21,6 @@ from runtime.ws.profile import load_profile, token_admits
 
 log = logging.getLogger(__name__)
 
-READY = json.dumps({"type": "ready"})
 HEARTBEAT = json.dumps({"type": "heartbeat"})
 BAD_FRAME = json.dumps(
     {
@@ -148,8 +147,16 @@ async def _stream(ctx: SocketContext, conn: Connection, websocket: WebSocket) ->
             await websocket.close(conn.close_code, conn.close_reason)
 
 
+def _ready_frame(cursor: int) -> str:
+    """``ready`` with the cursor the socket is now caught up to: the client keeps it as its
+    own, so it resumes from there even if no event reached it before the socket dropped
+    (without a cursor it would start at the head, and miss what came in between)."""
+    return json.dumps({"type": "ready", "cursor": cursor})
+
+
 async def serve_socket(ctx: SocketContext, websocket: WebSocket) -> None:
-    """``/ws?token=<jwt>&cursor=<n>``: frames before ``{"type":"ready"}`` are catch-up."""
+    """``/ws?token=<jwt>&cursor=<n>``: frames before ``{"type":"ready","cursor":m}`` are
+    catch-up (up to ``m``); live frames after it have a greater ``seq``."""
     conn = await _open(ctx, websocket)
     if conn is None:
         return
@@ -160,7 +167,7 @@ async def serve_socket(ctx: SocketContext, websocket: WebSocket) -> None:
         )
         conn.go_live(replayed_upto)
         if not conn.ended.is_set():
-            await websocket.send_text(READY)
+            await websocket.send_text(_ready_frame(replayed_upto))
         await _stream(ctx, conn, websocket)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away mid-send

@@ -130,6 +130,38 @@ def test_reconnect_catches_up_on_missed_messages(demo: Demo, new_page) -> None:
     expect(page.locator(".conv-items a", has_text="Maya")).to_contain_text("A new customer")
 
 
+def test_reconnect_before_any_event_resumes_from_the_cursor_ready_gave(
+    demo: Demo, new_page
+) -> None:
+    """A socket that drops before any event came reconnects with ``ready``'s cursor (not
+    without one, which starts at the head and leaves what came meanwhile to a reload)."""
+    page = new_page()
+    urls: list[str] = []
+    sockets: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        first = not urls
+        urls.append(ws.url)
+        server = ws.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            if not (first and '"seq"' in str(message)):  # no event reaches the first socket
+                ws.send(message)
+
+        server.on_message(forward)
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    expect(page.locator("body")).to_have_attribute("data-realtime", "live")
+    assert "cursor=" not in urls[0]  # the first socket of this browser starts at the head
+
+    sockets[-1].close(code=1006)
+    demo.customer_writes("6281200000021", "Written while the socket was down", "Ratna Offline")
+    expect(page.locator(".conv-items a", has_text="Ratna Offline")).to_contain_text("Written while")
+    assert len(urls) >= 2 and "cursor=" in urls[1], "reconnected without a cursor"
+
+
 def test_phone_width_shows_one_pane_at_a_time(demo: Demo, new_page, shots) -> None:
     # a name no other browser test uses: list items are matched by text, and a template
     # preview elsewhere says "Hi Dewi"

@@ -350,7 +350,9 @@ class Agent:
 
     def __init__(self, world: Onboarded, cursor: int | None = None) -> None:
         self.world = world
-        self.cursor = cursor  # None: live frames only; 0: everything from the start
+        # None: live frames only; 0: everything from the start; then the last seen or the one
+        # ``ready`` caught it up to, as the web UI keeps it
+        self.cursor = cursor
         self.seqs: list[int] = []
         self.texts: set[str] = set()
         self.sessions = 0  # sockets that reached ``ready``
@@ -359,9 +361,8 @@ class Agent:
 
     async def run(self) -> None:
         while not self.stopping.is_set():
-            cursor = self.seqs[-1] if self.seqs else self.cursor
             try:
-                async with websockets.connect(_socket_url(self.world, cursor)) as socket:
+                async with websockets.connect(_socket_url(self.world, self.cursor)) as socket:
                     async for raw in socket:
                         self._take(str(raw))
             except (OSError, websockets.WebSocketException, TimeoutError):
@@ -371,10 +372,12 @@ class Agent:
         """Catch-up frames (before ``ready``) and live ones alike."""
         frame = json.loads(raw)
         if frame.get("type") == "ready":
+            self.cursor = frame.get("cursor", self.cursor)  # caught up to there
             self.sessions += 1
             self.connected.set()
         elif "seq" in frame:
             self.seqs.append(int(frame["seq"]))
+            self.cursor = max(self.cursor or 0, self.seqs[-1])
             self.texts.update(CUSTOMER_TEXT.findall(raw))
 
     async def has(self, texts: set[str], within: float = 90) -> None:

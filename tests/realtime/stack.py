@@ -107,10 +107,18 @@ class Client:
 
     ws: ClientConnection
     frames: list[dict[str, Any]] = field(default_factory=list)
+    ready: dict[str, Any] = field(default_factory=dict)  # the ``ready`` frame
 
     @property
     def seqs(self) -> list[int]:
         return [f["seq"] for f in self.frames]
+
+    @property
+    def cursor(self) -> int | None:
+        """What the web client reconnects with: the highest ``seq`` it saw, or the cursor
+        ``ready`` caught it up to if that is higher (None: it knows of neither)."""
+        known = [seq for seq in (*self.seqs, self.ready.get("cursor")) if seq is not None]
+        return max(known, default=None)
 
     async def pump(self, until: Callable[[], bool], within: float = DEADLINE) -> None:
         """Read frames until ``until()`` holds."""
@@ -129,6 +137,7 @@ async def connect(url: str, token: str, cursor: int | None = None, **kwargs: Any
     async with asyncio.timeout(DEADLINE):
         while (frame := json.loads(await ws.recv())).get("type") != "ready":
             client.frames.append(frame)
+    client.ready = frame
     return client
 
 

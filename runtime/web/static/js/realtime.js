@@ -97,6 +97,9 @@ export class Realtime extends EventTarget {
   _frame(frame) {
     if (frame.type === 'ready') {
       this.attempts = 0;
+      // Caught up to frame.cursor: resume from there, even if no event came before the
+      // socket drops (reconnecting without a cursor starts at the head: a gap).
+      if (Number.isInteger(frame.cursor)) this.cursor = frame.cursor;
       this._set('live');
       // Without a cursor the server starts at its head: whoever loaded data before this
       // moment may have missed events, so views reload (resumed=false).
