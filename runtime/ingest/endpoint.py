@@ -15,12 +15,12 @@ import json
 import logging
 
 from pydantic import SecretStr
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.api.errors import error_body
 from runtime.clock import Clock, utc_now
 from runtime.ingest import InboundPipeline
+from runtime.ingest.accept import NotStored
 from runtime.whatsapp.signature import verify
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class WebhookEndpoint:
             )
         try:
             await self._pipeline.accept(raw, utc_now(self._clock))
-        except (SQLAlchemyError, OSError):  # OSError: the database refused the connection
+        except NotStored:
             log.warning("webhook not stored; Meta will retry", exc_info=True)
             return _error(503, "not_stored", "The webhook could not be stored; retry.")
         return 200, _ACCEPTED
