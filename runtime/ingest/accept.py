@@ -172,8 +172,7 @@ class GroupCommitWriter:
             self._task = asyncio.create_task(self._write_while_queued(), name="inbound-writer")
         elif len(self._queue) >= self._max_batch:
             self._full.set()
-        # Shielded: a client that hangs up must not cancel its neighbours' shared future.
-        await asyncio.shield(body.stored)
+        await body.stored  # a client that hangs up cancels only its own future
 
     async def _write_while_queued(self) -> None:
         if self._under_load and len(self._queue) < self._max_batch:
@@ -188,10 +187,12 @@ class GroupCommitWriter:
             except Exception as exc:
                 log.exception("inbound writer: group commit of %d bodies failed", len(batch))
                 for body in batch:
-                    body.stored.set_exception(exc)
+                    if not body.stored.done():
+                        body.stored.set_exception(exc)
                 continue
             for body in batch:
-                body.stored.set_result(None)
+                if not body.stored.done():  # cancelled: its client hung up (still stored)
+                    body.stored.set_result(None)
             self.on_commit()
 
     async def _write(self, batch: list[_Body]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 
+import orjson
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -62,8 +63,8 @@ class WebhookEndpoint:
         if not verify(raw, signature, self._app_secret.get_secret_value()):
             return _error(401, "invalid_signature", "X-Hub-Signature-256 does not match the body.")
         try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):  # ValueError covers bad JSON and bad UTF-8
+            payload = orjson.loads(raw)
+        except ValueError:  # bad JSON, bad UTF-8, nesting too deep
             return _error(400, "malformed_json", "The body is not valid JSON.")
         if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
             return _error(

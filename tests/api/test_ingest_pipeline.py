@@ -187,6 +187,32 @@ async def test_writer_lingers_only_under_load(world: WhatsAppWorld) -> None:
     assert set(bodies) <= set(stored)
 
 
+async def test_a_client_hanging_up_does_not_fail_its_group(world: WhatsAppWorld) -> None:
+    """A request cancelled while its body waits for the group commit (the client hung up)
+    cancels only its own wait: its neighbours are answered and the writer keeps going."""
+    sender = await _sender(world)
+    writer = GroupCommitWriter(world.app.state.engine)
+    bodies = [
+        _text_webhook(sender["phone_number_id"], "6281234567005", f"wamid.hangup-{i}", str(i))
+        for i in range(6)
+    ]
+    now = utc_now(world.engine.state.clock)
+    try:
+        waiting = [asyncio.create_task(writer.accept(body, now)) for body in bodies[:5]]
+        await asyncio.sleep(0)  # every body is queued
+        waiting[0].cancel()
+        async with asyncio.timeout(10):  # a writer that crashed would leave them waiting
+            results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1:] == [None] * 4
+        await writer.accept(bodies[5], now)
+    finally:
+        await writer.close()
+    async with world.app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(InboundWebhook.body))).all()
+    assert set(bodies[1:]) <= set(stored)
+
+
 async def test_processor_applies_batches_and_skips_poison(
     world: WhatsAppWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
