@@ -30,9 +30,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.db.notify import INBOUND_STORED, origin
+from runtime.db.session import OwnedConnection
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class _Body:
 
 
 class _PostgresStore:
-    """Stores each group with one statement, on one connection of its own."""
+    """Stores each group with one statement, on a connection of its own."""
 
     # Rows in queue order (ids follow it); the CTE runs to completion whether read or not.
     _SQL = f"""
@@ -69,13 +70,15 @@ class _PostgresStore:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._connection = OwnedConnection(engine)
         self._origin = origin(engine)  # notifications from here: ignored by our own listener
         self._lock = asyncio.Lock()  # close() must not pull the connection from under a write
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None  # its asyncpg connection
-        self._statement: Any = None  # asyncpg's PreparedStatement on it
-        self.backend_pid: int | None = None  # its server process
+        self._statement: Any = None  # asyncpg's PreparedStatement, on ``_prepared_on``
+        self._prepared_on: Any = None
+
+    @property
+    def backend_pid(self) -> int | None:
+        return self._connection.backend_pid
 
     async def write(self, batch: list[_Body]) -> None:
         async with self._lock:
@@ -87,34 +90,20 @@ class _PostgresStore:
                 )  # fmt: skip
             except _DATABASE_ERRORS as exc:
                 log.warning("inbound writer: connection (pid %s) failed", self.backend_pid)
-                await self._drop(invalidate=True)
+                await self._connection.drop()
                 raise NotStored(str(exc)) from exc
 
     async def _prepared(self) -> Any:
-        """The statement on a live connection, opening one if there is none (a connection the
-        server closed while idle is noticed here, without a round trip)."""
-        if self._driver is not None and self._driver.is_closed():
-            await self._drop(invalidate=True)
-        if self._connection is None:
-            self._connection = await self._engine.connect()
-            self._driver = (await self._connection.get_raw_connection()).driver_connection
-            self._statement = await self._driver.prepare(self._SQL)
-            self.backend_pid = self._driver.get_server_pid()
+        """The statement, prepared once per connection."""
+        await self._connection.get()
+        if self._prepared_on is not self._connection.driver:
+            self._statement = await self._connection.driver.prepare(self._SQL)
+            self._prepared_on = self._connection.driver
         return self._statement
-
-    async def _drop(self, *, invalidate: bool) -> None:
-        connection, self._connection = self._connection, None
-        self._driver = self._statement = self.backend_pid = None
-        if connection is None:
-            return
-        with contextlib.suppress(Exception):  # it may be dead already
-            if invalidate:
-                await connection.invalidate()
-            await connection.close()
 
     async def close(self) -> None:
         async with self._lock:
-            await self._drop(invalidate=False)
+            await self._connection.close()
 
 
 class _TransactionStore:
