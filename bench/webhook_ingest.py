@@ -90,7 +90,8 @@ def start_api(
         **os.environ, **env, "SCRM_INGEST_PROCESS": str(process).lower(),
         "PYTHONPATH": str(Path(tree).resolve()),
     }  # fmt: skip
-    return subprocess.Popen([sys.executable, "-c", code], env=env)
+    # In the tree's directory: ``-c`` puts the working directory first on the import path.
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tree)
 
 
 def webhook_bodies(messages: int, batch: int, offset: int) -> list[bytes]:
