@@ -24,7 +24,6 @@ import orjson
 from prometheus_client import Counter
 from sqlalchemy import Text, Update, bindparam, cast, event, insert, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -32,7 +31,7 @@ from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import error_text, utcnow
 from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease, under_lease
-from runtime.db.session import OwnedConnection
+from runtime.db.session import DATABASE_ERRORS, OwnedConnection
 from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
 
@@ -140,7 +139,7 @@ class OutboxRelay:
             return await self.publish_pending()
         try:
             return await self._publish_round(await self._own.get())
-        except (SQLAlchemyError, OSError):
+        except DATABASE_ERRORS:
             await self._own.drop()
             raise
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -16,6 +18,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# What a failing database or connection raises: SQLAlchemy's wrappers, a refused connection
+# (OSError) and, used directly, asyncpg's own (a connection the server ended can surface as
+# an InternalClientError: "another operation is in progress").
+DATABASE_ERRORS = (
+    SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)  # fmt: skip
 
 
 def loopback_without_tls_setting(url: str) -> bool:

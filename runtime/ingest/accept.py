@@ -27,19 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.db.notify import INBOUND_STORED, origin
-from runtime.db.session import OwnedConnection
+from runtime.db.session import DATABASE_ERRORS, OwnedConnection
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
-
-# What a database that cannot take a group raises (OSError: the connection was refused).
-_DATABASE_ERRORS = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class NotStored(Exception):
@@ -88,7 +83,7 @@ class _PostgresStore:
                     [b.received_at for b in batch], [b.raw for b in batch],
                     INBOUND_STORED, self._origin,
                 )  # fmt: skip
-            except _DATABASE_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("inbound writer: connection (pid %s) failed", self.backend_pid)
                 await self._connection.drop()
                 raise NotStored(str(exc)) from exc
@@ -120,7 +115,7 @@ class _TransactionStore:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(self._insert, rows)
-        except _DATABASE_ERRORS as exc:
+        except DATABASE_ERRORS as exc:
             raise NotStored(str(exc)) from exc
 
     async def close(self) -> None:
