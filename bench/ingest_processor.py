@@ -145,9 +145,10 @@ class _Tracer:
                 claimed.append(wamid)
             return rows
 
-        async def traced_publish_round(relay: Any) -> Any:
+        # The relay's round takes its connection (older trees: none).
+        async def traced_publish_round(relay: Any, *connection: Any) -> Any:
             relay._traced_start = time.perf_counter()
-            return await publish_round(relay)
+            return await publish_round(relay, *connection)
 
         GroupCommitWriter._write = traced_write  # type: ignore[method-assign]
         InboundProcessor._round = traced_round  # type: ignore[method-assign]

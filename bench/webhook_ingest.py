@@ -10,15 +10,22 @@ answers; processors apply the stored webhooks in batches (runtime/ingest). Per b
 
 Each webhook carries ``--batch`` inbound messages from distinct customers (new contact,
 conversation, message, outbox events each); ``--messages`` per run; ``--clients`` keep-alive
-connections from a light load generator (closed loop).
+connections from a light load generator (closed loop, in this process: its CPU per request is
+printed too, as it shares the machine with the api). ``--phases accept`` runs the first phase
+only. ``--trees label=path …`` runs the api process from each tree (a checkout, e.g. exported
+with ``git archive``) in turn, ``--repeat`` times, and prints each tree's medians and their
+ratios to the first tree's::
 
     python bench/webhook_ingest.py --messages 20000 --clients 32 --batch 1 --backends postgres
+    python bench/webhook_ingest.py --phases accept --backends postgres --batch 1 \
+        --trees before=/tmp/before after=. --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -27,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -70,14 +78,20 @@ async def seed(url: str, key: str) -> None:
     await engine.dispose()
 
 
-def start_api(env: dict[str, str], port: int, *, process: bool) -> subprocess.Popen[bytes]:
+def start_api(
+    env: dict[str, str], port: int, *, process: bool, tree: str
+) -> subprocess.Popen[bytes]:
     code = (
         "from runtime.api.app import create_app; from runtime.settings import Settings; "
         "from runtime.ws.server import serve; "
         f"serve(create_app(Settings()), '127.0.0.1', {port}, log_level='warning')"
     )
-    env = {**os.environ, **env, "SCRM_INGEST_PROCESS": str(process).lower()}
-    return subprocess.Popen([sys.executable, "-c", code], env=env)
+    env = {
+        **os.environ, **env, "SCRM_INGEST_PROCESS": str(process).lower(),
+        "PYTHONPATH": str(Path(tree).resolve()),
+    }  # fmt: skip
+    # In the tree's directory: ``-c`` puts the working directory first on the import path.
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tree)
 
 
 def webhook_bodies(messages: int, batch: int, offset: int) -> list[bytes]:
@@ -114,11 +128,21 @@ async def wait_healthy(port: int) -> None:
     raise TimeoutError("the api did not start")
 
 
-async def post_all(
-    port: int, bodies: list[bytes], clients: int, secret: str
-) -> tuple[list[float], float]:
+@dataclass
+class Posted:
+    latencies: list[float]  # ms per request
+    seconds: float  # first POST to last answer
+    generator_cpu: float  # CPU seconds of this process (the load generator) meanwhile
+
+    def measures(self, count: int) -> tuple[float, float, float]:
+        """Acknowledged/s, p50 and p99 ms."""
+        return (count / self.seconds, percentile(self.latencies, 0.5),
+                percentile(self.latencies, 0.99))  # fmt: skip
+
+
+async def post_all(port: int, bodies: list[bytes], clients: int, secret: str) -> Posted:
     """POST every body over ``clients`` keep-alive connections, each waiting for its
-    answer before the next; returns the latencies (ms) and the elapsed seconds."""
+    answer before the next (signing included in the generator's CPU)."""
     queue = list(reversed(bodies))
     latencies: list[float] = []
 
@@ -133,9 +157,9 @@ async def post_all(
             latencies.append((time.perf_counter() - started) * 1000)
             assert status == 200, status
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    return latencies, time.perf_counter() - started
+    return Posted(latencies, time.perf_counter() - started, time.process_time() - cpu)
 
 
 async def seconds_until_applied(url: str, started: float, within: float = 900) -> float:
@@ -159,10 +183,11 @@ class Api:
 
     env: dict[str, str]
     process: bool
+    tree: str
 
     def __enter__(self) -> int:
         self.port = free_port()
-        self.server = start_api(self.env, self.port, process=self.process)
+        self.server = start_api(self.env, self.port, process=self.process, tree=self.tree)
         asyncio.run(wait_healthy(self.port))
         return self.port
 
@@ -171,40 +196,36 @@ class Api:
         self.server.wait(timeout=30)
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:,.0f}"
-
-
 def run_batch(url: str, env: dict[str, str], batch: int, offset: int, args: argparse.Namespace,
-              secret: str) -> list[list[object]]:  # fmt: skip
+              secret: str, tree: str) -> list[list[object]]:  # fmt: skip
+    """Per phase: acknowledged/s, p50, p99, applied/s, api CPU ms/webhook, generator CPU
+    ms/request (None where a phase has no such measure)."""
     first = webhook_bodies(args.messages, batch, offset)
-    accepting = Api(env, process=False)
+    accepting = Api(env, process=False, tree=tree)
     with accepting as port:
         cpu_before = cpu_of(accepting.server.pid)
-        latencies, elapsed = asyncio.run(post_all(port, first, args.clients, secret))
+        posted = asyncio.run(post_all(port, first, args.clients, secret))
         cpu_ms = (cpu_of(accepting.server.pid) - cpu_before) * 1000 / len(first)
-    rows: list[list[object]] = [[
-        "accept only", _rate(len(first), elapsed),
-        f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}", "",
-        f"{cpu_ms:.2f}",
-    ]]  # fmt: skip
+    rows: list[list[object]] = [["accept only", *posted.measures(len(first)), None, cpu_ms,
+                                 posted.generator_cpu * 1000 / len(first)]]  # fmt: skip
+    if args.phases == "accept":
+        return rows
     second = webhook_bodies(args.messages, batch, offset + args.messages)
-    with Api(env, process=True) as port:
+    with Api(env, process=True, tree=tree) as port:
         backlog = asyncio.run(seconds_until_applied(url, time.perf_counter()))
-        rows.append(["process backlog", "", "", "", _rate(len(first), backlog), ""])
+        rows.append(["process backlog", None, None, None, len(first) / backlog, None, None])
         started = time.perf_counter()
-        latencies, elapsed = asyncio.run(post_all(port, second, args.clients, secret))
+        posted = asyncio.run(post_all(port, second, args.clients, secret))
         applied = asyncio.run(seconds_until_applied(url, started))
-    rows.append([
-        "accept + process", _rate(len(second), elapsed),
-        f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}",
-        _rate(len(second), applied), "",
-    ])  # fmt: skip
+    rows.append(["accept + process", *posted.measures(len(second)), len(second) / applied,
+                 None, posted.generator_cpu * 1000 / len(second)])  # fmt: skip
     return rows
 
 
 def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> list[list[object]]:
+    """Rows of (tree, backend, batch, phase, measures…), every run of every tree."""
     rows: list[list[object]] = []
+    runs = itertools.count()
     with database(backend, workdir) as url:
         settings = bench_settings(url)
         key = settings.encryption_key.get_secret_value()
@@ -217,10 +238,45 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> list[l
             "SCRM_WHATSAPP_APP_SECRET": secret,
             "SCRM_WHATSAPP_VERIFY_TOKEN": "v",
         }
-        for index, batch in enumerate(args.batch):
-            for row in run_batch(url, env, batch, 2 * index * args.messages, args, secret):
-                rows.append([backend, batch, args.clients, *row])
+        for batch in args.batch:
+            for _ in range(args.repeat):  # trees take turns: drifting load hits each alike
+                for label, tree in args.trees:
+                    offset = 2 * next(runs) * args.messages
+                    for row in run_batch(url, env, batch, offset, args, secret, tree):
+                        rows.append([label, backend, batch, *row])
     return rows
+
+
+def medians(rows: list[list[object]], trees: list[tuple[str, str]]) -> list[list[object]]:
+    """One row per tree, backend, batch and phase: the median of each measure over the runs,
+    then the first tree's acknowledged/s and api CPU as ratios (this tree ÷ first tree)."""
+    groups: dict[tuple[object, ...], list[list[Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[:4]), []).append(row[4:])
+    merged = {key: [_median([r[i] for r in runs]) for i in range(len(runs[0]))]
+              for key, runs in groups.items()}  # fmt: skip
+    first = trees[0][0]
+    out: list[list[object]] = []
+    for key, values in merged.items():
+        base = merged.get((first, *key[1:]), values)
+        ratios = [_ratio(values[i], base[i]) for i in (0, 4)]
+        out.append([*key, *(_fmt(v) for v in values), *ratios])
+    return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    return present[len(present) // 2] if present else None
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    return f"{value / base:.2f}" if value is not None and base else ""
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
 def main() -> None:
@@ -229,15 +285,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--backends", nargs="+", default=["postgres", "sqlite"])
+    parser.add_argument("--phases", choices=["accept", "all"], default="all")
+    parser.add_argument("--trees", nargs="+", default=["this=."], help="label=path ...")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tree; medians shown")
     args = parser.parse_args()
+    args.trees = [tuple(t.split("=", 1)) for t in args.trees]
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends:
             rows += run_backend(backend, Path(tmp), args)
-    print(f"webhook ingest over HTTP, one api process — {machine()}\n")
-    headers = ["backend", "msgs/webhook", "clients", "phase", "acknowledged webhooks/s",
-               "p50 ms", "p99 ms", "applied webhooks/s", "api CPU ms/webhook"]  # fmt: skip
-    print(table(headers, rows))
+    print(f"webhook ingest over HTTP, one api process, {args.clients} clients, "
+          f"{args.repeat} run(s) per tree — {machine()}\n")  # fmt: skip
+    headers = ["tree", "backend", "msgs/webhook", "phase", "acknowledged webhooks/s",
+               "p50 ms", "p99 ms", "applied webhooks/s", "api CPU ms/webhook",
+               "generator CPU ms/request", "acknowledged ratio", "api CPU ratio"]  # fmt: skip
+    print(table(headers, medians(rows, args.trees)))
 
 
 if __name__ == "__main__":

@@ -17,18 +17,21 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from prometheus_client import Counter
-from sqlalchemy import event, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy import Text, Update, bindparam, cast, event, insert, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from runtime.bus import Bus, BusEvent, BusUnavailable
 from runtime.bus.codec import ENCODE_ERRORS, encode_frame_bytes
 from runtime.db.base import error_text, utcnow
 from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease, under_lease
+from runtime.db.session import DATABASE_ERRORS, OwnedConnection
 from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
 
@@ -51,12 +54,22 @@ class _Claimed:
     event: BusEvent
 
 
-def _encoded(event: BusEvent) -> BusEvent | str:
-    """``event`` carrying its encoded frame, or why it cannot be encoded (each event is tried
-    on its own, so one poison payload does not sink its batch)."""
+# What a round reads of each claimed event: payload and audience as their JSON text (cast in
+# SQL), decoded by orjson here rather than by the driver (the standard library's json).
+_CLAIMED = (
+    Event.id, Event.seq, Event.type, cast(Event.payload, Text).label("payload_json"),
+    cast(Event.audience, Text).label("audience_json"), Event.tenant_id, Event.publish_attempts,
+)  # fmt: skip
+
+
+def _decoded(seq: int, type_: str, payload: str, audience: str) -> BusEvent | str:
+    """The event carrying its encoded frame, or why it cannot be decoded or encoded (each
+    event is tried on its own, so one poison payload does not sink its batch)."""
     try:
-        return replace(event, frame=encode_frame_bytes(event))
-    except ENCODE_ERRORS as exc:
+        event = BusEvent(seq, type_, orjson.loads(payload), tuple(orjson.loads(audience)))
+        return BusEvent(event.seq, event.type, event.payload, event.audience,
+                        encode_frame_bytes(event))  # fmt: skip
+    except ENCODE_ERRORS as exc:  # orjson's JSONDecodeError is a ValueError
         return error_text(exc)
 
 
@@ -74,7 +87,12 @@ class OutboxRelay:
         max_attempts: int = 3,
         holder_notified: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._engine: AsyncEngine = sessionmaker.kw["bind"]
+        # run()'s rounds keep one connection (PostgreSQL; SQLite's pool has one to share)
+        self._own = (
+            OwnedConnection(self._engine) if self._engine.dialect.name == "postgresql" else None
+        )
+        self._claim: Update | None = None
         self._bus = bus
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -93,6 +111,11 @@ class OutboxRelay:
         self._slugs: dict[uuid.UUID, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL server process of :meth:`run`'s own connection, if one is open."""
+        return None if self._own is None else self._own.backend_pid
+
     def wake(self) -> None:
         """Hint that events were committed; safe to call from any thread."""
         if self._loop is not None:
@@ -104,10 +127,42 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many were handled (0 also
-        when another relay holds the publishing lease)."""
-        return await self._publish_round() or 0
+        when another relay holds the publishing lease). A one-off round on a connection from
+        the pool (:meth:`run` keeps a connection of its own)."""
+        async with self._engine.connect() as connection:
+            return await self._publish_round(connection) or 0
 
-    async def _publish_round(self) -> int | None:
+    async def _own_round(self) -> int | None:
+        """A round of :meth:`run`: on PostgreSQL on the relay's own connection, which a
+        database error discards (the next round opens another)."""
+        if self._own is None:
+            return await self.publish_pending()
+        try:
+            return await self._publish_round(await self._own.get())
+        except DATABASE_ERRORS:
+            await self._own.drop()
+            raise
+
+    def _claim_statement(self, dialect: Dialect) -> Update:
+        """Claims and marks a batch (built once: the statement and its cache key)."""
+        if self._claim is None:
+            pending = (
+                select(Event.id)
+                .where(Event.published_at.is_(None))
+                .order_by(Event.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            leased = under_lease(pending, OUTBOX_PUBLISHING, dialect)
+            self._claim = (
+                update(Event)
+                .where(Event.id.in_(leased.scalar_subquery()))
+                .values(published_at=bindparam("now"))
+                .returning(*_CLAIMED)
+            )
+        return self._claim
+
+    async def _publish_round(self, connection: AsyncConnection) -> int | None:
         """One round under the publishing lease; None if another relay holds it.
 
         One statement claims and marks the batch (``UPDATE … WHERE id IN (SELECT … FOR UPDATE
@@ -117,33 +172,9 @@ class OutboxRelay:
         once; when a tenant's publish fails its events are retried one by one, and one that
         keeps failing while others get through is set aside after ``max_attempts`` rounds.
         """
-        async with self._sessionmaker() as session, session.begin():
-            connection = await session.connection()  # Core: no ORM bookkeeping per round
-            claim = under_lease(  # the lease is taken by the claiming statement itself
-                select(Event.id)
-                .where(Event.published_at.is_(None))
-                .order_by(Event.id)
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True),
-                OUTBOX_PUBLISHING,
-                connection.dialect,
-            )
-            result = (
-                await connection.execute(
-                    update(Event)
-                    .where(Event.id.in_(claim.scalar_subquery()))
-                    .values(published_at=utcnow())
-                    .returning(
-                        Event.id,
-                        Event.seq,
-                        Event.type,
-                        Event.payload,
-                        Event.audience,
-                        Event.tenant_id,
-                        Event.publish_attempts,
-                    )  # fmt: skip
-                )
-            ).all()
+        async with connection.begin():  # Core: no ORM bookkeeping per round
+            claim = self._claim_statement(connection.dialect)
+            result = (await connection.execute(claim, {"now": utcnow()})).all()
             if not result:
                 return 0 if await take_transaction_lease(connection, OUTBOX_PUBLISHING) else None
             rows = sorted(result, key=lambda row: row[0])  # RETURNING has no order: use ids
@@ -151,10 +182,10 @@ class OutboxRelay:
             unencodable: list[tuple[_Claimed, str]] = []
             for id_, seq, type_, payload, audience, tenant_id, attempts in rows:
                 slug = self._slugs.get(tenant_id) or await self._slug(connection, tenant_id)
-                event = BusEvent(seq, type_, payload, tuple(audience))
-                encoded = _encoded(event)
+                encoded = _decoded(seq, type_, payload, audience)
                 if isinstance(encoded, str):
-                    unencodable.append((_Claimed(id_, tenant_id, attempts, event), encoded))
+                    poison = BusEvent(seq, type_, {}, ())  # what its dead letter records
+                    unencodable.append((_Claimed(id_, tenant_id, attempts, poison), encoded))
                 else:
                     by_tenant.setdefault(slug, []).append(
                         _Claimed(id_, tenant_id, attempts, encoded)
@@ -267,7 +298,7 @@ class OutboxRelay:
             self._wakeup.clear()
             under_load, self._wakeups = self._wakeups > 1, 0
             try:
-                published = await self._publish_round()
+                published = await self._own_round()
             except Exception:
                 log.exception("outbox relay: publish failed; retrying")
                 await asyncio.sleep(self._retry_delay)
@@ -299,6 +330,8 @@ class OutboxRelay:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if self._own is not None:
+                await self._own.close()
             for name, fn in hooks.items():
                 event.remove(session_class, name, fn)
 

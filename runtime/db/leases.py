@@ -3,6 +3,7 @@ transaction (or with its connection, if the holder dies)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -15,13 +16,18 @@ OUTBOX_PUBLISHING = 0x5C7A_0E1A
 SENDER_HEALTH_POLLING = 0x5C7A_4EA1
 
 
+@cache
+def _lease_query(key: int) -> Select[Any]:
+    """``SELECT pg_try_advisory_xact_lock(key)``, built once per key (with its cache key)."""
+    return select(func.pg_try_advisory_xact_lock(key))
+
+
 async def take_transaction_lease(connection: AsyncConnection, key: int) -> bool:
     """Whether this transaction now holds lease ``key`` (``pg_try_advisory_xact_lock``;
     never waits). SQLite has one writer at a time anyway: always true there."""
     if connection.dialect.name != "postgresql":
         return True
-    lease = select(func.pg_try_advisory_xact_lock(key))
-    return bool((await connection.execute(lease)).scalar_one())
+    return bool((await connection.execute(_lease_query(key))).scalar_one())
 
 
 def under_lease(query: Select[Any], key: int, dialect: Dialect) -> Select[Any]:
@@ -32,4 +38,4 @@ def under_lease(query: Select[Any], key: int, dialect: Dialect) -> Select[Any]:
     (busy); asking again while holding it is harmless (it is re-entrant)."""
     if dialect.name != "postgresql":
         return query
-    return query.where(select(func.pg_try_advisory_xact_lock(key)).scalar_subquery())
+    return query.where(_lease_query(key).scalar_subquery())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -14,6 +18,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# What a failing database or connection raises: SQLAlchemy's wrappers, a refused connection
+# (OSError) and, used directly, asyncpg's own (a connection the server ended can surface as
+# an InternalClientError: "another operation is in progress").
+DATABASE_ERRORS = (
+    SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)  # fmt: skip
 
 
 def loopback_without_tls_setting(url: str) -> bool:
@@ -70,3 +82,45 @@ async def release(session: AsyncSession) -> None:
     before slow I/O or work that needs a connection of its own (the database media store;
     SQLite's pool has one). Its objects stay usable: sessions do not expire on commit."""
     await session.commit()
+
+
+class OwnedConnection:
+    """One connection from ``engine`` kept by a single worker between its uses: no pool
+    checkout per use (``pool_pre_ping`` is a round trip, the reset on return another). One
+    that the server closed (noticed without a round trip) or that failed (:meth:`drop`) is
+    replaced by a new one on the next :meth:`get`. PostgreSQL only: SQLite's pool has a
+    single connection, which nobody may keep."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self.driver: Any = None  # the asyncpg connection under it, while open
+
+    async def get(self) -> AsyncConnection:
+        if self._connection is not None and (
+            self._connection.invalidated or self.driver.is_closed()
+        ):
+            await self.drop()
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+            self.driver = (await self._connection.get_raw_connection()).driver_connection
+        return self._connection
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the open connection, if any."""
+        return None if self.driver is None else int(self.driver.get_server_pid())
+
+    async def drop(self) -> None:
+        """Discard the connection (after a failure: it is not given back to the pool)."""
+        connection, self._connection, self.driver = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # it may be dead already
+                await connection.invalidate()
+                await connection.close()
+
+    async def close(self) -> None:
+        """Give the connection back to the pool (a later :meth:`get` takes another)."""
+        connection, self._connection, self.driver = self._connection, None, None
+        if connection is not None:
+            await connection.close()

@@ -6,7 +6,8 @@ The flow (docs/realtime.md, "Inbound: accept, then process"):
    verifies the signature on the raw body, refuses what is not JSON or not a
    ``whatsapp_business_account`` notification (400), and hands the raw bytes
    to :class:`~runtime.ingest.accept.GroupCommitWriter`. Many concurrent requests share one
-   INSERT and one COMMIT; each is answered 200 only once its row is committed.
+   commit (on PostgreSQL one statement on the writer's own connection); each is answered
+   200 only once its row is committed.
 2. After every group commit the writer wakes :class:`~runtime.ingest.processor.InboundProcessor`,
    which applies the stored webhooks in batches, in id order, under a processing lease;
    what keeps failing is set aside, never blocking the rest. On PostgreSQL the commit also

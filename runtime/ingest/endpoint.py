@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 
+import orjson
 from pydantic import SecretStr
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.api.errors import error_body
 from runtime.clock import Clock, utc_now
 from runtime.ingest import InboundPipeline
+from runtime.ingest.accept import NotStored
 from runtime.whatsapp.signature import verify
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class WebhookEndpoint:
         if not verify(raw, signature, self._app_secret.get_secret_value()):
             return _error(401, "invalid_signature", "X-Hub-Signature-256 does not match the body.")
         try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):  # ValueError covers bad JSON and bad UTF-8
+            payload = orjson.loads(raw)
+        except ValueError:  # bad JSON, bad UTF-8, nesting too deep
             return _error(400, "malformed_json", "The body is not valid JSON.")
         if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
             return _error(
@@ -71,7 +72,7 @@ class WebhookEndpoint:
             )
         try:
             await self._pipeline.accept(raw, utc_now(self._clock))
-        except (SQLAlchemyError, OSError):  # OSError: the database refused the connection
+        except NotStored:
             log.warning("webhook not stored; Meta will retry", exc_info=True)
             return _error(503, "not_stored", "The webhook could not be stored; retry.")
         return 200, _ACCEPTED

@@ -66,43 +66,78 @@ async def _sender(world: WhatsAppWorld) -> dict[str, Any]:
 
 
 async def test_webhook_acknowledged_only_after_durable(world: WhatsAppWorld) -> None:
+    """At the moment the 200 starts, another connection already sees the stored body."""
     _pause_processing(world)
     sender = await _sender(world)
     body = _text_webhook(sender["phone_number_id"], "6281234567001", "wamid.durable", "hi")
-    seen: list[str] = []
-
-    def committed(_connection: Any) -> None:
-        seen.append("commit")
-
-    def autocommitted(connection: Any, *_: Any) -> None:
-        """A group of one is an autocommitted INSERT (PostgreSQL): it commits by itself."""
-        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            seen.append("commit")
-
-    engine = world.app.state.engine.sync_engine
-    event.listen(engine, "commit", committed)
-    event.listen(engine, "after_cursor_execute", autocommitted)
-    try:
-        await _post(world, body)
-        seen.append("answered")
-    finally:
-        event.remove(engine, "commit", committed)
-        event.remove(engine, "after_cursor_execute", autocommitted)
-    assert seen[-2:] == ["commit", "answered"]
-    # A second, independent connection sees the committed, not yet processed, raw body.
+    secret = world.settings.whatsapp_app_secret.get_secret_value()
     other = create_async_engine(world.settings.database_url)
+    seen_at_answer: list[Any] = []
+    answers: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answers.append(message["status"])
+            async with other.connect() as connection:
+                stored = select(InboundWebhook.body, InboundWebhook.processed_at)
+                where = stored.where(InboundWebhook.body == body)
+                seen_at_answer.extend((await connection.execute(where)).all())
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/webhooks/whatsapp", "raw_path": b"/webhooks/whatsapp",
+        "root_path": "", "query_string": b"", "server": ("api", 80), "client": ("meta", 1),
+        "headers": [(SIGNATURE_HEADER.lower().encode(), sign(body, secret).encode()),
+                    (b"content-type", b"application/json")],
+    }  # fmt: skip
     try:
-        async with other.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(InboundWebhook.body, InboundWebhook.processed_at).where(
-                        InboundWebhook.body == body
-                    )
-                )
-            ).all()
+        await world.app(scope, receive, send)
     finally:
         await other.dispose()
-    assert rows == [(body, None)]
+    assert answers == [200]
+    assert seen_at_answer == [(body, None)]
+
+
+# PostgreSQL only: the writer's own connection (SQLite's writer uses the engine's pool).
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_writer_reopens_its_connection_after_the_server_drops_it(
+    world: WhatsAppWorld,
+) -> None:
+    """The server ends the writer's connection (``pg_terminate_backend``, as a restart
+    would): the next webhook is stored on a new connection, or refused with a 503 and stored
+    by Meta's retry; every webhook answered 200 is in the table."""
+    _pause_processing(world)
+    sender = await _sender(world)
+    writer = world.app.state.ingest.writer
+    secret = world.settings.whatsapp_app_secret.get_secret_value()
+    bodies = [
+        _text_webhook(sender["phone_number_id"], "6281234567004", f"wamid.reopen-{i}", str(i))
+        for i in range(3)
+    ]
+
+    async def post(body: bytes) -> int:
+        headers = {SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"}
+        response = await world.client.post("/webhooks/whatsapp", content=body, headers=headers)
+        return response.status_code
+
+    assert await post(bodies[0]) == 200
+    first_pid = writer.backend_pid
+    assert first_pid is not None
+    async with world.app.state.engine.connect() as connection:
+        killed = select(func.pg_terminate_backend(first_pid))
+        assert (await connection.execute(killed)).scalar_one() is True
+    answers = [await post(bodies[1])]
+    if answers[0] == 503:  # the kill was seen on use: Meta retries
+        answers.append(await post(bodies[1]))
+    assert answers in ([200], [503, 200])
+    assert await post(bodies[2]) == 200
+    assert writer.backend_pid not in (None, first_pid)
+    async with world.app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(InboundWebhook.body))).all()
+    assert set(bodies) <= set(stored)
 
 
 async def test_group_commit_shares_one_commit(world: WhatsAppWorld) -> None:
@@ -140,13 +175,42 @@ async def test_writer_lingers_only_under_load(world: WhatsAppWorld) -> None:
         await writer.accept(body, now)
         return loop.time() - started
 
-    assert await seconds_to_store(bodies[0]) < linger  # light load: no linger
-    await asyncio.gather(*(writer.accept(body, now) for body in bodies[1:4]))  # one group
-    assert writer.commits == 2
-    assert await seconds_to_store(bodies[4]) >= linger * 0.9  # under load: lingers
+    try:
+        assert await seconds_to_store(bodies[0]) < linger  # light load: no linger
+        await asyncio.gather(*(writer.accept(body, now) for body in bodies[1:4]))  # one group
+        assert writer.commits == 2
+        assert await seconds_to_store(bodies[4]) >= linger * 0.9  # under load: lingers
+    finally:
+        await writer.close()
     async with world.app.state.sessionmaker() as session:
         stored = (await session.scalars(select(InboundWebhook.body))).all()
     assert set(bodies) <= set(stored)
+
+
+async def test_a_client_hanging_up_does_not_fail_its_group(world: WhatsAppWorld) -> None:
+    """A request cancelled while its body waits for the group commit (the client hung up)
+    cancels only its own wait: its neighbours are answered and the writer keeps going."""
+    sender = await _sender(world)
+    writer = GroupCommitWriter(world.app.state.engine)
+    bodies = [
+        _text_webhook(sender["phone_number_id"], "6281234567005", f"wamid.hangup-{i}", str(i))
+        for i in range(6)
+    ]
+    now = utc_now(world.engine.state.clock)
+    try:
+        waiting = [asyncio.create_task(writer.accept(body, now)) for body in bodies[:5]]
+        await asyncio.sleep(0)  # every body is queued
+        waiting[0].cancel()
+        async with asyncio.timeout(10):  # a writer that crashed would leave them waiting
+            results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1:] == [None] * 4
+        await writer.accept(bodies[5], now)
+    finally:
+        await writer.close()
+    async with world.app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(InboundWebhook.body))).all()
+    assert set(bodies[1:]) <= set(stored)
 
 
 async def test_processor_applies_batches_and_skips_poison(
@@ -273,8 +337,9 @@ async def test_processors_of_two_processes_are_woken_by_notification(
             await wait_for(lambda: _none_pending(processors[0]), within=20)
             await wait_for(lambda: _true(all(_idle(p) for p in processors)), within=10)
     finally:
-        for processor, engine in zip(processors, engines, strict=True):
+        for processor, writer, engine in zip(processors, writers, engines, strict=True):
             await processor.close()
+            await writer.close()
             await engine.dispose()
     async with world.app.state.sessionmaker() as session:
         stored = await session.scalar(select(func.count()).where(Message.wamid.like("wamid.nf-%")))

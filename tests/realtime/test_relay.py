@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.bus import Bus, BusEvent, BusUnavailable
@@ -209,6 +209,33 @@ async def test_lone_commits_are_published_without_lingering(
 
 async def _received(received: list[int], seq: int) -> bool:
     return seq in received
+
+
+async def test_relay_reopens_its_connection_after_the_server_drops_it(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The relay's loop keeps one connection; when the server ends it (as a restart would),
+    a later round opens another and the events committed meanwhile are published."""
+    while await OutboxRelay(sessionmaker, InProcessBus()).publish_pending():
+        pass  # other tests' leftovers
+    bus, received = InProcessBus("fanout"), []
+    subscription = await bus.subscribe(
+        world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
+    )
+    await subscription.bind(["all"])
+    relay = OutboxRelay(sessionmaker, bus, poll_interval=0.05, retry_delay=0.05)
+    async with relay.running():
+        first = await _emit(world, {"n": 1})
+        await wait_for(lambda: _received(received, first), within=10)
+        killed_pid = relay.backend_pid
+        assert killed_pid is not None
+        async with sessionmaker() as session:
+            terminate = select(func.pg_terminate_backend(killed_pid))
+            assert await session.scalar(terminate) is True
+        second = await _emit(world, {"n": 2})
+        await wait_for(lambda: _received(received, second), within=10)
+        assert relay.backend_pid not in (None, killed_pid)
+    assert relay.backend_pid is None  # given back when the relay stopped
 
 
 class ReconnectingBus(InProcessBus):
