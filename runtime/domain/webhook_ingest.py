@@ -21,6 +21,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc
+from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
 from runtime.db.upsert import insert_ignoring_conflicts
 from runtime.domain import assignment, consent, inbox, media, sender_health
@@ -778,8 +779,10 @@ async def _status(
 
 
 async def _number(session: AsyncSession, phone_number_id: str) -> _Number | None:
-    """The sender holding ``phone_number_id``, looked up once per transaction."""
-    cache: dict[str, _Number] = transaction_cache(session, "ingest.numbers")
+    """The sender holding ``phone_number_id``; kept across the inbound processor's rounds
+    until a sender's number or tenant, or its tenant's region, changes
+    (runtime/db/config_cache.py)."""
+    cache: dict[str, _Number] = config_cache(session, "ingest.numbers")
     if phone_number_id not in cache:
         row = (
             await session.execute(

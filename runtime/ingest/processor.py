@@ -14,6 +14,11 @@ Order: on PostgreSQL the lease is a transaction-scoped advisory lock, so however
 processors run (processes, pods) only one applies webhooks at a time, in id order, and the
 others stand by (they take over the moment it dies: the lock goes with its connection).
 SQLite (one process, ``BEGIN IMMEDIATE``) serialises rounds by itself.
+
+Cost: the claim statement is built once per processor (only SQLAlchemy's cache look-up is
+left per round) and also returns the ``config_epoch``, which keeps the processor's
+:class:`~runtime.db.config_cache.ConfigCache` (senders by number, holding teams, consent
+keywords) valid across rounds at no round trip of its own.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Table, Update, bindparam, func, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
+from runtime.db.config_cache import CURRENT_EPOCH, ConfigCache
 from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease, under_lease
 from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
@@ -50,7 +57,7 @@ class Round:
     busy: bool = False
 
 
-_Stored = Row[int, bytes, datetime, int]  # id, body, received_at, attempts
+_Stored = Row[int, bytes, datetime, int, int | None]  # id, body, received_at, attempts, epoch
 
 
 class _WebhookFailed(Exception):
@@ -87,6 +94,8 @@ class InboundProcessor:
         self._holder_notified = holder_notified
         self._woken = False
         self._task: asyncio.Task[None] | None = None
+        self._config = ConfigCache()
+        self._claim_statement: Update | None = None
 
     def wake(self) -> None:
         """Rows were committed: drain them (starts a drain task unless one is running)."""
@@ -132,6 +141,8 @@ class InboundProcessor:
                 await session.connection(), INBOUND_PROCESSING
             ):
                 return Round(busy=True)
+            if claimed:
+                self._config.attach(session, claimed[0].config_epoch)
             payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
                 await self._prepare(session, payloads)
@@ -149,29 +160,41 @@ class InboundProcessor:
 
     async def _claim(self, session: AsyncSession) -> list[_Stored]:
         """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
-        statement (a failure un-marks its row: :meth:`_count_failure`), in id order; none
-        unless this transaction takes the processing lease (in the same statement)."""
+        statement (a failure un-marks its row: :meth:`_count_failure`), in id order, with
+        the current ``config_epoch``; none unless this transaction takes the processing
+        lease (in the same statement)."""
+        connection = await session.connection()
+        if self._claim_statement is None:
+            self._claim_statement = self._build_claim(connection.dialect)
+        marked = await connection.execute(self._claim_statement, {"now": utcnow()})
+        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
+
+    def _build_claim(self, dialect: Dialect) -> Update:
+        webhooks = cast(Table, InboundWebhook.__table__)
         oldest = under_lease(
-            select(InboundWebhook.id)
-            .where(InboundWebhook.processed_at.is_(None))
-            .order_by(InboundWebhook.id)
+            select(webhooks.c.id)
+            .where(webhooks.c.processed_at.is_(None))
+            .order_by(webhooks.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True),
             INBOUND_PROCESSING,
-            session.get_bind().dialect,
+            dialect,
         )
-        marked = await session.execute(
-            update(InboundWebhook)
-            .where(InboundWebhook.id.in_(oldest.scalar_subquery()))
-            .values(processed_at=utcnow(), last_error=None)
+        return (
+            update(webhooks)
+            .where(webhooks.c.id.in_(oldest.scalar_subquery()))
+            .values(
+                processed_at=bindparam("now", type_=webhooks.c.processed_at.type),
+                last_error=None,
+            )
             .returning(
-                InboundWebhook.id,
-                InboundWebhook.body,
-                InboundWebhook.received_at,
-                InboundWebhook.attempts,
+                webhooks.c.id,
+                webhooks.c.body,
+                webhooks.c.received_at,
+                webhooks.c.attempts,
+                CURRENT_EPOCH.label("config_epoch"),
             )
         )
-        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
 
     @staticmethod
     async def _prepare(session: AsyncSession, payloads: list[dict[str, Any] | Exception]) -> None:
