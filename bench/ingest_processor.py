@@ -109,6 +109,7 @@ async def _single(url: str, webhooks: int) -> dict[str, float]:
             cpu.append(time.process_time() - used)
             wall.append(time.perf_counter() - started)
             trips.append(len(round_trips))
+    await processor.close()
     await engine.dispose()
     return {"cpu_ms": statistics.median(cpu) * 1000, "wall_ms": statistics.median(wall) * 1000,
             "round_trips": statistics.fmean(trips)}  # fmt: skip
