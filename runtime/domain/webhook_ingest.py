@@ -17,8 +17,21 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from prometheus_client import Counter
-from sqlalchemy import Insert, Select, Table, bindparam, insert, or_, select
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    insert,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from runtime.db.base import as_utc
 from runtime.db.config_cache import config_cache
@@ -269,7 +282,7 @@ def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
 
 @dataclass
 class _RoundIndex:
-    """What a round's inbound messages look up, read up front in three statements (see
+    """What a round's inbound messages look up, read up front in two statements (see
     :func:`prepare_round`) and kept current as the round stores rows, so that applying a
     message issues no query; and the rows the round creates, written by
     :func:`finish_round` in one statement per table."""
@@ -398,11 +411,12 @@ async def _read_status_targets(session: AsyncSession, keys: _RoundKeys, index: _
 @dataclass(frozen=True, slots=True)
 class _RoundStatements:
     """A round's statements, built once per database: each round then costs SQLAlchemy a
-    cache look-up only (lists are expanding parameters, so the cache key never changes).
+    cache look-up only (list parameters — arrays or expanding — keep the cache key fixed).
     The inserts are Core: the rows are plain dicts, no ORM bulk machinery."""
 
-    stored_wamids: Select[str | None]
-    contacts: Select[Contact]
+    # the customers' contacts and the wamids already stored, in one statement: rows of
+    # (contact, None) and (None, wamid)
+    contacts_and_stored: Select[Contact | None, str | None]
     conversations_locked: Select[Conversation]
     conversations_by_id: Select[Conversation]
     status_targets: Select[Message]
@@ -416,29 +430,52 @@ def _statements(session: AsyncSession) -> _RoundStatements:
     return _statements_for(session.get_bind().dialect.name)
 
 
+def _among(dialect: str, column: Any, name: str) -> Any:
+    """``column`` is one of the values of list parameter ``name``: ``= ANY(array)`` on
+    PostgreSQL (one SQL text, so one prepared statement, whatever the list's length), an
+    expanding IN on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 @functools.cache
 def _statements_for(dialect: str) -> _RoundStatements:
-    listed = functools.partial(bindparam, expanding=True)
-    messages = cast(Table, Message.__table__)
-    return _RoundStatements(
-        stored_wamids=select(messages.c.wamid).where(messages.c.wamid.in_(listed("wamids"))),
-        contacts=select(Contact).where(
-            Contact.tenant_id.in_(listed("tenants")),
-            or_(Contact.phone.in_(listed("phones")), Contact.wa_user_id.in_(listed("users"))),
+    listed = functools.partial(_among, dialect)
+    messages, contacts = cast(Table, Message.__table__), cast(Table, Contact.__table__)
+    found = union_all(
+        select(*contacts.c, null().label("stored_wamid")).where(
+            listed(contacts.c.tenant_id, "tenants"),
+            or_(listed(contacts.c.phone, "phones"), listed(contacts.c.wa_user_id, "users")),
         ),
+        select(*(null().label(c.name) for c in contacts.c), messages.c.wamid).where(
+            listed(messages.c.wamid, "wamids")
+        ),
+    ).subquery("found")
+    return _RoundStatements(
+        contacts_and_stored=select(aliased(Contact, found), found.c.stored_wamid),
         conversations_locked=select(Conversation)
-        .where(Conversation.contact_id.in_(listed("contacts")))
+        .where(listed(Conversation.contact_id, "contacts"))
         .order_by(Conversation.id)
         .with_for_update(),
-        conversations_by_id=select(Conversation).where(Conversation.id.in_(listed("ids"))),
+        conversations_by_id=select(Conversation).where(listed(Conversation.id, "ids")),
         status_targets=select(Message).where(
-            or_(Message.wamid.in_(listed("wamids")), Message.id.in_(listed("ids")))
+            or_(listed(Message.wamid, "wamids"), listed(Message.id, "ids"))
         ),
         insert_contacts=inserting_ignoring_conflicts(dialect, Contact).returning(Contact),
         insert_conversations=insert(cast(Table, Conversation.__table__)),
         insert_messages=inserting_ignoring_conflicts(dialect, messages).returning(messages.c.id),
         insert_files=insert(cast(Table, MediaFile.__table__)),
     )
+
+
+def _contact_keys(customers: list[tuple[uuid.UUID, Customer, str]]) -> dict[str, list[Any]]:
+    """The parameters finding the contacts of ``customers``: tenants, phones, user ids."""
+    return {
+        "tenants": list({tenant_id for tenant_id, _, _ in customers}),
+        "phones": list({c.phone for _, c, _ in customers if c.phone is not None}),
+        "users": list({c.user_id for _, c, _ in customers if c.user_id is not None}),
+    }
 
 
 async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
@@ -450,18 +487,14 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
     savepoint rollbacks."""
     index, statements = _RoundIndex(), _statements(session)
     keys = await _round_keys(session, payloads, index)
-    if keys.wamids:
-        connection = await session.connection()
-        stored = await connection.scalars(statements.stored_wamids, {"wamids": list(keys.wamids)})
-        index.wamids = {w for w in stored if w is not None}
+    if keys.wamids:  # the contacts of every customer, even of a redelivery (read, not used)
+        named = {"wamids": list(keys.wamids), **_contact_keys(keys.customers)}
+        for contact, stored in await session.execute(statements.contacts_and_stored, named):
+            if contact is not None:
+                index.add_contact(contact)
+            elif stored is not None:
+                index.wamids.add(stored)
     customers = [(t, c) for t, c, wamid in keys.customers if wamid not in index.wamids]
-    tenants = list({tenant_id for tenant_id, _ in customers})
-    phones = list({c.phone for _, c in customers if c.phone is not None})
-    users = list({c.user_id for _, c in customers if c.user_id is not None})
-    if tenants and (phones or users):
-        named = {"tenants": tenants, "phones": phones, "users": users}
-        for contact in await session.scalars(statements.contacts, named):
-            index.add_contact(contact)
     contact_ids = list({c.id for c in index.contacts.values()})
     if contact_ids:
         talks = await session.scalars(statements.conversations_locked, {"contacts": contact_ids})
