@@ -107,6 +107,7 @@ class InboundProcessor:
         self._claim_statement: Update | None = None
         self._kept: AsyncConnection | None = None
         self._kept_since = 0.0  # time.monotonic() of the kept connection's last round
+        self._kept_in_use = False
 
     def wake(self) -> None:
         """Rows were committed: drain them (starts a drain task unless one is running)."""
@@ -175,20 +176,25 @@ class InboundProcessor:
         was recent (PostgreSQL), else on one from the pool. A round that fails gives its
         kept connection back (the pool's reset finds out whether it is still alive)."""
         engine = self._sessionmaker.kw.get("bind")
-        if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
-            async with self._sessionmaker() as session:  # SQLite: one connection, shared
+        keeps = isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
+        if not keeps or self._kept_in_use:  # SQLite: one connection; or a round beside
+            async with self._sessionmaker() as session:  # the drain's (a direct call)
                 yield session
             return
+        assert isinstance(engine, AsyncEngine)
         if self._kept is not None and time.monotonic() - self._kept_since > KEEP_CONNECTION_FOR:
             await self._give_back()
         if self._kept is None:
             self._kept = await engine.connect()
+        self._kept_in_use = True
         try:
             async with self._sessionmaker(bind=self._kept) as session:
                 yield session
         except BaseException:
             await self._give_back()
             raise
+        finally:
+            self._kept_in_use = False
         self._kept_since = time.monotonic()
 
     async def _give_back(self) -> None:

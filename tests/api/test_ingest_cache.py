@@ -10,7 +10,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.session import make_engine, make_sessionmaker
@@ -72,16 +73,30 @@ async def _contact(world: WhatsAppWorld, ctx: TenantCtx, phone: str) -> Contact:
 async def test_a_round_of_one_webhook_reads_no_configuration_once_cached(
     world: WhatsAppWorld,
 ) -> None:
-    """Claim, stored wamids, contacts, and the writes: nothing read per round that rarely
+    """Claim, contacts and stored wamids, and the writes: nothing read per round that rarely
     changes (sender, holding team, keywords); bounded so that a per-round query coming
-    back fails this test."""
+    back fails this test. Every statement is found in SQLAlchemy's compiled cache."""
     _, sender = await _tenant_with_sender(world)
     await _customer_writes(world, sender["phone_number_id"], "hi")  # fills the caches
-    _, statements = await _customer_writes(world, sender["phone_number_id"], "hi")
+    compiled: list[Any] = []
+
+    def cache_hit(
+        _conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any
+    ) -> None:
+        if context.compiled is not None:  # not SQLite's BEGIN IMMEDIATE (driver SQL)
+            compiled.append(context.cache_hit)
+
+    engine = world.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", cache_hit)
+    try:
+        _, statements = await _customer_writes(world, sender["phone_number_id"], "hi")
+    finally:
+        event.remove(engine, "before_cursor_execute", cache_hit)
     read = [s for s in statements if any(f" {table} " in f"{s} " for table in _CONFIGURATION)
             and not s.startswith("UPDATE tenants SET event_seq")]  # fmt: skip
     assert read == []
     assert len(statements) <= 7, statements
+    assert compiled and set(compiled) == {CacheStats.CACHE_HIT}, compiled
 
 
 async def test_holding_team_allocated_by_another_process_routes_the_next_round(
