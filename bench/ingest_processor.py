@@ -74,6 +74,7 @@ async def _measure(url: str, webhooks: int, batch: int, profile: int) -> dict[st
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    await processor.close()
     await engine.dispose()
     if profiler:
         out = io.StringIO()
