@@ -14,6 +14,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.db.config_cache import ConfigCache, config_cache
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.consent import update_policy
 from runtime.models import ConfigEpoch, Contact, Message, Sender, SenderAllocation, Team
@@ -167,3 +168,21 @@ async def test_config_epoch_moves_only_when_a_watched_column_changes(
     async with _another_process(world) as session:
         await session.execute(this.values(phone_number_id=f"pn-{uuid.uuid4().hex[:12]}"))
     assert await _epoch(world) == start + 1
+
+
+def test_config_cache_serves_one_epoch_and_nothing_without_one() -> None:
+    """Kept while the epoch stays, dropped when it moves; a database without the counter's
+    row (built by ``create_all``, no triggers) gets per-transaction caches only."""
+    cache = ConfigCache()
+
+    def round_at(epoch: int | None) -> dict[Any, Any]:
+        session = AsyncSession()
+        cache.attach(session, epoch)
+        return config_cache(session, "numbers")
+
+    round_at(7)["pn-1"] = "sender"
+    assert round_at(7) == {"pn-1": "sender"}
+    assert round_at(8) == {}
+    round_at(8)["pn-1"] = "moved"
+    assert round_at(None) == {}
+    assert round_at(8) == {}
