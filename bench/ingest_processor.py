@@ -9,6 +9,12 @@ and compared as ratios to the first (``--repeat N``: the trees take turns N time
     git archive d20ff32 | tar -x -C /tmp/before
     python bench/ingest_processor.py --trees before=/tmp/before after=. --webhooks 3000
 
+``--single N`` adds, per tree, N webhooks applied ONE per round (the row stored, then one
+round): CPU ms and wall ms per round (medians, after a few warm-up rounds) and the database
+round trips per round (statements, BEGIN and COMMIT, counted by a ``before_cursor_execute``
+listener) — the cost of a round at a trickle, where the batch measure shows the marginal
+cost per webhook at ``--batch`` per round.
+
 ``--profile N`` prints the N most expensive functions (cProfile, cumulative) of the last tree.
 
 ``--rates R …`` adds, per tree, the in-process latency at R webhooks/s (open loop): the
@@ -68,12 +74,46 @@ async def _measure(url: str, webhooks: int, batch: int, profile: int) -> dict[st
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    await processor.close()
     await engine.dispose()
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
         print(out.getvalue(), file=sys.stderr)
     return {"rounds": rounds, "wall_s": wall, "cpu_s": cpu}
+
+
+_WARM_UP_ROUNDS = 5  # compile the statements and fill the caches before measuring
+
+
+async def _single(url: str, webhooks: int) -> dict[str, float]:
+    """``webhooks`` new-customer webhooks, each stored then applied in a round of its own:
+    median CPU and wall ms per round, and round trips per round."""
+    from bench.webhook_ingest import seed, webhook_bodies
+    from runtime.db.session import make_engine, make_sessionmaker
+    from runtime.ingest.processor import InboundProcessor
+    from runtime.models import InboundWebhook
+
+    await seed(url, bench_settings(url).encryption_key.get_secret_value())
+    engine = make_engine(url)
+    round_trips = _count_round_trips(engine)
+    processor = InboundProcessor(make_sessionmaker(engine))
+    cpu, wall, trips = [], [], []
+    for i, body in enumerate(webhook_bodies(_WARM_UP_ROUNDS + webhooks, 1, 2 * 10**6)):
+        async with engine.begin() as connection:
+            row = {"received_at": datetime.now(UTC), "body": body, "attempts": 0}
+            await connection.execute(insert(InboundWebhook), [row])
+        round_trips.clear()
+        started, used = time.perf_counter(), time.process_time()
+        assert (await processor.process_pending()).claimed == 1
+        if i >= _WARM_UP_ROUNDS:
+            cpu.append(time.process_time() - used)
+            wall.append(time.perf_counter() - started)
+            trips.append(len(round_trips))
+    await processor.close()
+    await engine.dispose()
+    return {"cpu_ms": statistics.median(cpu) * 1000, "wall_ms": statistics.median(wall) * 1000,
+            "round_trips": statistics.fmean(trips)}  # fmt: skip
 
 
 # The hops of one webhook, in path order: (column, mark it starts at, mark it ends at).
@@ -270,6 +310,9 @@ def _count_round_trips(engine: Any) -> list[str]:
 def _child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
         result: dict[str, Any] = asyncio.run(_measure(url, args.webhooks, args.batch, args.profile))
+    if args.single:
+        with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
+            result["single"] = asyncio.run(_single(url, args.single))
     for rate in args.rates:
         with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
             result[f"latency@{rate:g}"] = asyncio.run(_latency(url, args.latency_messages, rate))
@@ -280,7 +323,8 @@ def _run_tree(tree: str, args: argparse.Namespace, profile: int) -> dict[str, An
     env = {**os.environ, "SCRM_BENCH_CHILD": "1", "PYTHONPATH": str(Path(tree).resolve())}
     command = [sys.executable, __file__, "--child", "--backend", args.backend,
                "--webhooks", str(args.webhooks), "--batch", str(args.batch),
-               "--profile", str(profile), "--latency-messages", str(args.latency_messages),
+               "--profile", str(profile), "--single", str(args.single),
+               "--latency-messages", str(args.latency_messages),
                "--rates", *map(str, args.rates)]  # fmt: skip
     done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -306,6 +350,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--rates", type=float, nargs="*", default=[], help="webhooks/s")
     parser.add_argument("--latency-messages", type=int, default=1000)
+    parser.add_argument("--single", type=int, default=0, help="webhooks applied one per round")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tree; medians shown")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -331,8 +376,22 @@ def main() -> None:
     headers = ["tree", "backend", "webhooks", "per round", "CPU ms/webhook",
                "webhooks per CPU-s", "webhooks/s (wall, noisy)", "CPU speed-up"]  # fmt: skip
     print(table(headers, rows))
+    if args.single:
+        _print_single(trees, results, args.single)
     if args.rates:
         _print_latency(trees, results, args.rates)
+
+
+def _print_single(trees: list[list[str]], results: list[dict[str, Any]], webhooks: int) -> None:
+    """One webhook per round: CPU, wall and round trips per round, CPU as a ratio to the
+    first tree."""
+    print(f"\none new-customer webhook per round, {webhooks} rounds (medians)\n")
+    first = results[0]["single"]["cpu_ms"]
+    rows = [[label, f"{r['single']['cpu_ms']:.1f}", f"{r['single']['wall_ms']:.1f}",
+             f"{r['single']['round_trips']:.1f}", f"{first / r['single']['cpu_ms']:.2f}"]
+            for (label, _), r in zip(trees, results, strict=True)]  # fmt: skip
+    print(table(["tree", "CPU ms/round", "wall ms/round (noisy)",
+                 "DB round trips/round", "CPU speed-up"], rows))  # fmt: skip
 
 
 def _print_latency(

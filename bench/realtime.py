@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import runtime.models  # noqa: F401, E402
 from bench.common import cpu_of  # noqa: E402
-from runtime.db.base import Base
+from runtime.db.migrate import upgrade
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.phones import normalize_phone
 from runtime.domain.security import AccessClaims, issue_access_token
@@ -740,8 +740,8 @@ async def main() -> None:
     engine = make_engine(db_url)
     results: list[dict[str, Any]] = []
     try:
-        async with engine.begin() as db:
-            await db.run_sync(Base.metadata.create_all)
+        # migrated, not create_all: migrations also add the triggers behind config_epoch
+        await asyncio.to_thread(upgrade, db_url)
         sessions = make_sessionmaker(engine)
         print(f"{time.strftime('%Y-%m-%d %H:%M')}, {CORES} cores, apis={args.apis}, "
               f"source={args.source}\n{HEADER}",

@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
     """An INSERT into ``model`` that skips rows violating any unique constraint."""
-    dialect = session.get_bind().dialect.name
+    return inserting_ignoring_conflicts(session.get_bind().dialect.name, model)
+
+
+def inserting_ignoring_conflicts(dialect: str, target: Any) -> Any:
+    """The same on the database named ``dialect``, into a model or a table (for statements
+    built once per dialect)."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        model
+        target
     ).on_conflict_do_nothing()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import utcnow
-from runtime.db.transaction_cache import transaction_cache
+from runtime.db.config_cache import config_cache
 from runtime.domain.errors import Conflict, Invalid
 from runtime.domain.events import record_event
 from runtime.domain.visibility import contact_owner_audience
@@ -146,9 +146,10 @@ async def assign(
 
 
 async def _holding_team(session: AsyncSession, sender_id: uuid.UUID) -> Team | None:
-    """The team holding the number (its primary holder first), looked up once per
-    transaction."""
-    cache: dict[uuid.UUID, uuid.UUID | None] = transaction_cache(session, "holding_team")
+    """The team holding the number (its primary holder first); its id kept across the
+    inbound processor's rounds until allocations or team names change
+    (runtime/db/config_cache.py)."""
+    cache: dict[uuid.UUID, uuid.UUID | None] = config_cache(session, "holding_team")
     if sender_id not in cache:
         cache[sender_id] = await session.scalar(
             select(Team.id)

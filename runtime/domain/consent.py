@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.db.base import as_utc, utcnow
+from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
 from runtime.domain.errors import Invalid
 from runtime.domain.events import record_event
@@ -81,6 +82,7 @@ async def update_policy(
             [{"field": "opt_in_keywords", "keywords": sorted(both)}],
         )
     transaction_cache(session, "consent.policy")[tenant_id] = policy
+    config_cache(session, _KEYWORDS).pop(tenant_id, None)
     return policy
 
 
@@ -164,15 +166,44 @@ def _said(message: dict[str, Any]) -> _Said:
     )
 
 
-def _opting(said: _Said, policy: OutreachPolicy) -> tuple[str, str, str] | None:
+@dataclass(frozen=True, slots=True)
+class _Keywords:
+    """What of a tenant's policy an inbound message can opt with, normalised once."""
+
+    opt_out: frozenset[str]
+    opt_in: frozenset[str]
+    opt_out_payloads: frozenset[str]
+
+    @classmethod
+    def of(cls, policy: OutreachPolicy) -> _Keywords:
+        return cls(
+            frozenset(normal_keyword(k) for k in policy.opt_out_keywords),
+            frozenset(normal_keyword(k) for k in policy.opt_in_keywords),
+            frozenset(policy.opt_out_payloads),
+        )
+
+
+_KEYWORDS = "consent.keywords"
+
+
+async def _keywords_of(session: AsyncSession, tenant_id: uuid.UUID) -> _Keywords:
+    """The tenant's keywords; kept across the inbound processor's rounds until its policy
+    changes (runtime/db/config_cache.py)."""
+    cache: dict[uuid.UUID, _Keywords] = config_cache(session, _KEYWORDS)
+    if tenant_id not in cache:
+        cache[tenant_id] = _Keywords.of(await policy_of(session, tenant_id))
+    return cache[tenant_id]
+
+
+def _opting(said: _Said, keywords: _Keywords) -> tuple[str, str, str] | None:
     """(state, source, detail) the message asks for, or None."""
-    if said.payload and said.payload in policy.opt_out_payloads:
+    if said.payload and said.payload in keywords.opt_out_payloads:
         return OPTED_OUT, "quick_reply", said.payload
     source = "quick_reply" if said.button else "keyword"
     if said.text:
-        if said.text in {normal_keyword(k) for k in policy.opt_out_keywords}:
+        if said.text in keywords.opt_out:
             return OPTED_OUT, source, said.text
-        if said.text in {normal_keyword(k) for k in policy.opt_in_keywords}:
+        if said.text in keywords.opt_in:
             return OPTED_IN, source, said.text
     return None
 
@@ -186,7 +217,7 @@ async def apply_inbound(
     said = _said(message)
     if said.text is None and said.payload is None:
         return
-    opting = _opting(said, await policy_of(session, contact.tenant_id))
+    opting = _opting(said, await _keywords_of(session, contact.tenant_id))
     if opting is not None:
         state, source, detail = opting
         await set_consent(session, contact, state, source, at, detail=detail)

@@ -14,15 +14,29 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter
-from sqlalchemy import insert, or_, select
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    insert,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from runtime.db.base import as_utc
+from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
-from runtime.db.upsert import insert_ignoring_conflicts
+from runtime.db.upsert import inserting_ignoring_conflicts
 from runtime.domain import assignment, consent, inbox, media, sender_health
 from runtime.domain.phones import InvalidPhone, normalize_phone
 from runtime.models import (
@@ -268,7 +282,7 @@ def _customer(message: Json, contacts: list[Json], region: str) -> Customer:
 
 @dataclass
 class _RoundIndex:
-    """What a round's inbound messages look up, read up front in three statements (see
+    """What a round's inbound messages look up, read up front in two statements (see
     :func:`prepare_round`) and kept current as the round stores rows, so that applying a
     message issues no query; and the rows the round creates, written by
     :func:`finish_round` in one statement per table."""
@@ -383,17 +397,85 @@ async def _read_status_targets(session: AsyncSession, keys: _RoundKeys, index: _
     map), in two statements."""
     if not keys.status_wamids and not keys.status_ids:
         return
-    named = select(Message).where(
-        or_(Message.wamid.in_(keys.status_wamids), Message.id.in_(keys.status_ids))
-    )
-    messages = list(await session.scalars(named))
+    named = {"wamids": list(keys.status_wamids), "ids": list(keys.status_ids)}
+    messages = list(await session.scalars(_statements(session).status_targets, named))
     for message in messages:
         index.sent[message.id] = message
         if message.wamid is not None:
             index.sent[message.wamid] = message
     talks = {m.conversation_id for m in messages} - {c.id for c in index.conversations.values()}
     if talks:
-        await session.scalars(select(Conversation).where(Conversation.id.in_(talks)))
+        await session.scalars(_statements(session).conversations_by_id, {"ids": list(talks)})
+
+
+@dataclass(frozen=True, slots=True)
+class _RoundStatements:
+    """A round's statements, built once per database: each round then costs SQLAlchemy a
+    cache look-up only (list parameters — arrays or expanding — keep the cache key fixed).
+    The inserts are Core: the rows are plain dicts, no ORM bulk machinery."""
+
+    # the customers' contacts and the wamids already stored, in one statement: rows of
+    # (contact, None) and (None, wamid)
+    contacts_and_stored: Select[Contact | None, str | None]
+    conversations_locked: Select[Conversation]
+    conversations_by_id: Select[Conversation]
+    status_targets: Select[Message]
+    insert_contacts: Any  # ORM: returns the stored contacts
+    insert_conversations: Insert
+    insert_messages: Any
+    insert_files: Insert
+
+
+def _statements(session: AsyncSession) -> _RoundStatements:
+    return _statements_for(session.get_bind().dialect.name)
+
+
+def _among(dialect: str, column: Any, name: str) -> Any:
+    """``column`` is one of the values of list parameter ``name``: ``= ANY(array)`` on
+    PostgreSQL (one SQL text, so one prepared statement, whatever the list's length), an
+    expanding IN on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@functools.cache
+def _statements_for(dialect: str) -> _RoundStatements:
+    listed = functools.partial(_among, dialect)
+    messages, contacts = cast(Table, Message.__table__), cast(Table, Contact.__table__)
+    found = union_all(
+        select(*contacts.c, null().label("stored_wamid")).where(
+            listed(contacts.c.tenant_id, "tenants"),
+            or_(listed(contacts.c.phone, "phones"), listed(contacts.c.wa_user_id, "users")),
+        ),
+        select(*(null().label(c.name) for c in contacts.c), messages.c.wamid).where(
+            listed(messages.c.wamid, "wamids")
+        ),
+    ).subquery("found")
+    return _RoundStatements(
+        contacts_and_stored=select(aliased(Contact, found), found.c.stored_wamid),
+        conversations_locked=select(Conversation)
+        .where(listed(Conversation.contact_id, "contacts"))
+        .order_by(Conversation.id)
+        .with_for_update(),
+        conversations_by_id=select(Conversation).where(listed(Conversation.id, "ids")),
+        status_targets=select(Message).where(
+            or_(listed(Message.wamid, "wamids"), listed(Message.id, "ids"))
+        ),
+        insert_contacts=inserting_ignoring_conflicts(dialect, Contact).returning(Contact),
+        insert_conversations=insert(cast(Table, Conversation.__table__)),
+        insert_messages=inserting_ignoring_conflicts(dialect, messages).returning(messages.c.id),
+        insert_files=insert(cast(Table, MediaFile.__table__)),
+    )
+
+
+def _contact_keys(customers: list[tuple[uuid.UUID, Customer, str]]) -> dict[str, list[Any]]:
+    """The parameters finding the contacts of ``customers``: tenants, phones, user ids."""
+    return {
+        "tenants": list({tenant_id for tenant_id, _, _ in customers}),
+        "phones": list({c.phone for _, c, _ in customers if c.phone is not None}),
+        "users": list({c.user_id for _, c, _ in customers if c.user_id is not None}),
+    }
 
 
 async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
@@ -403,31 +485,20 @@ async def prepare_round(session: AsyncSession, payloads: list[Json]) -> None:
     :func:`ingest` calls in this transaction, then :func:`finish_round`. Only for a
     transaction rolled back whole if any of them fails: the index does not follow
     savepoint rollbacks."""
-    index = _RoundIndex()
+    index, statements = _RoundIndex(), _statements(session)
     keys = await _round_keys(session, payloads, index)
-    if keys.wamids:
-        stored = select(Message.wamid).where(Message.wamid.in_(keys.wamids))
-        index.wamids = {w for w in (await session.scalars(stored)) if w is not None}
+    if keys.wamids:  # the contacts of every customer, even of a redelivery (read, not used)
+        named = {"wamids": list(keys.wamids), **_contact_keys(keys.customers)}
+        for contact, stored in await session.execute(statements.contacts_and_stored, named):
+            if contact is not None:
+                index.add_contact(contact)
+            elif stored is not None:
+                index.wamids.add(stored)
     customers = [(t, c) for t, c, wamid in keys.customers if wamid not in index.wamids]
-    tenants = {tenant_id for tenant_id, _ in customers}
-    phones = {c.phone for _, c in customers if c.phone is not None}
-    users = {c.user_id for _, c in customers if c.user_id is not None}
-    if tenants and (phones or users):
-        contacts = select(Contact).where(
-            Contact.tenant_id.in_(tenants),
-            or_(Contact.phone.in_(phones), Contact.wa_user_id.in_(users)),
-        )
-        for contact in await session.scalars(contacts):
-            index.add_contact(contact)
-    contact_ids = {c.id for c in index.contacts.values()}
+    contact_ids = list({c.id for c in index.contacts.values()})
     if contact_ids:
-        talks = (
-            select(Conversation)
-            .where(Conversation.contact_id.in_(contact_ids))
-            .order_by(Conversation.id)
-            .with_for_update()
-        )
-        for talk in await session.scalars(talks):
+        talks = await session.scalars(statements.conversations_locked, {"contacts": contact_ids})
+        for talk in talks:
             index.conversations[(talk.sender_id, talk.contact_id)] = talk
             index.locked.add(talk.id)
     await _insert_new_contacts(session, customers, index)
@@ -456,9 +527,7 @@ async def _insert_new_contacts(
                      "wa_user_id": customer.user_id, "name": customer.name[:200]})  # fmt: skip
     if not rows:
         return
-    stored = list(
-        await session.scalars(insert_ignoring_conflicts(session, Contact).returning(Contact), rows)
-    )
+    stored = list(await session.scalars(_statements(session).insert_contacts, rows))
     if len(stored) != len(rows):
         raise RoundConflict("a new customer's contact was stored meanwhile")
     for contact in stored:
@@ -472,20 +541,20 @@ async def finish_round(session: AsyncSession) -> None:
     index = _round_index(session)
     if index is None:
         return
+    statements, connection = _statements(session), await session.connection()
     if index.new_conversations:
-        await session.execute(
-            insert(Conversation),
+        await connection.execute(
+            statements.insert_conversations,
             [inbox.conversation_row(c) for c in index.new_conversations.values()],
         )
     if index.messages:
-        stored = await session.execute(
-            insert_ignoring_conflicts(session, Message).returning(Message.id),
-            [m.row() for m in index.messages],
+        stored = await connection.execute(
+            statements.insert_messages, [m.row() for m in index.messages]
         )
         if len(stored.all()) != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     if index.files:
-        await session.execute(insert(MediaFile), [media.file_row(f) for f in index.files])
+        await connection.execute(statements.insert_files, [media.file_row(f) for f in index.files])
     index.new_conversations, index.messages, index.files = {}, [], []
 
 
@@ -778,8 +847,10 @@ async def _status(
 
 
 async def _number(session: AsyncSession, phone_number_id: str) -> _Number | None:
-    """The sender holding ``phone_number_id``, looked up once per transaction."""
-    cache: dict[str, _Number] = transaction_cache(session, "ingest.numbers")
+    """The sender holding ``phone_number_id``; kept across the inbound processor's rounds
+    until a sender's number or tenant, or its tenant's region, changes
+    (runtime/db/config_cache.py)."""
+    cache: dict[str, _Number] = config_cache(session, "ingest.numbers")
     if phone_number_id not in cache:
         row = (
             await session.execute(

@@ -14,28 +14,44 @@ Order: on PostgreSQL the lease is a transaction-scoped advisory lock, so however
 processors run (processes, pods) only one applies webhooks at a time, in id order, and the
 others stand by (they take over the moment it dies: the lock goes with its connection).
 SQLite (one process, ``BEGIN IMMEDIATE``) serialises rounds by itself.
+
+Cost: the claim statement is built once per processor (only SQLAlchemy's cache look-up is
+left per round) and also returns the ``config_epoch``, which keeps the processor's
+:class:`~runtime.db.config_cache.ConfigCache` (senders by number, holding teams, consent
+keywords) valid across rounds at no round trip of its own. On PostgreSQL the processor keeps
+its connection from one round to the next while they follow closely (within
+``KEEP_CONNECTION_FOR``): a connection checked out of the pool is pre-pinged first, which on
+asyncpg costs three round trips (BEGIN, ping, ROLLBACK) per round.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter
-from sqlalchemy import Row, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Row, Table, Update, bindparam, func, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
+from runtime.db.config_cache import CURRENT_EPOCH, ConfigCache
 from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease, under_lease
 from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
 
 log = logging.getLogger(__name__)
+
+# A kept connection idle longer than this goes back to the pool (and the next round's is
+# pre-pinged): one that served a round a moment ago is alive, one idle for long may not be.
+KEEP_CONNECTION_FOR = 1.0  # seconds
 
 SET_ASIDE = Counter("scrm_inbound_set_aside", "Stored webhooks set aside after failing to apply")
 
@@ -50,7 +66,7 @@ class Round:
     busy: bool = False
 
 
-_Stored = Row[int, bytes, datetime, int]  # id, body, received_at, attempts
+_Stored = Row[int, bytes, datetime, int, int | None]  # id, body, received_at, attempts, epoch
 
 
 class _WebhookFailed(Exception):
@@ -87,6 +103,11 @@ class InboundProcessor:
         self._holder_notified = holder_notified
         self._woken = False
         self._task: asyncio.Task[None] | None = None
+        self._config = ConfigCache()
+        self._claim_statement: Update | None = None
+        self._kept: AsyncConnection | None = None
+        self._kept_since = 0.0  # time.monotonic() of the kept connection's last round
+        self._kept_in_use = False
 
     def wake(self) -> None:
         """Rows were committed: drain them (starts a drain task unless one is running)."""
@@ -126,12 +147,14 @@ class InboundProcessor:
             return await self._round(isolate=True)
 
     async def _round(self, *, isolate: bool) -> Round:
-        async with self._sessionmaker() as session, session.begin():
+        async with self._session() as session, session.begin():
             claimed = await self._claim(session)  # … under the processing lease
             if not claimed and not await take_transaction_lease(
                 await session.connection(), INBOUND_PROCESSING
             ):
                 return Round(busy=True)
+            if claimed:
+                self._config.attach(session, claimed[0].config_epoch)
             payloads = [_parsed(row.body) for row in claimed]
             if not isolate:
                 await self._prepare(session, payloads)
@@ -147,31 +170,76 @@ class InboundProcessor:
                 await self._finish(session)
         return Round(claimed=len(claimed), retrying=retrying)
 
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one round: on the connection kept from the previous round if that
+        was recent (PostgreSQL), else on one from the pool. A round that fails gives its
+        kept connection back (the pool's reset finds out whether it is still alive)."""
+        engine = self._sessionmaker.kw.get("bind")
+        keeps = isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
+        if not keeps or self._kept_in_use:  # SQLite: one connection; or a round beside
+            async with self._sessionmaker() as session:  # the drain's (a direct call)
+                yield session
+            return
+        assert isinstance(engine, AsyncEngine)
+        if self._kept is not None and time.monotonic() - self._kept_since > KEEP_CONNECTION_FOR:
+            await self._give_back()
+        if self._kept is None:
+            self._kept = await engine.connect()
+        self._kept_in_use = True
+        try:
+            async with self._sessionmaker(bind=self._kept) as session:
+                yield session
+        except BaseException:
+            await self._give_back()
+            raise
+        finally:
+            self._kept_in_use = False
+        self._kept_since = time.monotonic()
+
+    async def _give_back(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                await kept.close()
+
     async def _claim(self, session: AsyncSession) -> list[_Stored]:
         """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
-        statement (a failure un-marks its row: :meth:`_count_failure`), in id order; none
-        unless this transaction takes the processing lease (in the same statement)."""
+        statement (a failure un-marks its row: :meth:`_count_failure`), in id order, with
+        the current ``config_epoch``; none unless this transaction takes the processing
+        lease (in the same statement)."""
+        connection = await session.connection()
+        if self._claim_statement is None:
+            self._claim_statement = self._build_claim(connection.dialect)
+        marked = await connection.execute(self._claim_statement, {"now": utcnow()})
+        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
+
+    def _build_claim(self, dialect: Dialect) -> Update:
+        webhooks = cast(Table, InboundWebhook.__table__)
         oldest = under_lease(
-            select(InboundWebhook.id)
-            .where(InboundWebhook.processed_at.is_(None))
-            .order_by(InboundWebhook.id)
+            select(webhooks.c.id)
+            .where(webhooks.c.processed_at.is_(None))
+            .order_by(webhooks.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True),
             INBOUND_PROCESSING,
-            session.get_bind().dialect,
+            dialect,
         )
-        marked = await session.execute(
-            update(InboundWebhook)
-            .where(InboundWebhook.id.in_(oldest.scalar_subquery()))
-            .values(processed_at=utcnow(), last_error=None)
+        return (
+            update(webhooks)
+            .where(webhooks.c.id.in_(oldest.scalar_subquery()))
+            .values(
+                processed_at=bindparam("now", type_=webhooks.c.processed_at.type),
+                last_error=None,
+            )
             .returning(
-                InboundWebhook.id,
-                InboundWebhook.body,
-                InboundWebhook.received_at,
-                InboundWebhook.attempts,
+                webhooks.c.id,
+                webhooks.c.body,
+                webhooks.c.received_at,
+                webhooks.c.attempts,
+                CURRENT_EPOCH.label("config_epoch"),
             )
         )
-        return sorted(marked.all(), key=lambda row: row.id)  # RETURNING has no order
 
     @staticmethod
     async def _prepare(session: AsyncSession, payloads: list[dict[str, Any] | Exception]) -> None:
@@ -236,3 +304,4 @@ class InboundProcessor:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._give_back()

@@ -4,7 +4,7 @@ from runtime.models.campaigns import Audience, Campaign, CampaignRecipient, Send
 from runtime.models.consent import ConsentChange, DoNotContact, OutreachPolicy, OutreachSend
 from runtime.models.contacts import AssignmentEvent, Contact, ImportJob
 from runtime.models.events import DeadLetter, Event
-from runtime.models.inbound import InboundWebhook
+from runtime.models.inbound import ConfigEpoch, InboundWebhook
 from runtime.models.inbox import Conversation, Message, Template
 from runtime.models.ingest_errors import IngestError
 from runtime.models.media import MediaBlob, MediaBlobChunk, MediaFile
@@ -32,6 +32,7 @@ __all__ = [
     "CampaignRecipient",
     "CannedResponse",
     "AuditEntry",
+    "ConfigEpoch",
     "ConsentChange",
     "Contact",
     "DeadLetter",

@@ -33,3 +33,15 @@ class InboundWebhook(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(2000))
+
+
+class ConfigEpoch(Base):
+    """One row whose ``value`` grows whenever configuration the inbound processor caches
+    across rounds changes (senders' numbers and tenants, tenants' regions, sender
+    allocations to teams, team names, outreach keywords): bumped by database triggers
+    (migration 0015), so every writer, in any process, invalidates the caches."""
+
+    __tablename__ = "config_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
