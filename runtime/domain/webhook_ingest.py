@@ -459,9 +459,12 @@ def _statements_for(dialect: str) -> _RoundStatements:
         .order_by(Conversation.id)
         .with_for_update(),
         conversations_by_id=select(Conversation).where(listed(Conversation.id, "ids")),
-        status_targets=select(Message).where(
-            or_(listed(Message.wamid, "wamids"), listed(Message.id, "ids"))
-        ),
+        # Locked up front in id order, the order the send worker writes messages in: the
+        # round's later updates (several flushes) then take no message lock out of order.
+        status_targets=select(Message)
+        .where(or_(listed(Message.wamid, "wamids"), listed(Message.id, "ids")))
+        .order_by(Message.id)
+        .with_for_update(),
         insert_contacts=inserting_ignoring_conflicts(dialect, Contact).returning(Contact),
         insert_conversations=insert(cast(Table, Conversation.__table__)),
         insert_messages=inserting_ignoring_conflicts(dialect, messages).returning(messages.c.id),
