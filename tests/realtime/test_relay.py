@@ -194,17 +194,26 @@ async def test_lone_commits_are_published_without_lingering(
 ) -> None:
     """Under light load (each round woken by one commit) nobody would share the round, so
     the relay starts it at once instead of lingering (here 30 s, past the deadlines)."""
+    bus, received = await _subscribed_after_leftovers(world, sessionmaker)
+    async with OutboxRelay(sessionmaker, bus, linger=30).running():
+        for n in range(3):
+            seq = await _emit(world, {"n": n})
+            await wait_for(lambda seq=seq: _received(received, seq), within=10)
+
+
+async def _subscribed_after_leftovers(
+    world: TenantWorld, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[InProcessBus, list[int]]:
+    """A fanout bus with one pod bound to everything, and the seqs it receives, once other
+    tests' unpublished events are out of the way."""
     while await OutboxRelay(sessionmaker, InProcessBus()).publish_pending():
-        pass  # other tests' leftovers
+        pass
     bus, received = InProcessBus("fanout"), []
     subscription = await bus.subscribe(
         world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
     )
     await subscription.bind(["all"])
-    async with OutboxRelay(sessionmaker, bus, linger=30).running():
-        for n in range(3):
-            seq = await _emit(world, {"n": n})
-            await wait_for(lambda seq=seq: _received(received, seq), within=10)
+    return bus, received
 
 
 async def _received(received: list[int], seq: int) -> bool:
@@ -216,13 +225,7 @@ async def test_relay_reopens_its_connection_after_the_server_drops_it(
 ) -> None:
     """The relay's loop keeps one connection; when the server ends it (as a restart would),
     a later round opens another and the events committed meanwhile are published."""
-    while await OutboxRelay(sessionmaker, InProcessBus()).publish_pending():
-        pass  # other tests' leftovers
-    bus, received = InProcessBus("fanout"), []
-    subscription = await bus.subscribe(
-        world.slug, "pod", lambda _t, batch: received.extend(s for s, _ in batch.entries)
-    )
-    await subscription.bind(["all"])
+    bus, received = await _subscribed_after_leftovers(world, sessionmaker)
     relay = OutboxRelay(sessionmaker, bus, poll_interval=0.05, retry_delay=0.05)
     async with relay.running():
         first = await _emit(world, {"n": 1})
