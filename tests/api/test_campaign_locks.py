@@ -1,10 +1,11 @@
-"""A campaign round and an inbound round on the same contacts, at once, on PostgreSQL.
+"""Sends and an inbound round on the same rows, at once, on PostgreSQL.
 
 The inbound round (runtime/domain/webhook_ingest) locks the contacts' conversations first and
-writes the contacts after; a campaign round (runtime/outbound/batch.submit_batch) takes the
-same order: the conversations (waited for), then the contacts for the marketing cap (never
-waited for: a contact held elsewhere is retried next round). Before, it locked the contacts
-first, and the two rounds deadlocked (PostgreSQL aborted one)."""
+writes the contacts after; a campaign round (runtime/outbound/batch.submit_batch) and an
+agent's send (runtime/outbound/queue.submit) take the same order: the conversations (waited
+for), then the contacts for the marketing cap. The round also locks the messages its statuses
+name up front, in id order, the order the send worker records wamids in. Each test here
+deadlocked on the code before its fix (PostgreSQL aborted one side)."""
 
 from __future__ import annotations
 
@@ -186,14 +187,7 @@ async def test_an_agents_send_and_an_inbound_round_on_the_same_contact_do_not_de
             world.client.post(
                 f"/api/conversations/{talk}/messages",
                 headers=ctx.headers,
-                json={
-                    "type": "template",
-                    "template": {
-                        "name": campaign["template"]["name"],
-                        "language": "en_US",
-                        "parameters": {"body": ["Budi", "Jakarta"]},
-                    },
-                },
+                json=_template_message(campaign),
             )
         )
         await wait_for(lambda: _someone_waits_on_a_lock(world), within=ROUND_DEADLINE)
@@ -215,3 +209,88 @@ async def test_an_agents_send_and_an_inbound_round_on_the_same_contact_do_not_de
         )
     assert contact is not None and contact.name == "Budi"
     assert seqs == [1, 2, 3]  # the first message, then the round's and the send's, numbered
+
+
+def _template_message(campaign: dict[str, Any]) -> dict[str, Any]:
+    """An agent's send of the campaign's MARKETING template (the cap locks the contact)."""
+    template = {"name": campaign["template"]["name"], "language": "en_US",
+                "parameters": {"body": ["Budi", "Jakarta"]}}  # fmt: skip
+    return {"type": "template", "template": template}
+
+
+def _status_webhook(sender: dict[str, Any], phone: str, message_id: str) -> Any:
+    """Meta's ``sent`` for one of our messages, found by its callback data (no wamid stored)."""
+    status = {"id": f"wamid.st.{message_id}", "status": "sent", "timestamp": "1700000001",
+              "recipient_id": phone.lstrip("+"),
+              "biz_opaque_callback_data": message_id}  # fmt: skip
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "1555", "phone_number_id": sender["phone_number_id"]},
+        "statuses": [status],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+async def test_a_rounds_statuses_and_the_send_workers_wamids_do_not_deadlock(
+    world: WhatsAppWorld,
+) -> None:
+    """An inbound round applies the statuses of two of our messages, the higher id first,
+    each flushed on its own; meanwhile the send worker records both messages' wamids in id
+    order. The round locks the messages its statuses name up front, in id order, so the
+    worker waits for it holding nothing; before, the round updated the higher id first, the
+    worker took the lower and waited, and PostgreSQL found a deadlock."""
+    ctx, sender, people, campaign = await _campaign_talking_to_its_audience(world)
+    person = people[0]
+    async with world.app.state.sessionmaker() as session:
+        talk = await session.scalar(
+            select(Conversation.id).where(Conversation.contact_id == uuid.UUID(person["id"]))
+        )
+    sent = []
+    for _ in range(2):
+        reply = await world.client.post(
+            f"/api/conversations/{talk}/messages",
+            headers=ctx.headers,
+            json=_template_message(campaign),
+        )
+        assert reply.status_code == 202, reply.text
+        sent.append(uuid.UUID(reply.json()["id"]))
+    low, high = sorted(sent)
+    statuses = {m: _status_webhook(sender, person["phone"], str(m)) for m in (low, high)}
+    now = utc_now(world.app.state.clock)
+
+    async def record_wamids() -> None:
+        """As the send worker records Meta's answers: one transaction, in message-id order."""
+        async with world.app.state.sessionmaker() as worker:
+            for message_id in (low, high):
+                await worker.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.wamid.is_(None))
+                    .values(wamid=f"wamid.worker.{message_id}")
+                )
+            await worker.commit()
+
+    async with world.app.state.sessionmaker() as inbound:
+        await prepare_round(inbound, list(statuses.values()))
+        await ingest(inbound, statuses[high], now)
+        await inbound.flush()
+        recording = asyncio.create_task(record_wamids())
+        await wait_for(lambda: _someone_waits_on_a_lock(world), within=ROUND_DEADLINE)
+        await ingest(inbound, statuses[low], now)
+        await inbound.flush()
+        await finish_round(inbound)
+        await inbound.commit()
+    await asyncio.wait_for(recording, ROUND_DEADLINE)
+
+    async with world.app.state.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Message.id, Message.status, Message.wamid).where(Message.id.in_(sent))
+            )
+        ).all()
+    # The round gave each its wamid first; the worker's "unless already given" kept them.
+    assert {(r.id, r.status, r.wamid) for r in rows} == {
+        (m, "sent", f"wamid.st.{m}") for m in (low, high)
+    }
