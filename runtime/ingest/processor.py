@@ -39,11 +39,12 @@ from typing import Any, cast
 from prometheus_client import Counter
 from sqlalchemy import Row, Table, Update, bindparam, func, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from runtime.db.base import as_utc, error_text, utcnow
 from runtime.db.config_cache import CURRENT_EPOCH, ConfigCache
 from runtime.db.leases import INBOUND_PROCESSING, take_transaction_lease, under_lease
+from runtime.db.session import OwnedConnection
 from runtime.domain.webhook_ingest import RoundConflict, finish_round, ingest, prepare_round
 from runtime.models import InboundWebhook
 
@@ -105,7 +106,13 @@ class InboundProcessor:
         self._task: asyncio.Task[None] | None = None
         self._config = ConfigCache()
         self._claim_statement: Update | None = None
-        self._kept: AsyncConnection | None = None
+        engine = sessionmaker.kw.get("bind")
+        # SQLite: one connection in the pool, which nobody may keep
+        self._kept = (
+            OwnedConnection(engine)
+            if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
+            else None
+        )
         self._kept_since = 0.0  # time.monotonic() of the kept connection's last round
         self._kept_in_use = False
 
@@ -175,20 +182,16 @@ class InboundProcessor:
         """A session for one round: on the connection kept from the previous round if that
         was recent (PostgreSQL), else on one from the pool. A round that fails gives its
         kept connection back (the pool's reset finds out whether it is still alive)."""
-        engine = self._sessionmaker.kw.get("bind")
-        keeps = isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
-        if not keeps or self._kept_in_use:  # SQLite: one connection; or a round beside
-            async with self._sessionmaker() as session:  # the drain's (a direct call)
+        if self._kept is None or self._kept_in_use:  # SQLite; or a round beside the
+            async with self._sessionmaker() as session:  # drain's (a direct call)
                 yield session
             return
-        assert isinstance(engine, AsyncEngine)
-        if self._kept is not None and time.monotonic() - self._kept_since > KEEP_CONNECTION_FOR:
+        if time.monotonic() - self._kept_since > KEEP_CONNECTION_FOR:
             await self._give_back()
-        if self._kept is None:
-            self._kept = await engine.connect()
+        connection = await self._kept.get()
         self._kept_in_use = True
         try:
-            async with self._sessionmaker(bind=self._kept) as session:
+            async with self._sessionmaker(bind=connection) as session:
                 yield session
         except BaseException:
             await self._give_back()
@@ -198,10 +201,9 @@ class InboundProcessor:
         self._kept_since = time.monotonic()
 
     async def _give_back(self) -> None:
-        kept, self._kept = self._kept, None
-        if kept is not None:
+        if self._kept is not None:
             with contextlib.suppress(Exception):
-                await kept.close()
+                await self._kept.close()
 
     async def _claim(self, session: AsyncSession) -> list[_Stored]:
         """The oldest unprocessed webhooks, up to ``batch_size``, marked processed in the same
