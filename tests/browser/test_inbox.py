@@ -4,8 +4,9 @@ reconnect catch-up, phone width."""
 from __future__ import annotations
 
 import re
+import time
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import APIResponse, Page, Route, WebSocketRoute, expect
 
 from runtime.demo import AGENT_EMAIL
 from runtime.whatsapp import webhooks
@@ -160,6 +161,35 @@ def test_reconnect_before_any_event_resumes_from_the_cursor_ready_gave(
     demo.customer_writes("6281200000021", "Written while the socket was down", "Ratna Offline")
     expect(page.locator(".conv-items a", has_text="Ratna Offline")).to_contain_text("Written while")
     assert len(urls) >= 2 and "cursor=" in urls[1], "reconnected without a cursor"
+
+
+def test_a_list_answer_read_before_a_live_event_does_not_drop_it(demo: Demo, new_page) -> None:
+    """The list's answer is read by the server before a new conversation's event, but the
+    event reaches the browser first: the answer must not wipe what the event brought."""
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold(route: Route) -> None:
+        held.append((route, route.fetch()))  # read now, answered later
+
+    page.route(lambda url: "/api/conversations?" in url, hold)
+    page.get_by_label("Status", exact=True).select_option("open")  # a fresh list load
+    deadline = time.monotonic() + 10
+    while not held:  # the handler runs while Playwright is pumped
+        assert time.monotonic() < deadline, "the list load never went out"
+        page.wait_for_timeout(50)
+
+    demo.customer_writes("6281200000031", "Written during a slow list load", "Lina Slow")
+    item = page.locator(".conv-items a", has_text="Lina Slow")
+    expect(item).to_contain_text("Written during a slow list load")  # the live event
+    item.evaluate("el => { el.dataset.beforeAnswer = '1'; }")
+
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    expect(page.locator(".conv-items a[data-before-answer]")).to_have_count(0)  # re-rendered
+    expect(item).to_contain_text("Written during a slow list load")
+    page.unroute_all()
 
 
 def test_phone_width_shows_one_pane_at_a_time(demo: Demo, new_page, shots) -> None:

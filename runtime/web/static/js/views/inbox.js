@@ -55,6 +55,9 @@ export function mount(root, args, { navigate, realtime }) {
     panelOpen: false,
     templateMode: false,
     listToken: 0,
+    // While a fresh list load is in flight: the list events that arrived meanwhile, applied
+    // again over its answer (which may have been read before them).
+    listEvents: null,
   };
 
   // ---------- layout ----------
@@ -115,6 +118,7 @@ export function mount(root, args, { navigate, realtime }) {
 
   async function loadList(append = false) {
     const token = ++state.listToken;
+    if (!append) state.listEvents = [];
     try {
       const page = await api('/api/conversations', {
         query: { view: state.tab, status: state.status, label_id: state.labelId, q: state.q, cursor: append ? state.nextCursor : null, limit: 50 },
@@ -123,8 +127,14 @@ export function mount(root, args, { navigate, realtime }) {
       if (!append) state.convs.clear();
       for (const c of page.items) state.convs.set(c.id, c);
       state.nextCursor = page.next_cursor;
+      const missed = append ? [] : state.listEvents;
+      state.listEvents = null;
+      missed.forEach(applyListEvent);
       renderList();
-    } catch (err) { showError(err, t('inbox.conversations')); }
+    } catch (err) {
+      if (token === state.listToken) state.listEvents = null;
+      showError(err, t('inbox.conversations'));
+    }
   }
 
   function sorted() {
@@ -656,11 +666,18 @@ export function mount(root, args, { navigate, realtime }) {
   }
 
   // ---------- live events ----------
-  function onEvent(event) {
-    const { type, payload } = event.detail;
+  // An event about the list; true if it was one.
+  function applyListEvent({ type, payload }) {
     if (type === 'conversation.updated' && payload.conversation) upsertConversation(payload.conversation);
     else if (type === 'conversation.labels') setLabels(payload.conversation_id, payload.label_ids);
     else if (type === 'conversation.hidden') hideConversation(payload.conversation_id);
+    else return false;
+    return true;
+  }
+
+  function onEvent(event) {
+    const { type, payload } = event.detail;
+    if (applyListEvent(event.detail)) state.listEvents?.push(event.detail);
     else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
