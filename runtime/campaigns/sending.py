@@ -27,6 +27,7 @@ RECIPIENT_RULES = frozenset(
         "marketing_cooldown",
         "contact_has_no_phone",
         "no_sender_allocated",
+        "template_text_too_long",  # this contact's values make a text too long
     }
 )
 

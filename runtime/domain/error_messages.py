@@ -62,6 +62,7 @@ INDONESIAN: dict[str, str] = {
     "invalid_mapping": "Pemetaan kolom tidak valid.",
     "mapped_column_missing": "Berkas tidak memiliki kolom yang dipetakan.",
     "missing_phone_column": "Kolom telepon tidak ditemukan; beri nama 'phone' atau petakan satu.",
+    "template_text_too_long": "Dengan parameter ini teks template melebihi batas panjang WhatsApp.",
     "missing_parameter": "Kontak ini tidak memiliki nilai yang dibutuhkan dan tidak ada cadangan.",
     # consent
     "already_on_list": "Nomor ini sudah ada di daftar jangan-dihubungi.",

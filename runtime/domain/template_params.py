@@ -220,8 +220,32 @@ def build_components(
     )
     components = [c for c in (header, body) if c is not None]
     components += _buttons(name, slots, list(parameters.get("buttons") or []))
-    return RenderedTemplate(
-        components,
-        _shown(definition, "HEADER", header_texts),
-        _shown(definition, "BODY", body_texts),
-    )
+    header_text = _shown(definition, "HEADER", header_texts)
+    body_text = _shown(definition, "BODY", body_texts)
+    _within_limit("header", header_text)
+    _within_limit("body", body_text)
+    return RenderedTemplate(components, header_text, body_text)
+
+
+# Meta's lengths for a template's texts, which hold once the parameters are filled in
+# (developers.facebook.com/documentation/business-messaging/whatsapp/templates/components).
+TEXT_LIMITS = {"header": 60, "body": 1024}
+
+
+class TextTooLong(Invalid):
+    """A text over Meta's limit once filled in: a matter of one contact's values."""
+
+    @property
+    def component(self) -> str:
+        return str(self.details["component"])
+
+
+def _within_limit(component: str, text: str | None) -> None:
+    limit = TEXT_LIMITS[component]
+    if text is not None and len(text) > limit:
+        raise TextTooLong(
+            "template_text_too_long",
+            f"With these parameters the template's {component} is {len(text)} characters; "
+            f"WhatsApp allows {limit}.",
+            {"component": component, "length": len(text), "limit": limit},
+        )

@@ -704,6 +704,10 @@ async def test_text_header_and_quick_reply_payload_come_per_recipient(
         await _contact(world, ctx, name=f"Rina {i}", tags=[tag], attributes={"parcel": f"P-{i}"})
         for i in range(2)
     ]
+    # "Parcel " + 54 characters is 61: over Meta's 60 for a header, so this one is skipped
+    too_long = await _contact(
+        world, ctx, name="Rina long", tags=[tag], attributes={"parcel": "L" * 54}
+    )
     audience = await world.client.post(
         "/api/audiences",
         headers=ctx.headers,
@@ -731,7 +735,9 @@ async def test_text_header_and_quick_reply_payload_come_per_recipient(
         f"/api/campaigns/{created.json()['id']}/preview", headers=ctx.headers
     )
     ordered = sorted(people, key=lambda p: p["id"])
-    assert [(p["header_text"], p["body_text"], p["text"]) for p in preview.json()] == [
+    previewed = {p["contact_id"]: p for p in preview.json()}
+    assert previewed.pop(too_long["id"])["problem"] == "template_text_too_long:header"
+    assert [(p["header_text"], p["body_text"], p["text"]) for p in previewed.values()] == [
         (
             f"Parcel {p['attributes']['parcel']}",
             f"Hi {p['name']}, it arrives tomorrow.",
@@ -742,6 +748,13 @@ async def test_text_header_and_quick_reply_payload_come_per_recipient(
     await _act(world, ctx, created.json(), "launch")
     await _run(world)
     sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)
+    recipients = (
+        await world.client.get(
+            f"/api/campaigns/{created.json()['id']}/recipients", headers=ctx.headers
+        )
+    ).json()["items"]
+    skipped = [(r["contact_id"], r["state"], r["skip_rule"]) for r in recipients if r["skip_rule"]]
+    assert skipped == [(too_long["id"], "skipped", "template_text_too_long")]  # not paused
     parcels = {p["phone"].lstrip("+"): p["attributes"]["parcel"] for p in people}
     for message in sent:
         header, _, button = message["body"]["template"]["components"]

@@ -161,6 +161,11 @@ async def test_template_with_every_component_is_checked_then_sent(world: WhatsAp
         assert (error["details"]["component"], error["details"]["index"]) == (component, index), (
             case
         )
+    too_long = {**good, "body": ["B" * 1024, CURRENCY, DATE]}  # the filled body is over 1024
+    error = _error(await _send(world, ctx, conversation, template(too_long)))
+    assert error["code"] == "template_text_too_long"
+    assert error["details"]["component"] == "body" and error["details"]["limit"] == 1024
+    assert error["details"]["length"] > 1024
     assert len(await _messages(world, ctx, conversation)) == 1  # nothing stored
 
     ok = await _send(world, ctx, conversation, template(good))

@@ -48,6 +48,7 @@ from runtime.domain.consent import policy_of
 from runtime.domain.contact_fields import time_zone
 from runtime.domain.errors import Conflict
 from runtime.domain.lookup import get_owned
+from runtime.domain.template_params import TextTooLong
 from runtime.domain.templates import render
 from runtime.models import Audience, Campaign, CampaignRecipient, Contact, Sender, SenderWarmup
 
@@ -331,6 +332,8 @@ async def preview(
             rendered = render(template, campaigns.resolve_parameters(campaign.parameters, contact))
         except campaigns.MissingParameter as missing:
             item.problem = f"missing_parameter:{missing.source}"
+        except TextTooLong as too_long:
+            item.problem = f"{too_long.code}:{too_long.component}"
         else:
             item.text, item.header_text = rendered.text, rendered.header_text
             item.body_text = rendered.body_text

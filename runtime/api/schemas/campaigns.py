@@ -216,7 +216,9 @@ class PreviewItem(BaseModel):
         "the same for every recipient; null without one",
     )
     problem: str | None = Field(
-        default=None, description="Why it could not be rendered (missing field)"
+        default=None,
+        description="Why it could not be rendered: missing_parameter:<field>, or "
+        "template_text_too_long:header|body (Meta allows 60 and 1024 characters)",
     )
 
 
