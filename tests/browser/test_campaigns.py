@@ -186,13 +186,20 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
             json={"phone": f"+{phone}", "name": name, "tags": [tag],
                   "attributes": {"parcel": f"PX-{n}"}},
         )  # fmt: skip
+    demo.call(
+        token,
+        "POST",
+        "/api/contacts",
+        json={"phone": f"+62813998{uuid.uuid4().int % 10**6:06d}", "name": "Panjang Slot",
+              "tags": [tag], "attributes": {"parcel": "L" * 60}},
+    )  # fmt: skip  # a header over Meta's 60 characters: skipped
 
     page = new_page()
     sign_in(page, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
     page.get_by_role("button", name="New campaign").click()
     page.get_by_label("Campaign name").fill("Parcel slots")
     page.get_by_label("Tag").fill(tag)
-    expect(page.locator(".audience-count")).to_have_text("2 contacts")
+    expect(page.locator(".audience-count")).to_have_text("3 contacts")
     page.get_by_label("Template").select_option(label=f"{template} (en_US, UTILITY)")
     header = page.locator("fieldset.header-text")
     expect(header.locator("legend")).to_have_text("Header text: “Parcel {{1}} arrives”")
@@ -231,7 +238,10 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
     page.get_by_label("Attribute key or text for button 1 “Move it” payload").fill("parcel")
     save.click()
     result = page.locator(".builder-result")
-    expect(result).to_contain_text("Estimate: 2 recipients")
+    expect(result).to_contain_text("Estimate: 3 recipients")
+    expect(result.locator("tbody tr", has_text="Panjang Slot")).to_contain_text(
+        "Skipped: with this contact's values the header is longer than WhatsApp allows."
+    )
     for name, parcel, greeting in (("Kirana Slot", "PX-0", "Kirana Slot"), ("+", "PX-1", "friend")):
         row = result.locator("tbody tr", has_text=f"Parcel {parcel} arrives")
         expect(row).to_contain_text(name)

@@ -4,7 +4,7 @@
 import { all, api } from '../api.js';
 import { auth } from '../auth.js';
 import { button, debounce, field, fmtTime, h, replace, showError, toast } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
+import { formatNumber, known, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
 import { buttonNeeds, componentText, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
@@ -18,6 +18,13 @@ const TEXT_MAX = 1000; // a fixed text or a fallback, as the API takes it
 const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
 const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
+
+// A recipient the preview could not render: `<code>:<what>` from the API, in words.
+function problemText(problem) {
+  const [code, what] = String(problem).split(':');
+  const key = `campaigns.problem.${code}`;
+  return known(key) ? t(key, { what }) : problem;
+}
 
 export function mount(root, args = []) {
   return args[0] ? results(root, args[0]) : list(root);
@@ -189,7 +196,7 @@ async function build(section, done) {
         table(t('campaigns.preview'), [
           [t('campaigns.contact'), (p) => p.name || p.phone],
           ...(preview.some((p) => p.header || p.header_text) ? [[t('campaigns.header.column'), headerPreview]] : []),
-          [t('campaigns.message'), (p) => p.body_text || p.text || h('span', { class: 'hint' }, p.problem)],
+          [t('campaigns.message'), (p) => p.body_text || p.text || h('span', { class: 'hint' }, problemText(p.problem))],
         ], preview, t('campaigns.audience_empty')),
         h('a', { href: `#/campaigns/${campaign.id}`, class: 'button' }, t('campaigns.open')));
       toast(t('campaigns.saved_draft'));
