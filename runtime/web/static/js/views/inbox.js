@@ -224,7 +224,8 @@ export function mount(root, args, { navigate, realtime }) {
       ]);
       if (state.selected !== id) return;
       state.conv = conv;
-      for (const m of page.items) state.messages.set(m.id, m);
+      // Events that came while loading may be newer than this answer: keep what they brought.
+      for (const m of page.items) state.messages.set(m.id, merged(state.messages.get(m.id), m));
       state.olderCursor = page.next_cursor;
       renderHeader();
       renderMessages();
@@ -446,10 +447,19 @@ export function mount(root, args, { navigate, realtime }) {
     } catch (err) { showError(err, t('inbox.not_sent_again')); }
   }
 
+  // The newer of two versions of a message (an outbound status never goes back), keeping the
+  // file either knows (status events omit it).
+  function merged(old, next) {
+    if (!old) return next;
+    const newer = old.direction === 'outbound' && STATUS_RANK[next.status] < STATUS_RANK[old.status] ? old : next;
+    const media = newer.media || old.media || next.media;
+    return media && !newer.media ? { ...newer, media } : newer;
+  }
+
   function upsertMessage(next) {
     const old = state.messages.get(next.id);
-    const m = old?.media && !next.media ? { ...next, media: old.media } : next; // status events omit the file
-    if (old && m.direction === 'outbound' && STATUS_RANK[m.status] < STATUS_RANK[old.status]) return; // stale
+    const m = merged(old, next);
+    if (m === old) return; // stale
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
     state.messages.set(m.id, m);
     renderMessages();
