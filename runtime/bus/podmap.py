@@ -7,9 +7,10 @@ truth for delivery, and this view only steers how a round is grouped into messag
 (runtime.bus.routing, ``pods``): a view that is stale (refreshed every ``interval`` seconds)
 or missing (the API unreachable) costs extra copies, never a loss or a reorder.
 
-The first publish to a tenant waits (up to ``first_wait`` seconds) for its first read; later
-reads run in the background, for the tenants published to in the last ``forget_after``
-seconds, and the last good view stays in use while a read fails.
+A publish never waits for a read: the first publish to a tenant (or the first after it was
+idle for ``forget_after`` seconds) goes out with an empty view (one group, cut like ``cc``)
+and starts the reads, which then run in the background every ``interval`` seconds for the
+tenants published to recently; the last good view stays in use while a read fails.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from runtime.bus.naming import exchange_name, parse_queue_name
 from runtime.bus.routing import KeyHolders
 
 log = logging.getLogger(__name__)
+_UNKNOWN: KeyHolders = {}
 
 
 class PodMap(Protocol):
-    async def holders(self, tenant: str) -> KeyHolders:
-        """Routing key -> pods bound to it in ``tenant``, as last seen."""
+    def holders(self, tenant: str) -> KeyHolders:
+        """Routing key -> pods bound to it in ``tenant``, as last seen (without waiting)."""
 
     async def close(self) -> None: ...
 
@@ -61,7 +63,6 @@ class ManagementPodMap:
         vhost: str,
         *,
         interval: float = 1.0,
-        first_wait: float = 1.0,
         forget_after: float = 60.0,
     ) -> None:
         parts = urllib.parse.urlsplit(management_url)
@@ -77,22 +78,23 @@ class ManagementPodMap:
             urllib.parse.unquote(parts.password or "guest"),
         )
         self._interval = interval
-        self._first_wait = first_wait
         self._forget_after = forget_after
         self._client: httpx.AsyncClient | None = None
         self._views: dict[str, KeyHolders] = {}
         self._used: dict[str, float] = {}  # tenant -> last publish (monotonic)
         self._refresher: asyncio.Task[None] | None = None
 
-    async def holders(self, tenant: str) -> KeyHolders:
+    def holders(self, tenant: str) -> KeyHolders:
         self._used[tenant] = time.monotonic()
-        if tenant not in self._views:
-            self._views[tenant] = {}  # ask once; a failed first read leaves the empty view
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._read(tenant), self._first_wait)
         if self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh(), name="pod-map-refresh")
-        return self._views[tenant]
+        return self._views.get(tenant, _UNKNOWN)
+
+    async def refresh(self, tenant: str) -> KeyHolders:
+        """Read ``tenant``'s bindings now (and keep them fresh from then on)."""
+        self.holders(tenant)
+        await self._read(tenant)
+        return self._views.get(tenant, _UNKNOWN)
 
     async def close(self) -> None:
         if self._refresher is not None:
@@ -106,13 +108,14 @@ class ManagementPodMap:
 
     async def _refresh(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
             now = time.monotonic()
             for tenant, used in list(self._used.items()):
                 if now - used > self._forget_after:
-                    del self._used[tenant], self._views[tenant]
+                    del self._used[tenant]
+                    self._views.pop(tenant, None)
                 else:
                     await self._read(tenant)
+            await asyncio.sleep(self._interval)
 
     async def _read(self, tenant: str) -> None:
         """Replace ``tenant``'s view with the broker's bindings; keep it on failure."""

@@ -136,7 +136,7 @@ class RabbitBus:
         if exchange is None:
             publish_channel, _ = await self._channels()
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
-        holders = await self._pod_map.holders(tenant) if self._pod_map is not None else None
+        holders = self._pod_map.holders(tenant) if self._pod_map is not None else None
         messages = split_batch(
             events, self.mode, self._max_per_message, self.routed_publish, holders
         )

@@ -45,7 +45,7 @@ async def test_event_reaches_the_right_agent_on_another_pod(
     # Both committed before the relay starts, so it publishes them in one round.
     [to_alice] = await world.emit([agent_of(alice)])
     [to_bob] = await world.emit([agent_of(bob)])
-    async with relay(mode, publish):
+    async with relay(mode, publish, tenant=world.slug):
         await a.pump(lambda: len(a.frames) == 1)
         await b.pump(lambda: len(b.frames) == 1)
     assert a.seqs == [to_alice] and b.seqs == [to_bob]
@@ -84,7 +84,7 @@ async def test_routed_pod_gets_only_its_events_in_cursor_order(
         name: [seq for seq, audience in reached if keys & audience]
         for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
     }
-    async with relay("routed", publish):
+    async with relay("routed", publish, tenant=world.slug):
         for name, client in (("a", a), ("s", s), ("b", b)):
             await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
     assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
@@ -109,7 +109,7 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     a = await connect(busy.ws_url, alice)
     s = await connect(busy.ws_url, supervisor)
     c = await connect(idle.ws_url, carol)
-    async with relay("routed", publish):
+    async with relay("routed", publish, tenant=world.slug):
         await world.emit([agent_of(alice)], count=5)
         await world.emit([INBOX_ALL], count=5)
         await a.pump(lambda: len(a.frames) == 5)
@@ -125,7 +125,7 @@ class _FixedPodMap:
     def __init__(self, holders: KeyHolders) -> None:
         self._holders = holders
 
-    async def holders(self, tenant: str) -> KeyHolders:
+    def holders(self, tenant: str) -> KeyHolders:
         return self._holders
 
     async def close(self) -> None:
@@ -180,16 +180,16 @@ async def test_routed_pods_key_moved_since_the_relay_read_the_bindings(
     alice = await world.agent()
     client = await connect(first.ws_url, alice)
     slow_map = ManagementPodMap(require_rabbitmq()[1], vhost_of(rabbit[0]), interval=60)
+    assert (await slow_map.refresh(world.slug))[agent_of(alice)] == {first.name}
     async with relay("routed", "pods", slow_map):
         before = await world.emit([agent_of(alice)], count=3)
         await client.pump(lambda: len(client.frames) == 3)
-        assert (await slow_map.holders(world.slug))[agent_of(alice)] == {first.name}
         await client.ws.close()
         await eventually(first.metric_is("scrm_ws_connections", 0), "first socket gone")
         moved = await connect(second.ws_url, alice, cursor=client.seqs[-1])
         after = await world.emit([agent_of(alice)], count=5)
         await moved.pump(lambda: len(moved.frames) == 5)
-        assert (await slow_map.holders(world.slug))[agent_of(alice)] == {first.name}
+        assert slow_map.holders(world.slug)[agent_of(alice)] == {first.name}
     assert (client.seqs, moved.seqs) == (before, after)
 
 
