@@ -422,7 +422,7 @@ async def run_phase(
             "source": SOURCE["source"], "db_url": SOURCE["db_url"], "amqp_url": AMQP,
             "management_url": RABBIT_API,
             "mode": delivery(SOURCE["mode"])[0], "routed_publish": delivery(SOURCE["mode"])[1],
-            "tenant_id": str(world.tenant_id),
+            "tenant_id": str(world.tenant_id), "slug": world.slug,
             "agents": [str(a) for a in world.agent_ids], "per_tx": 20,
         }  # fmt: skip
         gens.append(start_worker("gen", job, workdir))

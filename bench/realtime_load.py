@@ -193,6 +193,8 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
     sessions = make_sessionmaker(engine)
     bus = bench_bus(job, f"bench-gen-{job['gen']}")
     await bus.start()
+    if bus.pod_map is not None:  # as a relay running for a while would have it
+        await bus.pod_map.refresh(job["slug"])
     tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
     times: dict[str, list[float]] = {}
     end = time.perf_counter() + job["seconds"]

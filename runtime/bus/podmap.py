@@ -79,7 +79,9 @@ class ManagementPodMap:
         )
         self._interval = interval
         self._forget_after = forget_after
-        self._client: httpx.AsyncClient | None = None
+        # made now, not at the first read: building its TLS context takes a while and would
+        # stall the relay's first round
+        self._client = httpx.AsyncClient(auth=self._auth, timeout=interval + 1)
         self._views: dict[str, KeyHolders] = {}
         self._used: dict[str, float] = {}  # tenant -> last publish (monotonic)
         self._refresher: asyncio.Task[None] | None = None
@@ -102,9 +104,7 @@ class ManagementPodMap:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._client.aclose()
 
     async def _refresh(self) -> None:
         while True:
@@ -119,8 +119,6 @@ class ManagementPodMap:
 
     async def _read(self, tenant: str) -> None:
         """Replace ``tenant``'s view with the broker's bindings; keep it on failure."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(auth=self._auth, timeout=self._interval + 1)
         url = f"{self._base}/{exchange_name(tenant, 'routed')}/bindings/source"
         try:
             response = await self._client.get(url)

@@ -80,7 +80,7 @@ class RabbitBus:
         round goes out as one group, cut like ``cc``)."""
         self.mode = mode
         self.routed_publish = routed_publish
-        self._pod_map = pod_map if mode == "routed" and routed_publish == "pods" else None
+        self.pod_map = pod_map if mode == "routed" and routed_publish == "pods" else None
         self._url = url
         self._name = connection_name
         self._max_per_message = max_events_per_message
@@ -101,8 +101,8 @@ class RabbitBus:
         )
 
     async def close(self) -> None:
-        if self._pod_map is not None:
-            await self._pod_map.close()
+        if self.pod_map is not None:
+            await self.pod_map.close()
         if self._connection is not None:
             await self._connection.close()
         self._connection = None
@@ -136,7 +136,7 @@ class RabbitBus:
         if exchange is None:
             publish_channel, _ = await self._channels()
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
-        holders = self._pod_map.holders(tenant) if self._pod_map is not None else None
+        holders = self.pod_map.holders(tenant) if self.pod_map is not None else None
         messages = split_batch(
             events, self.mode, self._max_per_message, self.routed_publish, holders
         )
