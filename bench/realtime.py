@@ -146,12 +146,13 @@ class Proc:
             self.process.wait()
 
 
-MODES = ["fanout", "routed", "routed-audience"]
+MODES = ["fanout", "routed", "routed-audience", "routed-pods"]
 
 
 def delivery(mode: str) -> tuple[str, str]:
     """(``SCRM_DELIVERY_MODE``, ``SCRM_BUS_ROUTED_PUBLISH``) of a bench mode: ``routed`` is the
-    default publishing (chunks routed by CC), ``routed-audience`` one message per audience."""
+    default publishing (chunks routed by CC), ``routed-audience`` one message per audience,
+    ``routed-pods`` one message per set of pods (the relay reads the bindings)."""
     delivery_mode, _, publish = mode.partition("-")
     return delivery_mode, publish or "cc"
 
@@ -164,6 +165,7 @@ def base_env(db_url: str, mode: str, amqp: str = AMQP) -> dict[str, str]:
         "SCRM_AMQP_URL": amqp,
         "SCRM_DELIVERY_MODE": delivery_mode,
         "SCRM_BUS_ROUTED_PUBLISH": publish,
+        "SCRM_BUS_MANAGEMENT_URL": RABBIT_API,
         "SCRM_JWT_SECRET": JWT,
         "SCRM_ENCRYPTION_KEY": FERNET,
         "SCRM_WHATSAPP_APP_SECRET": APP_SECRET,
@@ -418,8 +420,9 @@ async def run_phase(
             "display": world.display, "seconds": seconds,
             "rate": rate / GENERATORS if rate else None, "concurrency": concurrency,
             "source": SOURCE["source"], "db_url": SOURCE["db_url"], "amqp_url": AMQP,
+            "management_url": RABBIT_API,
             "mode": delivery(SOURCE["mode"])[0], "routed_publish": delivery(SOURCE["mode"])[1],
-            "tenant_id": str(world.tenant_id),
+            "tenant_id": str(world.tenant_id), "slug": world.slug,
             "agents": [str(a) for a in world.agent_ids], "per_tx": 20,
         }  # fmt: skip
         gens.append(start_worker("gen", job, workdir))
@@ -643,7 +646,8 @@ async def ceiling(mode: str, n: int, size: int, seconds: float) -> dict[str, Any
     slug = f"c-{secrets.token_hex(4)}"
     agents = [str(uuid.uuid4()) for _ in range(AGENTS_PER_POD * n)]
     delivery_mode, publish = delivery(mode)
-    common = {"amqp_url": AMQP, "mode": delivery_mode, "routed_publish": publish, "slug": slug}
+    common = {"amqp_url": AMQP, "mode": delivery_mode, "routed_publish": publish, "slug": slug,
+              "management_url": RABBIT_API}  # fmt: skip
     with tempfile.TemporaryDirectory() as workdir:
         subs = [start_worker("ceiling-sub", {**common, "pod": f"ceiling-{i}",
                                              "agents": agents[i::n]}, workdir)

@@ -162,12 +162,28 @@ async def generate(job: dict[str, Any]) -> dict[str, Any]:
     return {"times": times, "errors": errors}
 
 
+def bench_bus(job: dict[str, Any], name: str) -> Any:
+    """The job's RabbitBus (``pods`` publishing reads the bindings from the management API)."""
+    from runtime.bus.podmap import ManagementPodMap, vhost_of
+    from runtime.bus.rabbitmq import RabbitBus
+
+    publish = job.get("routed_publish", "cc")
+    pod_map = (
+        ManagementPodMap(job["management_url"], vhost_of(job["amqp_url"]))
+        if publish == "pods"
+        else None
+    )
+    return RabbitBus(
+        job["amqp_url"], job["mode"], connection_name=name, routed_publish=publish,
+        pod_map=pod_map,
+    )  # fmt: skip
+
+
 async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[str, Any]:
     """The realtime pipeline alone: events committed straight into the outbox (``per_tx``
     per transaction, like a busy api), published by this process's own outbox relay."""
     import uuid
 
-    from runtime.bus.rabbitmq import RabbitBus
     from runtime.db.session import make_engine, make_sessionmaker
     from runtime.domain.events import record_event
     from runtime.domain.visibility import INBOX_ALL, inbox_agent_key
@@ -175,13 +191,10 @@ async def generate_outbox(job: dict[str, Any], counter: Iterator[int]) -> dict[s
 
     engine = make_engine(job["db_url"])
     sessions = make_sessionmaker(engine)
-    bus = RabbitBus(
-        job["amqp_url"],
-        job["mode"],
-        connection_name=f"bench-gen-{job['gen']}",
-        routed_publish=job.get("routed_publish", "cc"),
-    )
+    bus = bench_bus(job, f"bench-gen-{job['gen']}")
     await bus.start()
+    if bus.pod_map is not None:  # as a relay running for a while would have it
+        await bus.pod_map.refresh(job["slug"])
     tenant_id, agents, per_tx = uuid.UUID(job["tenant_id"]), job["agents"], job["per_tx"]
     times: dict[str, list[float]] = {}
     end = time.perf_counter() + job["seconds"]
@@ -281,14 +294,7 @@ async def ceiling_publisher(job: dict[str, Any]) -> dict[str, Any]:
     """One publisher with confirms: ``RabbitBus.publish`` of rounds of ``round`` events (the
     relay's call, so the same messages: fanout chunks, or one per audience plus the end
     marker), events for the agents in turn, ``CEILING_IN_FLIGHT`` rounds at a time."""
-    from runtime.bus.rabbitmq import RabbitBus
-
-    bus = RabbitBus(
-        job["amqp_url"],
-        job["mode"],
-        connection_name="bench-ceiling-pub",
-        routed_publish=job.get("routed_publish", "cc"),
-    )
+    bus = bench_bus(job, "bench-ceiling-pub")
     await bus.start()
     agents, size, seqs = job["agents"], job["round"], itertools.count(1)
     end = time.perf_counter() + job["seconds"]
@@ -317,15 +323,9 @@ async def ceiling_consumer(job: dict[str, Any]) -> dict[str, Any]:
     import uuid
 
     from runtime.bus.codec import Batch
-    from runtime.bus.rabbitmq import RabbitBus
     from runtime.domain.visibility import inbox_agent_key
 
-    bus = RabbitBus(
-        job["amqp_url"],
-        job["mode"],
-        connection_name=f"bench-{job['pod']}",
-        routed_publish=job.get("routed_publish", "cc"),
-    )
+    bus = bench_bus(job, f"bench-{job['pod']}")
     await bus.start()
     keys = {inbox_agent_key(uuid.UUID(a)) for a in job["agents"]}
     got = {"events": 0, "mine": 0, "last": 0.0}

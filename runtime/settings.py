@@ -23,8 +23,13 @@ class Settings(BaseSettings):
     delivery_mode: Literal["fanout", "routed"] = "fanout"
     # How the relay cuts routed rounds (runtime.bus.routing.RoutedPublish): "cc" fewest
     # messages, a pod may receive others' events and skip them; "audience" a pod receives only
-    # its events, in more messages.
-    bus_routed_publish: Literal["cc", "audience"] = "cc"
+    # its events, in more messages; "pods" one message per set of pods that need the events
+    # (the relay reads which pod holds which key from the management API below).
+    bus_routed_publish: Literal["cc", "audience", "pods"] = "cc"
+    # RabbitMQ management API (``http://user:password@host:15672``): where a relay publishing
+    # ``pods`` reads the exchange's bindings, every ``bus_pod_map_refresh_seconds``.
+    bus_management_url: SecretStr | None = None
+    bus_pod_map_refresh_seconds: float = Field(default=1.0, gt=0, le=60)
     # Under load (its last round woken by several commits) the relay waits this long after a
     # wake-up so concurrent commits share one round; under light load it starts at once.
     relay_linger_seconds: float = Field(default=0.003, ge=0, le=1)

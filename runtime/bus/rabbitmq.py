@@ -21,6 +21,7 @@ from aiormq.exceptions import ChannelInvalidStateError
 from runtime.bus.base import BusEvent, BusUnavailable, Handler
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame_bytes
 from runtime.bus.naming import exchange_name, queue_name
+from runtime.bus.podmap import PodMap
 from runtime.bus.routing import Mode, Reassembler, RoutedPublish, every_key, split_batch
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,13 @@ class RabbitBus:
         prefetch: int = 64,
         reconnect_interval: float = 1.0,
         routed_publish: RoutedPublish = "cc",
+        pod_map: PodMap | None = None,
     ) -> None:
+        """``pod_map`` steers ``pods`` publishing (without one every key is unknown: a
+        round goes out as one group, cut like ``cc``)."""
         self.mode = mode
         self.routed_publish = routed_publish
+        self.pod_map = pod_map if mode == "routed" and routed_publish == "pods" else None
         self._url = url
         self._name = connection_name
         self._max_per_message = max_events_per_message
@@ -96,6 +101,8 @@ class RabbitBus:
         )
 
     async def close(self) -> None:
+        if self.pod_map is not None:
+            await self.pod_map.close()
         if self._connection is not None:
             await self._connection.close()
         self._connection = None
@@ -129,13 +136,16 @@ class RabbitBus:
         if exchange is None:
             publish_channel, _ = await self._channels()
             exchange = self._exchanges[tenant] = await self._exchange(publish_channel, tenant)
-        messages = split_batch(events, self.mode, self._max_per_message, self.routed_publish)
+        holders = self.pod_map.holders(tenant) if self.pod_map is not None else None
+        messages = split_batch(
+            events, self.mode, self._max_per_message, self.routed_publish, holders
+        )
         frames = {e.seq: encode_frame_bytes(e) for e in events}  # each event encoded once
         sends = [
             (keys, encode_batch(chunk, [frames[e.seq] for e in chunk])) for keys, chunk in messages
         ]
         headers: list[dict[str, Any]] = [{}] * len(sends)
-        if self.mode == "routed" and self.routed_publish == "audience" and len(sends) > 1:
+        if self.mode == "routed" and self.routed_publish != "cc" and len(sends) > 1:
             # Several messages may reach one queue: parts, reassembled there after the end
             # marker (to every key of the round, so it follows the parts into every queue).
             publish_id = uuid.uuid4().hex

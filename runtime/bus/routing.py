@@ -4,7 +4,7 @@ together on the receiving side."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,8 +16,13 @@ Mode = Literal["fanout", "routed"]
 # every key of its events (fewest messages, hence fewest broker deliveries; a pod holding any
 # of a chunk's keys receives all of it and skips the rest); "audience" one message per
 # distinct audience (a pod receives only its events; a round of several messages is
-# reassembled on the pod).
-RoutedPublish = Literal["audience", "cc"]
+# reassembled on the pod); "pods" one message per set of pods that need the events (as the
+# relay last saw the broker's bindings: see runtime.bus.podmap), reassembled like "audience".
+RoutedPublish = Literal["audience", "cc", "pods"]
+# Routing key -> the pods whose queues are bound to it, as last seen (may be stale or partial:
+# that costs extra copies, never a loss, since the broker routes by its bindings alone).
+KeyHolders = Mapping[str, frozenset[str]]
+_NO_POD: frozenset[str] = frozenset()
 
 
 def _keys_of(events: Sequence[BusEvent]) -> list[str]:
@@ -33,6 +38,7 @@ def split_batch(
     mode: Mode,
     max_per_message: int,
     routed_publish: RoutedPublish = "cc",
+    holders: KeyHolders | None = None,
 ) -> list[tuple[list[str], list[BusEvent]]]:
     """``(routing keys, events)`` per message, events in cursor order within a message.
 
@@ -45,12 +51,15 @@ def split_batch(
     message at most once to each queue bound to any of its keys, so a pod receives exactly the
     events it has a socket for, each once. A pod holding several audiences gets the events in
     several messages: see :class:`Reassembler`.
+    routed, ``pods``: see :func:`_by_pods`.
     """
     if mode == "fanout":
         return [([""], chunk) for chunk in _chunks(list(events), max_per_message)]
     if routed_publish == "cc":
         messages = [(_keys_of(chunk), chunk) for chunk in _chunks(list(events), max_per_message)]
         return [(keys, chunk) for keys, chunk in messages if keys]
+    if routed_publish == "pods":
+        return _by_pods(events, max_per_message, holders or {})
     by_audience: dict[tuple[str, ...], list[BusEvent]] = {}
     for event in events:
         by_audience.setdefault(tuple(sorted(set(event.audience))), []).append(event)
@@ -58,6 +67,36 @@ def split_batch(
         (list(keys), chunk)
         for keys, grouped in by_audience.items()
         if keys
+        for chunk in _chunks(grouped, max_per_message)
+    ]
+
+
+def _by_pods(
+    events: Sequence[BusEvent], max_per_message: int, holders: KeyHolders
+) -> list[tuple[list[str], list[BusEvent]]]:
+    """One group per set of pods holding an event's keys (per ``holders``), chunked; each
+    message carries every key of its events, messages in the order their group first appears.
+
+    With ``holders`` right, every pod a message reaches needs every event in it. Wrong or
+    missing knowledge changes only the grouping: a message still goes to every queue bound to
+    any of its keys (keys nobody is known to hold group together, under the empty set), so a
+    pod may receive events it skips, never miss one; order is restored by the
+    :class:`Reassembler` as for ``audience``.
+    """
+    pods_of: dict[tuple[str, ...], frozenset[str]] = {}  # per distinct audience, once
+    groups: dict[frozenset[str], list[BusEvent]] = {}
+    for event in events:
+        if not event.audience:
+            continue  # nobody to route to
+        pods = pods_of.get(event.audience)
+        if pods is None:
+            pods = pods_of[event.audience] = _NO_POD.union(
+                *(holders.get(key, _NO_POD) for key in event.audience)
+            )
+        groups.setdefault(pods, []).append(event)
+    return [
+        (_keys_of(chunk), chunk)
+        for grouped in groups.values()
         for chunk in _chunks(grouped, max_per_message)
     ]
 

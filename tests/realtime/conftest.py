@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import runtime.models  # noqa: F401  (registers every table)
+from runtime.bus.podmap import ManagementPodMap, PodMap, vhost_of
 from runtime.bus.rabbitmq import RabbitBus
 from runtime.bus.routing import Mode, RoutedPublish
 from runtime.db.session import make_engine, make_sessionmaker
@@ -161,15 +162,28 @@ RunRelay = Callable[..., contextlib.AbstractAsyncContextManager[str]]
 def relay(
     sessionmaker: async_sessionmaker[AsyncSession], rabbit: tuple[str, BrokerAdmin]
 ) -> RunRelay:
-    """``async with relay(mode[, routed_publish]) as connection_name:`` runs an outbox relay
-    on RabbitMQ."""
+    """``async with relay(mode[, routed_publish[, pod_map]]) as connection_name:`` runs an
+    outbox relay on RabbitMQ. ``pods`` publishing reads the bindings from the management API
+    unless given another ``pod_map``; ``tenant=`` reads that tenant's before the first round
+    (as a relay running for a while would have them)."""
 
     @contextlib.asynccontextmanager
-    async def run(mode: Mode, routed_publish: RoutedPublish = "cc") -> AsyncIterator[str]:
+    async def run(
+        mode: Mode,
+        routed_publish: RoutedPublish = "cc",
+        pod_map: PodMap | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> AsyncIterator[str]:
         name = f"scrm-relay-{secrets.token_hex(3)}"
+        if routed_publish == "pods" and pod_map is None:
+            bindings = ManagementPodMap(require_rabbitmq()[1], vhost_of(rabbit[0]))
+            if tenant is not None:
+                await bindings.refresh(tenant)
+            pod_map = bindings
         bus = RabbitBus(
             rabbit[0], mode, connection_name=name, reconnect_interval=0.3,
-            routed_publish=routed_publish,
+            routed_publish=routed_publish, pod_map=pod_map,
         )  # fmt: skip
         await bus.start()
         try:

@@ -9,9 +9,12 @@ import pytest
 import websockets
 
 from runtime.bus.naming import queue_name
+from runtime.bus.podmap import ManagementPodMap, vhost_of
+from runtime.bus.routing import KeyHolders, RoutedPublish
 from runtime.domain.visibility import INBOX_ALL
 from tests.realtime.conftest import RunRelay, StartPod, TenantWorld, agent_of
 from tests.realtime.stack import BrokerAdmin, connect, eventually
+from tests.services import require_rabbitmq
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -24,6 +27,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
         ("routed", "audience", (1.0, 0.0)),
         # one message for the round, CC'd to both agents' keys: both pods get it once
         ("routed", "cc", (2.0, 1.0)),
+        # one message per pod (each holds one agent), and an end marker: like audience
+        ("routed", "pods", (1.0, 0.0)),
     ],
 )
 async def test_event_reaches_the_right_agent_on_another_pod(
@@ -40,7 +45,7 @@ async def test_event_reaches_the_right_agent_on_another_pod(
     # Both committed before the relay starts, so it publishes them in one round.
     [to_alice] = await world.emit([agent_of(alice)])
     [to_bob] = await world.emit([agent_of(bob)])
-    async with relay(mode, publish):
+    async with relay(mode, publish, tenant=world.slug):
         await a.pump(lambda: len(a.frames) == 1)
         await b.pump(lambda: len(b.frames) == 1)
     assert a.seqs == [to_alice] and b.seqs == [to_bob]
@@ -54,13 +59,15 @@ async def test_event_reaches_the_right_agent_on_another_pod(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1
 
 
-async def test_routed_audience_pod_gets_only_its_events_in_cursor_order(
-    world: TenantWorld, pods: StartPod, relay: RunRelay
+@pytest.mark.parametrize("publish", ["audience", "pods"])
+async def test_routed_pod_gets_only_its_events_in_cursor_order(
+    publish: RoutedPublish, world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:
-    """``audience`` publishing, one relay round mixing both pods' agents and a supervisor
-    (``inbox.all``): each pod
-    receives exactly the events of its sockets, and every socket gets them in cursor order
-    although they travel in several messages (one per audience)."""
+    """``audience`` / ``pods`` publishing, one relay round mixing both pods' agents and a
+    supervisor (``inbox.all``): each pod receives exactly the events of its sockets, and
+    every socket gets them in cursor order although they travel in several messages (one
+    per audience, or per set of pods: with the relay's view of the bindings right, pod 2
+    gets none of pod 1's)."""
     pod1, pod2 = await pods("routed"), await pods("routed")
     alice, supervisor, bob = (
         await world.agent(),
@@ -77,7 +84,7 @@ async def test_routed_audience_pod_gets_only_its_events_in_cursor_order(
         name: [seq for seq, audience in reached if keys & audience]
         for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
     }
-    async with relay("routed", "audience"):
+    async with relay("routed", publish, tenant=world.slug):
         for name, client in (("a", a), ("s", s), ("b", b)):
             await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
     assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
@@ -89,7 +96,7 @@ async def test_routed_audience_pod_gets_only_its_events_in_cursor_order(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1  # one reassembled round
 
 
-@pytest.mark.parametrize("publish", ["audience", "cc"])
+@pytest.mark.parametrize("publish", ["audience", "cc", "pods"])
 async def test_routed_pod_without_interested_agents_receives_nothing(
     publish: str, world: TenantWorld, pods: StartPod, relay: RunRelay
 ) -> None:
@@ -102,7 +109,7 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     a = await connect(busy.ws_url, alice)
     s = await connect(busy.ws_url, supervisor)
     c = await connect(idle.ws_url, carol)
-    async with relay("routed", publish):
+    async with relay("routed", publish, tenant=world.slug):
         await world.emit([agent_of(alice)], count=5)
         await world.emit([INBOX_ALL], count=5)
         await a.pump(lambda: len(a.frames) == 5)
@@ -110,6 +117,80 @@ async def test_routed_pod_without_interested_agents_receives_nothing(
     assert await idle.metric("scrm_ws_bus_messages_in_total") == 0
     assert await idle.metric("scrm_ws_events_in_total") == 0
     await c.ws.close()
+
+
+class _FixedPodMap:
+    """A relay's view of the bindings that never changes (here: wrong on purpose)."""
+
+    def __init__(self, holders: KeyHolders) -> None:
+        self._holders = holders
+
+    def holders(self, tenant: str) -> KeyHolders:
+        return self._holders
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_routed_pods_with_a_wrong_map_still_delivers_everything_once_in_order(
+    world: TenantWorld, pods: StartPod, relay: RunRelay
+) -> None:
+    """The relay believes alice is on pod 2 and the supervisor's ``inbox.all`` on pod 2 too
+    (both on pod 1, moved), and knows nothing of bob: the broker's bindings still bring every
+    socket its events, each once and in cursor order; only extra copies are skipped."""
+    pod1, pod2 = await pods("routed"), await pods("routed")
+    alice, supervisor, bob = (
+        await world.agent(),
+        await world.agent(supervisor=True),
+        await world.agent(),
+    )
+    a, s = await connect(pod1.ws_url, alice), await connect(pod1.ws_url, supervisor)
+    b = await connect(pod2.ws_url, bob)
+    to_a, to_b = agent_of(alice), agent_of(bob)
+    wrong = _FixedPodMap({to_a: frozenset({pod2.name}), INBOX_ALL: frozenset({pod2.name})})
+    audiences = [[to_a], [to_b], [to_a, INBOX_ALL], [to_b, INBOX_ALL], [to_a], [INBOX_ALL]]
+    seqs = [seq for audience in audiences * 3 for seq in await world.emit(audience)]
+    reached = [(seq, set(audience)) for seq, audience in zip(seqs, audiences * 3, strict=True)]
+    expected = {
+        name: [seq for seq, audience in reached if keys & audience]
+        for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
+    }
+    async with relay("routed", "pods", wrong):
+        for name, client in (("a", a), ("s", s), ("b", b)):
+            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
+        # more rounds after the first: still in order across rounds
+        more = [seq for audience in audiences for seq in await world.emit(audience)]
+        for seq, audience in zip(more, audiences, strict=True):
+            for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b})):
+                if keys & set(audience):
+                    expected[name].append(seq)
+        for name, client in (("a", a), ("s", s), ("b", b)):
+            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
+    assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
+    # the wrong map cost copies: pod 2 received (and skipped) events only pod 1 wanted
+    assert await pod2.metric("scrm_ws_events_dropped_not_mine_total") > 0
+
+
+async def test_routed_pods_key_moved_since_the_relay_read_the_bindings(
+    world: TenantWorld, pods: StartPod, relay: RunRelay, rabbit: tuple[str, BrokerAdmin]
+) -> None:
+    """Alice reconnects on another pod while the relay's view (refreshed only every 60 s)
+    still puts her on the first: her events follow her binding, in order, none lost."""
+    first, second = await pods("routed"), await pods("routed")
+    alice = await world.agent()
+    client = await connect(first.ws_url, alice)
+    slow_map = ManagementPodMap(require_rabbitmq()[1], vhost_of(rabbit[0]), interval=60)
+    assert (await slow_map.refresh(world.slug))[agent_of(alice)] == {first.name}
+    async with relay("routed", "pods", slow_map):
+        before = await world.emit([agent_of(alice)], count=3)
+        await client.pump(lambda: len(client.frames) == 3)
+        await client.ws.close()
+        await eventually(first.metric_is("scrm_ws_connections", 0), "first socket gone")
+        moved = await connect(second.ws_url, alice, cursor=client.seqs[-1])
+        after = await world.emit([agent_of(alice)], count=5)
+        await moved.pump(lambda: len(moved.frames) == 5)
+        assert slow_map.holders(world.slug)[agent_of(alice)] == {first.name}
+    assert (client.seqs, moved.seqs) == (before, after)
 
 
 async def test_sigkilled_pod_loses_nothing_agents_catch_up_elsewhere(

@@ -11,6 +11,7 @@ from runtime.bus import BusEvent
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame
 from runtime.bus.inprocess import InProcessBus
 from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
+from runtime.bus.podmap import holders_from_bindings, vhost_of
 from runtime.bus.routing import Reassembler, every_key, split_batch
 from runtime.domain.visibility import (
     contacts_agent_key,
@@ -134,6 +135,86 @@ def test_routed_audience_queue_gets_exactly_its_events_reassembled_in_order(
     assert [batch.frame(i) for i in range(len(batch))] == [
         encode_frame(e) for e in events if bound.intersection(e.audience)
     ]
+
+
+def test_routed_pods_sends_one_message_per_set_of_pods_in_cursor_order() -> None:
+    holders = {"agent.a": frozenset({"p1"}), "agent.b": frozenset({"p2"}),
+               "all": frozenset({"p1"})}  # fmt: skip
+    a1, b2, ab3, ball4, x5, a6, none7 = (
+        ev(1, "agent.a"),
+        ev(2, "agent.b"),
+        ev(3, "agent.a", "agent.b"),
+        ev(4, "agent.b", "all"),  # p2 for agent.b, p1 for the supervisor: like ab3
+        ev(5, "agent.x"),  # nobody known: a group of its own, still routed by agent.x
+        ev(6, "agent.a", "agent.x"),  # agent.x unknown: p1's group, carrying agent.x
+        ev(7),
+    )
+    events = [a1, b2, ab3, ball4, x5, a6, none7]
+    assert split_batch(events, "routed", 100, "pods", holders) == [
+        (["agent.a", "agent.x"], [a1, a6]),
+        (["agent.b"], [b2]),
+        (["agent.a", "agent.b", "all"], [ab3, ball4]),
+        (["agent.x"], [x5]),
+    ]
+    assert split_batch(events, "routed", 1, "pods", holders)[:2] == [
+        (["agent.a"], [a1]),
+        (["agent.a", "agent.x"], [a6]),
+    ]
+    # knowing no pod: one group, cut like cc (an event without audience goes nowhere)
+    assert split_batch(events, "routed", 100, "pods", {}) == [(every_key(split_batch(
+        events, "routed", 100)), events[:-1])]  # fmt: skip
+
+
+_ROUND = [("agent.a",), ("agent.b", "all"), ("agent.a", "all"), ("all",), ("agent.b",),
+          ("agent.c",), ("agent.a", "agent.c")] * 3  # fmt: skip
+_RIGHT = {"agent.a": frozenset({"p1"}), "agent.b": frozenset({"p2"}),
+          "all": frozenset({"p1", "p3"}), "agent.c": frozenset({"p3"})}  # fmt: skip
+_BOUND = {"p1": {"agent.a", "all"}, "p2": {"agent.b"}, "p3": {"all", "agent.c"}}
+
+
+@pytest.mark.parametrize(
+    ("holders", "foreign"),
+    [
+        (_RIGHT, False),  # a pod receives nothing of another pod's
+        ({**_RIGHT, "agent.c": frozenset({"p2"})}, True),  # agent.c moved to p3 since
+        ({"agent.a": frozenset({"p1"})}, True),  # most keys unknown
+        ({}, True),  # nothing known
+    ],
+)
+@pytest.mark.parametrize("pod", ["p1", "p2", "p3"])
+def test_routed_pods_queue_gets_every_event_once_in_order_whatever_the_map(
+    holders: dict[str, frozenset[str]], foreign: bool, pod: str
+) -> None:
+    events = [ev(seq, *audience) for seq, audience in enumerate(_ROUND, start=1)]
+    bound = _BOUND[pod]
+    parts = _broker(split_batch(events, "routed", 2, "pods", holders), bound)
+    received = [entry for part in parts for entry in part.entries]
+    mine = [[e.seq, list(e.audience)] for e in events if bound.intersection(e.audience)]
+    assert len(received) == len({seq for seq, _ in received})  # no event twice
+    if not foreign:
+        assert sorted(received) == mine
+    reassembler = Reassembler()
+    assert all(reassembler.part("p", part) == [] for part in parts)
+    [batch] = reassembler.end("p")
+    assert [entry for entry in batch.entries if bound.intersection(entry[1])] == mine
+
+
+def test_pod_map_reads_bindings_and_vhost() -> None:
+    bindings = [
+        {"destination": "scrm.acme.ws.pod-1", "destination_type": "queue", "routing_key": "a"},
+        {"destination": "scrm.acme.ws.pod-2", "destination_type": "queue", "routing_key": "a"},
+        {"destination": "scrm.acme.ws.pod-2", "destination_type": "queue", "routing_key": "b"},
+        {"destination": "scrm.other.ws.pod-3", "destination_type": "queue", "routing_key": "c"},
+        {"destination": "scrm.acme.ws.pod-4", "destination_type": "exchange", "routing_key": "d"},
+        {"destination": "stranger", "destination_type": "queue", "routing_key": "e"},
+    ]
+    assert holders_from_bindings("acme", bindings) == {
+        "a": frozenset({"pod-1", "pod-2"}),
+        "b": frozenset({"pod-2"}),
+    }
+    assert vhost_of("amqp://u:p@h:5672/") == "/"
+    assert vhost_of("amqp://u:p@h") == "/"
+    assert vhost_of("amqp://u:p@h/tenant%2Fx") == "tenant/x"
 
 
 def test_reassembler_end_without_parts_and_stale_parts() -> None:
