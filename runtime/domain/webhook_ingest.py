@@ -289,7 +289,9 @@ class _RoundIndex:
 
     wamids: set[str] = field(default_factory=set)
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
-    conversations: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = field(default_factory=dict)
+    conversations: dict[tuple[uuid.UUID, uuid.UUID], inbox.AnyConversation] = field(
+        default_factory=dict
+    )
     locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
     # the messages the round's statuses name, by wamid and by id (biz_opaque_callback_data)
     sent: dict[str | uuid.UUID, Message] = field(default_factory=dict)
@@ -297,11 +299,11 @@ class _RoundIndex:
     problems: dict[int, ItemProblem | None] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)  # who wrote each, by id()
     # written by finish_round: conversations created and messages stored in this round
-    new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    new_conversations: dict[uuid.UUID, inbox.NewConversation] = field(default_factory=dict)
     messages: list[inbox.NewMessage] = field(default_factory=list)
     files: list[MediaFile] = field(default_factory=list)  # of the media messages
 
-    def numbered_here(self, conversation: Conversation) -> bool:
+    def numbered_here(self, conversation: inbox.AnyConversation) -> bool:
         """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
         return conversation.id in self.locked or conversation.id in self.new_conversations
 
@@ -548,7 +550,7 @@ async def finish_round(session: AsyncSession) -> None:
     if index.new_conversations:
         await connection.execute(
             statements.insert_conversations,
-            [inbox.conversation_row(c) for c in index.new_conversations.values()],
+            [c.row() for c in index.new_conversations.values()],
         )
     if index.messages:
         stored = await connection.execute(
@@ -657,16 +659,16 @@ async def _conversation(
     sender: _Number,
     contact: Contact,
     at: datetime,
-) -> Conversation:
+) -> inbox.AnyConversation:
     """The conversation of (sender, contact); in a round, one created is kept in the index
-    and inserted by :func:`finish_round`."""
+    (a plain row) and inserted by :func:`finish_round`."""
     if index is None:
         return await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
     conversation = index.conversations.get((sender.id, contact.id))
     if conversation is None:
-        conversation = inbox.new_conversation(sender.tenant_id, sender.id, contact, at)
-        index.conversations[(sender.id, contact.id)] = conversation
-        index.new_conversations[conversation.id] = conversation
+        new = inbox.NewConversation.opened(sender.tenant_id, sender.id, contact, at)
+        index.conversations[(sender.id, contact.id)] = index.new_conversations[new.id] = new
+        conversation = new
     index.add_contact(contact)
     return conversation
 
@@ -765,7 +767,7 @@ async def _reaction(
     else:
         reactions.pop("customer", None)
     target.reactions = reactions or None
-    conversation = (
+    conversation: inbox.AnyConversation | None = (
         index.new_conversations.get(target.conversation_id) if index is not None else None
     ) or await session.get(Conversation, target.conversation_id)
     assert conversation is not None

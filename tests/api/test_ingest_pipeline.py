@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -15,11 +16,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from runtime.clock import utc_now
 from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, origin
 from runtime.db.session import make_engine, make_sessionmaker
+from runtime.domain.inbox import NewConversation
 from runtime.domain.events import record_event
 from runtime.ingest import processor as processor_module
 from runtime.ingest.accept import GroupCommitWriter
 from runtime.ingest.processor import InboundProcessor
-from runtime.models import Event, InboundWebhook, Message
+from runtime.models import Conversation, Event, InboundWebhook, Message
 from runtime.whatsapp import webhooks
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.api.whatsapp_world import WhatsAppWorld
@@ -450,6 +452,13 @@ async def test_round_applies_inbound_messages_set_wise(world: WhatsAppWorld) -> 
     assert len(by_wamid) == 39
     assert by_wamid["wamid.set-1"] == (1, "hi")
     assert by_wamid["wamid.set-0"] == (1, "hi") and by_wamid["wamid.set-again"] == (2, "again")
+
+
+def test_a_rounds_new_conversation_is_a_whole_conversations_row() -> None:
+    """A round inserts its new conversations from plain rows (no ORM object): every column
+    of the table is set, so none is left to a default the INSERT would not apply."""
+    columns = {column.key for column in Conversation.__mapper__.column_attrs}
+    assert {field.name for field in fields(NewConversation)} == columns
 
 
 async def test_round_numbers_returning_customers_set_wise(world: WhatsAppWorld) -> None:
