@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    DateTime,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -102,18 +120,85 @@ def _write_events(session: Session) -> None:
     for event in pending:
         by_tenant.setdefault(event.tenant_id, []).append(event)
     connection = session.connection()
-    for tenant_id, events in by_tenant.items():
-        bump = (
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(event_seq=Tenant.event_seq + len(events))
-            .returning(Tenant.event_seq)
-        )  # … and wake the relays of other processes
-        last = connection.execute(notifying(bump, EVENTS_WRITTEN, connection)).scalar_one()
-        for seq, event in enumerate(events, start=last - len(events) + 1):
-            event.seq = seq
-    connection.execute(insert(Event), [event.row() for event in pending])
+    if connection.dialect.name == "postgresql":
+        for events in by_tenant.values():
+            statement = _numbered_insert(events, connection)
+            _number(events, connection.execute(statement, _arrays(events)).scalar_one())
+    else:  # SQLite: no arrays; one writer at a time anyway
+        for tenant_id, events in by_tenant.items():
+            bump = (
+                update(Tenant)
+                .where(Tenant.id == tenant_id)
+                .values(event_seq=Tenant.event_seq + len(events))
+                .returning(Tenant.event_seq)
+            )
+            _number(events, connection.execute(bump).scalar_one())
+        connection.execute(insert(Event), [event.row() for event in pending])
     session.info[WROTE_EVENTS] = True
+
+
+def _number(events: list[RecordedEvent], last: int) -> None:
+    """Give ``events`` the consecutive cursors ending at ``last``."""
+    for seq, event in enumerate(events, start=last - len(events) + 1):
+        event.seq = seq
+
+
+_TENANTS, _EVENTS = cast(Table, Tenant.__table__), cast(Table, Event.__table__)
+_TEXTS = postgresql.ARRAY(Text)
+
+
+def _numbered_insert(events: list[RecordedEvent], connection: Connection) -> Select[int]:
+    """One statement (PostgreSQL) for one tenant's ``events``: reserve their cursors (the
+    tenant row's ``event_seq``, locked), insert them numbered from arrays, and wake the
+    relays of other processes; returns the last cursor. Parameters: :func:`_arrays`."""
+    tenant_id = bindparam("tenant_id", type_=_TENANTS.c.id.type)
+    count = bindparam("count", type_=BigInteger)
+    bump = (
+        update(_TENANTS)
+        .where(_TENANTS.c.id == tenant_id)
+        .values(event_seq=_TENANTS.c.event_seq + count)
+        .returning(_TENANTS.c.event_seq)
+    )
+    reserved = notifying(bump, EVENTS_WRITTEN, connection).cte("reserved")
+    rows = (
+        func.unnest(
+            bindparam("types", type_=_TEXTS),
+            bindparam("payloads", type_=_TEXTS),
+            bindparam("audiences", type_=_TEXTS),
+            bindparam("created", type_=postgresql.ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued("type", "payload", "audience", "created_at", with_ordinality="ord")
+        .render_derived(name="recorded")
+    )
+    numbered = (
+        select(
+            tenant_id,
+            reserved.c.event_seq - count + rows.c.ord,
+            rows.c.type,
+            cast_(rows.c.payload, JSON),
+            cast_(rows.c.audience, JSON),
+            rows.c.created_at,
+            literal(0),
+        )
+        .select_from(reserved.join(rows, true()))
+        .order_by(rows.c.ord)
+    )  # ids in cursor order
+    columns = ["tenant_id", "seq", "type", "payload", "audience", "created_at", "publish_attempts"]
+    written = insert(_EVENTS).from_select(columns, numbered).cte("written")
+    return select(reserved.c.event_seq).add_cte(written)
+
+
+def _arrays(events: list[RecordedEvent]) -> dict[str, Any]:
+    """The parameters of :func:`_numbered_insert`: the events as columns of arrays (JSON
+    encoded here, once, as the JSON columns would be)."""
+    return {
+        "tenant_id": events[0].tenant_id,
+        "count": len(events),
+        "types": [event.type for event in events],
+        "payloads": [json.dumps(event.payload) for event in events],
+        "audiences": [json.dumps(event.audience) for event in events],
+        "created": [event.created_at for event in events],
+    }
 
 
 async def events_after(

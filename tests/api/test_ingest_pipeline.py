@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from runtime.clock import utc_now
 from runtime.db.notify import EVENTS_WRITTEN, INBOUND_STORED, Listener, origin
 from runtime.db.session import make_engine, make_sessionmaker
-from runtime.domain.inbox import NewConversation
 from runtime.domain.events import record_event
+from runtime.domain.inbox import NewConversation
 from runtime.ingest import processor as processor_module
 from runtime.ingest.accept import GroupCommitWriter
 from runtime.ingest.processor import InboundProcessor
