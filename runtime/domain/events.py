@@ -6,32 +6,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Connection,
-    DateTime,
-    Select,
-    Table,
-    Text,
-    bindparam,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    update,
-)
-from sqlalchemy import cast as cast_
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from runtime.db.base import utcnow
-from runtime.db.notify import EVENTS_WRITTEN, notifying
+from runtime.db.notify import EVENTS_WRITTEN, origin
 from runtime.models import Event, Tenant
 
 
@@ -122,8 +105,8 @@ def _write_events(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         for events in by_tenant.values():
-            statement = _numbered_insert(events, connection)
-            _number(events, connection.execute(statement, _arrays(events)).scalar_one())
+            last = connection.execute(_NUMBERED_INSERT, _arrays(events, connection))
+            _number(events, last.scalar_one())
     else:  # SQLite: no arrays; one writer at a time anyway
         for tenant_id, events in by_tenant.items():
             bump = (
@@ -143,57 +126,41 @@ def _number(events: list[RecordedEvent], last: int) -> None:
         event.seq = seq
 
 
-_TENANTS, _EVENTS = cast(Table, Tenant.__table__), cast(Table, Event.__table__)
-_TEXTS = postgresql.ARRAY(Text)
+# One tenant's events on PostgreSQL, in one statement: reserve their cursors (the tenant
+# row's ``event_seq``, whose lock orders the tenant's commits), insert them numbered from
+# arrays (ids in cursor order), and wake the relays of other processes (as
+# runtime.db.notify.notifying does); returns the last cursor. Plain SQL: a Core statement
+# this shape costs more to build and to look up in the compiled cache than to run.
+_NUMBERED_INSERT = text(
+    """
+WITH reserved AS (
+    UPDATE tenants SET event_seq = event_seq + :count, updated_at = :now
+    WHERE id = :tenant_id
+    RETURNING event_seq, pg_notify(:channel, :origin)
+), written AS (
+    INSERT INTO events (tenant_id, seq, type, payload, audience, created_at, publish_attempts)
+    SELECT :tenant_id, reserved.event_seq - :count + recorded.ord, recorded.type,
+        CAST(recorded.payload AS json), CAST(recorded.audience AS json), recorded.created_at, 0
+    FROM reserved, unnest(
+        CAST(:types AS text[]), CAST(:payloads AS text[]), CAST(:audiences AS text[]),
+        CAST(:created AS timestamptz[])
+    ) WITH ORDINALITY AS recorded (type, payload, audience, created_at, ord)
+    ORDER BY recorded.ord
+)
+SELECT event_seq FROM reserved
+"""
+)
 
 
-def _numbered_insert(events: list[RecordedEvent], connection: Connection) -> Select[int]:
-    """One statement (PostgreSQL) for one tenant's ``events``: reserve their cursors (the
-    tenant row's ``event_seq``, locked), insert them numbered from arrays, and wake the
-    relays of other processes; returns the last cursor. Parameters: :func:`_arrays`."""
-    tenant_id = bindparam("tenant_id", type_=_TENANTS.c.id.type)
-    count = bindparam("count", type_=BigInteger)
-    bump = (
-        update(_TENANTS)
-        .where(_TENANTS.c.id == tenant_id)
-        .values(event_seq=_TENANTS.c.event_seq + count)
-        .returning(_TENANTS.c.event_seq)
-    )
-    reserved = notifying(bump, EVENTS_WRITTEN, connection).cte("reserved")
-    rows = (
-        func.unnest(
-            bindparam("types", type_=_TEXTS),
-            bindparam("payloads", type_=_TEXTS),
-            bindparam("audiences", type_=_TEXTS),
-            bindparam("created", type_=postgresql.ARRAY(DateTime(timezone=True))),
-        )
-        .table_valued("type", "payload", "audience", "created_at", with_ordinality="ord")
-        .render_derived(name="recorded")
-    )
-    numbered = (
-        select(
-            tenant_id,
-            reserved.c.event_seq - count + rows.c.ord,
-            rows.c.type,
-            cast_(rows.c.payload, JSON),
-            cast_(rows.c.audience, JSON),
-            rows.c.created_at,
-            literal(0),
-        )
-        .select_from(reserved.join(rows, true()))
-        .order_by(rows.c.ord)
-    )  # ids in cursor order
-    columns = ["tenant_id", "seq", "type", "payload", "audience", "created_at", "publish_attempts"]
-    written = insert(_EVENTS).from_select(columns, numbered).cte("written")
-    return select(reserved.c.event_seq).add_cte(written)
-
-
-def _arrays(events: list[RecordedEvent]) -> dict[str, Any]:
-    """The parameters of :func:`_numbered_insert`: the events as columns of arrays (JSON
-    encoded here, once, as the JSON columns would be)."""
+def _arrays(events: list[RecordedEvent], connection: Connection) -> dict[str, Any]:
+    """The parameters of ``_NUMBERED_INSERT``: one tenant's events as columns of arrays (the
+    JSON encoded here, once, as the JSON columns would encode it)."""
     return {
         "tenant_id": events[0].tenant_id,
         "count": len(events),
+        "now": utcnow(),
+        "channel": EVENTS_WRITTEN,
+        "origin": origin(connection.engine),
         "types": [event.type for event in events],
         "payloads": [json.dumps(event.payload) for event in events],
         "audiences": [json.dumps(event.audience) for event in events],
