@@ -118,10 +118,10 @@ class NewMessage:
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
-        return {name: getattr(self, name) for name in _NEW_MESSAGE_FIELDS}
+        return {name: getattr(self, name) for name in NEW_MESSAGE_FIELDS}
 
 
-_NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
+NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
 def context_wamid(message: Message | NewMessage) -> str | None:
@@ -397,10 +397,10 @@ class NewConversation:
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the referral is not copied)."""
-        return {name: getattr(self, name) for name in _NEW_CONVERSATION_FIELDS}
+        return {name: getattr(self, name) for name in NEW_CONVERSATION_FIELDS}
 
 
-_NEW_CONVERSATION_FIELDS = [f.name for f in fields(NewConversation)]
+NEW_CONVERSATION_FIELDS = [f.name for f in fields(NewConversation)]
 
 # A conversation the events and the 24-hour window read: stored, or not inserted yet.
 AnyConversation = Conversation | NewConversation

@@ -21,18 +21,21 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     any_,
     bindparam,
     insert,
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from runtime.db.arrays import ArrayInsert
 from runtime.db.base import as_utc
 from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
@@ -540,27 +543,64 @@ async def _insert_new_contacts(
 
 
 async def finish_round(session: AsyncSession) -> None:
-    """Write what the round's :func:`ingest` calls stored set-wise: the new conversations in
-    one INSERT, the messages in one ``INSERT … ON CONFLICT (wamid) DO NOTHING``. Raises
-    :class:`RoundConflict` if a message was stored meanwhile (its events are recorded)."""
+    """Write what the round's :func:`ingest` calls stored set-wise: the new conversations and
+    the messages (``INSERT … ON CONFLICT (wamid) DO NOTHING``) in one statement on
+    PostgreSQL, one each on SQLite. Raises :class:`RoundConflict` if a message was stored
+    meanwhile (its events are recorded)."""
     index = _round_index(session)
     if index is None:
         return
-    statements, connection = _statements(session), await session.connection()
-    if index.new_conversations:
-        await connection.execute(
-            statements.insert_conversations,
-            [c.row() for c in index.new_conversations.values()],
-        )
-    if index.messages:
-        stored = await connection.execute(
-            statements.insert_messages, [m.row() for m in index.messages]
-        )
-        if len(stored.all()) != len(index.messages):
+    connection = await session.connection()
+    if index.messages:  # a new conversation comes with its first message
+        conversations = [c.row() for c in index.new_conversations.values()]
+        messages = [m.row() for m in index.messages]
+        if connection.dialect.name == "postgresql":
+            stored = await _insert_conversations_and_messages(connection, conversations, messages)
+        else:
+            stored = await _insert_one_table_at_a_time(connection, conversations, messages)
+        if stored != len(messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     if index.files:
-        await connection.execute(statements.insert_files, [media.file_row(f) for f in index.files])
+        files = [media.file_row(f) for f in index.files]
+        await connection.execute(_statements(session).insert_files, files)
     index.new_conversations, index.messages, index.files = {}, [], []
+
+
+async def _insert_one_table_at_a_time(
+    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
+) -> int:
+    """How many of ``messages`` were new."""
+    statements = _statements_for(connection.dialect.name)
+    if conversations:
+        await connection.execute(statements.insert_conversations, conversations)
+    return len((await connection.execute(statements.insert_messages, messages)).all())
+
+
+async def _insert_conversations_and_messages(
+    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
+) -> int:
+    """The same in one statement, from arrays (PostgreSQL)."""
+    parameters = _MESSAGES.parameters(messages, connection.dialect)
+    if conversations:
+        parameters |= _CONVERSATIONS.parameters(conversations, connection.dialect)
+    statement = _messages_with_conversations(bool(conversations))
+    return len((await connection.execute(statement, parameters)).all())
+
+
+_CONVERSATIONS = ArrayInsert(
+    cast(Table, Conversation.__table__), tuple(inbox.NEW_CONVERSATION_FIELDS), "c"
+)
+_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(inbox.NEW_MESSAGE_FIELDS), "m")
+
+
+@functools.cache
+def _messages_with_conversations(with_conversations: bool) -> TextClause:
+    """The round's messages inserted (redeliveries skipped, the new ones' ids returned),
+    after its new conversations if ``with_conversations``."""
+    insert_messages = f"{_MESSAGES.sql} ON CONFLICT DO NOTHING RETURNING id"
+    if not with_conversations:
+        return text(insert_messages)
+    return text(f"WITH new_conversations AS ({_CONVERSATIONS.sql}) {insert_messages}")
 
 
 async def _contacts_of(
