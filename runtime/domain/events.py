@@ -132,8 +132,7 @@ def _number(events: list[RecordedEvent], last: int) -> None:
 # runtime.db.notify.notifying does); returns the last cursor. Plain SQL: a Core statement
 # this shape costs more to build and to look up in the compiled cache than to run.
 _NUMBERED_INSERT = text(
-    """
-WITH reserved AS (
+    """WITH reserved AS (
     UPDATE tenants SET event_seq = event_seq + :count, updated_at = :now
     WHERE id = :tenant_id
     RETURNING event_seq, pg_notify(:channel, :origin)
