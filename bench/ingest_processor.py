@@ -4,7 +4,8 @@ primary number: wall time on a shared machine mostly measures the neighbours.
 
 Each tree (a checkout of this repository, e.g. one exported with ``git archive``) is measured
 in its own process with that tree first on the import path, one after the other in this run,
-and compared as ratios to the first (``--repeat N``: the trees take turns N times, medians)::
+and compared as ratios to the first (``--repeat N``: the trees take turns N times, medians),
+with the garbage collector as that tree's serving process has it (``runtime.gc_tuning``)::
 
     git archive d20ff32 | tar -x -C /tmp/before
     python bench/ingest_processor.py --trees before=/tmp/before after=. --webhooks 3000
@@ -307,7 +308,21 @@ def _count_round_trips(engine: Any) -> list[str]:
     return trips
 
 
+def _as_served() -> None:
+    """The garbage collector as a serving process has it (``scrm api`` calls
+    ``runtime.gc_tuning.tune_for_latency`` before serving), in a tree that has it."""
+    import runtime.ingest.processor  # noqa: F401  (startup objects to freeze)
+    import runtime.relay  # noqa: F401
+
+    try:
+        from runtime.gc_tuning import tune_for_latency
+    except ImportError:
+        return
+    tune_for_latency()
+
+
 def _child(args: argparse.Namespace) -> None:
+    _as_served()
     with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
         result: dict[str, Any] = asyncio.run(_measure(url, args.webhooks, args.batch, args.profile))
     if args.single:

@@ -40,13 +40,13 @@ def stamp_status(message: Message, status: str, at: datetime) -> None:
             setattr(message, column, at)
 
 
-def window_expires_at(conversation: Conversation) -> datetime | None:
+def window_expires_at(conversation: AnyConversation) -> datetime | None:
     if conversation.last_inbound_at is None:
         return None
     return as_utc(conversation.last_inbound_at) + SERVICE_WINDOW
 
 
-def window_open(conversation: Conversation, now: datetime) -> bool:
+def window_open(conversation: AnyConversation, now: datetime) -> bool:
     expires = window_expires_at(conversation)
     return expires is not None and now < expires
 
@@ -65,7 +65,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def conversation_json(
-    conversation: Conversation, contact: Contact, now: datetime
+    conversation: AnyConversation, contact: Contact, now: datetime
 ) -> dict[str, Any]:
     expires = window_expires_at(conversation)
     return {
@@ -118,10 +118,10 @@ class NewMessage:
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
-        return {name: getattr(self, name) for name in _NEW_MESSAGE_FIELDS}
+        return {name: getattr(self, name) for name in NEW_MESSAGE_FIELDS}
 
 
-_NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
+NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
 def context_wamid(message: Message | NewMessage) -> str | None:
@@ -204,14 +204,14 @@ def _str(value: uuid.UUID | None) -> str | None:
 
 
 async def next_seq(
-    session: AsyncSession, conversation: Conversation, *, locked: bool = False
+    session: AsyncSession, conversation: AnyConversation, *, locked: bool = False
 ) -> int:
     """The next ``conversation_seq`` of ``conversation``: one atomic increment of its
     counter, whose row lock holds concurrent writers of the same conversation until commit,
     so numbers follow the order messages were stored in (inbound and outbound alike).
     A conversation not inserted yet, or ``locked`` (read ``FOR UPDATE`` in this
     transaction), is numbered in memory: nobody else can number it meanwhile."""
-    if locked or inspect(conversation).pending:
+    if locked or isinstance(conversation, NewConversation) or inspect(conversation).pending:
         conversation.message_seq = (conversation.message_seq or 0) + 1
         return conversation.message_seq
     await session.flush()  # a conversation created in this transaction must exist first
@@ -233,7 +233,7 @@ def preview(message: Message | NewMessage) -> str:
 
 
 async def emit_conversation(
-    session: AsyncSession, conversation: Conversation, contact: Contact, now: datetime
+    session: AsyncSession, conversation: AnyConversation, contact: Contact, now: datetime
 ) -> None:
     await record_event(
         session,
@@ -272,7 +272,7 @@ async def reaction_failed(
 
 async def emit_message(
     session: AsyncSession,
-    conversation: Conversation,
+    conversation: AnyConversation,
     message: Message | NewMessage,
     type_: str,
     file: MediaFile | None = None,
@@ -346,24 +346,69 @@ def note_outbound(conversation: Conversation, message: Message | NewMessage, now
         conversation.status, conversation.snoozed_until = "open", None
 
 
+@dataclass(slots=True)
+class NewConversation:
+    """A conversation stored set-wise (one INSERT for a round's new conversations, no ORM
+    object): every column of :class:`Conversation`, read like one by :func:`conversation_json`
+    and the events. Built by :meth:`opened`."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    sender_id: uuid.UUID
+    contact_id: uuid.UUID
+    status: str
+    assigned_agent_id: uuid.UUID | None
+    assigned_team_id: uuid.UUID | None
+    unread_count: int
+    last_message_at: datetime | None
+    last_message_preview: str
+    last_inbound_at: datetime | None
+    snoozed_until: datetime | None
+    message_seq: int
+    referral: dict[str, Any] | None
+    typing_indicated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def opened(
+        cls, tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact, now: datetime
+    ) -> NewConversation:
+        """A conversation of (sender, contact), owned like the contact."""
+        return cls(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            sender_id=sender_id,
+            contact_id=contact.id,
+            status="open",
+            assigned_agent_id=contact.assigned_agent_id,
+            assigned_team_id=contact.assigned_team_id,
+            unread_count=0,
+            last_message_at=now,
+            last_message_preview="",
+            last_inbound_at=None,
+            snoozed_until=None,
+            message_seq=0,
+            referral=None,
+            typing_indicated_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The columns (shallow: the referral is not copied)."""
+        return {name: getattr(self, name) for name in NEW_CONVERSATION_FIELDS}
+
+
+NEW_CONVERSATION_FIELDS = [f.name for f in fields(NewConversation)]
+
+# A conversation the events and the 24-hour window read: stored, or not inserted yet.
+AnyConversation = Conversation | NewConversation
+
+
 def new_conversation(
     tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact, now: datetime
 ) -> Conversation:
-    """A conversation of (sender, contact), owned like the contact, not added to a session."""
-    return Conversation(  # every column set: the inbound round inserts it with Core
-        id=uuid.uuid4(),
-        tenant_id=tenant_id,
-        sender_id=sender_id,
-        contact_id=contact.id,
-        status="open",
-        assigned_agent_id=contact.assigned_agent_id,
-        assigned_team_id=contact.assigned_team_id,
-        last_message_at=now,
-        last_inbound_at=None,
-        snoozed_until=None,
-        message_seq=0,
-        created_at=now,
-        updated_at=now,
-        unread_count=0,
-        last_message_preview="",
-    )
+    """A conversation of (sender, contact), owned like the contact, not added to a session
+    (every column set: it may be inserted with Core, see :func:`conversation_row`)."""
+    return Conversation(**NewConversation.opened(tenant_id, sender_id, contact, now).row())

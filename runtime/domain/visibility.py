@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import ColumnElement, select
 
 from runtime.models import Contact, Conversation, TeamMember
+
+if TYPE_CHECKING:
+    from runtime.domain.inbox import AnyConversation
 
 INBOX_ALL = "inbox.all"
 CONTACTS_ALL = "contacts.all"
@@ -108,7 +111,7 @@ def contacts_visible(viewer: Viewer) -> ColumnElement[bool]:
 # ---- (b) the audience of an event ------------------------------------------------------------
 
 
-def conversation_audience(conversation: Conversation) -> list[str]:
+def conversation_audience(conversation: AnyConversation) -> list[str]:
     """Who hears of a conversation (and its messages): mirrors :func:`conversations_visible`."""
     keys = [INBOX_ALL]
     if conversation.assigned_agent_id:

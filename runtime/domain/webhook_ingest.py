@@ -21,18 +21,21 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     any_,
     bindparam,
     insert,
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
+from runtime.db.arrays import ArrayInsert
 from runtime.db.base import as_utc
 from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
@@ -289,7 +292,9 @@ class _RoundIndex:
 
     wamids: set[str] = field(default_factory=set)
     contacts: dict[tuple[uuid.UUID, str, str], Contact] = field(default_factory=dict)
-    conversations: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = field(default_factory=dict)
+    conversations: dict[tuple[uuid.UUID, uuid.UUID], inbox.AnyConversation] = field(
+        default_factory=dict
+    )
     locked: set[uuid.UUID] = field(default_factory=set)  # conversations read FOR UPDATE
     # the messages the round's statuses name, by wamid and by id (biz_opaque_callback_data)
     sent: dict[str | uuid.UUID, Message] = field(default_factory=dict)
@@ -297,11 +302,11 @@ class _RoundIndex:
     problems: dict[int, ItemProblem | None] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)  # who wrote each, by id()
     # written by finish_round: conversations created and messages stored in this round
-    new_conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    new_conversations: dict[uuid.UUID, inbox.NewConversation] = field(default_factory=dict)
     messages: list[inbox.NewMessage] = field(default_factory=list)
     files: list[MediaFile] = field(default_factory=list)  # of the media messages
 
-    def numbered_here(self, conversation: Conversation) -> bool:
+    def numbered_here(self, conversation: inbox.AnyConversation) -> bool:
         """Whether the round numbers ``conversation``'s messages in memory (locked or new)."""
         return conversation.id in self.locked or conversation.id in self.new_conversations
 
@@ -538,27 +543,64 @@ async def _insert_new_contacts(
 
 
 async def finish_round(session: AsyncSession) -> None:
-    """Write what the round's :func:`ingest` calls stored set-wise: the new conversations in
-    one INSERT, the messages in one ``INSERT … ON CONFLICT (wamid) DO NOTHING``. Raises
-    :class:`RoundConflict` if a message was stored meanwhile (its events are recorded)."""
+    """Write what the round's :func:`ingest` calls stored set-wise: the new conversations and
+    the messages (``INSERT … ON CONFLICT (wamid) DO NOTHING``) in one statement on
+    PostgreSQL, one each on SQLite. Raises :class:`RoundConflict` if a message was stored
+    meanwhile (its events are recorded)."""
     index = _round_index(session)
     if index is None:
         return
-    statements, connection = _statements(session), await session.connection()
-    if index.new_conversations:
-        await connection.execute(
-            statements.insert_conversations,
-            [inbox.conversation_row(c) for c in index.new_conversations.values()],
-        )
-    if index.messages:
-        stored = await connection.execute(
-            statements.insert_messages, [m.row() for m in index.messages]
-        )
-        if len(stored.all()) != len(index.messages):
+    connection = await session.connection()
+    if index.messages:  # a new conversation comes with its first message
+        conversations = [c.row() for c in index.new_conversations.values()]
+        messages = [m.row() for m in index.messages]
+        if connection.dialect.name == "postgresql":
+            stored = await _insert_conversations_and_messages(connection, conversations, messages)
+        else:
+            stored = await _insert_one_table_at_a_time(connection, conversations, messages)
+        if stored != len(messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     if index.files:
-        await connection.execute(statements.insert_files, [media.file_row(f) for f in index.files])
+        files = [media.file_row(f) for f in index.files]
+        await connection.execute(_statements(session).insert_files, files)
     index.new_conversations, index.messages, index.files = {}, [], []
+
+
+async def _insert_one_table_at_a_time(
+    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
+) -> int:
+    """How many of ``messages`` were new."""
+    statements = _statements_for(connection.dialect.name)
+    if conversations:
+        await connection.execute(statements.insert_conversations, conversations)
+    return len((await connection.execute(statements.insert_messages, messages)).all())
+
+
+async def _insert_conversations_and_messages(
+    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
+) -> int:
+    """The same in one statement, from arrays (PostgreSQL)."""
+    parameters = _MESSAGES.parameters(messages, connection.dialect)
+    if conversations:
+        parameters |= _CONVERSATIONS.parameters(conversations, connection.dialect)
+    statement = _messages_with_conversations(bool(conversations))
+    return len((await connection.execute(statement, parameters)).all())
+
+
+_CONVERSATIONS = ArrayInsert(
+    cast(Table, Conversation.__table__), tuple(inbox.NEW_CONVERSATION_FIELDS), "c"
+)
+_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(inbox.NEW_MESSAGE_FIELDS), "m")
+
+
+@functools.cache
+def _messages_with_conversations(with_conversations: bool) -> TextClause:
+    """The round's messages inserted (redeliveries skipped, the new ones' ids returned),
+    after its new conversations if ``with_conversations``."""
+    insert_messages = f"{_MESSAGES.sql} ON CONFLICT DO NOTHING RETURNING id"
+    if not with_conversations:
+        return text(insert_messages)
+    return text(f"WITH new_conversations AS ({_CONVERSATIONS.sql}) {insert_messages}")
 
 
 async def _contacts_of(
@@ -657,16 +699,16 @@ async def _conversation(
     sender: _Number,
     contact: Contact,
     at: datetime,
-) -> Conversation:
+) -> inbox.AnyConversation:
     """The conversation of (sender, contact); in a round, one created is kept in the index
-    and inserted by :func:`finish_round`."""
+    (a plain row) and inserted by :func:`finish_round`."""
     if index is None:
         return await inbox.conversation_for(session, sender.tenant_id, sender.id, contact, at)
     conversation = index.conversations.get((sender.id, contact.id))
     if conversation is None:
-        conversation = inbox.new_conversation(sender.tenant_id, sender.id, contact, at)
-        index.conversations[(sender.id, contact.id)] = conversation
-        index.new_conversations[conversation.id] = conversation
+        new = inbox.NewConversation.opened(sender.tenant_id, sender.id, contact, at)
+        index.conversations[(sender.id, contact.id)] = index.new_conversations[new.id] = new
+        conversation = new
     index.add_contact(contact)
     return conversation
 
@@ -765,7 +807,7 @@ async def _reaction(
     else:
         reactions.pop("customer", None)
     target.reactions = reactions or None
-    conversation = (
+    conversation: inbox.AnyConversation | None = (
         index.new_conversations.get(target.conversation_id) if index is not None else None
     ) or await session.get(Conversation, target.conversation_id)
     assert conversation is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from runtime.gc_tuning import tune_for_latency
 from runtime.settings import get_settings
 from runtime.ws.app import create_ws_app
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
 def serve(
     app: Any, host: str, port: int, log_level: str = "info", access_log: bool = False
 ) -> None:
-    """Run ``app`` with uvicorn, tuned for many idle websockets, tokens kept out of logs."""
+    """Run ``app`` with uvicorn, tuned for many idle websockets, tokens kept out of logs, the
+    garbage collector tuned for short pauses (runtime/gc_tuning.py)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -49,4 +51,5 @@ def serve(
     )
     for name in ("uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).addFilter(RedactTokens())
+    tune_for_latency()
     uvicorn.Server(config).run()

@@ -93,8 +93,9 @@ async def test_a_round_of_one_webhook_reads_no_configuration_once_cached(
         _, statements = await _customer_writes(world, sender["phone_number_id"], "hi")
     finally:
         event.remove(engine, "before_cursor_execute", cache_hit)
+    # (the outbox's statement bumps the tenant's event_seq: not a configuration read)
     read = [s for s in statements if any(f" {table} " in f"{s} " for table in _CONFIGURATION)
-            and not s.startswith("UPDATE tenants SET event_seq")]  # fmt: skip
+            and "UPDATE tenants SET event_seq" not in s]  # fmt: skip
     assert read == []
     assert len(statements) <= 7, statements
     assert compiled and set(compiled) == {CacheStats.CACHE_HIT}, compiled
