@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,6 +42,23 @@ os.environ.setdefault(
     "SCRM_OPERATOR_ALLOWED_MEDIA_URLS", "https://*.amazonaws.com,http://*.svc:9000"
 )
 MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        from tests.scheduling import UnitTimer
+
+        config.pluginmanager.register(UnitTimer(), "scrm-unit-timer")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``: work units of a file or a file's backend, longest first
+    (tests/scheduling.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import LongestFirstScheduling
+
+    return LongestFirstScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -83,20 +101,38 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A database migrated to head with Alembic, once per backend per test session."""
+@pytest.fixture(scope="session")
+def migrated_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], str]]:
+    """The URL of a backend's database, made and migrated to head on first use and kept for
+    the session. (pytest keeps one value of a parametrized fixture at a time: under xdist,
+    whose workers run file after file, each alternating backends, ``database_url`` alone
+    would re-create and re-migrate its database at every switch.)"""
     from runtime.db.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'scrm.db'}"
-        upgrade(url)
-        yield url
-    else:
-        with postgres_database(require_postgres(), "scrm_api_test") as url:
-            yield url
+    urls: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+
+        def url_of(backend: str) -> str:
+            if backend not in urls:
+                if backend == "sqlite":
+                    urls[backend] = (
+                        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'scrm.db'}"
+                    )
+                    upgrade(urls[backend])
+                else:
+                    database = postgres_database(require_postgres(), "scrm_api_test")
+                    urls[backend] = stack.enter_context(database)
+            return urls[backend]
+
+        yield url_of
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, migrated_databases: Callable[[str], str]) -> str:
+    """A database migrated to head with Alembic, one per backend per test session."""
+    return migrated_databases(request.param)
 
 
 @pytest.fixture
