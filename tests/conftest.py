@@ -41,6 +41,10 @@ os.environ.setdefault("SCRM_OPERATOR_ALLOWED_INTERNAL_URLS", "http://*.svc:8000,
 os.environ.setdefault(
     "SCRM_OPERATOR_ALLOWED_MEDIA_URLS", "https://*.amazonaws.com,http://*.svc:9000"
 )
+# argon2 at its lowest cost in this process and the api processes tests start (they inherit
+# the environment): ~2 ms instead of ~0.3-1 s per password hashed or checked. Set before any
+# test module imports runtime.domain.security, which reads it once.
+os.environ.setdefault("SCRM_INSECURE_FAST_PASSWORD_HASHING", "1")
 MEDIA_DIR = tempfile.mkdtemp(prefix="scrm-test-media-")  # never the working directory
 
 
