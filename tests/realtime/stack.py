@@ -136,7 +136,14 @@ async def start_pod(name: str, env: dict[str, str]) -> Pod:
                 raise pod.unreachable(error) from error
             return False
 
-    await eventually(healthy, f"pod {name} to start")
+    try:
+        await eventually(healthy, f"pod {name} to start")
+    except AssertionError as failed:
+        if pod.process.poll() is not None:
+            raise  # it died: ``healthy`` said how
+        slow = pod.unreachable(failed)  # its stderr tells how far it got
+        pod.stop(signal.SIGKILL)
+        raise slow from None
     return pod
 
 
