@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from runtime.settings import Settings
 from tests.services import require_postgres
-from tests.support import postgres_database
+from tests.support import copy_sqlite, postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
 # The operator's package (``scrm_operator``) lives in operator/, outside the distribution:
@@ -106,13 +106,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def migrated_databases(
+def migrated_templates(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[str], str]]:
-    """The URL of a backend's database, made and migrated to head on first use and kept for
-    the session. (pytest keeps one value of a parametrized fixture at a time: under xdist,
-    whose workers run file after file, each alternating backends, ``database_url`` alone
-    would re-create and re-migrate its database at every switch.)"""
+    """The URL of a backend's database migrated to head with Alembic, made on first use and
+    kept for the session: the template ``database_url`` copies."""
     from runtime.db.migrate import upgrade
 
     urls: dict[str, str] = {}
@@ -121,12 +119,11 @@ def migrated_databases(
         def url_of(backend: str) -> str:
             if backend not in urls:
                 if backend == "sqlite":
-                    urls[backend] = (
-                        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'scrm.db'}"
-                    )
+                    path = tmp_path_factory.mktemp("template") / "scrm.db"
+                    urls[backend] = f"sqlite+aiosqlite:///{path}"
                     upgrade(urls[backend])
                 else:
-                    database = postgres_database(require_postgres(), "scrm_api_test")
+                    database = postgres_database(require_postgres(), "scrm_api_template")
                     urls[backend] = stack.enter_context(database)
             return urls[backend]
 
@@ -134,9 +131,26 @@ def migrated_databases(
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, migrated_databases: Callable[[str], str]) -> str:
-    """A database migrated to head with Alembic, one per backend per test session."""
-    return migrated_databases(request.param)
+def database_url(
+    request: pytest.FixtureRequest,
+    migrated_templates: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A fresh database of the backend at the current schema: a copy of its template.
+
+    pytest keeps one value of a parametrized fixture at a time, and an xdist worker switches
+    backends at every file, so this runs about once per file and backend; copying costs a
+    fraction of an Alembic run. A file never shares its database with other files' tests
+    (a send one left queued would be claimed by the next one's outbound worker)."""
+    template = migrated_templates(request.param)
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "scrm.db"
+        copy_sqlite(template.split(":///", 1)[1], path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        name = template.rsplit("/", 1)[1]
+        with postgres_database(require_postgres(), "scrm_api_test", template=name) as url:
+            yield url
 
 
 @pytest.fixture
