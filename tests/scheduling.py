@@ -3,7 +3,7 @@
 A work unit is a test file, or a file's tests on one backend (``[sqlite]`` / ``[postgres]``)
 when they are parametrized by it, so that a slow file's two halves can run on two workers
 at once. Units go out longest first, by the seconds they took in the last run (pytest's
-cache, else the committed ``tests/scope_seconds.json``, the slowest units of earlier CI runs;
+cache, else the committed ``tests/scope_seconds.json``, a full run's times on a loaded VM;
 a unit never timed counts one second per test): a long unit dealt out last would leave the
 other worker idle till it ends.
 """
