@@ -34,6 +34,7 @@ from runtime.db.leases import OUTBOX_PUBLISHING, take_transaction_lease, under_l
 from runtime.db.session import DATABASE_ERRORS, OwnedConnection
 from runtime.domain.events import WROTE_EVENTS
 from runtime.models import DeadLetter, Event, Tenant
+from runtime.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -306,10 +307,9 @@ class OutboxRelay:
             if published is None and not self._holder_notified():
                 await asyncio.sleep(self._busy_delay)  # the holder may miss what woke us
             elif published is None or published < self._batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-                    if under_load and self._linger > 0:
-                        await asyncio.sleep(self._linger)
+                woken = await wait_set(self._wakeup, self._poll_interval)
+                if woken and under_load and self._linger > 0:
+                    await asyncio.sleep(self._linger)
 
     @contextlib.asynccontextmanager
     async def running(self, session_class: type[Session] = Session) -> AsyncIterator[None]:

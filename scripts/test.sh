@@ -44,9 +44,10 @@ export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 step "e2e/controlplane/build.sh all (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, helm; cached)"
 bash e2e/controlplane/build.sh all >/dev/null || failed+=("controlplane build")
 
-# Two pytest workers by default (pytest-xdist; whole files per worker, so a file's fixtures
-# and order hold; every session fixture makes its own databases, vhosts and control plane).
-# SCRM_TEST_WORKERS=0 runs serially.
+# Two pytest workers by default (pytest-xdist; whole files per worker, or a file's tests on
+# one backend, so a file's fixtures and order hold; units go out longest first by the last
+# run's times, see tests/scheduling.py; every session fixture makes its own databases, vhosts
+# and control plane). SCRM_TEST_WORKERS=0 runs serially.
 workers=${SCRM_TEST_WORKERS:-2}
 parallel=()
 ((workers > 0)) && parallel=(-n "$workers" --dist loadfile)

@@ -4,10 +4,13 @@ throw-away PostgreSQL databases."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -49,19 +52,31 @@ def _on_server(base_url: str, sql: str) -> None:
 
 
 @contextmanager
-def postgres_database(base_url: str, prefix: str) -> Iterator[str]:
+def postgres_database(base_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
     """A new database beside ``base_url``'s (others share the server), migrated to head with
-    Alembic, dropped afterwards. Call outside a running event loop."""
+    Alembic or copied from the ``template`` database (no one may be connected to it),
+    dropped afterwards. Call outside a running event loop."""
     from runtime.db.migrate import upgrade
 
     name = f"{prefix}_{secrets.token_hex(4)}"
-    _on_server(base_url, f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    _on_server(base_url, f'CREATE DATABASE "{name}"{copy}')
     try:
         url = base_url.rsplit("/", 1)[0] + f"/{name}"
-        upgrade(url)
+        if template is None:
+            upgrade(url)
         yield url
     finally:
         _on_server(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def copy_sqlite(source: str | Path, target: str | Path) -> None:
+    """Copy an SQLite database file (through SQLite's backup, so a WAL is included)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
 
 
 @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,7 +15,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
-_hasher = PasswordHasher()
+# Test suites set SCRM_INSECURE_FAST_PASSWORD_HASHING=1: argon2id at its lowest cost, the
+# same code paths at ~1/300 of the CPU (every test tenant and agent hashes and verifies a
+# password). Never in production: importing this module warns when it is set.
+FAST_HASHING_ENV = "SCRM_INSECURE_FAST_PASSWORD_HASHING"
+if os.environ.get(FAST_HASHING_ENV) == "1":
+    logging.getLogger(__name__).warning("%s=1: passwords are hashed insecurely", FAST_HASHING_ENV)
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+else:
+    _hasher = PasswordHasher()
 # A real hash to verify against when the e-mail is unknown, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 

@@ -20,7 +20,6 @@ take one transaction per group from the engine's pool (:class:`_TransactionStore
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runtime.db.notify import INBOUND_STORED, origin
 from runtime.db.session import DATABASE_ERRORS, OwnedConnection
 from runtime.models import InboundWebhook
+from runtime.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,7 @@ class GroupCommitWriter:
 
     async def _write_while_queued(self) -> None:
         if self._under_load and len(self._queue) < self._max_batch:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self._linger)
+            await wait_set(self._full, self._linger)
         while self._queue:
             self._full.clear()
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]

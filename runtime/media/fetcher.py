@@ -33,6 +33,7 @@ from runtime.domain.sender_tokens import resolve_token
 from runtime.media.store import MediaStore
 from runtime.models import Conversation, MediaFile, Message, Sender
 from runtime.settings import Settings
+from runtime.waiting import wait_set
 from runtime.whatsapp.client import CloudAPIClient, MediaTooLarge, UntrustedMediaURL
 from runtime.whatsapp.errors import WhatsAppError
 from runtime.whatsapp.media import base_mime, max_bytes, sha256_matches
@@ -120,8 +121,7 @@ class MediaFetcher:
                 fetched = 0
             if fetched >= BATCH or self._stopping:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._settings.media_fetch_poll_seconds)
+            await wait_set(self._woken, self._settings.media_fetch_poll_seconds)
 
     async def fetch_round(self) -> int:
         """Claim the due files, fetch them at once, record each outcome; how many."""

@@ -29,6 +29,7 @@ from runtime.domain.sender_tokens import resolve_token
 from runtime.models import AlertWebhook, Sender, SenderAlert
 from runtime.outbound.outcomes import Refused
 from runtime.settings import Settings
+from runtime.waiting import wait_set
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.errors import WhatsAppError
 from runtime.whatsapp.models import PhoneNumberInfo
@@ -114,10 +115,7 @@ class HealthMonitor:
             except Exception:
                 log.exception("sender health: round failed; retrying")
             self.completed_rounds += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._woken.wait(), self._settings.sender_health_tick_seconds
-                )
+            await wait_set(self._woken, self._settings.sender_health_tick_seconds)
 
     async def round(self) -> tuple[int, int]:
         """Poll the senders that are due and deliver the alerts that are due; how many."""

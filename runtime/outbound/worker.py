@@ -12,7 +12,6 @@ lease (its worker died) is never sent again: its message becomes ``unknown``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -41,6 +40,7 @@ from runtime.outbound.outcomes import (
     classify,
 )
 from runtime.settings import Settings
+from runtime.waiting import wait_set
 from runtime.whatsapp.client import CloudAPIClient, SendResult
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,7 @@ class SendWorker:
             if next_due is not None:  # claim the next slots while these are being sent
                 wait = min(poll, max(0.0, next_due - LEAD - self._clock.now()))
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), wait)
+                await wait_set(self._woken, wait)
 
     # Claiming --------------------------------------------------------------------------
 

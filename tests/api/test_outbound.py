@@ -128,7 +128,7 @@ async def test_ambiguous_timeout_is_unknown_until_the_status_webhook(
 ) -> None:
     headers, conversation = await _open_conversation(world)
     _pause_ingest(world)  # Meta's "sent" status is held back until we look
-    await world.control("faults", {"kind": "accepted_timeout", "delay": 2.0})
+    await world.fail_next(conversation["sender_id"], kind="accepted_timeout", delay=2.0)
     queued = await _send(world, headers, conversation, "did it go?")
     unknown = await wait_for(
         lambda: _status_is(world, headers, conversation, queued["id"], "unknown")
@@ -144,11 +144,11 @@ async def test_ambiguous_timeout_is_unknown_until_the_status_webhook(
 
 async def test_bare_5xx_is_unknown_and_a_refusal_keeps_metas_code(world: WhatsAppWorld) -> None:
     headers, conversation = await _open_conversation(world)
-    await world.control("faults", {"kind": "server_error", "http_status": 502})
+    await world.fail_next(conversation["sender_id"], kind="server_error", http_status=502)
     gateway = await _send(world, headers, conversation, "through a gateway")
     await wait_for(lambda: _status_is(world, headers, conversation, gateway["id"], "unknown"))
 
-    await world.control("faults", {"code": 131048})
+    await world.fail_next(conversation["sender_id"], code=131048)
     refused = await _send(world, headers, conversation, "spam?")
     failed = await wait_for(
         lambda: _status_is(world, headers, conversation, refused["id"], "failed")
@@ -159,10 +159,28 @@ async def test_bare_5xx_is_unknown_and_a_refusal_keeps_metas_code(world: WhatsAp
     assert await _received(world, refused["id"]) == []
 
 
+async def test_a_fault_injected_for_one_number_is_not_taken_by_another_numbers_send(
+    world: WhatsAppWorld,
+) -> None:
+    """The worker claims every due send in the (shared) database, e.g. one an earlier test
+    left queued; that send reaches the simulator first but must not take this test's fault."""
+    headers, mine = await _open_conversation(world)
+    other_headers, others = await _open_conversation(world)  # another tenant and number
+    await world.fail_next(mine["sender_id"], code=131048)
+    foreign = await _send(world, other_headers, others, "left in the queue")
+    await world.sent()
+    assert len(await _received(world, foreign["id"])) == 1
+    assert (await _message(world, other_headers, others, foreign["id"]))["error_code"] is None
+
+    own = await _send(world, headers, mine, "meets the fault")
+    failed = await wait_for(lambda: _status_is(world, headers, mine, own["id"], "failed"))
+    assert failed["error_code"] == 131048
+
+
 async def test_unconfirmed_unknown_can_be_resent_deliberately(world: WhatsAppWorld) -> None:
     headers, conversation = await _open_conversation(world)
     _pause_ingest(world)  # no status webhook will resolve it
-    await world.control("faults", {"kind": "accepted_timeout", "delay": 2.0})
+    await world.fail_next(conversation["sender_id"], kind="accepted_timeout", delay=2.0)
     original = await _send(world, headers, conversation, "important")
     unknown = await wait_for(
         lambda: _status_is(world, headers, conversation, original["id"], "unknown")
@@ -210,7 +228,7 @@ async def test_pair_rate_waits_in_the_queue_with_an_estimate(world: WhatsAppWorl
 
 async def test_throughput_refusal_backs_the_number_off(world: WhatsAppWorld) -> None:
     headers, conversation = await _open_conversation(world)
-    await world.control("faults", {"code": 130429, "retry_after": 30})
+    await world.fail_next(conversation["sender_id"], code=130429, retry_after=30)
     first = await _send(world, headers, conversation, "first")
     await world.sent()
     backed_off = await _message(world, headers, conversation, first["id"])

@@ -4,11 +4,14 @@ client talks to the simulator and the simulator's webhooks go to the api, all ov
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from runtime.api.app import create_app
+from runtime.models import Sender
 from runtime.settings import Settings
 from runtime.whatsapp.client import CloudAPIClient
 from runtime.whatsapp.simulator import SimulatorConfig
@@ -81,6 +84,17 @@ class WhatsAppWorld(ApiHarness):
         response = await self.sim.post(f"/_sim/{path}", json=body or {})
         assert response.status_code in (200, 201), response.text
         return response.json()
+
+    async def fail_next(self, sender_id: str, **fault: Any) -> None:
+        """Fail the next Graph call on the number of sender ``sender_id`` as ``fault``
+        (``/_sim/faults``) says. Scoped to the number: a send that an earlier test left
+        queued in the shared database, claimed by this test's worker, cannot take it."""
+        async with self.app.state.sessionmaker() as session:
+            number = await session.scalar(
+                select(Sender.phone_number_id).where(Sender.id == uuid.UUID(sender_id))
+            )
+        assert number is not None, f"no sender {sender_id}"
+        await self.control("faults", {**fault, "object_id": number})
 
     async def new_number(self, waba_id: str = WABA_ID, token: str = TOKEN) -> dict[str, Any]:
         """A business number of ``waba_id`` the simulator serves to ``token``; returns the

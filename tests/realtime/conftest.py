@@ -22,7 +22,7 @@ from runtime.domain.events import record_event
 from runtime.domain.security import AccessClaims, issue_access_token
 from runtime.models import Agent, Role, TeamMember, Tenant
 from runtime.relay import OutboxRelay
-from tests.realtime.stack import BrokerAdmin, Pod, start_pod
+from tests.realtime.stack import BrokerAdmin, Pod, bounded, start_pod
 from tests.services import require_postgres, require_rabbitmq
 from tests.support import postgres_database
 
@@ -186,10 +186,14 @@ def relay(
             routed_publish=routed_publish, pod_map=pod_map,
         )  # fmt: skip
         await bus.start()
+        running = OutboxRelay(sessionmaker, bus, poll_interval=0.1).running()
         try:
-            async with OutboxRelay(sessionmaker, bus, poll_interval=0.1).running():
+            await running.__aenter__()
+            try:
                 yield name
+            finally:
+                await bounded(running.__aexit__(None, None, None), "the outbox relay's stop")
         finally:
-            await bus.close()
+            await bounded(bus.close(), "the relay's bus close")
 
     return run

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 DEADLINE = 20.0
+STOP_WITHIN = 15.0  # a pod, relay or bus that takes longer to stop fails the test
 
 
 async def eventually(
@@ -39,21 +41,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def bounded(step: Awaitable[object], what: str, within: float = STOP_WITHIN) -> None:
+    """Await a teardown step; fail with ``what`` instead of hanging past ``within`` s."""
+    try:
+        async with asyncio.timeout(within):
+            await step
+    except TimeoutError:
+        raise AssertionError(f"{what} did not finish within {within:.0f} s") from None
+
+
 @dataclass
 class Pod:
-    """A ws service subprocess (``python -m runtime.ws``) on a loopback port."""
+    """A ws service subprocess (``python -m runtime.ws``) on a loopback port; its stderr
+    goes to ``log`` so that a pod that dies can say why."""
 
     name: str
     port: int
     process: subprocess.Popen[bytes]
+    log: Any  # a binary temporary file
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    def stderr_tail(self, lines: int = 30) -> str:
+        self.log.seek(0)
+        return b"".join(self.log.readlines()[-lines:]).decode(errors="replace")
+
+    def unreachable(self, error: Exception) -> AssertionError:
+        """Why the pod did not answer: its exit code and last stderr lines, if it died."""
+        code = self.process.poll()
+        state = f"exited with {code}" if code is not None else "is running but did not answer"
+        return AssertionError(
+            f"pod {self.name} (pid {self.process.pid}, port {self.port}) {state}: {error!r}\n"
+            f"--- its stderr, last lines ---\n{self.stderr_tail()}"
+        )
+
     async def metric(self, name: str) -> float:
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+        try:
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+        except httpx.TransportError as error:
+            raise self.unreachable(error) from error
         for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
@@ -67,37 +96,54 @@ class Pod:
 
         return check
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_WITHIN) -> int:
+        """Signal the pod and reap it; SIGKILL and fail if it outlives ``timeout``."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"pod {self.name} ignored signal {sig} for {timeout:.0f} s; killed"
+            ) from None
 
 
 def spawn_pod(name: str, env: dict[str, str]) -> Pod:
     port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the Pod)
     process = subprocess.Popen(
         [sys.executable, "-m", "runtime.ws", "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, **env, "POD_NAME": name},
         stdout=subprocess.DEVNULL,
+        stderr=log,
     )
-    return Pod(name, port, process)
+    return Pod(name, port, process, log)
 
 
 async def start_pod(name: str, env: dict[str, str]) -> Pod:
     """Spawn a pod and wait until it answers ``/healthz``."""
     pod = spawn_pod(name, env)
-    port, process = pod.port, pod.process
 
     async def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"pod {name} exited with {process.returncode}")
         try:
             async with httpx.AsyncClient() as client:
-                return (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-        except httpx.TransportError:
+                url = f"http://127.0.0.1:{pod.port}/healthz"
+                return (await client.get(url)).status_code == 200
+        except httpx.TransportError as error:
+            if pod.process.poll() is not None:
+                raise pod.unreachable(error) from error
             return False
 
-    await eventually(healthy, f"pod {name} to start")
+    try:
+        await eventually(healthy, f"pod {name} to start")
+    except AssertionError as failed:
+        if pod.process.poll() is not None:
+            raise  # it died: ``healthy`` said how
+        slow = pod.unreachable(failed)  # its stderr tells how far it got
+        pod.stop(signal.SIGKILL)
+        raise slow from None
     return pod
 
 

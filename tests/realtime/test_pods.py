@@ -319,3 +319,14 @@ async def test_ws_cursor_out_of_range_refused(world: TenantWorld, pods: StartPod
     await client.ws.close()
     assert pod.process.poll() is None
     await eventually(pod.metric_is("scrm_ws_connections", 0), "no socket left")
+
+
+async def test_a_dead_pod_is_reported_with_its_exit_code_and_stderr(pods: StartPod) -> None:
+    """A pod that dies, at start-up or later, fails the test at once saying how it ended and
+    what it last wrote, instead of surfacing as a bare connection error."""
+    with pytest.raises(AssertionError, match=r"exited with 1(.|\n)*delivery_mode"):
+        await pods("bogus")  # type: ignore[arg-type]
+    pod = await pods("fanout")
+    pod.stop(signal.SIGKILL)
+    with pytest.raises(AssertionError, match=r"exited with -9(.|\n)*Uvicorn running on"):
+        await pod.metric("scrm_ws_connections")

@@ -106,7 +106,8 @@ class ClockIn(BaseModel):
 class FaultIn(BaseModel):
     """``error``: Meta's error ``code``; ``accepted_timeout``: the call is carried out but
     answered only after ``delay`` seconds; ``server_error``: a bare ``http_status`` (5xx)
-    without a Graph error body."""
+    without a Graph error body. ``object_id``: only calls on that phone-number, WABA or
+    media id (in the call's path) take the fault; without it, the next calls of any."""
 
     kind: Literal["error", "accepted_timeout", "server_error"] = "error"
     code: int = 131000
@@ -114,6 +115,7 @@ class FaultIn(BaseModel):
     times: int = Field(default=1, ge=1, le=100_000)
     retry_after: float | None = None
     delay: float = Field(default=30.0, ge=0, le=600)
+    object_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def _sim(request: Request) -> Simulator:
@@ -280,8 +282,8 @@ async def redeliver(delivery_id: int, request: Request) -> dict[str, Any]:
 
 @router.post("/faults")
 async def inject_fault(body: FaultIn, request: Request) -> dict[str, Any]:
-    """Fail the next ``times`` Graph calls: with ``code`` (and optional ``Retry-After``),
-    by answering too late, or with a bare 5xx."""
+    """Fail the next ``times`` Graph calls (on ``object_id`` only, if given): with ``code``
+    (and optional ``Retry-After``), by answering too late, or with a bare 5xx."""
     fault: Fault
     if body.kind == "accepted_timeout":
         fault = SlowAnswer(body.delay)
@@ -289,7 +291,7 @@ async def inject_fault(body: FaultIn, request: Request) -> dict[str, Any]:
         fault = ServerFault(body.http_status or 502)
     else:
         fault = GraphFault(body.code, http_status=body.http_status, retry_after=body.retry_after)
-    return {"pending": _sim(request).inject_fault(fault, body.times)}
+    return {"pending": _sim(request).inject_fault(fault, body.times, body.object_id)}
 
 
 @router.get("/refusals")

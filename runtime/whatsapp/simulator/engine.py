@@ -72,7 +72,7 @@ class Simulator:
         )
         self._senders: dict[str, TokenBucket] = {}
         self._pairs: dict[tuple[str, str], TokenBucket] = {}
-        self._faults: deque[Fault] = deque()
+        self._faults: deque[tuple[Fault, str | None]] = deque()  # (fault, object id or None)
         self.refusals: Counter[int] = Counter()  # rate-limit refusals (130429, 131056) so far
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_template_id = 1_000_000_000_000_000
@@ -86,17 +86,25 @@ class Simulator:
 
     # Graph API -------------------------------------------------------------------------
 
-    def inject_fault(self, fault: Fault, times: int) -> int:
-        """Make the next ``times`` Graph calls fail with ``fault``; returns the queue length."""
-        self._faults.extend([fault] * times)
+    def inject_fault(self, fault: Fault, times: int, object_id: str | None = None) -> int:
+        """Make the next ``times`` Graph calls fail with ``fault``, or only the next calls on
+        ``object_id`` (a phone-number, WABA or media id in the call's path); returns the
+        queue length."""
+        self._faults.extend([(fault, object_id)] * times)
         return len(self._faults)
 
-    def check_fault(self) -> float:
-        """Raise the next injected error, if any; or return how long the call about to be
-        answered must hold its answer back (a :class:`SlowAnswer`: done, answered late)."""
-        if not self._faults:
+    def check_fault(self, path: str) -> float:
+        """Raise the first injected error meant for a call on ``path``, if any; or return
+        how long that call must hold its answer back (a :class:`SlowAnswer`: done, answered
+        late). A fault for another object stays queued."""
+        segments = path.split("/")
+        index = next(
+            (i for i, (_, on) in enumerate(self._faults) if on is None or on in segments), None
+        )
+        if index is None:
             return 0.0
-        fault = self._faults.popleft()
+        fault, _ = self._faults[index]
+        del self._faults[index]
         if isinstance(fault, SlowAnswer):
             return fault.delay
         raise fault

@@ -48,7 +48,7 @@ def simulator(request: Request) -> Simulator:
     """The simulator, after any injected fault: an error raises here; a slow answer is
     noted for the route to apply after doing its work."""
     sim: Simulator = request.app.state.simulator
-    request.state.answer_delay = sim.check_fault()
+    request.state.answer_delay = sim.check_fault(request.url.path)
     return sim
 
 
