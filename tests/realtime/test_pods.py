@@ -13,7 +13,7 @@ from runtime.bus.podmap import ManagementPodMap, vhost_of
 from runtime.bus.routing import KeyHolders, RoutedPublish
 from runtime.domain.visibility import INBOX_ALL
 from tests.realtime.conftest import RunRelay, StartPod, TenantWorld, agent_of
-from tests.realtime.stack import BrokerAdmin, connect, eventually
+from tests.realtime.stack import BrokerAdmin, Client, Pod, connect, eventually
 from tests.services import require_rabbitmq
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -59,6 +59,49 @@ async def test_event_reaches_the_right_agent_on_another_pod(
         assert await pod.metric("scrm_ws_bus_messages_in_total") == 1
 
 
+class _MixedRound:
+    """Two routed pods: alice and a supervisor (``inbox.all``) on pod 1, bob on pod 2; events
+    whose audiences mix them, and the seqs each socket must get, in cursor order."""
+
+    @classmethod
+    async def start(cls, world: TenantWorld, pods: StartPod) -> _MixedRound:
+        pod1, pod2 = await pods("routed"), await pods("routed")
+        alice, supervisor, bob = (
+            await world.agent(),
+            await world.agent(supervisor=True),
+            await world.agent(),
+        )
+        round_ = cls(pod1, pod2, agent_of(alice), agent_of(bob))
+        round_.clients = {
+            "a": await connect(pod1.ws_url, alice),
+            "s": await connect(pod1.ws_url, supervisor),
+            "b": await connect(pod2.ws_url, bob),
+        }
+        return round_
+
+    def __init__(self, pod1: Pod, pod2: Pod, to_a: str, to_b: str) -> None:
+        self.pod1, self.pod2, self.to_a, self.to_b = pod1, pod2, to_a, to_b
+        self.clients: dict[str, Client] = {}
+        self.expected: dict[str, list[int]] = {"a": [], "s": [], "b": []}
+
+    async def emit(self, world: TenantWorld, times: int = 1) -> None:
+        """Emit the mixed audiences ``times`` over; note who must get each event."""
+        a, b = self.to_a, self.to_b
+        keys = {"a": {a}, "s": {INBOX_ALL}, "b": {b}}
+        for audience in [[a], [b], [a, INBOX_ALL], [b, INBOX_ALL], [a], [INBOX_ALL]] * times:
+            for seq in await world.emit(audience):
+                for name in self.expected:
+                    if keys[name] & set(audience):
+                        self.expected[name].append(seq)
+
+    async def received(self) -> None:
+        for name, client in self.clients.items():
+            await client.pump(lambda c=client, n=name: len(c.frames) >= len(self.expected[n]))
+
+    def in_order(self) -> bool:
+        return all(c.seqs == self.expected[n] for n, c in self.clients.items())
+
+
 @pytest.mark.parametrize("publish", ["audience", "pods"])
 async def test_routed_pod_gets_only_its_events_in_cursor_order(
     publish: RoutedPublish, world: TenantWorld, pods: StartPod, relay: RunRelay
@@ -68,27 +111,13 @@ async def test_routed_pod_gets_only_its_events_in_cursor_order(
     every socket gets them in cursor order although they travel in several messages (one
     per audience, or per set of pods: with the relay's view of the bindings right, pod 2
     gets none of pod 1's)."""
-    pod1, pod2 = await pods("routed"), await pods("routed")
-    alice, supervisor, bob = (
-        await world.agent(),
-        await world.agent(supervisor=True),
-        await world.agent(),
-    )
-    a, s = await connect(pod1.ws_url, alice), await connect(pod1.ws_url, supervisor)
-    b = await connect(pod2.ws_url, bob)
-    to_a, to_b = agent_of(alice), agent_of(bob)
-    audiences = [[to_a], [to_b], [to_a, INBOX_ALL], [to_b, INBOX_ALL], [to_a], [INBOX_ALL]]
-    seqs = [seq for audience in audiences * 3 for seq in await world.emit(audience)]
-    reached = [(seq, set(audience)) for seq, audience in zip(seqs, audiences * 3, strict=True)]
-    expected = {
-        name: [seq for seq, audience in reached if keys & audience]
-        for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
-    }
+    mixed = await _MixedRound.start(world, pods)
+    await mixed.emit(world, times=3)
     async with relay("routed", publish, tenant=world.slug):
-        for name, client in (("a", a), ("s", s), ("b", b)):
-            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
-    assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
-    for pod, events in ((pod1, expected["a"] + expected["s"]), (pod2, expected["b"])):
+        await mixed.received()
+    assert mixed.in_order()
+    expected = mixed.expected
+    for pod, events in ((mixed.pod1, expected["a"] + expected["s"]), (mixed.pod2, expected["b"])):
         await eventually(
             pod.metric_is("scrm_ws_events_in_total", len(set(events))), "events received"
         )
@@ -138,37 +167,17 @@ async def test_routed_pods_with_a_wrong_map_still_delivers_everything_once_in_or
     """The relay believes alice is on pod 2 and the supervisor's ``inbox.all`` on pod 2 too
     (both on pod 1, moved), and knows nothing of bob: the broker's bindings still bring every
     socket its events, each once and in cursor order; only extra copies are skipped."""
-    pod1, pod2 = await pods("routed"), await pods("routed")
-    alice, supervisor, bob = (
-        await world.agent(),
-        await world.agent(supervisor=True),
-        await world.agent(),
-    )
-    a, s = await connect(pod1.ws_url, alice), await connect(pod1.ws_url, supervisor)
-    b = await connect(pod2.ws_url, bob)
-    to_a, to_b = agent_of(alice), agent_of(bob)
-    wrong = _FixedPodMap({to_a: frozenset({pod2.name}), INBOX_ALL: frozenset({pod2.name})})
-    audiences = [[to_a], [to_b], [to_a, INBOX_ALL], [to_b, INBOX_ALL], [to_a], [INBOX_ALL]]
-    seqs = [seq for audience in audiences * 3 for seq in await world.emit(audience)]
-    reached = [(seq, set(audience)) for seq, audience in zip(seqs, audiences * 3, strict=True)]
-    expected = {
-        name: [seq for seq, audience in reached if keys & audience]
-        for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b}))
-    }
+    mixed = await _MixedRound.start(world, pods)
+    on_pod2 = frozenset({mixed.pod2.name})
+    wrong = _FixedPodMap({mixed.to_a: on_pod2, INBOX_ALL: on_pod2})
+    await mixed.emit(world, times=3)
     async with relay("routed", "pods", wrong):
-        for name, client in (("a", a), ("s", s), ("b", b)):
-            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
-        # more rounds after the first: still in order across rounds
-        more = [seq for audience in audiences for seq in await world.emit(audience)]
-        for seq, audience in zip(more, audiences, strict=True):
-            for name, keys in (("a", {to_a}), ("s", {INBOX_ALL}), ("b", {to_b})):
-                if keys & set(audience):
-                    expected[name].append(seq)
-        for name, client in (("a", a), ("s", s), ("b", b)):
-            await client.pump(lambda c=client, n=name: len(c.frames) >= len(expected[n]))
-    assert (a.seqs, s.seqs, b.seqs) == (expected["a"], expected["s"], expected["b"])
+        await mixed.received()
+        await mixed.emit(world)  # more rounds after the first: still in order across rounds
+        await mixed.received()
+    assert mixed.in_order()
     # the wrong map cost copies: pod 2 received (and skipped) events only pod 1 wanted
-    assert await pod2.metric("scrm_ws_events_dropped_not_mine_total") > 0
+    assert await mixed.pod2.metric("scrm_ws_events_dropped_not_mine_total") > 0
 
 
 async def test_routed_pods_key_moved_since_the_relay_read_the_bindings(
