@@ -163,7 +163,11 @@ def test_reconnect_before_any_event_resumes_from_the_cursor_ready_gave(
     sockets[-1].close(code=1006)
     demo.customer_writes("6281200000021", "Written while the socket was down", "Ratna Offline")
     expect(page.locator(".conv-items a", has_text="Ratna Offline")).to_contain_text("Written while")
-    assert len(urls) > opened and "cursor=" in urls[opened], "reconnected without a cursor"
+    deadline = time.monotonic() + 20
+    while len(urls) == opened:  # the reconnect (backoff ~0.5 s); Playwright routes it when pumped
+        assert time.monotonic() < deadline, "no reconnect"
+        page.wait_for_timeout(50)
+    assert "cursor=" in urls[opened], "reconnected without a cursor"
 
 
 def test_a_list_answer_read_before_a_live_event_does_not_drop_it(demo: Demo, new_page) -> None:
@@ -176,7 +180,7 @@ def test_a_list_answer_read_before_a_live_event_does_not_drop_it(demo: Demo, new
     def hold(route: Route) -> None:
         held.append((route, route.fetch()))  # read now, answered later
 
-    page.route(lambda url: "/api/conversations?" in url, hold)
+    page.route(lambda url: "/api/conversations?" in url, hold, times=1)
     page.get_by_label("Status", exact=True).select_option("open")  # a fresh list load
     deadline = time.monotonic() + 10
     while not held:  # the handler runs while Playwright is pumped

@@ -92,8 +92,12 @@ class Auth extends EventTarget {
   async loadMe() {
     const { api } = await import('./api.js');
     const before = JSON.stringify(this.me?.permissions || null);
+    const signingIn = !this.me;
     this.me = await api('/api/auth/me');
-    if (this.me.locale) setLocale(this.me.locale); // the agent's choice wins over the browser's
+    // At sign-in the agent's saved choice wins over the browser's. Later refreshes (on focus,
+    // every minute) leave the language alone: one answered while the agent was picking
+    // another would undo the pick.
+    if (signingIn && this.me.locale) setLocale(this.me.locale);
     if (JSON.stringify(this.me.permissions) !== before) {
       this.dispatchEvent(new Event('permissions'));
     }
