@@ -180,7 +180,8 @@ def test_a_list_answer_read_before_a_live_event_does_not_drop_it(demo: Demo, new
     def hold(route: Route) -> None:
         held.append((route, route.fetch()))  # read now, answered later
 
-    page.route(lambda url: "/api/conversations?" in url, hold, times=1)
+    # Only the load the filter starts: the one sign-in's `ready` started may still be on its way
+    page.route(lambda url: "/api/conversations?" in url and "status=open" in url, hold, times=1)
     page.get_by_label("Status", exact=True).select_option("open")  # a fresh list load
     deadline = time.monotonic() + 10
     while not held:  # the handler runs while Playwright is pumped
