@@ -2,6 +2,7 @@
 RabbitMQ → N ws processes → websocket clients, ``fanout`` and ``routed`` side by side.
 
     python bench/realtime.py [--pods 1 2 4] [--apis 2] [--seconds 8] [--idle 1000 10000]
+                             [--latency-rates 25 100 200]
 
 Every process is real and separate: ``--apis`` api processes (``create_app`` under
 ``runtime.ws.server.serve``, each running its outbox relay), N ws processes, 2 load-generator
@@ -349,6 +350,30 @@ async def stage_latencies(
     }
 
 
+async def claimed_at(sessions: Sessions, tenant_id: uuid.UUID, since: float) -> dict[str, float]:
+    """Tag → when a relay claimed its ``message.created`` (``published_at``, epoch seconds),
+    for the events recorded since ``since``."""
+    start = datetime.fromtimestamp(since, UTC)
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Event.payload["message"]["body"].as_string(), Event.published_at).where(
+                Event.tenant_id == tenant_id,
+                Event.type == "message.created",
+                Event.created_at >= start,
+            )
+        )
+        return {tag: at.timestamp() for tag, at in rows if at is not None}
+
+
+def relay_to_frame(
+    times: dict[str, list[float]], claimed: dict[str, float], tags: dict[str, float]
+) -> dict[str, float]:
+    """p50/p99 ms from a relay claiming the ``message.created`` of a phase's webhooks to the
+    agent receiving its frame: the relay's round, the broker, the pod and the client."""
+    waits = [tags[tag] - claimed[tag] for tag in times if tag in tags and tag in claimed]
+    return {"relayed_p50_ms": pct(waits, 0.5), "relayed_p99_ms": pct(waits, 0.99)}
+
+
 async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, float]:
     """AMQP messages published to the tenant exchange and delivered from the pod queues."""
     parts = urllib.parse.urlsplit(RABBIT_API)
@@ -373,6 +398,12 @@ async def exchange_stats(name: str, delete: bool = False) -> dict[str, float]:
         if delete:
             await client.delete(url)
     return {"published": stats.get("publish_in", 0), "routed": stats.get("publish_out", 0)}
+
+
+def latencies(times: dict[str, list[float]], tags: dict[str, float]) -> dict[str, float]:
+    """p50/p99 ms from accepted (``times``: tag → [sent, accepted]) to the frame received."""
+    waits = [tags[tag] - sent_accepted[1] for tag, sent_accepted in times.items() if tag in tags]
+    return {"p50_ms": pct(waits, 0.5), "p99_ms": pct(waits, 0.99)}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -496,6 +527,15 @@ async def run_config(
             )
             await drained(sessions, world.tenant_id)
             stages = await stage_latencies(sessions, world.tenant_id, h0)
+            # Latency at fixed rates (--latency-rates): the curve below the half load.
+            at_rates = []
+            for i, rate in enumerate(args.latency_rates):
+                times, errors, r0, r1, _ = await run_phase(
+                    world, apis, workdir, f"{run}r{i}", args.seconds, rate, 0
+                )
+                await drained(sessions, world.tenant_id)
+                at_rates.append((rate, times, errors, r1 - r0,
+                                 await stage_latencies(sessions, world.tenant_id, r0)))  # fmt: skip
             await asyncio.sleep(1.0)
             for proc in clients:
                 tell(proc, "stop")
@@ -507,6 +547,7 @@ async def run_config(
                 received += result["received"]
                 tags.update(result["tags"])
             total_events = await event_seq(sessions, world.tenant_id) - seq0
+            claimed = await claimed_at(sessions, world.tenant_id, h0)
             await asyncio.sleep(5.5)  # the management API refreshes its counters every 5 s
             broker = await broker_stats(world.slug, mode, [f"scrm.{world.slug}.ws.{p.name}"
                                                            for p in pods])  # fmt: skip
@@ -517,9 +558,9 @@ async def run_config(
     window = [t for t in received if t0 + 1 <= t <= t1]
     peak_frames = [t for t in received if t0 <= t <= t1 + 60 and t < h0]
     frames_peak = len(peak_frames)
-    lat_acc = [tags[tag] - st[1] for tag, st in half_times.items() if tag in tags]
     lat_sent = [tags[tag] - st[0] for tag, st in half_times.items() if tag in tags]
-    lost = sum(1 for tag in [*peak_times, *half_times] if tag not in tags)
+    every_phase = [peak_times, half_times, *(times for _, times, _, _, _ in at_rates)]
+    lost = sum(1 for times in every_phase for tag in times if tag not in tags)
     delivered_peak = 2 * len(peak_times)
     return {
         "mode": mode,
@@ -533,13 +574,23 @@ async def run_config(
         "frames_sustained_per_s": frames_peak / max(1e-9, max(peak_frames, default=t1) - t0),
         "delivered_expected": delivered_peak,
         "half_rate": len(half_times) / (h1 - h0),
-        "p50_ms": pct(lat_acc, 0.5),
-        "p99_ms": pct(lat_acc, 0.99),
+        **latencies(half_times, tags),
         "p50_sent_ms": pct(lat_sent, 0.5),
         "p99_sent_ms": pct(lat_sent, 0.99),
         "lost": lost,
-        "http_errors": peak_err + half_err,
+        "http_errors": peak_err + half_err + sum(errors for _, _, errors, _, _ in at_rates),
         **stages,
+        **relay_to_frame(half_times, claimed, tags),
+        "latency_by_rate": [
+            {
+                "rate": rate,
+                "webhooks_per_s": len(times) / max(1e-9, span),
+                **latencies(times, tags),
+                **rate_stages,
+                **relay_to_frame(times, claimed, tags),
+            }
+            for rate, times, _, span, rate_stages in at_rates
+        ],
         "events": total_events,
         "peak_events": peak_events,
         "amqp_published_per_event": broker["published"] / max(1, total_events),
@@ -608,6 +659,26 @@ def tree_ratios(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def latency_by_rate(results: list[dict[str, Any]]) -> str:
+    """Latency (accepted → ``message.created`` frame) at each ``--latency-rates`` rate, with
+    where it went (received → applied, ``message.created`` → claimed by a relay)."""
+    lines = ["| N | mode | webhooks/s asked | webhooks/s sent | p50 ms | p99 ms "
+             "| received → applied p50/p99 ms | message.created → relay p50/p99 ms "
+             "| relay → frame p50/p99 ms |",
+             "|---" * 9 + "|"]  # fmt: skip
+    for r in results:
+        mode = f"{r['mode']} ({r['tree']})" if r.get("tree") else r["mode"]
+        for at in r["latency_by_rate"]:
+            lines.append(
+                f"| {r['n']} | {mode} | {at['rate']:.0f} | {at['webhooks_per_s']:.0f} | "
+                f"{at['p50_ms']:.1f} | {at['p99_ms']:.1f} | "
+                f"{at['applied_p50_ms']:.1f} / {at['applied_p99_ms']:.1f} | "
+                f"{at['published_p50_ms']:.1f} / {at['published_p99_ms']:.1f} | "
+                f"{at['relayed_p50_ms']:.1f} / {at['relayed_p99_ms']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
 def row(r: dict[str, Any]) -> str:
     c = r["cpu_ms_per_msg"]
     mode = f"{r['mode']} ({r['tree']})" if r.get("tree") else r["mode"]
@@ -621,7 +692,8 @@ def row(r: dict[str, Any]) -> str:
         f"{c['postgres']:.3f} | {c['rabbitmq']:.3f} | {c['generators'] + c['clients']:.3f} | "
         f"{r['cpu']['machine_busy_frac'] * 100:.0f}% | {r['lost']} | "
         f"{r['applied_p50_ms']:.1f} / {r['applied_p99_ms']:.1f} | "
-        f"{r['published_p50_ms']:.1f} / {r['published_p99_ms']:.1f} |"
+        f"{r['published_p50_ms']:.1f} / {r['published_p99_ms']:.1f} | "
+        f"{r['relayed_p50_ms']:.1f} / {r['relayed_p99_ms']:.1f} |"
     )
 
 
@@ -632,9 +704,8 @@ HEADER = (
     "| p99 from POST ms | AMQP msgs published/event | AMQP deliveries/event "
     "| event copies to pods/event | ws CPU ms/frame | api CPU ms/frame | PG CPU ms/frame "
     "| broker CPU ms/frame | load gen+clients CPU ms/frame | machine busy | lost "
-    "| half: received → applied p50/p99 ms | half: message.created → relay p50/p99 ms |\n"
-    + "|---" * 22
-    + "|"
+    "| half: received → applied p50/p99 ms | half: message.created → relay p50/p99 ms "
+    "| half: relay → frame p50/p99 ms |\n" + "|---" * 23 + "|"
 )
 
 
@@ -725,6 +796,10 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=16, help="per generator, peak")
     parser.add_argument("--idle", type=int, nargs="*", default=[])
+    parser.add_argument(
+        "--latency-rates", type=float, nargs="*", default=[], metavar="WEBHOOKS_PER_S",
+        help="after the half-load phase, open-loop phases at these rates: latency by load",
+    )  # fmt: skip
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument(
         "--trees", nargs="+", default=[], metavar="LABEL=PATH",
@@ -768,6 +843,8 @@ async def main() -> None:
             if args.ceiling:
                 size = ceiling_round(results, n)
                 ceilings += [await ceiling(mode, n, size, args.seconds) for mode in args.modes]
+        if args.latency_rates:
+            print(f"\n{latency_by_rate(results)}", flush=True)
         if len(trees) > 1:
             print(f"\n{tree_ratios(results)}", flush=True)
         if ceilings:
