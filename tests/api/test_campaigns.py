@@ -491,8 +491,8 @@ def test_warm_up_ramp_doubles_on_green_holds_on_yellow_stops_on_red() -> None:
 
 
 async def test_high_failure_rate_pauses_the_campaign(world: WhatsAppWorld) -> None:
-    ctx, _, _, campaign = await _setup(world, 30, rate_per_minute=600)
-    await world.control("faults", {"kind": "error", "code": 131026, "times": 20})
+    ctx, sender, _, campaign = await _setup(world, 30, rate_per_minute=600)
+    await world.fail_next(sender["id"], kind="error", code=131026, times=20)
     await _act(world, ctx, campaign, "launch")
     assert await world.app.state.campaigns.feed_round() == 20
     await world.sent()
@@ -779,7 +779,7 @@ async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing
     world = WhatsAppWorld(settings, auto_statuses=("delivered", "read"))
     try:
         ctx, sender, people, campaign = await _setup(world, 4)
-        await world.control("faults", {"kind": "error", "code": 131026, "times": 1})
+        await world.fail_next(sender["id"], kind="error", code=131026)
         await _act(world, ctx, campaign, "launch")
         await _run(world)
         await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=60)
