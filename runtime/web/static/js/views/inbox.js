@@ -202,7 +202,7 @@ export function mount(root, args, { navigate, realtime }) {
   async function select(id) {
     if (id && id === state.selected) return;
     const token = ++state.convToken;
-    state.convEvents = null;
+    state.convEvents = id ? [] : null;
     if (!id) {
       state.selected = null;
       layout.dataset.pane = 'list';
@@ -223,7 +223,6 @@ export function mount(root, args, { navigate, realtime }) {
     replace(chat, header, scroller, composer);
     replace(msgList);
     renderList();
-    state.convEvents = [];
     try {
       const [conv, page] = await Promise.all([
         api(`/api/conversations/${id}`),
