@@ -64,22 +64,23 @@ class MissingParameter(Exception):
 
 
 def check_parameters(mapping: dict[str, Any], template: Template) -> None:
-    """422 unless ``mapping`` fills exactly the template's parameters (header text or media,
-    body, buttons), each from a contact field (``name``/``phone``/``email``/
+    """422 unless ``mapping`` fills exactly the template's parameters (header text, media or
+    place, body, buttons), each from a contact field (``name``/``phone``/``email``/
     ``attributes.<key>``, with an optional fallback) or a fixed ``text``: the inbox's own
     check (runtime/domain/template_params.py), run on a sample recipient."""
     render(template, _resolve(mapping, lambda parameter: parameter.get("text") or "sample"))
 
 
 def resolve_parameters(mapping: dict[str, Any], contact: Contact) -> dict[str, list[Any]]:
-    """Every parameter for ``contact`` (MissingParameter when one is empty); a media header
-    is the same for everyone."""
+    """Every parameter for ``contact`` (MissingParameter when one is empty); a media or
+    location header is the same for everyone."""
     return _resolve(mapping, lambda parameter: _value(parameter, contact))
 
 
-def header_media(mapping: dict[str, Any]) -> dict[str, Any] | None:
-    """The media of the template's IMAGE/VIDEO/DOCUMENT header (``{type, link | id,
-    filename?}``), the same for every recipient; None for a text header or none."""
+def fixed_header(mapping: dict[str, Any]) -> dict[str, Any] | None:
+    """The header that is the same for every recipient: the media of an IMAGE/VIDEO/DOCUMENT
+    header (``{type, link | id, filename?}``) or the place of a LOCATION header (``{type:
+    "location", latitude, longitude, name?, address?}``); None for a text header or none."""
     header = mapping.get("header") or []
     return dict(header[0]) if header and "type" in header[0] else None
 

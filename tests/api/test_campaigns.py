@@ -491,8 +491,8 @@ def test_warm_up_ramp_doubles_on_green_holds_on_yellow_stops_on_red() -> None:
 
 
 async def test_high_failure_rate_pauses_the_campaign(world: WhatsAppWorld) -> None:
-    ctx, _, _, campaign = await _setup(world, 30, rate_per_minute=600)
-    await world.control("faults", {"kind": "error", "code": 131026, "times": 20})
+    ctx, sender, _, campaign = await _setup(world, 30, rate_per_minute=600)
+    await world.fail_next(sender["id"], kind="error", code=131026, times=20)
     await _act(world, ctx, campaign, "launch")
     assert await world.app.state.campaigns.feed_round() == 20
     await world.sent()
@@ -612,10 +612,15 @@ async def test_start_time_without_offset_is_read_in_the_tenant_zone(world: Whats
     assert (await _results(world, ctx, campaign))["totals"]["pending"] == 0
 
 
-async def test_media_header_template_needs_its_media_and_buttons(world: WhatsAppWorld) -> None:
+async def _rich_template_campaign(
+    world: WhatsAppWorld, components: list[dict[str, Any]], parameters: dict[str, Any]
+) -> tuple[TenantCtx, str, list[dict[str, Any]], dict[str, Any]]:
+    """A tenant whose number has an approved MARKETING template of ``components``, two
+    contacts, and the ``POST /api/campaigns`` body (with ``parameters``) to reach them:
+    (ctx, template name, contacts, body)."""
     ctx = await world.new_tenant()
     sender = await world.add_sender(ctx, [])
-    name = f"promo_img_{uuid.uuid4().hex[:8]}"
+    name = f"promo_rich_{uuid.uuid4().hex[:8]}"
     await world.control(
         "templates",
         {
@@ -624,14 +629,9 @@ async def test_media_header_template_needs_its_media_and_buttons(world: WhatsApp
             "language": "en_US",
             "category": "MARKETING",
             "status": "APPROVED",
-            "components": [
-                {"type": "HEADER", "format": "IMAGE"},
-                {"type": "BODY", "text": "Hi {{1}}, new arrivals!"},
-                {"type": "BUTTONS", "buttons": [
-                    {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}"}]},
-            ],
+            "components": components,
         },
-    )  # fmt: skip
+    )
     assert (await world.client.post("/api/templates/sync", headers=ctx.headers)).status_code == 200
     tag = f"m{uuid.uuid4().hex[:6]}"
     people = [await _contact(world, ctx, name=f"Sari {i}", tags=[tag]) for i in range(2)]
@@ -641,13 +641,27 @@ async def test_media_header_template_needs_its_media_and_buttons(world: WhatsApp
         json={"name": "m", "definition": _has("tags", "has", tag)},
     )
     body: dict[str, Any] = {
-        "name": "With image",
+        "name": "Rich header",
         "audience_id": audience.json()["id"],
         "template": {"name": name, "language": "en_US"},
-        "parameters": {"body": [{"field": "name"}], "buttons": [{"index": 0, "field": "phone"}]},
+        "parameters": parameters,
         "sender": {"mode": "named", "sender_ids": [sender["id"]]},
         "rate_per_minute": 6000,
     }
+    return ctx, name, people, body
+
+
+async def test_media_header_template_needs_its_media_and_buttons(world: WhatsAppWorld) -> None:
+    ctx, name, people, body = await _rich_template_campaign(
+        world,
+        [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{1}}, new arrivals!"},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "URL", "text": "Shop", "url": "https://shop.example/{{1}}"}]},
+        ],
+        {"body": [{"field": "name"}], "buttons": [{"index": 0, "field": "phone"}]},
+    )  # fmt: skip
     refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["details"] == {
@@ -674,6 +688,45 @@ async def test_media_header_template_needs_its_media_and_buttons(world: WhatsApp
         header, _, button = message["body"]["template"]["components"]
         assert header["parameters"][0]["image"]["link"] == image["link"]
         assert button["parameters"][0]["text"] == "+" + message["to"]  # per recipient
+
+
+async def test_location_header_template_sends_its_place_to_everyone(
+    world: WhatsAppWorld,
+) -> None:
+    place = {"type": "location", "latitude": -6.1754, "longitude": 106.8272,
+             "name": "Monas", "address": "Gambir, Jakarta Pusat"}  # fmt: skip
+    ctx, name, people, body = await _rich_template_campaign(
+        world,
+        [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Hi {{1}}, visit us!"}],
+        {"header": [{**place, "latitude": 90.5}], "body": [{"field": "name"}]},
+    )
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["details"]) == (
+        "template_param_invalid", {"component": "header", "index": 0}
+    )  # fmt: skip
+    text_instead = {**body, "parameters": {**body["parameters"], "header": [{"text": "Monas"}]}}
+    refused = await world.client.post("/api/campaigns", headers=ctx.headers, json=text_instead)
+    assert refused.json()["error"]["code"] == "template_param_invalid"
+
+    body["parameters"]["header"] = [place]
+    created = await world.client.post("/api/campaigns", headers=ctx.headers, json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["parameters"]["header"] == [place]
+    preview = await world.client.get(
+        f"/api/campaigns/{created.json()['id']}/preview", headers=ctx.headers
+    )
+    assert [(p["header"], p["text"]) for p in preview.json()] == [
+        (place, f"Hi {p['name']}, visit us!") for p in sorted(people, key=lambda p: p["id"])
+    ]
+    await _act(world, ctx, created.json(), "launch")
+    await _run(world)
+    sent = await wait_for(lambda: _sends_of(world, name, len(people)), within=10.0)
+    for message in sent:
+        header, _ = message["body"]["template"]["components"]
+        assert header["parameters"] == [{"type": "location", "location": {
+            k: v for k, v in place.items() if k != "type"}}]  # fmt: skip
 
 
 async def test_text_header_and_quick_reply_payload_come_per_recipient(
@@ -779,7 +832,7 @@ async def test_timeline_counts_each_state_per_minute_and_cost_comes_from_pricing
     world = WhatsAppWorld(settings, auto_statuses=("delivered", "read"))
     try:
         ctx, sender, people, campaign = await _setup(world, 4)
-        await world.control("faults", {"kind": "error", "code": 131026, "times": 1})
+        await world.fail_next(sender["id"], kind="error", code=131026)
         await _act(world, ctx, campaign, "launch")
         await _run(world)
         await wait_for(lambda: _totals_are(world, ctx, campaign, read=3, failed=1), within=60)

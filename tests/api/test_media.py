@@ -145,8 +145,9 @@ async def test_failed_fetch_is_retried_with_backoff_and_visible(world: WhatsAppW
     ctx, _, _, sender = await _setup(world)
     headers = ctx.headers  # the admin reads every conversation
     await _customer_sends(world, sender, "image", tiny_png(), "image/png")
-    conversation_id, _ = await _inbound(world, headers)
-    world.engine.inject_fault(ServerFault(502), 1)
+    conversation_id, message = await _inbound(world, headers)
+    meta_media_id = message["payload"]["image"]["id"]  # the fetch's first call: GET /{media-id}
+    world.engine.inject_fault(ServerFault(502), 1, object_id=meta_media_id)
 
     media = (await _fetched(world, headers, conversation_id))["media"]
 
@@ -295,7 +296,8 @@ async def test_a_failed_upload_is_retried_and_never_unknown(world: WhatsAppWorld
     ctx, _, _, sender = await _setup(world)
     await world.customer_says(sender, CUSTOMER, "Send me the photo")
     conversation_id, _ = await _inbound(world, ctx.headers)
-    world.engine.inject_fault(ServerFault(502), 1)  # the upload's answer: a bare 502
+    # The upload (POST /{phone-number-id}/media, the number's first call since) answers a bare 502
+    world.engine.inject_fault(ServerFault(502), 1, object_id=sender["phone_number_id"])
 
     queued = await _send_file(
         world, ctx.headers, conversation_id, "shrub.png", tiny_png(), "image/png"

@@ -366,12 +366,12 @@ async def _last_update(world: WhatsAppWorld, message_id: str) -> dict[str, Any]:
 
 
 async def test_a_reaction_meta_refuses_is_taken_off_its_message(world: WhatsAppWorld) -> None:
-    ctx, _, _, conversation = await _open_conversation(world)
+    ctx, sender, _, conversation = await _open_conversation(world)
     [inbound] = await _messages(world, ctx, conversation)
     react = {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": "👍"}}
 
     # Refused by the Graph call itself
-    await world.control("faults", {"kind": "error", "code": 131009})
+    await world.fail_next(sender["id"], kind="error", code=131009)
     refused = await _send(world, ctx, conversation, react)
     assert refused.status_code == 202, refused.text
 

@@ -208,7 +208,7 @@ async def test_metas_refusal_codes_mark_the_senders_health(world: WhatsAppWorld)
     for code, health in expected.items():
         sender = await world.add_sender(ctx, [])
         conversation = await _open_window(world, ctx.headers, sender)
-        await world.control("faults", {"code": code})
+        await world.fail_next(sender["id"], code=code)
         sent = await _send(world, ctx.headers, conversation, TEXT)
         await world.sent()
         failed = await _status_of(world, ctx.headers, conversation["id"], sent.json()["id"])

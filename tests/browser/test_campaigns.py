@@ -289,3 +289,98 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
     expect(indonesian.locator(".params [role=alert]:visible")).to_have_text(
         ["Isi teks untuk payload tombol 0 “Fine”."]
     )
+
+
+def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new_page) -> None:
+    token = demo.token(ADMIN_EMAIL, demo.admin_password)
+    template = f"store_visit_{uuid.uuid4().hex[:6]}"  # no other test sends it
+    demo.http.post(
+        "/simulator/_sim/templates",
+        json={"waba_id": WABA_ID, "name": template, "category": "MARKETING", "components": [
+            {"type": "HEADER", "format": "LOCATION"},
+            {"type": "BODY", "text": "Hi {{1}}, our new store is open."}]},
+    ).raise_for_status()  # fmt: skip
+    demo.call(token, "POST", "/api/templates/sync")
+    tag = f"loc-{uuid.uuid4().hex[:6]}"
+    phone = f"62813997{uuid.uuid4().int % 10**5:05d}"
+    contact = {"phone": f"+{phone}", "name": "Laras Lokasi", "tags": [tag]}
+    demo.call(token, "POST", "/api/contacts", json=contact)
+
+    def sends_of_template() -> list[dict[str, object]]:
+        messages = demo.http.get("/simulator/_sim/messages").json()["data"]
+        return [m for m in messages if m["body"].get("template", {}).get("name") == template]
+
+    page = new_page()
+    sign_in(page, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
+    page.get_by_role("button", name="New campaign").click()
+    page.get_by_label("Campaign name").fill("Store opening")
+    page.get_by_label("Tag").fill(tag)
+    expect(page.locator(".audience-count")).to_have_text("1 contacts")
+    page.get_by_label("Template").select_option(label=f"{template} (en_US, MARKETING)")
+    place = page.locator("fieldset.header-location")
+    expect(place.locator("legend")).to_have_text("Header location")
+    page.get_by_label("Parameter {{1}}").select_option(label="Name")
+    page.get_by_label("Sender").select_option(label=f"+{DISPLAY_NUMBER}")
+    page.get_by_label("Window opens (contact-local)").fill("00:00")
+    page.get_by_label("Window closes").fill("23:59")
+    page.get_by_label("Weekdays only").uncheck()
+
+    latitude, longitude = page.get_by_label("Latitude"), page.get_by_label("Longitude")
+    latitude.fill("91")  # past the pole
+    longitude.fill("106,8272")  # a decimal comma, as Indonesian writes it
+    save = page.get_by_role("button", name="Save draft")
+    save.click()
+    problem = place.get_by_role("alert")
+    expect(problem).to_have_text("Give the latitude as a number from -90 to 90 (e.g. -6.1754).")
+    expect(latitude).to_have_attribute("aria-invalid", "true")
+    expect(longitude).to_have_attribute("aria-invalid", "false")
+    assert page.locator(".builder-result").inner_text() == ""
+    campaigns = demo.call(token, "GET", "/api/campaigns", params={"limit": 50})["items"]
+    assert not [c for c in campaigns if c["name"] == "Store opening"]  # nothing saved
+    assert sends_of_template() == []  # nor sent
+
+    latitude.fill("-6.1754")
+    expect(problem).to_be_hidden()  # checked again as it is corrected
+    page.get_by_label("Place name (optional)").fill("Monas")
+    page.get_by_label("Address (optional)").fill("Gambir, Jakarta Pusat")
+    save.click()
+    result = page.locator(".builder-result")
+    row = result.locator("tbody tr", has_text="Laras Lokasi")
+    expect(row).to_contain_text("Hi Laras Lokasi, our new store is open.")
+    preview = row.locator(".header-preview")
+    expect(preview).to_contain_text(
+        "Header location: Monas, Gambir, Jakarta Pusat (-6.1754, 106.8272)"
+    )
+    expect(preview.get_by_role("link", name="Open in OpenStreetMap")).to_have_attribute(
+        "href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=-6\.175400&mlon=106\.827200")
+    )
+    location = {"latitude": -6.1754, "longitude": 106.8272, "name": "Monas",
+                "address": "Gambir, Jakarta Pusat"}  # fmt: skip
+    campaigns = demo.call(token, "GET", "/api/campaigns", params={"limit": 50})["items"]
+    saved = next(c for c in campaigns if c["name"] == "Store opening")
+    assert saved["parameters"]["header"] == [{"type": "location", **location}]
+
+    result.get_by_role("link", name="Open campaign").click()
+    page.get_by_role("button", name="Launch").click()
+    sent = demo.sent_to_meta(
+        lambda m: m["to"] == phone and m["body"].get("template", {}).get("name") == template,
+        within=30.0,
+    )
+    header, _ = sent["body"]["template"]["components"]
+    assert header == {"type": "header", "parameters": [{"type": "location", "location": location}]}
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+    indonesian = new_page()  # the labels and the check in Bahasa Indonesia
+    sign_in(indonesian, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
+    indonesian.evaluate("localStorage.setItem('scrm.locale', 'id')")
+    indonesian.reload()
+    indonesian.get_by_role("button", name="Kampanye baru").click()
+    indonesian.get_by_label("Nama kampanye").fill("Toko baru")
+    indonesian.get_by_label("Template").select_option(label=f"{template} (en_US, MARKETING)")
+    expect(indonesian.locator("fieldset.header-location legend")).to_have_text("Lokasi header")
+    indonesian.get_by_label("Lintang").fill("-6,1754")
+    indonesian.get_by_label("Bujur").fill("timur")
+    indonesian.get_by_role("button", name="Simpan draf").click()
+    expect(indonesian.locator("fieldset.header-location [role=alert]")).to_have_text(
+        "Isi bujur berupa angka dari -180 sampai 180 (mis. 106,8272)."
+    )

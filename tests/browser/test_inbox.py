@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
+import pytest
 from playwright.sync_api import APIResponse, Page, Route, WebSocketRoute, expect
 
 from runtime.demo import AGENT_EMAIL
@@ -197,6 +199,61 @@ def test_a_list_answer_read_before_a_live_event_does_not_drop_it(demo: Demo, new
     route.fulfill(response=answer)
     expect(page.locator(".conv-items a[data-before-answer]")).to_have_count(0)  # re-rendered
     expect(item).to_contain_text("Written during a slow list load")
+    page.unroute_all()
+
+
+@pytest.mark.parametrize(
+    ("change", "wa_id", "name"),
+    [
+        ("resolved", "6281200000032", "Hana Resolved"),
+        ("labelled", "6281200000033", "Hana Labelled"),
+    ],
+)
+def test_an_opened_conversations_answer_read_before_a_live_event_does_not_undo_it(
+    demo: Demo, new_page, change: str, wa_id: str, name: str
+) -> None:
+    """Opening a conversation: its answer is read before the conversation is resolved (or
+    labelled), but the event reaches the browser first. The header must keep what it brought."""
+    from runtime.demo import ADMIN_EMAIL
+
+    admin = demo.token(ADMIN_EMAIL, demo.admin_password)
+    label_name = f"Slow answer {uuid.uuid4().hex[:6]}"  # before sign-in: the inbox loads labels
+    label = demo.call(admin, "POST", "/api/labels", json={"name": label_name})
+    demo.customer_writes(wa_id, "Opened during a slow load", name)
+    page = new_page()
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    item = page.locator(".conv-items a", has_text=name)
+    expect(item).to_contain_text("Opened during a slow load")
+    path = f"/api/conversations/{item.locator('xpath=..').get_attribute('data-id')}"
+    agent = demo.token(AGENT_EMAIL, demo.agent_password)
+    demo.call(agent, "POST", f"{path}/read")  # opening it marks nothing read: that answer
+    expect(item.locator(".badge")).to_have_count(0)  # would bring the news on its own
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold(route: Route) -> None:
+        held.append((route, route.fetch()))  # read now (open, unlabelled), answered later
+
+    page.route(re.compile(rf"{path}$"), hold, times=1)
+    item.click()
+    deadline = time.monotonic() + 10
+    while not held:  # the handler runs while Playwright is pumped
+        assert time.monotonic() < deadline, "the conversation load never went out"
+        page.wait_for_timeout(50)
+
+    header = page.locator(".chat-header")
+    if change == "resolved":
+        demo.call(agent, "PATCH", path, json={"status": "resolved"})
+        newer = header.get_by_role("button", name="Reopen")
+    else:
+        demo.call(agent, "PUT", f"{path}/labels/{label['id']}")
+        newer = header.get_by_role("button", name=f"Remove label {label_name}")
+    expect(newer).to_be_visible()  # the live event
+    header.get_by_role("heading", name=name).evaluate("el => { el.dataset.beforeAnswer = '1'; }")
+
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    expect(header.locator("[data-before-answer]")).to_have_count(0)  # re-rendered
+    expect(newer).to_be_visible()
     page.unroute_all()
 
 

@@ -323,7 +323,7 @@ async def preview(
             Contact.id == contact_id, Contact.tenant_id == principal.tenant_id
         )
     items = []
-    header = campaigns.header_media(campaign.parameters)
+    header = campaigns.fixed_header(campaign.parameters)
     for contact in await session.scalars(stmt):
         item = PreviewItem(
             contact_id=contact.id, name=contact.name, phone=contact.phone, header=header

@@ -83,6 +83,17 @@ class HeaderMedia(Body):
     filename: str | None = Field(default=None, max_length=240)
 
 
+class HeaderLocation(Body):
+    """The place of a LOCATION header, the same for every recipient (the range of the
+    coordinates is the template check's: 422 template_param_invalid)."""
+
+    type: Literal["location"]
+    latitude: float = Field(description="-90..90")
+    longitude: float = Field(description="-180..180")
+    name: str | None = Field(default=None, max_length=1000)
+    address: str | None = Field(default=None, max_length=1000)
+
+
 class ButtonSource(ParameterSource):
     """A button's parameter (URL suffix, quick-reply payload, coupon or one-time code)."""
 
@@ -90,10 +101,11 @@ class ButtonSource(ParameterSource):
 
 
 class Parameters(Body):
-    header: list[ParameterSource | HeaderMedia] = Field(
+    header: list[ParameterSource | HeaderMedia | HeaderLocation] = Field(
         default_factory=list,
         max_length=20,
-        description="Text parameters, or the one media of an IMAGE/VIDEO/DOCUMENT header",
+        description="Text parameters, the one media of an IMAGE/VIDEO/DOCUMENT header, or "
+        "the place of a LOCATION header",
     )
     body: list[ParameterSource] = Field(default_factory=list, max_length=20)
     buttons: list[ButtonSource] = Field(default_factory=list, max_length=10)
@@ -212,8 +224,9 @@ class PreviewItem(BaseModel):
     )
     header: dict[str, Any] | None = Field(
         default=None,
-        description="The media header this contact would see ({type, link | id, filename?}), "
-        "the same for every recipient; null without one",
+        description="The media or place header this contact would see ({type, link | id, "
+        "filename?} or {type: location, latitude, longitude, name?, address?}), the same for "
+        "every recipient; null without one",
     )
     problem: str | None = Field(
         default=None,

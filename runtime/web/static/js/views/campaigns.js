@@ -7,14 +7,16 @@ import { button, debounce, field, fmtTime, h, replace, showError, toast } from '
 import { formatNumber, known, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
-import { buttonNeeds, componentText, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
+import { mapLink } from './inbox-rich.js';
+import { buttonNeeds, componentText, hasLocationHeader, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
 const STATES = ['pending', 'queued', 'sent', 'delivered', 'read', 'replied', 'failed', 'skipped'];
 const SOURCES = ['name', 'phone', 'email', 'attributes.', 'text'];
 const BUTTON_PARAMETERS = ['url', 'coupon', 'otp', 'payload'];
 const ATTRIBUTE_KEY = /^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$/; // as the API takes it
-const TEXT_MAX = 1000; // a fixed text or a fallback, as the API takes it
+const TEXT_MAX = 1000; // a fixed text or a fallback (or a place's name, address), as the API takes it
+const DECIMAL = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)$/; // a comma too: Indonesian writes -6,1754
 const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
 const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
@@ -94,7 +96,7 @@ async function build(section, done) {
   const template = h('select', {}, approved.map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language}, ${tpl.category})`)));
   const headerBox = h('div');
   const params = h('div', { class: 'params' });
-  let header = null; // the media header's inputs, when the template has one
+  let header = null; // the media or location header's inputs, when the template has one
   let rows = []; // a source row per text parameter (header, body) and button parameter
   const sender = h('select', {}, h('option', { value: 'allocated' }, t('campaigns.allocated_number')),
     numbers.map((s) => h('option', { value: s.id }, s.display_number)));
@@ -135,7 +137,8 @@ async function build(section, done) {
   function renderParams() {
     const chosen = approved[Number(template.value)];
     const format = chosen ? mediaHeaderFormat(chosen) : null;
-    header = format ? headerMediaInputs(format.toLowerCase()) : null;
+    header = format ? headerMediaInputs(format.toLowerCase())
+      : chosen && hasLocationHeader(chosen) ? headerLocationInputs() : null;
     const headerText = chosen && !format ? componentText(chosen, 'HEADER') : '';
     const headerRows = placeholderNames(headerText).map((p) => sourceRow(t('campaigns.header_parameter', { p: `{{${p}}}` }), 'header'));
     const bodyRows = placeholderNames(chosen ? componentText(chosen, 'BODY') : '').map((p) => sourceRow(`{{${p}}}`, 'body'));
@@ -148,7 +151,7 @@ async function build(section, done) {
 
   function parameters() {
     const of = (component) => rows.filter((r) => r.component === component);
-    const headerParameters = header ? [header.media()] : of('header').map((r) => r.source());
+    const headerParameters = header ? [header.parameter()] : of('header').map((r) => r.source());
     const buttons = of('buttons').filter((r) => r.source()).map((r) => ({ index: r.index, ...r.source() }));
     return {
       ...(headerParameters.length ? { header: headerParameters } : {}),
@@ -301,20 +304,64 @@ function headerMediaInputs(kind) {
       field(t('campaigns.header.source', { what }), by), field(t('campaigns.header.value', { what }), value),
       filename ? field(t('campaigns.header.filename'), filename) : null, problem),
     check,
-    media: () => ({ type: kind, [by.value]: value.value.trim(), ...(filename?.value.trim() ? { filename: filename.value.trim() } : {}) }),
+    parameter: () => ({ type: kind, [by.value]: value.value.trim(), ...(filename?.value.trim() ? { filename: filename.value.trim() } : {}) }),
   };
 }
 
-/** The header a recipient sees, in the preview: its text, or its media. */
+/** The place of a LOCATION header, the same for every recipient: latitude -90..90 and
+ *  longitude -180..180 (the API's check), an optional name and address. ``check()`` shows
+ *  what is wrong under the inputs and says whether it may be sent. */
+function headerLocationInputs() {
+  const coordinate = (example) => h('input', { inputmode: 'decimal', autocomplete: 'off', placeholder: example });
+  const latitude = coordinate('-6.1754');
+  const longitude = coordinate('106.8272');
+  const name = h('input', { maxlength: String(TEXT_MAX) });
+  const address = h('input', { maxlength: String(TEXT_MAX) });
+  const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
+  const number = (input) => (DECIMAL.test(input.value.trim()) ? Number(input.value.trim().replace(',', '.')) : NaN);
+  const within = (input, limit) => Math.abs(number(input)) <= limit; // false for NaN
+
+  function check() {
+    const fault = !within(latitude, 90) ? [latitude, 'campaigns.location.latitude_invalid']
+      : !within(longitude, 180) ? [longitude, 'campaigns.location.longitude_invalid'] : null;
+    problem.hidden = !fault;
+    problem.textContent = fault ? t(fault[1]) : '';
+    for (const input of [latitude, longitude]) input.setAttribute('aria-invalid', String(input === fault?.[0]));
+    return !fault;
+  }
+
+  const text = (input) => input.value.trim();
+  for (const input of [latitude, longitude]) input.addEventListener('input', () => { if (!problem.hidden) check(); });
+  return {
+    box: h('fieldset', { class: 'header-location' }, h('legend', {}, t('campaigns.location.title')),
+      field(t('campaigns.location.latitude'), latitude), field(t('campaigns.location.longitude'), longitude),
+      field(t('campaigns.location.name'), name), field(t('campaigns.location.address'), address), problem),
+    check,
+    parameter: () => ({
+      type: 'location', latitude: number(latitude), longitude: number(longitude),
+      ...(text(name) ? { name: text(name) } : {}), ...(text(address) ? { address: text(address) } : {}),
+    }),
+  };
+}
+
+/** The header a recipient sees, in the preview: its text, its media or its place. */
 function headerPreview({ header_text: text, header: media }) {
   if (text) return h('span', { class: 'header-preview', dataset: { type: 'text' } }, text);
   if (!media) return '';
+  if (media.type === 'location') return placePreview(media);
   const what = t(`campaigns.header.kind.${media.type}`);
   return h('span', { class: 'header-preview', dataset: { type: media.type } }, t('campaigns.header.shown', { what }), ' ',
     media.link
       ? h('a', { href: media.link, target: '_blank', rel: 'noopener noreferrer' }, media.filename || media.link)
       : h('code', {}, t('campaigns.header.media_id', { id: media.id })),
     media.link || !media.filename ? null : ` (${media.filename})`);
+}
+
+function placePreview(place) {
+  const where = [place.name, place.address].filter(Boolean).join(', ');
+  return h('span', { class: 'header-preview', dataset: { type: 'location' } }, t('campaigns.location.shown'), ' ',
+    where ? `${where} ` : '', `(${place.latitude}, ${place.longitude}) `,
+    h('a', { href: mapLink(place.latitude, place.longitude), target: '_blank', rel: 'noopener noreferrer' }, t('rich.openMap')));
 }
 
 /** Each number's warm-up budget left today (every campaign through it obeys it). */

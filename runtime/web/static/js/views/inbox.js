@@ -58,6 +58,10 @@ export function mount(root, args, { navigate, realtime }) {
     // While a fresh list load is in flight: the list events that arrived meanwhile, applied
     // again over its answer (which may have been read before them).
     listEvents: null,
+    convToken: 0,
+    // The same for the conversation being opened: the events about it that arrived while its
+    // load was in flight, applied again over its answer.
+    convEvents: null,
   };
 
   // ---------- layout ----------
@@ -196,6 +200,9 @@ export function mount(root, args, { navigate, realtime }) {
   scroller.addEventListener('scroll', () => { if (scroller.scrollTop < 60) loadOlder(); });
 
   async function select(id) {
+    if (id && id === state.selected) return;
+    const token = ++state.convToken;
+    state.convEvents = id ? [] : null;
     if (!id) {
       state.selected = null;
       layout.dataset.pane = 'list';
@@ -204,7 +211,6 @@ export function mount(root, args, { navigate, realtime }) {
       renderList();
       return;
     }
-    if (id === state.selected) return;
     state.selected = id;
     state.conv = state.convs.get(id) || null;
     state.messages.clear();
@@ -222,9 +228,12 @@ export function mount(root, args, { navigate, realtime }) {
         api(`/api/conversations/${id}`),
         api(`/api/conversations/${id}/messages`, { query: { limit: 30 } }),
       ]);
-      if (state.selected !== id) return;
-      state.conv = conv;
+      if (token !== state.convToken) return;
       // Events that came while loading may be newer than this answer: keep what they brought.
+      state.conv = conv;
+      const missed = state.convEvents;
+      state.convEvents = null;
+      missed.forEach(applyListEvent);
       for (const m of page.items) state.messages.set(m.id, merged(state.messages.get(m.id), m));
       state.olderCursor = page.next_cursor;
       renderHeader();
@@ -232,9 +241,10 @@ export function mount(root, args, { navigate, realtime }) {
       renderComposer();
       if (state.panelOpen) renderPanel();
       scroller.scrollTop = scroller.scrollHeight;
-      if (conv.unread_count > 0) markRead();
+      if (state.conv.unread_count > 0) markRead();
     } catch (err) {
-      if (state.selected !== id) return;
+      if (token !== state.convToken) return;
+      state.convEvents = null;
       replace(chat, h('div', { class: 'empty', role: 'alert' }, err.status === 404 ? t('inbox.not_visible') : err.message));
     }
   }
@@ -687,8 +697,10 @@ export function mount(root, args, { navigate, realtime }) {
 
   function onEvent(event) {
     const { type, payload } = event.detail;
-    if (applyListEvent(event.detail)) state.listEvents?.push(event.detail);
-    else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
+    if (applyListEvent(event.detail)) {
+      state.listEvents?.push(event.detail);
+      if ((payload.conversation?.id ?? payload.conversation_id) === state.selected) state.convEvents?.push(event.detail);
+    } else if ((type === 'message.created' || type === 'message.status' || type === 'message.updated' || type === 'message.media') && payload.conversation_id === state.selected) {
       upsertMessage(payload.message);
       if (type === 'message.created' && payload.message.direction === 'inbound') markRead();
     } else if ((type === 'contact.assigned' || type === 'contact.consent_changed') && state.panelOpen && state.conv?.contact.id === payload.contact_id) renderPanel();

@@ -18,6 +18,11 @@ export function mediaHeaderFormat(template) {
   return MEDIA_HEADERS.includes(format) ? format : null;
 }
 
+/** Whether the template's header is a LOCATION (the send gives the place). */
+export function hasLocationHeader(template) {
+  return (component(template, 'HEADER')?.format || '').toUpperCase() === 'LOCATION';
+}
+
 export function templateButtons(template) {
   return component(template, 'BUTTONS')?.buttons || [];
 }
