@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import runtime.models  # noqa: F401, E402
 from bench.common import cpu_of  # noqa: E402
+from runtime.bus.management import management_api
 from runtime.db.migrate import upgrade
 from runtime.db.session import make_engine, make_sessionmaker
 from runtime.domain.phones import normalize_phone
@@ -376,10 +376,9 @@ def relay_to_frame(
 
 async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, float]:
     """AMQP messages published to the tenant exchange and delivered from the pod queues."""
-    parts = urllib.parse.urlsplit(RABBIT_API)
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
-    auth = (parts.username or "guest", parts.password or "guest")
-    async with httpx.AsyncClient(auth=auth) as client:
+    api = management_api(RABBIT_API)
+    base = f"{api.url}/api"
+    async with httpx.AsyncClient(auth=api.auth) as client:
         ex = (await client.get(f"{base}/exchanges/%2F/scrm.{slug}.{delivery(mode)[0]}")).json()
         delivered = 0.0
         for q in queues:
@@ -390,10 +389,9 @@ async def broker_stats(slug: str, mode: str, queues: list[str]) -> dict[str, flo
 
 async def exchange_stats(name: str, delete: bool = False) -> dict[str, float]:
     """An exchange's AMQP messages in (published) and out (copies routed to queues)."""
-    parts = urllib.parse.urlsplit(RABBIT_API)
-    url = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api/exchanges/%2F/{name}"
-    auth = (parts.username or "guest", parts.password or "guest")
-    async with httpx.AsyncClient(auth=auth) as client:
+    api = management_api(RABBIT_API)
+    url = f"{api.url}/api/exchanges/%2F/{name}"
+    async with httpx.AsyncClient(auth=api.auth) as client:
         stats = (await client.get(url)).json().get("message_stats", {})
         if delete:
             await client.delete(url)

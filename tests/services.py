@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from runtime.bus.management import management_api
+
 POSTGRES_URL = "postgresql+asyncpg://scrm:scrm@127.0.0.1:5432/scrm_test"
 AMQP_URL = "amqp://scrm:scrm@127.0.0.1:5672/"
 RABBITMQ_API = "http://scrm:scrm@127.0.0.1:15672"
@@ -84,19 +86,15 @@ def _rabbitmq_problem(amqp_url: str, api_url: str) -> str | None:
     problem = _tcp_problem(amqp_url, 5672)
     if problem:
         return problem
-    parts = urlsplit(api_url)
-    netloc = parts.hostname or "127.0.0.1"
-    if parts.port:
-        netloc += f":{parts.port}"
-    request = urllib.request.Request(f"{parts.scheme}://{netloc}/api/overview")
-    if parts.username:
-        token = f"{parts.username}:{parts.password or ''}".encode()
-        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+    api = management_api(api_url)
+    request = urllib.request.Request(f"{api.url}/api/overview")
+    token = base64.b64encode(":".join(api.auth).encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=5):
             return None
     except OSError as exc:
-        return f"management API {netloc}/api/overview failed ({exc})"
+        return f"management API {api.url}/api/overview failed ({exc})"
 
 
 def require_postgres() -> str:

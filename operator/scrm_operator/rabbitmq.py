@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from runtime.bus import naming
+from runtime.bus.management import management_api
 
 EXCHANGE_TYPES = {"fanout": "fanout", "routed": "direct"}
 
@@ -35,11 +36,8 @@ class Broker:
         missing = {"managementUrl", "amqpUrl"} - data.keys()
         if missing:
             raise ValueError(f"RabbitMQ secret lacks keys: {', '.join(sorted(missing))}")
-        parts = urlsplit(data["managementUrl"])
-        host = parts.hostname or "localhost"
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        return cls(base, parts.username or "guest", parts.password or "guest", data["amqpUrl"])
+        api = management_api(data["managementUrl"])
+        return cls(api.url, *api.auth, data["amqpUrl"])
 
     def tenant_amqp_url(self, user: str, password: str, vhost: str) -> str:
         parts = urlsplit(self.amqp_url)

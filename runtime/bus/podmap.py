@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from runtime.bus.management import management_api
 from runtime.bus.naming import exchange_name, parse_queue_name
 from runtime.bus.routing import KeyHolders
 
@@ -65,23 +66,15 @@ class ManagementPodMap:
         interval: float = 1.0,
         forget_after: float = 60.0,
     ) -> None:
-        parts = urllib.parse.urlsplit(management_url)
+        api = management_api(management_url)
         # credentials go to the client's auth, never into a URL an error message may show
-        netloc = parts.hostname or "localhost"
-        if parts.port:
-            netloc += f":{parts.port}"
-        self._base = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}/api/exchanges/" + (
-            urllib.parse.quote(vhost, safe="")
-        )
-        self._auth = (
-            urllib.parse.unquote(parts.username or "guest"),
-            urllib.parse.unquote(parts.password or "guest"),
-        )
+        vhost_path = urllib.parse.quote(vhost, safe="")
+        self._base = f"{api.url}/api/exchanges/{vhost_path}"
         self._interval = interval
         self._forget_after = forget_after
         # made now, not at the first read: building its TLS context takes a while and would
         # stall the relay's first round
-        self._client = httpx.AsyncClient(auth=self._auth, timeout=interval + 1)
+        self._client = httpx.AsyncClient(auth=api.auth, timeout=interval + 1)
         self._views: dict[str, KeyHolders] = {}
         self._used: dict[str, float] = {}  # tenant -> last publish (monotonic)
         self._refresher: asyncio.Task[None] | None = None

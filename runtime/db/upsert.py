@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
-
-def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
-    """An INSERT into ``model`` that skips rows violating any unique constraint."""
-    return inserting_ignoring_conflicts(session.get_bind().dialect.name, model)
 
 
 def inserting_ignoring_conflicts(dialect: str, target: Any) -> Any:
-    """The same on the database named ``dialect``, into a model or a table (for statements
-    built once per dialect)."""
+    """An INSERT into ``target`` (a model or a table) on the database named ``dialect``
+    that skips rows violating any unique constraint (for statements built once)."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
         target
     ).on_conflict_do_nothing()

@@ -3,16 +3,20 @@ events that tell the agents concerned about every change."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, TextClause, insert, inspect, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from runtime.db.arrays import ArrayInsert
 from runtime.db.base import as_utc
+from runtime.db.upsert import inserting_ignoring_conflicts
 from runtime.domain import reactions
 from runtime.domain.events import record_event
 from runtime.domain.media import media_json
@@ -330,15 +334,9 @@ async def conversation_for(
     return conversation
 
 
-def conversation_row(conversation: Conversation) -> dict[str, Any]:
-    """Every column of a conversation not yet stored, for a set-wise INSERT."""
-    return {column.key: getattr(conversation, column.key) for column in _CONVERSATION_COLUMNS}
-
-
-_CONVERSATION_COLUMNS = list(Conversation.__mapper__.column_attrs)
-
-
-def note_outbound(conversation: Conversation, message: Message | NewMessage, now: datetime) -> None:
+def note_outbound(
+    conversation: AnyConversation, message: Message | NewMessage, now: datetime
+) -> None:
     """A message was stored for sending: the conversation shows it last and is open."""
     conversation.last_message_at = now
     conversation.last_message_preview = preview(message)
@@ -409,6 +407,54 @@ AnyConversation = Conversation | NewConversation
 def new_conversation(
     tenant_id: uuid.UUID, sender_id: uuid.UUID, contact: Contact, now: datetime
 ) -> Conversation:
-    """A conversation of (sender, contact), owned like the contact, not added to a session
-    (every column set: it may be inserted with Core, see :func:`conversation_row`)."""
+    """A conversation of (sender, contact), owned like the contact, not added to a session."""
     return Conversation(**NewConversation.opened(tenant_id, sender_id, contact, now).row())
+
+
+async def insert_new(
+    connection: AsyncConnection,
+    conversations: Collection[NewConversation],
+    messages: Collection[NewMessage],
+) -> int:
+    """Insert ``messages`` set-wise, after ``conversations`` (new ones: one stored meanwhile
+    raises IntegrityError): one statement from arrays on PostgreSQL, one per table on SQLite.
+    A message whose unique key (wamid, idempotency key) is stored already is skipped:
+    returns how many were inserted."""
+    conversation_rows = [c.row() for c in conversations]
+    message_rows = [m.row() for m in messages]
+    if connection.dialect.name == "postgresql":
+        return await _insert_from_arrays(connection, conversation_rows, message_rows)
+    if conversation_rows:
+        await connection.execute(_INSERT_CONVERSATIONS, conversation_rows)
+    return len((await connection.execute(_INSERT_MESSAGES, message_rows)).all())
+
+
+async def _insert_from_arrays(
+    connection: AsyncConnection, conversations: list[dict[str, Any]], messages: list[dict[str, Any]]
+) -> int:
+    parameters = _MESSAGES.parameters(messages, connection.dialect)
+    if conversations:
+        parameters |= _CONVERSATIONS.parameters(conversations, connection.dialect)
+    statement = _messages_with_conversations(bool(conversations))
+    return len((await connection.execute(statement, parameters)).all())
+
+
+_CONVERSATIONS = ArrayInsert(
+    cast(Table, Conversation.__table__), tuple(NEW_CONVERSATION_FIELDS), "c"
+)
+_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(NEW_MESSAGE_FIELDS), "m")
+# SQLite's (no arrays there)
+_INSERT_CONVERSATIONS = insert(_CONVERSATIONS.table)
+_INSERT_MESSAGES = inserting_ignoring_conflicts("sqlite", _MESSAGES.table).returning(
+    _MESSAGES.table.c.id
+)
+
+
+@functools.cache
+def _messages_with_conversations(with_conversations: bool) -> TextClause:
+    """The messages inserted (those stored already skipped, the new ones' ids returned),
+    after the new conversations if ``with_conversations`` (PostgreSQL)."""
+    insert_messages = f"{_MESSAGES.sql} ON CONFLICT DO NOTHING RETURNING id"
+    if not with_conversations:
+        return text(insert_messages)
+    return text(f"WITH new_conversations AS ({_CONVERSATIONS.sql}) {insert_messages}")

@@ -21,21 +21,18 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
-    TextClause,
     any_,
     bindparam,
     insert,
     null,
     or_,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from runtime.db.arrays import ArrayInsert
 from runtime.db.base import as_utc
 from runtime.db.config_cache import config_cache
 from runtime.db.transaction_cache import transaction_cache
@@ -426,8 +423,6 @@ class _RoundStatements:
     conversations_by_id: Select[Conversation]
     status_targets: Select[Message]
     insert_contacts: Any  # ORM: returns the stored contacts
-    insert_conversations: Insert
-    insert_messages: Any
     insert_files: Insert
 
 
@@ -471,8 +466,6 @@ def _statements_for(dialect: str) -> _RoundStatements:
         .order_by(Message.id)
         .with_for_update(),
         insert_contacts=inserting_ignoring_conflicts(dialect, Contact).returning(Contact),
-        insert_conversations=insert(cast(Table, Conversation.__table__)),
-        insert_messages=inserting_ignoring_conflicts(dialect, messages).returning(messages.c.id),
         insert_files=insert(cast(Table, MediaFile.__table__)),
     )
 
@@ -552,55 +545,14 @@ async def finish_round(session: AsyncSession) -> None:
         return
     connection = await session.connection()
     if index.messages:  # a new conversation comes with its first message
-        conversations = [c.row() for c in index.new_conversations.values()]
-        messages = [m.row() for m in index.messages]
-        if connection.dialect.name == "postgresql":
-            stored = await _insert_conversations_and_messages(connection, conversations, messages)
-        else:
-            stored = await _insert_one_table_at_a_time(connection, conversations, messages)
-        if stored != len(messages):
+        conversations = index.new_conversations.values()
+        stored = await inbox.insert_new(connection, conversations, index.messages)
+        if stored != len(index.messages):
             raise RoundConflict("an inbound message was stored meanwhile")
     if index.files:
         files = [media.file_row(f) for f in index.files]
         await connection.execute(_statements(session).insert_files, files)
     index.new_conversations, index.messages, index.files = {}, [], []
-
-
-async def _insert_one_table_at_a_time(
-    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
-) -> int:
-    """How many of ``messages`` were new."""
-    statements = _statements_for(connection.dialect.name)
-    if conversations:
-        await connection.execute(statements.insert_conversations, conversations)
-    return len((await connection.execute(statements.insert_messages, messages)).all())
-
-
-async def _insert_conversations_and_messages(
-    connection: AsyncConnection, conversations: list[Json], messages: list[Json]
-) -> int:
-    """The same in one statement, from arrays (PostgreSQL)."""
-    parameters = _MESSAGES.parameters(messages, connection.dialect)
-    if conversations:
-        parameters |= _CONVERSATIONS.parameters(conversations, connection.dialect)
-    statement = _messages_with_conversations(bool(conversations))
-    return len((await connection.execute(statement, parameters)).all())
-
-
-_CONVERSATIONS = ArrayInsert(
-    cast(Table, Conversation.__table__), tuple(inbox.NEW_CONVERSATION_FIELDS), "c"
-)
-_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(inbox.NEW_MESSAGE_FIELDS), "m")
-
-
-@functools.cache
-def _messages_with_conversations(with_conversations: bool) -> TextClause:
-    """The round's messages inserted (redeliveries skipped, the new ones' ids returned),
-    after its new conversations if ``with_conversations``."""
-    insert_messages = f"{_MESSAGES.sql} ON CONFLICT DO NOTHING RETURNING id"
-    if not with_conversations:
-        return text(insert_messages)
-    return text(f"WITH new_conversations AS ({_CONVERSATIONS.sql}) {insert_messages}")
 
 
 async def _contacts_of(

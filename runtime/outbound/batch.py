@@ -10,11 +10,12 @@ inbound round takes them (runtime/domain/webhook_ingest.prepare_round), so the t
 deadlock over these rows: first every stored conversation of the contacts, in id order,
 waited for (before any request goes through ``submit`` one by one); then the contacts (the
 marketing cap's lock), skipped when another transaction holds them (that request is
-answered ``retry``). The missing conversations are inserted in
-one statement; the messages in one INSERT, each under its idempotency key (unique per
-tenant: a key already stored is answered ``duplicate``, never sent twice; one stored by a
-concurrent transaction raises :class:`BatchConflict`); their outreach counts and queue rows
-in one INSERT each; the conversations' numbering and events as ``submit`` does.
+answered ``retry``). The missing conversations and the messages
+are inserted in one statement, as an inbound round inserts its own
+(:func:`~runtime.domain.inbox.insert_new`), each message under its idempotency key (unique
+per tenant: a key already stored is answered ``duplicate``, never sent twice; one stored by
+a concurrent transaction raises :class:`BatchConflict`); their outreach counts and queue
+rows in one INSERT each; the conversations' numbering and events as ``submit`` does.
 
 A number that may not start new outreach (runtime/domain/sender_health.outreach_blocker)
 fails over per message: its requests go through ``submit`` one by one (the failover rule
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -33,7 +35,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.db.upsert import insert_ignoring_conflicts
 from runtime.domain import inbox, outbound
 from runtime.domain.eligibility import check_outreach_many, outreach_row
 from runtime.domain.errors import Conflict, DomainError
@@ -231,23 +232,19 @@ async def _store(
     """The messages, in their conversations (``existing``: the stored ones, locked, updated
     in one statement; the new ones inserted as they end up), their outreach counts, queue
     rows and events."""
-    new: dict[tuple[uuid.UUID, uuid.UUID], Conversation] = {}
-    messages: list[tuple[_Ready, Conversation, inbox.NewMessage]] = []
+    new: dict[tuple[uuid.UUID, uuid.UUID], inbox.NewConversation] = {}
+    messages: list[tuple[_Ready, inbox.AnyConversation, inbox.NewMessage]] = []
     for item in ready:
         sender, contact = item.request.sender, item.request.contact
         conversation = existing.get((sender.id, contact.id)) or new.get((sender.id, contact.id))
         if conversation is None:
-            conversation = inbox.new_conversation(tenant_id, sender.id, contact, now)
+            conversation = inbox.NewConversation.opened(tenant_id, sender.id, contact, now)
             new[(sender.id, contact.id)] = conversation
         conversation.message_seq += 1  # locked, or not stored yet: numbered in memory
         message = _message(item, conversation, agent_id, now)
         inbox.note_outbound(conversation, message, now)
         messages.append((item, conversation, message))
-    if new:
-        rows = [inbox.conversation_row(c) for c in new.values()]
-        await _insert_all(session, Conversation, rows, "a conversation with a contact")
-    rows = [message.row() for _, _, message in messages]
-    await _insert_all(session, Message, rows, "a message under one of the keys")
+    await _insert(session, new.values(), [message for _, _, message in messages])
     queue_rows, outreach_rows = [], []
     for item, conversation, message in messages:
         contact = item.request.contact
@@ -260,18 +257,23 @@ async def _store(
     await session.execute(insert(SendQueueItem), queue_rows)
 
 
-async def _insert_all(
-    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], what: str
+async def _insert(
+    session: AsyncSession,
+    conversations: Collection[inbox.NewConversation],
+    messages: list[inbox.NewMessage],
 ) -> None:
-    """Insert every row, or raise :class:`BatchConflict` naming ``what`` was stored
-    meanwhile."""
-    insert_rows = insert_ignoring_conflicts(session, model).returning(model.id)
-    if len(list(await session.scalars(insert_rows, rows))) != len(rows):
-        raise BatchConflict(f"{what} was stored meanwhile")
+    """Insert the new conversations and the messages as an inbound round does, or raise
+    :class:`BatchConflict` if one of them was stored meanwhile."""
+    try:
+        stored = await inbox.insert_new(await session.connection(), conversations, messages)
+    except IntegrityError as exc:
+        raise BatchConflict("a conversation with a contact was stored meanwhile") from exc
+    if stored != len(messages):
+        raise BatchConflict("a message under one of the keys was stored meanwhile")
 
 
 def _message(
-    item: _Ready, conversation: Conversation, agent_id: uuid.UUID, now: datetime
+    item: _Ready, conversation: inbox.AnyConversation, agent_id: uuid.UUID, now: datetime
 ) -> inbox.NewMessage:
     # As runtime/domain/outbound.py stores a template: ``parameters`` as given, to resend it.
     payload = {"type": "template", "template": {
@@ -298,7 +300,7 @@ def _message(
 
 
 def _queue_row(
-    item: _Ready, conversation: Conversation, message_id: uuid.UUID, now: datetime
+    item: _Ready, conversation: inbox.AnyConversation, message_id: uuid.UUID, now: datetime
 ) -> dict[str, Any]:
     request = item.request
     assert request.contact.phone is not None  # refused earlier otherwise

@@ -20,8 +20,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from runtime.clock import utc_now
+from runtime.domain import inbox
 from runtime.domain.webhook_ingest import finish_round, ingest, prepare_round
 from runtime.models import Contact, Conversation, Message
+from runtime.outbound.batch import BatchConflict
 from runtime.settings import Settings
 from tests.api.harness import TenantCtx
 from tests.api.test_campaigns import _act, _results, _setup
@@ -294,3 +296,36 @@ async def test_a_rounds_statuses_and_the_send_workers_wamids_do_not_deadlock(
     assert {(r.id, r.status, r.wamid) for r in rows} == {
         (m, "sent", f"wamid.st.{m}") for m in (low, high)
     }
+
+
+async def test_a_conversation_created_meanwhile_fails_the_round_which_the_next_one_uses(
+    world: WhatsAppWorld,
+) -> None:
+    """A conversation with a recipient is created (uncommitted) after the campaign round
+    locked the stored ones: the round's INSERT waits for it and, once it is committed, fails
+    with BatchConflict, storing nothing; the next round queues the recipient in it."""
+    ctx, sender, people, campaign = await _setup(world, 1)
+    await _act(world, ctx, campaign, "launch")
+    state = world.app.state
+    async with state.sessionmaker() as other:
+        contact = await other.get(Contact, uuid.UUID(people[0]["id"]))
+        assert contact is not None
+        talk = await inbox.conversation_for(
+            other, ctx.id, uuid.UUID(sender["id"]), contact, utc_now(state.clock)
+        )
+        await other.flush()
+        feeding = asyncio.create_task(state.campaigns.feed_round())
+        await wait_for(lambda: _someone_waits_on_a_lock(world), within=ROUND_DEADLINE)
+        await other.commit()
+    with pytest.raises(BatchConflict, match="conversation"):
+        await asyncio.wait_for(feeding, ROUND_DEADLINE)
+    assert (await _results(world, ctx, campaign))["totals"]["queued"] == 0
+
+    assert await asyncio.wait_for(state.campaigns.feed_round(), ROUND_DEADLINE) == 1
+    async with state.sessionmaker() as session:
+        talks = await session.scalars(
+            select(Message.conversation_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.contact_id == contact.id)
+        )
+        assert list(talks) == [talk.id]

@@ -19,12 +19,14 @@ from sqlalchemy import select, update
 from runtime.campaigns import CampaignPipeline
 from runtime.clock import utc_now
 from runtime.db.base import as_utc
-from runtime.domain import warmup
+from runtime.domain import inbox, warmup
 from runtime.domain.outbound import TemplateOut
 from runtime.models import (
     Campaign,
     CampaignRecipient,
     Contact,
+    Conversation,
+    Event,
     Message,
     Sender,
     SenderWarmup,
@@ -937,3 +939,42 @@ async def test_a_key_already_stored_is_answered_duplicate_never_stored_twice(
         assert outcomes[0].message_id == first and outcomes[1].message_id != first
         await session.rollback()
     assert (await _at_meta(world))[people[0]["phone"].lstrip("+")] == 1
+
+
+async def test_a_new_conversations_events_show_it_as_its_stored_rows_do(
+    world: WhatsAppWorld,
+) -> None:
+    """submit_batch builds a new conversation and its message as plain rows (no ORM
+    object, as an inbound round does): the events it records show them exactly as the
+    rows read back show them."""
+    ctx, _, people, campaign = await _setup(world, 1)
+    app = world.app.state
+    async with app.sessionmaker() as session:
+        contact = await session.get(Contact, uuid.UUID(people[0]["id"]))
+        sender = await session.get(Sender, uuid.UUID(campaign["sender"]["sender_ids"][0]))
+        author = await session.scalar(
+            select(Campaign.created_by).where(Campaign.id == uuid.UUID(campaign["id"]))
+        )
+        assert contact is not None and sender is not None and author is not None
+        now = utc_now(app.clock)
+        outgoing = TemplateOut(campaign["template"]["name"], "en_US", {"body": ["x", "y"]})
+        held = now + timedelta(hours=1)  # not sent meanwhile: the rows stay as stored
+        request = BatchRequest(f"test:{uuid.uuid4()}", contact, sender, outgoing, held)
+        [outcome] = await submit_batch(session, world.settings, ctx.id, author, [request], now)
+        assert outcome.kind == "queued"
+        await session.commit()
+    async with app.sessionmaker() as session:
+        message = await session.get(Message, outcome.message_id)
+        assert message is not None
+        conversation = await session.get(Conversation, message.conversation_id)
+        assert conversation is not None and as_utc(conversation.created_at) == now
+        told = {
+            type_: payload
+            for type_, payload in await session.execute(
+                select(Event.type, Event.payload).where(Event.tenant_id == ctx.id)
+            )
+        }
+    assert told["conversation.updated"]["conversation"] == inbox.conversation_json(
+        conversation, contact, now
+    )
+    assert told["message.created"]["message"] == inbox.message_json(message)

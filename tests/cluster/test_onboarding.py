@@ -31,6 +31,7 @@ import yaml
 from kubernetes import client
 from scrm_operator.names import external_name
 
+from runtime.bus.management import management_api
 from runtime.bus.naming import queue_name
 from runtime.whatsapp.simulator.media import tiny_png
 from tests.cluster.cluster import Operator, Target, wait_until
@@ -459,11 +460,10 @@ def _ws_endpoints(world: Onboarded) -> list[tuple[str, int]]:
 
 
 async def _ws_queues(world: Onboarded) -> set[str]:
-    parts = urllib.parse.urlsplit(world.cluster.rabbitmq_management())
+    api = management_api(world.cluster.rabbitmq_management())
     vhost = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
-    async with httpx.AsyncClient(auth=(parts.username or "", parts.password or "")) as http:
-        response = await http.get(f"{base}/queues/{vhost}")
+    async with httpx.AsyncClient(auth=api.auth) as http:
+        response = await http.get(f"{api.url}/api/queues/{vhost}")
     assert response.status_code == 200, response.text
     return {q["name"] for q in response.json() if ".ws." in q["name"]}
 
@@ -615,10 +615,9 @@ def test_deleting_the_tenant_stops_ws_pods_by_sigterm_then_removes_children_vhos
     except AssertionError:
         left = _tenant_objects(world)
         raise AssertionError(f"children left after the tenant's deletion: {left}") from None
-    parts = urllib.parse.urlsplit(world.cluster.rabbitmq_management())
+    api = management_api(world.cluster.rabbitmq_management())
     name = urllib.parse.quote(external_name(world.namespace, TENANT), safe="")
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
-    auth = (parts.username or "", parts.password or "")
+    base, auth = f"{api.url}/api", api.auth
     for what in ("vhosts", "users"):
         wait_until(
             lambda what=what: httpx.get(f"{base}/{what}/{name}", auth=auth).status_code == 404,

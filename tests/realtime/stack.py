@@ -20,6 +20,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from runtime.bus.management import management_api
+
 DEADLINE = 20.0
 STOP_WITHIN = 15.0  # a pod, relay or bus that takes longer to stop fails the test
 
@@ -191,9 +193,8 @@ class BrokerAdmin:
     """The bits of the RabbitMQ management API the tests need."""
 
     def __init__(self, api_url: str) -> None:
-        parts = urllib.parse.urlsplit(api_url)
-        self._base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}/api"
-        self._auth = (parts.username or "guest", parts.password or "guest")
+        api = management_api(api_url)
+        self._base, self._auth = f"{api.url}/api", api.auth
 
     async def _get(self, path: str) -> Any:
         async with httpx.AsyncClient(auth=self._auth) as client:

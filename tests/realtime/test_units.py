@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import uuid
 
 import pytest
@@ -10,8 +12,9 @@ import pytest
 from runtime.bus import BusEvent
 from runtime.bus.codec import Batch, decode_batch, encode_batch, encode_frame
 from runtime.bus.inprocess import InProcessBus
+from runtime.bus.management import management_api
 from runtime.bus.naming import exchange_name, parse_queue_name, pod_name, queue_name
-from runtime.bus.podmap import holders_from_bindings, vhost_of
+from runtime.bus.podmap import ManagementPodMap, holders_from_bindings, vhost_of
 from runtime.bus.routing import Reassembler, every_key, split_batch
 from runtime.domain.visibility import (
     contacts_agent_key,
@@ -215,6 +218,31 @@ def test_pod_map_reads_bindings_and_vhost() -> None:
     assert vhost_of("amqp://u:p@h:5672/") == "/"
     assert vhost_of("amqp://u:p@h") == "/"
     assert vhost_of("amqp://u:p@h/tenant%2Fx") == "tenant/x"
+
+
+def test_the_management_url_is_split_into_a_shown_address_and_a_hidden_login() -> None:
+    api = management_api("http://relay:p%40ss@rabbit:15672/")
+    assert (api.url, api.auth) == ("http://rabbit:15672", ("relay", "p@ss"))
+    assert "p@ss" not in repr(api) and "p%40ss" not in repr(api)
+    assert management_api("https://rabbit/mq/").url == "https://rabbit/mq"
+    assert management_api("http://rabbit:15672").auth == ("guest", "guest")
+
+
+async def test_the_pod_maps_failed_read_logs_no_password(caplog: pytest.LogCaptureFixture) -> None:
+    """The management API unreachable: the pod map's warning names the tenant, and neither
+    it nor anything else logged shows the password."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pod_map = ManagementPodMap(f"http://relay:s3cret-pw@127.0.0.1:{port}", "/")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert await pod_map.refresh("acme") == {}
+    finally:
+        await pod_map.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "runtime.bus.podmap"]
+    assert warnings and "acme" in warnings[0], caplog.text
+    assert "s3cret-pw" not in caplog.text
 
 
 def test_reassembler_end_without_parts_and_stale_parts() -> None:
