@@ -19,12 +19,20 @@ import httpx
 import pytest
 import uvicorn
 
+from runtime.demo import WABA_ID
 from runtime.whatsapp.signature import SIGNATURE_HEADER, sign
 from tests.services import in_ci, require_chromium
 from tests.support import free_port
 
 try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        Locator,
+        Page,
+        expect,
+        sync_playwright,
+    )
 except ImportError:  # pragma: no cover - depends on the environment
     if in_ci():
         raise
@@ -87,6 +95,17 @@ class Demo:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no such message reached the simulator within {within}s")
             time.sleep(0.1)
+
+    def approved_template(
+        self, token: str, name: str, category: str, components: list[dict[str, Any]]
+    ) -> None:
+        """A template Meta approved on the demo's WABA, synced (``token`` may sync)."""
+        r = self.http.post(
+            "/simulator/_sim/templates",
+            json={"waba_id": WABA_ID, "name": name, "category": category, "components": components},
+        )
+        r.raise_for_status()
+        self.call(token, "POST", "/api/templates/sync")
 
     def now(self) -> int:
         """The simulated Meta clock, in Unix seconds."""
@@ -187,3 +206,38 @@ def sign_in(page: Page, email: str, password: str, path: str = "/") -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # Live: the websocket has caught up and streams events from now on.
     expect(page.locator("body")).to_have_attribute("data-realtime", "live")
+
+
+# The place of a LOCATION-header template, as views/place-inputs.js asks for it in the
+# campaign builder and in the inbox's template composer.
+MONAS = {
+    "latitude": -6.1754,
+    "longitude": 106.8272,
+    "name": "Monas",
+    "address": "Gambir, Jakarta Pusat",
+}
+
+
+def submit_a_latitude_past_the_pole(scope: Page | Locator, submit: Locator) -> None:
+    """Latitude 91 (and a longitude with a decimal comma) is refused under the inputs."""
+    place = scope.locator("fieldset.header-location")
+    expect(place.locator("legend")).to_have_text("Header location")
+    latitude, longitude = scope.get_by_label("Latitude"), scope.get_by_label("Longitude")
+    latitude.fill("91")
+    longitude.fill("106,8272")  # as Indonesian writes it: read as 106.8272
+    submit.click()
+    expect(place.get_by_role("alert")).to_have_text(
+        "Give the latitude as a number from -90 to 90 (e.g. -6.1754)."
+    )
+    expect(latitude).to_have_attribute("aria-invalid", "true")
+    expect(longitude).to_have_attribute("aria-invalid", "false")
+
+
+def correct_the_place_to_monas(scope: Page | Locator) -> None:
+    """The latitude corrected (checked again as it is typed), Monas's name and address."""
+    latitude = scope.get_by_label("Latitude")
+    latitude.fill(str(MONAS["latitude"]))
+    expect(scope.locator("fieldset.header-location").get_by_role("alert")).to_be_hidden()
+    expect(latitude).to_have_attribute("aria-invalid", "false")
+    scope.get_by_label("Place name (optional)").fill(str(MONAS["name"]))
+    scope.get_by_label("Address (optional)").fill(str(MONAS["address"]))

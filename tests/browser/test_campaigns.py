@@ -9,8 +9,14 @@ import uuid
 
 from playwright.sync_api import expect
 
-from runtime.demo import ADMIN_EMAIL, DISPLAY_NUMBER, WABA_ID
-from tests.browser.conftest import Demo, sign_in
+from runtime.demo import ADMIN_EMAIL, DISPLAY_NUMBER
+from tests.browser.conftest import (
+    MONAS,
+    Demo,
+    correct_the_place_to_monas,
+    sign_in,
+    submit_a_latitude_past_the_pole,
+)
 
 
 def test_build_launch_and_follow_a_campaign(demo: Demo, new_page, shots) -> None:
@@ -164,16 +170,12 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
 ) -> None:
     token = demo.token(ADMIN_EMAIL, demo.admin_password)
     template = f"parcel_slot_{uuid.uuid4().hex[:6]}"  # no other test sends it
-    demo.http.post(
-        "/simulator/_sim/templates",
-        json={"waba_id": WABA_ID, "name": template, "category": "UTILITY", "components": [
-            {"type": "HEADER", "format": "TEXT", "text": "Parcel {{1}} arrives"},
-            {"type": "BODY", "text": "Hi {{1}}, pick a delivery slot."},
-            {"type": "BUTTONS", "buttons": [
-                {"type": "QUICK_REPLY", "text": "Fine"},
-                {"type": "QUICK_REPLY", "text": "Move it"}]}]},
-    ).raise_for_status()  # fmt: skip
-    demo.call(token, "POST", "/api/templates/sync")
+    demo.approved_template(token, template, "UTILITY", [
+        {"type": "HEADER", "format": "TEXT", "text": "Parcel {{1}} arrives"},
+        {"type": "BODY", "text": "Hi {{1}}, pick a delivery slot."},
+        {"type": "BUTTONS", "buttons": [
+            {"type": "QUICK_REPLY", "text": "Fine"},
+            {"type": "QUICK_REPLY", "text": "Move it"}]}])  # fmt: skip
     tag = f"slot-{uuid.uuid4().hex[:6]}"
     parcels = {}  # the number Meta sends to -> that recipient's parcel
     for n, name in enumerate(("Kirana Slot", "")):
@@ -294,13 +296,9 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
 def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new_page) -> None:
     token = demo.token(ADMIN_EMAIL, demo.admin_password)
     template = f"store_visit_{uuid.uuid4().hex[:6]}"  # no other test sends it
-    demo.http.post(
-        "/simulator/_sim/templates",
-        json={"waba_id": WABA_ID, "name": template, "category": "MARKETING", "components": [
-            {"type": "HEADER", "format": "LOCATION"},
-            {"type": "BODY", "text": "Hi {{1}}, our new store is open."}]},
-    ).raise_for_status()  # fmt: skip
-    demo.call(token, "POST", "/api/templates/sync")
+    demo.approved_template(token, template, "MARKETING", [
+        {"type": "HEADER", "format": "LOCATION"},
+        {"type": "BODY", "text": "Hi {{1}}, our new store is open."}])  # fmt: skip
     tag = f"loc-{uuid.uuid4().hex[:6]}"
     phone = f"62813997{uuid.uuid4().int % 10**5:05d}"
     contact = {"phone": f"+{phone}", "name": "Laras Lokasi", "tags": [tag]}
@@ -317,32 +315,20 @@ def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new
     page.get_by_label("Tag").fill(tag)
     expect(page.locator(".audience-count")).to_have_text("1 contacts")
     page.get_by_label("Template").select_option(label=f"{template} (en_US, MARKETING)")
-    place = page.locator("fieldset.header-location")
-    expect(place.locator("legend")).to_have_text("Header location")
     page.get_by_label("Parameter {{1}}").select_option(label="Name")
     page.get_by_label("Sender").select_option(label=f"+{DISPLAY_NUMBER}")
     page.get_by_label("Window opens (contact-local)").fill("00:00")
     page.get_by_label("Window closes").fill("23:59")
     page.get_by_label("Weekdays only").uncheck()
 
-    latitude, longitude = page.get_by_label("Latitude"), page.get_by_label("Longitude")
-    latitude.fill("91")  # past the pole
-    longitude.fill("106,8272")  # a decimal comma, as Indonesian writes it
     save = page.get_by_role("button", name="Save draft")
-    save.click()
-    problem = place.get_by_role("alert")
-    expect(problem).to_have_text("Give the latitude as a number from -90 to 90 (e.g. -6.1754).")
-    expect(latitude).to_have_attribute("aria-invalid", "true")
-    expect(longitude).to_have_attribute("aria-invalid", "false")
+    submit_a_latitude_past_the_pole(page, save)
     assert page.locator(".builder-result").inner_text() == ""
     campaigns = demo.call(token, "GET", "/api/campaigns", params={"limit": 50})["items"]
     assert not [c for c in campaigns if c["name"] == "Store opening"]  # nothing saved
     assert sends_of_template() == []  # nor sent
 
-    latitude.fill("-6.1754")
-    expect(problem).to_be_hidden()  # checked again as it is corrected
-    page.get_by_label("Place name (optional)").fill("Monas")
-    page.get_by_label("Address (optional)").fill("Gambir, Jakarta Pusat")
+    correct_the_place_to_monas(page)
     save.click()
     result = page.locator(".builder-result")
     row = result.locator("tbody tr", has_text="Laras Lokasi")
@@ -354,11 +340,9 @@ def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new
     expect(preview.get_by_role("link", name="Open in OpenStreetMap")).to_have_attribute(
         "href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=-6\.175400&mlon=106\.827200")
     )
-    location = {"latitude": -6.1754, "longitude": 106.8272, "name": "Monas",
-                "address": "Gambir, Jakarta Pusat"}  # fmt: skip
     campaigns = demo.call(token, "GET", "/api/campaigns", params={"limit": 50})["items"]
     saved = next(c for c in campaigns if c["name"] == "Store opening")
-    assert saved["parameters"]["header"] == [{"type": "location", **location}]
+    assert saved["parameters"]["header"] == [{"type": "location", **MONAS}]
 
     result.get_by_role("link", name="Open campaign").click()
     page.get_by_role("button", name="Launch").click()
@@ -367,7 +351,7 @@ def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new
         within=30.0,
     )
     header, _ = sent["body"]["template"]["components"]
-    assert header == {"type": "header", "parameters": [{"type": "location", "location": location}]}
+    assert header == {"type": "header", "parameters": [{"type": "location", "location": MONAS}]}
     assert page.js_errors == []  # type: ignore[attr-defined]
 
     indonesian = new_page()  # the labels and the check in Bahasa Indonesia

@@ -1,22 +1,32 @@
 """Rich messages in a real browser: the ad referral, locations with a map link, contact
 cards, Flow answers, reactions on their bubble (both ways), replies with a quote, and reply
-buttons with the customer's choice; the rich strings in Bahasa Indonesia."""
+buttons with the customer's choice; the rich strings in Bahasa Indonesia; templates with a
+media or a place (LOCATION) header sent from the chat."""
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from runtime.demo import AGENT_EMAIL
-from tests.browser.conftest import PHONE_NUMBER_ID, Demo, sign_in
+from runtime.demo import ADMIN_EMAIL, AGENT_EMAIL
+from tests.browser.conftest import (
+    MONAS,
+    PHONE_NUMBER_ID,
+    Demo,
+    correct_the_place_to_monas,
+    sign_in,
+    submit_a_latitude_past_the_pole,
+)
 from tests.browser.test_inbox import open_conversation
 
 CUSTOMER = "6281200000177"  # no other browser test writes from this number
 NAME = "Ayu Rahmawati"  # unique in the shared demo: the list is matched by name
+SEND_PATH = re.compile(r"/api/conversations/[^/]+/messages$")
 
 
 def customer_sends(demo: Demo, kind: str, content: Any = None, **extra: Any) -> str:
@@ -197,3 +207,47 @@ def test_rich_messages_in_the_chat(demo: Demo, new_page, shots) -> None:
     expect(first.locator(".reaction.refused")).to_contain_text("WhatsApp menolak menghapus")
     expect(page.locator(".msg.inbound .rich.choice").last).to_contain_text("Memilih: 42")
     page.evaluate("localStorage.setItem('scrm.locale', 'en')")
+
+
+def test_composer_sends_a_location_header_template(demo: Demo, new_page) -> None:
+    admin = demo.token(ADMIN_EMAIL, demo.admin_password)
+    suffix = uuid.uuid4().hex[:6]
+    template = f"pickup_point_{suffix}"  # no other test sends it
+    demo.approved_template(admin, template, "UTILITY", [
+        {"type": "HEADER", "format": "LOCATION"},
+        {"type": "BODY", "text": "Hi {{1}}, your parcel waits here."}])  # fmt: skip
+    phone = f"62812{uuid.uuid4().int % 10**7:07d}"
+    name = f"Sekar Pickup {suffix}"  # the chat list is matched by name: no other test's
+    demo.customer_writes(phone, "Where do I pick it up?", name)  # the window is open
+
+    page: Page = new_page()
+    posted: list[dict[str, Any]] = []  # every message the page asks the API to send
+
+    def record_send(request: Request) -> None:
+        if request.method == "POST" and SEND_PATH.search(request.url):
+            posted.append(request.post_data_json)
+
+    page.on("request", record_send)
+    sign_in(page, AGENT_EMAIL, demo.agent_password)
+    open_conversation(page, name, "Where do I pick it up?")
+    page.get_by_role("button", name="Use a template").click()
+    form = page.get_by_role("form", name="Send a template")
+    form.get_by_label("Template").select_option(label=f"{template} (en_US)")
+    form.get_by_label("Body parameter {{1}}").fill("Sekar")
+    send = form.get_by_role("button", name="Send template")
+    submit_a_latitude_past_the_pole(form, send)
+    correct_the_place_to_monas(form)
+    send.click()
+    sent = page.locator(".msg.outbound", has_text=f"Template: {template}")
+    expect(sent).to_contain_text("Hi Sekar, your parcel waits here.")
+    expect(sent.get_by_role("img", name=re.compile("Sent|Delivered|Read"))).to_be_visible()
+
+    assert posted == [  # one send, the good one: the bad latitude never left the form
+        {"type": "template", "template": {"name": template, "language": "en_US", "parameters": {
+            "body": ["Sekar"], "header": [{"type": "location", **MONAS}]}}}
+    ]  # fmt: skip
+    meta = demo.sent_to_meta(lambda m: m["to"] == phone)
+    header, _ = meta["body"]["template"]["components"]
+    assert header == {"type": "header", "parameters": [{"type": "location", "location": MONAS}]}
+    to_customer = demo.http.get("/simulator/_sim/messages").json()["data"]
+    assert [m["id"] for m in to_customer if m["to"] == phone] == [meta["id"]]

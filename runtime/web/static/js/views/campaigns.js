@@ -8,6 +8,7 @@ import { formatNumber, known, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
 import { mapLink } from './inbox-rich.js';
+import { placeInputs } from './place-inputs.js';
 import { buttonNeeds, componentText, hasLocationHeader, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
@@ -15,8 +16,7 @@ const STATES = ['pending', 'queued', 'sent', 'delivered', 'read', 'replied', 'fa
 const SOURCES = ['name', 'phone', 'email', 'attributes.', 'text'];
 const BUTTON_PARAMETERS = ['url', 'coupon', 'otp', 'payload'];
 const ATTRIBUTE_KEY = /^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$/; // as the API takes it
-const TEXT_MAX = 1000; // a fixed text or a fallback (or a place's name, address), as the API takes it
-const DECIMAL = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)$/; // a comma too: Indonesian writes -6,1754
+const TEXT_MAX = 1000; // a fixed text or a fallback, as the API takes it
 const percent = (share) => formatNumber(share, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const statusChip = (status) => h('span', { class: `chip ${status}` }, t(`campaigns.status.${status}`));
 const stateChip = (state) => h('span', { class: `chip ${state}` }, t(`campaigns.state.${state}`));
@@ -138,7 +138,7 @@ async function build(section, done) {
     const chosen = approved[Number(template.value)];
     const format = chosen ? mediaHeaderFormat(chosen) : null;
     header = format ? headerMediaInputs(format.toLowerCase())
-      : chosen && hasLocationHeader(chosen) ? headerLocationInputs() : null;
+      : chosen && hasLocationHeader(chosen) ? placeInputs() : null;
     const headerText = chosen && !format ? componentText(chosen, 'HEADER') : '';
     const headerRows = placeholderNames(headerText).map((p) => sourceRow(t('campaigns.header_parameter', { p: `{{${p}}}` }), 'header'));
     const bodyRows = placeholderNames(chosen ? componentText(chosen, 'BODY') : '').map((p) => sourceRow(`{{${p}}}`, 'body'));
@@ -305,42 +305,6 @@ function headerMediaInputs(kind) {
       filename ? field(t('campaigns.header.filename'), filename) : null, problem),
     check,
     parameter: () => ({ type: kind, [by.value]: value.value.trim(), ...(filename?.value.trim() ? { filename: filename.value.trim() } : {}) }),
-  };
-}
-
-/** The place of a LOCATION header, the same for every recipient: latitude -90..90 and
- *  longitude -180..180 (the API's check), an optional name and address. ``check()`` shows
- *  what is wrong under the inputs and says whether it may be sent. */
-function headerLocationInputs() {
-  const coordinate = (example) => h('input', { inputmode: 'decimal', autocomplete: 'off', placeholder: example });
-  const latitude = coordinate('-6.1754');
-  const longitude = coordinate('106.8272');
-  const name = h('input', { maxlength: String(TEXT_MAX) });
-  const address = h('input', { maxlength: String(TEXT_MAX) });
-  const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
-  const number = (input) => (DECIMAL.test(input.value.trim()) ? Number(input.value.trim().replace(',', '.')) : NaN);
-  const within = (input, limit) => Math.abs(number(input)) <= limit; // false for NaN
-
-  function check() {
-    const fault = !within(latitude, 90) ? [latitude, 'campaigns.location.latitude_invalid']
-      : !within(longitude, 180) ? [longitude, 'campaigns.location.longitude_invalid'] : null;
-    problem.hidden = !fault;
-    problem.textContent = fault ? t(fault[1]) : '';
-    for (const input of [latitude, longitude]) input.setAttribute('aria-invalid', String(input === fault?.[0]));
-    return !fault;
-  }
-
-  const text = (input) => input.value.trim();
-  for (const input of [latitude, longitude]) input.addEventListener('input', () => { if (!problem.hidden) check(); });
-  return {
-    box: h('fieldset', { class: 'header-location' }, h('legend', {}, t('campaigns.location.title')),
-      field(t('campaigns.location.latitude'), latitude), field(t('campaigns.location.longitude'), longitude),
-      field(t('campaigns.location.name'), name), field(t('campaigns.location.address'), address), problem),
-    check,
-    parameter: () => ({
-      type: 'location', latitude: number(latitude), longitude: number(longitude),
-      ...(text(name) ? { name: text(name) } : {}), ...(text(address) ? { address: text(address) } : {}),
-    }),
   };
 }
 

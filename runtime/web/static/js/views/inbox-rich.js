@@ -1,11 +1,12 @@
 // Rich messages in the inbox: how interactive replies, locations, contact cards, orders,
 // Flow replies, quotes and reactions look in a bubble; the reply/react actions; the
 // Click-to-WhatsApp ad banner; and the composer's reply buttons / list builder and template
-// media/button parameters. inbox.js calls these at a few hook points.
+// media/place/button parameters. inbox.js calls these at a few hook points.
 import { api } from '../api.js';
 import { button, field, h, replace, showError } from '../dom.js';
 import { t } from '../i18n.js';
-import { buttonNeeds, templateButtons, mediaHeaderFormat } from './templates-lib.js';
+import { placeInputs } from './place-inputs.js';
+import { buttonNeeds, hasLocationHeader, templateButtons, mediaHeaderFormat } from './templates-lib.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '🙏'];
 
@@ -216,10 +217,11 @@ export function interactiveForm(conversationId, { replyTo, onSent, onClose }) {
   return form;
 }
 
-// ---------- composer: template media header and button parameters ----------
+// ---------- composer: template media or place header and button parameters ----------
 
-/** Inputs for a template's media header and button parameters, and how to collect them
- *  into the send's `parameters` (header media, buttons). */
+/** Inputs for a template's media or place header and button parameters; ``check()`` says
+ *  whether they may be sent (showing what is wrong), ``collect`` puts them into the send's
+ *  `parameters` (header, buttons). */
 export function templateExtras(template) {
   const format = mediaHeaderFormat(template);
   const rows = [];
@@ -228,6 +230,8 @@ export function templateExtras(template) {
     media = h('input', { type: 'url', required: true, placeholder: 'https://…', dataset: { header: format.toLowerCase() } });
     rows.push(field(t('rich.headerMedia', { format: format.toLowerCase() }), media));
   }
+  const place = hasLocationHeader(template) ? placeInputs() : null;
+  if (place) rows.push(place.box);
   const buttons = templateButtons(template);
   const buttonInputs = [];
   buttons.forEach((b, index) => {
@@ -239,8 +243,10 @@ export function templateExtras(template) {
   });
   return {
     rows,
+    check: () => place?.check() ?? true,
     collect(parameters) {
       if (media) parameters.header = [{ type: format.toLowerCase(), link: media.value.trim() }];
+      if (place) parameters.header = [place.parameter()];
       const given = buttonInputs.filter(([, input]) => input.value.trim())
         .map(([index, input]) => ({ index, value: input.value.trim() }));
       if (given.length) parameters.buttons = given;

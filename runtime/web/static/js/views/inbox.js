@@ -606,6 +606,7 @@ export function mount(root, args, { navigate, realtime }) {
     picker.addEventListener('change', draw);
     wrap.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (!extras.check()) return; // shown under its inputs; nothing is sent
       const tpl = approved[Number(picker.value)];
       const parameters = { body: inputs.body.map((i) => i.value) };
       if (inputs.header.length) parameters.header = inputs.header.map((i) => i.value);

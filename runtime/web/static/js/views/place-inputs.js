@@ -1,0 +1,44 @@
+// The place a LOCATION-header template is sent with: one set of inputs for the campaign
+// builder and the inbox's template composer, checked as the API checks it
+// (runtime/domain/template_params.py).
+import { field, h } from '../dom.js';
+import { t } from '../i18n.js';
+
+const TEXT_MAX = 1000; // a place's name or address
+const DECIMAL = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)$/; // a comma too: Indonesian writes -6,1754
+
+/** Latitude -90..90, longitude -180..180, an optional name and address. ``check()`` shows
+ *  what is wrong under the inputs (and marks the input ``aria-invalid``) and says whether
+ *  it may be sent; ``parameter()`` is the header parameter the API takes. */
+export function placeInputs() {
+  const coordinate = (example) => h('input', { inputmode: 'decimal', autocomplete: 'off', placeholder: example });
+  const latitude = coordinate('-6.1754');
+  const longitude = coordinate('106.8272');
+  const name = h('input', { maxlength: String(TEXT_MAX) });
+  const address = h('input', { maxlength: String(TEXT_MAX) });
+  const problem = h('p', { class: 'field-error', role: 'alert', hidden: true });
+  const text = (input) => input.value.trim();
+  const number = (input) => (DECIMAL.test(text(input)) ? Number(text(input).replace(',', '.')) : NaN);
+  const within = (input, limit) => Math.abs(number(input)) <= limit; // false for NaN
+
+  function check() {
+    const fault = !within(latitude, 90) ? [latitude, 'place.latitude_invalid']
+      : !within(longitude, 180) ? [longitude, 'place.longitude_invalid'] : null;
+    problem.hidden = !fault;
+    problem.textContent = fault ? t(fault[1]) : '';
+    for (const input of [latitude, longitude]) input.setAttribute('aria-invalid', String(input === fault?.[0]));
+    return !fault;
+  }
+
+  for (const input of [latitude, longitude]) input.addEventListener('input', () => { if (!problem.hidden) check(); });
+  return {
+    box: h('fieldset', { class: 'header-location' }, h('legend', {}, t('place.title')),
+      field(t('place.latitude'), latitude), field(t('place.longitude'), longitude),
+      field(t('place.name'), name), field(t('place.address'), address), problem),
+    check,
+    parameter: () => ({
+      type: 'location', latitude: number(latitude), longitude: number(longitude),
+      ...(text(name) ? { name: text(name) } : {}), ...(text(address) ? { address: text(address) } : {}),
+    }),
+  };
+}
