@@ -8,10 +8,14 @@ import contextlib
 import secrets
 import socket
 import sqlite3
+import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 async def wait_for(
@@ -28,6 +32,28 @@ async def wait_for(
                 await asyncio.sleep(interval)
     except TimeoutError:
         raise AssertionError(f"condition not met within {within}s (last: {last!r})") from None
+
+
+async def healthy(
+    port: int,
+    path: str = "/healthz",
+    within: float = 30.0,
+    process: subprocess.Popen[Any] | None = None,
+) -> None:
+    """Wait until ``GET path`` on ``port`` answers 200; AssertionError after ``within``
+    seconds, or at once if ``process`` (the server being waited for) has exited."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(path)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"the server on port {port} exited ({process.returncode})")
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing healthy on port {port} within {within:.0f} s")
 
 
 def free_port() -> int:

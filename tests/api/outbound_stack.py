@@ -5,11 +5,9 @@ tests/api/test_outbound_processes.py and bench/outbound.py."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from runtime.domain.tenants import create_tenant
 from runtime.models import Contact, Conversation, Message, Sender, SendQueueItem, Template
 from runtime.outbound import BatchRequest, submit, submit_batch
 from runtime.settings import Settings
-from tests.support import free_port
+from tests.support import free_port, healthy
 
 WABA_ID = "2029"
 TOKEN = "EAAG-outbound-token"
@@ -76,19 +74,6 @@ def start_simulator(port: int, webhook_url: str | None, app_secret: str) -> subp
     return subprocess.Popen(
         [sys.executable, "-m", "runtime.whatsapp.simulator", *args], stdout=subprocess.DEVNULL
     )
-
-
-async def healthy(port: int, path: str = "/healthz", within: float = 30.0) -> None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get(path)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing healthy on port {port}")
 
 
 class Simulator:

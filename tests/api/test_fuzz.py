@@ -9,7 +9,6 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from runtime.domain.tenants import create_admin, create_tenant
 from runtime.whatsapp.simulator import SimulatorConfig
 from runtime.whatsapp.simulator import create_app as create_simulator
 from tests.conftest import make_settings
-from tests.support import free_port, served_in_thread
+from tests.support import free_port, healthy, served_in_thread
 
 PASSWORD = "fuzzing password"
 
@@ -73,16 +72,9 @@ def served(database_url: str, graph: str) -> Iterator[tuple[str, dict[str, str]]
     server = subprocess.Popen([sys.executable, "-c", code], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
+        # a loaded machine has taken over 15 s to start one
+        asyncio.run(healthy(port, within=90, process=server))
         with httpx.Client(base_url=base, timeout=10) as http:
-            for _ in range(300):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None:
-                    pytest.fail("the api process exited")
-                time.sleep(0.05)
             token = http.post(
                 "/api/auth/login", json={"email": email, "password": PASSWORD}
             ).json()["access_token"]
