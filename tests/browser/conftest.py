@@ -216,6 +216,8 @@ MONAS = {
     "name": "Monas",
     "address": "Gambir, Jakarta Pusat",
 }
+# …as a preview shows that place
+MONAS_SHOWN = "Header location: Monas, Gambir, Jakarta Pusat (-6.1754, 106.8272)"
 
 
 def submit_a_latitude_past_the_pole(scope: Page | Locator, submit: Locator) -> None:

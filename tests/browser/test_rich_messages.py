@@ -16,6 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from runtime.demo import ADMIN_EMAIL, AGENT_EMAIL
 from tests.browser.conftest import (
     MONAS,
+    MONAS_SHOWN,
     PHONE_NUMBER_ID,
     Demo,
     correct_the_place_to_monas,
@@ -236,7 +237,10 @@ def test_composer_sends_a_location_header_template(demo: Demo, new_page) -> None
     form.get_by_label("Body parameter {{1}}").fill("Sekar")
     send = form.get_by_role("button", name="Send template")
     submit_a_latitude_past_the_pole(form, send)
+    place = page.locator("#template-preview .header-preview")
+    expect(place).to_have_count(0)  # no place to show while the latitude is wrong
     correct_the_place_to_monas(form)
+    expect(place).to_contain_text(MONAS_SHOWN)
     send.click()
     sent = page.locator(".msg.outbound", has_text=f"Template: {template}")
     expect(sent).to_contain_text("Hi Sekar, your parcel waits here.")

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from runtime.bus.management import management_api
 
 DEADLINE = 20.0
+POD_STARTUP = 60.0  # s: ~1 s when quiet; a loaded CI took over 15 s to start an api process
 STOP_WITHIN = 15.0  # a pod, relay or bus that takes longer to stop fails the test
 
 
@@ -139,7 +140,7 @@ async def start_pod(name: str, env: dict[str, str]) -> Pod:
             return False
 
     try:
-        await eventually(healthy, f"pod {name} to start")
+        await eventually(healthy, f"pod {name} to start", within=POD_STARTUP)
     except AssertionError as failed:
         if pod.process.poll() is not None:
             raise  # it died: ``healthy`` said how

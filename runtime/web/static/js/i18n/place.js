@@ -3,6 +3,7 @@
 export default {
   en: {
     'place.title': 'Header location',
+    'place.shown': 'Header location:',
     'place.latitude': 'Latitude',
     'place.longitude': 'Longitude',
     'place.name': 'Place name (optional)',
@@ -12,6 +13,7 @@ export default {
   },
   id: {
     'place.title': 'Lokasi header',
+    'place.shown': 'Lokasi header:',
     'place.latitude': 'Lintang',
     'place.longitude': 'Bujur',
     'place.name': 'Nama tempat (opsional)',

@@ -7,8 +7,7 @@ import { button, debounce, field, fmtTime, h, replace, showError, toast } from '
 import { formatNumber, known, t } from '../i18n.js';
 import { page, table } from './admin-lib.js';
 import { timelineChart } from './campaign-chart.js';
-import { mapLink } from './inbox-rich.js';
-import { placeInputs } from './place-inputs.js';
+import { placeInputs, placeShown } from './place-inputs.js';
 import { buttonNeeds, componentText, hasLocationHeader, mediaHeaderFormat, placeholderNames, templateButtons } from './templates-lib.js';
 
 const REFRESH_MS = 3000;
@@ -312,20 +311,13 @@ function headerMediaInputs(kind) {
 function headerPreview({ header_text: text, header: media }) {
   if (text) return h('span', { class: 'header-preview', dataset: { type: 'text' } }, text);
   if (!media) return '';
-  if (media.type === 'location') return placePreview(media);
+  if (media.type === 'location') return placeShown(media);
   const what = t(`campaigns.header.kind.${media.type}`);
   return h('span', { class: 'header-preview', dataset: { type: media.type } }, t('campaigns.header.shown', { what }), ' ',
     media.link
       ? h('a', { href: media.link, target: '_blank', rel: 'noopener noreferrer' }, media.filename || media.link)
       : h('code', {}, t('campaigns.header.media_id', { id: media.id })),
     media.link || !media.filename ? null : ` (${media.filename})`);
-}
-
-function placePreview(place) {
-  const where = [place.name, place.address].filter(Boolean).join(', ');
-  return h('span', { class: 'header-preview', dataset: { type: 'location' } }, t('campaigns.location.shown'), ' ',
-    where ? `${where} ` : '', `(${place.latitude}, ${place.longitude}) `,
-    h('a', { href: mapLink(place.latitude, place.longitude), target: '_blank', rel: 'noopener noreferrer' }, t('rich.openMap')));
 }
 
 /** Each number's warm-up budget left today (every campaign through it obeys it). */

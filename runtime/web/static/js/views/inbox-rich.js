@@ -5,7 +5,7 @@
 import { api } from '../api.js';
 import { button, field, h, replace, showError } from '../dom.js';
 import { t } from '../i18n.js';
-import { placeInputs } from './place-inputs.js';
+import { mapLink, placeInputs, placeShown } from './place-inputs.js';
 import { buttonNeeds, hasLocationHeader, templateButtons, mediaHeaderFormat } from './templates-lib.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '🙏'];
@@ -13,13 +13,6 @@ export const REACTIONS = ['👍', '❤️', '😂', '😮', '🙏'];
 /** A message that shows on another message (a reaction), never as a bubble of its own. */
 export function hiddenInList(m) {
   return m.type === 'reaction';
-}
-
-/** OpenStreetMap link for coordinates (a link, not tiles: the CSP allows no external images). */
-export function mapLink(latitude, longitude) {
-  const lat = Number(latitude).toFixed(6);
-  const lon = Number(longitude).toFixed(6);
-  return `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
 }
 
 function location(loc) {
@@ -221,8 +214,9 @@ export function interactiveForm(conversationId, { replyTo, onSent, onClose }) {
 
 /** Inputs for a template's media or place header and button parameters; ``check()`` says
  *  whether they may be sent (showing what is wrong), ``collect`` puts them into the send's
- *  `parameters` (header, buttons). */
-export function templateExtras(template) {
+ *  `parameters` (header, buttons), ``header()`` is the place for the preview once it is
+ *  valid; ``onChange`` is called as the place is typed. */
+export function templateExtras(template, onChange = () => {}) {
   const format = mediaHeaderFormat(template);
   const rows = [];
   let media = null;
@@ -231,7 +225,10 @@ export function templateExtras(template) {
     rows.push(field(t('rich.headerMedia', { format: format.toLowerCase() }), media));
   }
   const place = hasLocationHeader(template) ? placeInputs() : null;
-  if (place) rows.push(place.box);
+  if (place) {
+    rows.push(place.box);
+    place.box.addEventListener('input', onChange);
+  }
   const buttons = templateButtons(template);
   const buttonInputs = [];
   buttons.forEach((b, index) => {
@@ -244,6 +241,7 @@ export function templateExtras(template) {
   return {
     rows,
     check: () => place?.check() ?? true,
+    header: () => (place?.valid() ? placeShown(place.parameter()) : null),
     collect(parameters) {
       if (media) parameters.header = [{ type: format.toLowerCase(), link: media.value.trim() }];
       if (place) parameters.header = [place.parameter()];

@@ -586,7 +586,7 @@ export function mount(root, args, { navigate, realtime }) {
           rows.push(field(t(`inbox.${part}_parameter`, { n: `{{${n}}}` }), input));
         }
       }
-      extras = rich.templateExtras(tpl);
+      extras = rich.templateExtras(tpl, renderPreview);
       rows.push(...extras.rows);
       replace(params, rows.length ? rows : h('p', { class: 'hint' }, t('inbox.no_parameters')));
       renderPreview();
@@ -598,7 +598,7 @@ export function mount(root, args, { navigate, realtime }) {
       const footer = componentText(tpl, 'FOOTER');
       replace(preview,
         h('span', { class: 'sr-only' }, `${t('inbox.preview')}: `),
-        headerText ? h('strong', {}, fill(headerText, inputs.header.map((i) => i.value))) : null,
+        headerText ? h('strong', {}, fill(headerText, inputs.header.map((i) => i.value))) : extras.header(),
         h('p', {}, fill(componentText(tpl, 'BODY'), inputs.body.map((i) => i.value))),
         footer ? h('small', {}, footer) : null);
     }
