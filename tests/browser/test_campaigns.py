@@ -32,6 +32,17 @@ def open_builder(page: Page, demo: Demo, name: str, tag: str, audience: int, tem
     page.get_by_label("Template").select_option(label=template)
 
 
+def open_builder_in_indonesian(page: Page, demo: Demo, name: str, template: str) -> Page:
+    """The same as :func:`open_builder` with the interface in Bahasa Indonesia, any audience."""
+    sign_in(page, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
+    page.evaluate("localStorage.setItem('scrm.locale', 'id')")
+    page.reload()
+    page.get_by_role("button", name="Kampanye baru").click()
+    page.get_by_label("Nama kampanye").fill(name)
+    page.get_by_label("Template").select_option(label=template)
+    return page
+
+
 def test_build_launch_and_follow_a_campaign(demo: Demo, new_page, shots) -> None:
     token = demo.token(ADMIN_EMAIL, demo.admin_password)
     tag = f"ui-{uuid.uuid4().hex[:6]}"
@@ -272,13 +283,10 @@ def test_builder_fills_a_text_header_and_quick_reply_payloads_per_recipient(
         ]
     assert page.js_errors == []  # type: ignore[attr-defined]
 
-    indonesian = new_page()  # the same checks in Bahasa Indonesia
-    sign_in(indonesian, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
-    indonesian.evaluate("localStorage.setItem('scrm.locale', 'id')")
-    indonesian.reload()
-    indonesian.get_by_role("button", name="Kampanye baru").click()
-    indonesian.get_by_label("Nama kampanye").fill("Slot paket")
-    indonesian.get_by_label("Template").select_option(label=f"{template} (en_US, UTILITY)")
+    # the same checks in Bahasa Indonesia
+    indonesian = open_builder_in_indonesian(
+        new_page(), demo, "Slot paket", f"{template} (en_US, UTILITY)"
+    )
     indonesian.get_by_label("Parameter header {{1}}").select_option(label="Atribut…")
     indonesian.get_by_label("Parameter payload tombol 0 “Fine”").select_option(label="Teks tetap…")
     indonesian.get_by_role("button", name="Simpan draf").click()
@@ -344,13 +352,10 @@ def test_builder_takes_a_location_header_and_the_send_carries_it(demo: Demo, new
     assert header == {"type": "header", "parameters": [{"type": "location", "location": MONAS}]}
     assert page.js_errors == []  # type: ignore[attr-defined]
 
-    indonesian = new_page()  # the labels and the check in Bahasa Indonesia
-    sign_in(indonesian, ADMIN_EMAIL, demo.admin_password, "/#/campaigns")
-    indonesian.evaluate("localStorage.setItem('scrm.locale', 'id')")
-    indonesian.reload()
-    indonesian.get_by_role("button", name="Kampanye baru").click()
-    indonesian.get_by_label("Nama kampanye").fill("Toko baru")
-    indonesian.get_by_label("Template").select_option(label=f"{template} (en_US, MARKETING)")
+    # the labels and the check in Bahasa Indonesia
+    indonesian = open_builder_in_indonesian(
+        new_page(), demo, "Toko baru", f"{template} (en_US, MARKETING)"
+    )
     expect(indonesian.locator("fieldset.header-location legend")).to_have_text("Lokasi header")
     indonesian.get_by_label("Lintang").fill("-6,1754")
     indonesian.get_by_label("Bujur").fill("timur")
