@@ -4,10 +4,11 @@ notifies live, never sent to Meta) and the inbox in Bahasa Indonesia."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from runtime.demo import ADMIN_EMAIL, AGENT_EMAIL
 from tests.browser.conftest import Demo, sign_in
@@ -91,6 +92,30 @@ def test_canned_response_and_a_note_that_mentions_someone(demo: Demo, new_page, 
     demo.sent_to_meta(lambda m: "Thanks Sari Wulandari" in str(m["body"]))
     sent = demo.http.get("/simulator/_sim/messages").json()["data"]
     assert not any("call her back" in str(m["body"]) for m in sent)
+
+
+def test_a_language_picked_while_the_view_loads_reaches_the_top_bar(demo: Demo, new_page) -> None:
+    """The agent picks a language after the top bar is drawn but before the first view's
+    module has loaded (a slow network, a loaded machine): the bar is drawn again in it."""
+    email = _new_agent(demo, "Rudi Setiawan", "supervisor")
+    page = new_page()
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # answered below
+
+    page.route(lambda url: url.endswith("/views/inbox.js"), hold, times=1)
+    sign_in(page, email, PASSWORD)  # the bar is up
+    deadline = time.monotonic() + 10
+    while not held:  # the handler runs while Playwright is pumped
+        assert time.monotonic() < deadline, "the inbox's module was never asked for"
+        page.wait_for_timeout(50)
+    page.locator("#topbar").get_by_label("Language").select_option("id")
+    held[0].continue_()
+    expect(page.get_by_role("tablist", name="Tampilan percakapan")).to_be_visible()
+    expect(page.get_by_role("link", name="Kotak masuk")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("button", name="Keluar")).to_be_visible()
+    page.unroute_all()
 
 
 def test_the_inbox_in_bahasa_indonesia(demo: Demo, new_page, shots) -> None:

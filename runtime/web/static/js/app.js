@@ -103,12 +103,16 @@ async function saveMyLocale(tag) {
   auth.me.locale = tag;
 }
 
-// A new language re-renders the page: the shell and the view mounted afresh.
-// (While signing in, nothing is mounted yet: what renders next is in the new language.)
+// A new language re-renders the page: the shell and the view mounted afresh. While a view
+// is still loading (none mounted yet) it will render in the new language, but the top bar
+// was already drawn in the old one: draw it again.
 window.addEventListener('scrm:locale', () => {
   translatePage();
   if (!auth.signedIn) { renderLogin(); return; }
-  if (!current) return;
+  if (!current) {
+    if (auth.me && !topbar.hidden) renderTopbar();
+    return;
+  }
   current.view?.destroy?.();
   current = null;
   route();
