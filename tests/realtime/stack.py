@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from runtime.bus.management import management_api
+from tests.support import free_port, healthy
 
 DEADLINE = 20.0
 POD_STARTUP = 60.0  # s: ~1 s when quiet; a loaded CI took over 15 s to start an api process
@@ -36,12 +36,6 @@ async def eventually(
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def bounded(step: Awaitable[object], what: str, within: float = STOP_WITHIN) -> None:
@@ -126,27 +120,16 @@ def spawn_pod(name: str, env: dict[str, str]) -> Pod:
 
 
 async def start_pod(name: str, env: dict[str, str]) -> Pod:
-    """Spawn a pod and wait until it answers ``/healthz``."""
+    """Spawn a pod and wait until it answers ``/healthz``; if it dies or does not answer in
+    time, fail with its exit code and the tail of its stderr (a slow one is killed)."""
     pod = spawn_pod(name, env)
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                url = f"http://127.0.0.1:{pod.port}/healthz"
-                return (await client.get(url)).status_code == 200
-        except httpx.TransportError as error:
-            if pod.process.poll() is not None:
-                raise pod.unreachable(error) from error
-            return False
-
     try:
-        await eventually(healthy, f"pod {name} to start", within=POD_STARTUP)
+        await healthy(pod.port, within=POD_STARTUP, process=pod.process)
     except AssertionError as failed:
-        if pod.process.poll() is not None:
-            raise  # it died: ``healthy`` said how
-        slow = pod.unreachable(failed)  # its stderr tells how far it got
-        pod.stop(signal.SIGKILL)
-        raise slow from None
+        why = pod.unreachable(failed)  # its stderr tells how far it got
+        if pod.process.poll() is None:
+            pod.stop(signal.SIGKILL)
+        raise why from None
     return pod
 
 

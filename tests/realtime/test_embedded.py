@@ -19,7 +19,8 @@ from runtime.relay import OutboxRelay
 from runtime.settings import Settings
 from runtime.ws import install_realtime
 from tests.realtime.conftest import JWT_SECRET, SECRETS_ENV, agent_of, create_world
-from tests.realtime.stack import connect, eventually, free_port
+from tests.realtime.stack import connect, eventually
+from tests.support import free_port
 
 
 async def test_embedded_single_process_delivers_right_after_commit(tmp_path: Path) -> None:
