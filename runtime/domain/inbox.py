@@ -122,10 +122,10 @@ class NewMessage:
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the payload is not copied)."""
-        return {name: getattr(self, name) for name in NEW_MESSAGE_FIELDS}
+        return {name: getattr(self, name) for name in _NEW_MESSAGE_FIELDS}
 
 
-NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
+_NEW_MESSAGE_FIELDS = [f.name for f in fields(NewMessage)]
 
 
 def context_wamid(message: Message | NewMessage) -> str | None:
@@ -395,10 +395,10 @@ class NewConversation:
 
     def row(self) -> dict[str, Any]:
         """The columns (shallow: the referral is not copied)."""
-        return {name: getattr(self, name) for name in NEW_CONVERSATION_FIELDS}
+        return {name: getattr(self, name) for name in _NEW_CONVERSATION_FIELDS}
 
 
-NEW_CONVERSATION_FIELDS = [f.name for f in fields(NewConversation)]
+_NEW_CONVERSATION_FIELDS = [f.name for f in fields(NewConversation)]
 
 # A conversation the events and the 24-hour window read: stored, or not inserted yet.
 AnyConversation = Conversation | NewConversation
@@ -440,9 +440,9 @@ async def _insert_from_arrays(
 
 
 _CONVERSATIONS = ArrayInsert(
-    cast(Table, Conversation.__table__), tuple(NEW_CONVERSATION_FIELDS), "c"
+    cast(Table, Conversation.__table__), tuple(_NEW_CONVERSATION_FIELDS), "c"
 )
-_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(NEW_MESSAGE_FIELDS), "m")
+_MESSAGES = ArrayInsert(cast(Table, Message.__table__), tuple(_NEW_MESSAGE_FIELDS), "m")
 # SQLite's (no arrays there)
 _INSERT_CONVERSATIONS = insert(_CONVERSATIONS.table)
 _INSERT_MESSAGES = inserting_ignoring_conflicts("sqlite", _MESSAGES.table).returning(
